@@ -1,0 +1,174 @@
+//! Fast Gradient Method (Goodfellow et al. 2014): one normalised gradient step of size eps.
+//!
+//! As ART's `FastGradientMethod`, with its bugs fixed: restarts are chosen per example and never fall
+//! back to the clean input (ART #8); the minimal mode's schedule is `k·eps_step` for integer k, so eps
+//! itself is tried (ART #10); each example stops at its own eps.
+
+use super::{
+    Attack, AttackOutput, BestOf, Common, Mask, attack_gradient, choose_rows, example_rngs,
+    gradient_step, random_start, score, success,
+};
+use crate::classifier::{Classifier, argmax_rows};
+use crate::error::Result;
+use burn::tensor::Tensor;
+
+/// FGM configuration. `Fgm::default()` has ART's defaults.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Fgm {
+    /// Norm, eps, targeting, restarts, batch size, seed.
+    #[serde(flatten)]
+    pub common: Common,
+    /// Search for the smallest successful multiple of `eps_step` up to eps, along the gradient
+    /// direction at the clean input (a line search, as ART).
+    pub minimal: bool,
+}
+
+impl Attack for Fgm {
+    fn name(&self) -> &'static str {
+        "fgm"
+    }
+
+    fn params(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("plain data serialises")
+    }
+
+    fn targeted(&self) -> bool {
+        self.common.targeted
+    }
+
+    fn generate(
+        &self,
+        classifier: &dyn Classifier,
+        x: &Tensor<2>,
+        labels: Option<&[usize]>,
+        mask: Option<&Mask>,
+    ) -> Result<AttackOutput> {
+        let c = &self.common;
+        c.validate()?;
+        let [n, d] = x.dims();
+        let labels = c.labels(classifier, x, labels)?;
+        let eps = c.eps.per_example(n, "eps")?;
+        let eps_step = c.eps_step.per_example(n, "eps_step")?;
+        let mut rngs = example_rngs(c.seed, n);
+        let mut parts = Vec::new();
+        for start in (0..n).step_by(c.batch_size) {
+            let end = (start + c.batch_size).min(n);
+            let xb = x.clone().slice([start..end]);
+            let mask_b = mask.map(|m| m.rows(n, d, start, end, x)).transpose()?;
+            let b = Batch {
+                x: &xb,
+                labels: &labels[start..end],
+                mask: mask_b.as_ref(),
+                eps: &eps[start..end],
+            };
+            parts.push(if self.minimal {
+                self.minimal_batch(classifier, &b, &eps_step[start..end])?
+            } else {
+                self.restart_batch(classifier, &b, &mut rngs[start..end])?
+            });
+        }
+        Ok(AttackOutput {
+            adversarial: if parts.is_empty() {
+                x.clone()
+            } else {
+                Tensor::cat(parts, 0)
+            },
+            success_iteration: vec![None; n],
+            eps,
+        })
+    }
+}
+
+struct Batch<'a> {
+    x: &'a Tensor<2>,
+    labels: &'a [usize],
+    mask: Option<&'a Tensor<2>>,
+    eps: &'a [f32],
+}
+
+impl Fgm {
+    /// One step of size eps from the input (or from each random start), best restart per example.
+    fn restart_batch(
+        &self,
+        classifier: &dyn Classifier,
+        b: &Batch,
+        rngs: &mut [rand_chacha::ChaCha8Rng],
+    ) -> Result<Tensor<2>> {
+        let c = &self.common;
+        let eps = Common::column(b.eps, b.x);
+        let mut best = BestOf::new(c.targeted);
+        for _ in 0..c.num_random_init.max(1) {
+            let start = if c.num_random_init > 0 {
+                random_start(classifier, b.x, b.eps, c.norm, b.mask, rngs)
+            } else {
+                b.x.clone()
+            };
+            let (adv, _) = gradient_step(
+                classifier, c, start, b.x, b.labels, b.mask, &eps, &eps, None,
+            )?;
+            if c.num_random_init <= 1 {
+                return Ok(adv);
+            }
+            let s = score(classifier, &adv, b.labels, c.targeted)?;
+            best.offer(adv, s);
+        }
+        Ok(best.into_best().0)
+    }
+
+    /// Line search along the clean-input gradient direction: `x + k·eps_step·d` for k = 1, 2, … up to
+    /// eps, stopping per example at its first success. Failures keep the largest step tried.
+    fn minimal_batch(
+        &self,
+        classifier: &dyn Classifier,
+        b: &Batch,
+        eps_step: &[f32],
+    ) -> Result<Tensor<2>> {
+        let c = &self.common;
+        let m = b.eps.len();
+        let (g, _) = attack_gradient(classifier, c, b.x.clone(), b.labels, b.mask)?;
+        let direction = super::geometry::steepest_direction(g, c.norm);
+        let steps: Vec<usize> = (0..m)
+            .map(|i| max_multiple(b.eps[i], eps_step[i]))
+            .collect();
+        let mut adv = b.x.clone();
+        let mut active = vec![true; m];
+        for k in 1..=steps.iter().copied().max().unwrap_or(0) {
+            let pick: Vec<bool> = (0..m).map(|i| active[i] && k <= steps[i]).collect();
+            if !pick.iter().any(|&p| p) {
+                break;
+            }
+            let size: Vec<f32> = (0..m).map(|i| k as f32 * eps_step[i]).collect();
+            let candidate = Common::clip(
+                classifier,
+                b.x.clone() + direction.clone() * Common::column(&size, b.x),
+            );
+            adv = choose_rows(&pick, candidate, adv);
+            let predicted = argmax_rows(classifier.logits(adv.clone())?);
+            let ok = success(&predicted, b.labels, c.targeted);
+            for i in 0..m {
+                active[i] = active[i] && !ok[i];
+            }
+        }
+        Ok(adv)
+    }
+}
+
+/// The largest integer k with `k·step ≤ eps`, tolerating float error so that 0.3/0.1 gives 3.
+fn max_multiple(eps: f32, step: f32) -> usize {
+    let ratio = eps as f64 / step as f64;
+    (ratio + 1e-6 * ratio.max(1.0)).floor() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_multiple;
+
+    #[test]
+    fn schedule_includes_eps_itself() {
+        assert_eq!(max_multiple(0.3, 0.1), 3);
+        assert_eq!(max_multiple(0.6, 0.2), 3);
+        assert_eq!(max_multiple(1.0, 0.1), 10);
+        assert_eq!(max_multiple(0.25, 0.1), 2);
+        assert_eq!(max_multiple(0.0, 0.1), 0);
+    }
+}

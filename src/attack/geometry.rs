@@ -1,0 +1,218 @@
+//! The ℓp geometry every gradient attack shares: steepest-ascent directions, projections onto the
+//! eps-ball and uniform random starts inside it.
+//!
+//! Everything works on flattened batches `[N, d]`, with the radius as an `[N, 1]` column so that each
+//! example can have its own eps. This is the one place that knows what a norm means.
+
+use crate::error::{Error, Result};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
+use rand::Rng;
+use rand_distr::{Distribution, Exp1, Gamma, StandardNormal};
+use std::fmt;
+use std::str::FromStr;
+
+/// An ℓp norm with p ≥ 1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Norm {
+    /// ℓ∞: steps move every feature by ±eps.
+    Inf,
+    /// A finite p ≥ 1 (1 and 2 are the common ones).
+    P(f64),
+}
+
+impl Norm {
+    /// ℓ1.
+    pub const L1: Norm = Norm::P(1.0);
+    /// ℓ2.
+    pub const L2: Norm = Norm::P(2.0);
+
+    /// Checks p ≥ 1, as ART does ("Norm order must be either inf or a real p >= 1").
+    pub fn validate(self) -> Result<Self> {
+        match self {
+            Norm::P(p) if !(p >= 1.0) || !p.is_finite() => Err(Error::invalid(
+                "norm",
+                format!("expected inf or a real p >= 1, got {p}"),
+            )),
+            n => Ok(n),
+        }
+    }
+
+    /// The norm of each row of `v` as an `[N, 1]` column.
+    pub fn of_rows(self, v: Tensor<2>) -> Tensor<2> {
+        match self {
+            Norm::Inf => v.abs().max_dim(1),
+            Norm::P(p) if p == 1.0 => v.abs().sum_dim(1),
+            Norm::P(p) if p == 2.0 => v.square().sum_dim(1).sqrt(),
+            Norm::P(p) => v.abs().powf_scalar(p).sum_dim(1).powf_scalar(1.0 / p),
+        }
+    }
+}
+
+impl FromStr for Norm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let norm = match s.trim() {
+            "inf" | "Inf" | "linf" => Norm::Inf,
+            other => Norm::P(other.parse::<f64>().map_err(|_| {
+                Error::invalid(
+                    "norm",
+                    format!("expected inf or a real p >= 1, got {other:?}"),
+                )
+            })?),
+        };
+        norm.validate()
+    }
+}
+
+impl fmt::Display for Norm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Norm::Inf => write!(f, "inf"),
+            Norm::P(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+/// The unit-norm direction of steepest ascent of a linear function with gradient `g`, per row:
+/// `argmax_{‖u‖_p ≤ 1} ⟨u, g⟩`. A zero row gives a zero direction.
+///
+/// ℓ∞ gives `sign(g)`; ℓ1 moves only the feature with the largest |g| (the first on ties), as ART
+/// does since 2024; other p give the Hölder dual `sign(g)·(|g|/‖g‖_q)^(q−1)` with `q = p/(p−1)`.
+pub fn steepest_direction(g: Tensor<2>, norm: Norm) -> Tensor<2> {
+    match norm {
+        Norm::Inf => g.sign(),
+        Norm::P(p) if p == 1.0 => {
+            let [n, _] = g.dims();
+            let top: Tensor<2, Int> = g.clone().abs().argmax(1);
+            let ones = Tensor::<2>::ones([n, 1], &g.device());
+            let one_hot = g
+                .zeros_like()
+                .scatter(1, top, ones, IndexingUpdateOp::Assign);
+            g.sign() * one_hot
+        }
+        Norm::P(p) if p == 2.0 => {
+            let n = Norm::L2.of_rows(g.clone());
+            g / nonzero(n)
+        }
+        Norm::P(p) => {
+            let q = p / (p - 1.0);
+            let s = nonzero(Norm::P(q).of_rows(g.clone()));
+            g.clone().sign() * (g.abs() / s).powf_scalar(q - 1.0)
+        }
+    }
+}
+
+/// Replaces zeros by ones, so that dividing a zero row by its zero norm leaves it at zero.
+fn nonzero(n: Tensor<2>) -> Tensor<2> {
+    let zero = n.clone().equal_elem(0.0);
+    n.mask_fill(zero, 1.0)
+}
+
+/// How finite-p perturbations are brought back into the eps-ball.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Projection {
+    /// ART's default: scale the row by `min(1, eps/‖δ‖_p)`. Exact for p = 2 and ∞ only.
+    #[default]
+    Radial,
+    /// The exact Euclidean projection for ℓ1 (soft thresholding); other norms as `Radial`.
+    ExactL1,
+}
+
+/// Projects each row of `delta` onto the `norm`-ball of radius `eps` (`[N, 1]`).
+pub fn project(delta: Tensor<2>, eps: Tensor<2>, norm: Norm, projection: Projection) -> Tensor<2> {
+    match norm {
+        Norm::Inf => {
+            let [n, d] = delta.dims();
+            let eps = eps.expand([n, d]);
+            delta.max_pair(eps.clone().neg()).min_pair(eps)
+        }
+        Norm::P(p) if p == 1.0 && projection == Projection::ExactL1 => project_l1_exact(delta, eps),
+        Norm::P(_) => {
+            let n = norm.of_rows(delta.clone());
+            let factor = (eps / nonzero(n)).clamp_max(1.0);
+            delta * factor
+        }
+    }
+}
+
+/// Euclidean projection onto the ℓ1 ball: `sign(v)·max(|v| − θ, 0)` with θ chosen so the result has
+/// ℓ1 norm eps (Duchi et al. 2008, by sorting). Rows already inside the ball are returned unchanged.
+fn project_l1_exact(v: Tensor<2>, eps: Tensor<2>) -> Tensor<2> {
+    let [n, d] = v.dims();
+    let device = v.device();
+    let a = v.clone().abs();
+    let sorted = a.clone().sort_descending(1);
+    let cumulative = sorted.clone().cumsum(1);
+    let ranks = Tensor::<1, Int>::arange(1..d as i64 + 1, &device)
+        .float()
+        .reshape([1, d]);
+    // The support is the prefix of sorted entries with u_j > (Σ_{i≤j} u_i − eps)/j.
+    let in_support = sorted
+        .greater((cumulative.clone() - eps.clone().expand([n, d])) / ranks.expand([n, d]))
+        .float();
+    let rho = in_support.sum_dim(1).clamp_min(1.0);
+    let rho_index = (rho.clone() - 1.0).int();
+    let theta = ((cumulative.gather(1, rho_index) - eps.clone()) / rho).clamp_min(0.0);
+    let shrunk = v.clone().sign() * (a - theta.expand([n, d])).clamp_min(0.0);
+    let inside = Norm::L1.of_rows(v.clone()).lower_equal(eps).expand([n, d]);
+    shrunk.mask_where(inside, v)
+}
+
+/// `n` points drawn uniformly from the `norm`-ball of radius `eps[i]` in `d` dimensions, on the host.
+///
+/// ℓ∞: independent uniforms. ℓ1: sorted-uniform spacings with random signs (as ART). ℓ2: a Gaussian
+/// direction with radius `eps·U^(1/d)`, the same distribution ART's incomplete-gamma formula gives.
+/// Other p (which ART rejects): the generalised-Gaussian construction of Barthe et al. (2005).
+pub fn random_ball(n: usize, d: usize, eps: &[f32], norm: Norm, rng: &mut impl Rng) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n * d);
+    for &radius in eps.iter().take(n) {
+        let radius = radius as f64;
+        let row: Vec<f64> = match norm {
+            Norm::Inf => (0..d).map(|_| rng.random_range(-1.0..=1.0)).collect(),
+            Norm::P(p) if p == 1.0 => {
+                let mut u: Vec<f64> = (0..d).map(|_| rng.random::<f64>()).collect();
+                u.sort_by(f64::total_cmp);
+                let mut prev = 0.0;
+                u.iter()
+                    .map(|&x| {
+                        let s = x - prev;
+                        prev = x;
+                        if rng.random::<bool>() { s } else { -s }
+                    })
+                    .collect()
+            }
+            Norm::P(p) if p == 2.0 => {
+                let a: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+                let len = a
+                    .iter()
+                    .map(|x| x * x)
+                    .sum::<f64>()
+                    .sqrt()
+                    .max(f64::MIN_POSITIVE);
+                let r = rng.random::<f64>().powf(1.0 / d as f64);
+                a.iter().map(|x| x / len * r).collect()
+            }
+            Norm::P(p) => {
+                let gamma = Gamma::new(1.0 / p, 1.0).expect("1/p > 0");
+                let g: Vec<f64> = (0..d)
+                    .map(|_| {
+                        let m: f64 = gamma.sample(rng);
+                        let m = m.powf(1.0 / p);
+                        if rng.random::<bool>() { m } else { -m }
+                    })
+                    .collect();
+                let z: f64 = Exp1.sample(rng);
+                let denom = (g.iter().map(|x| x.abs().powf(p)).sum::<f64>() + z).powf(1.0 / p);
+                g.iter().map(|x| x / denom).collect()
+            }
+        };
+        out.extend(row.into_iter().map(|x| (x * radius) as f32));
+    }
+    out
+}
+
+/// Uploads host values as an `[n, d]` tensor on the device of `like`.
+pub fn tensor_like(values: Vec<f32>, n: usize, d: usize, like: &Tensor<2>) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values, [n, d]), &like.device())
+}

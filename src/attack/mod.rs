@@ -1,0 +1,482 @@
+//! Evasion attacks: the parameters they share and the pieces they are built from.
+//!
+//! Each attack lives in its own file and is a thin configuration of the same few pieces: the ℓp
+//! geometry in [`geometry`], the eps budget ([`Eps`]), the perturbation mask ([`Mask`]), the success
+//! rule ([`success`]) and the per-example choice between restarts (`BestOf`).
+
+pub mod fgm;
+pub mod geometry;
+pub mod pgd;
+
+pub use fgm::Fgm;
+pub use geometry::{Norm, Projection};
+pub use pgd::Pgd;
+
+use crate::classifier::{Classifier, argmax_rows, cross_entropy_rows};
+use crate::error::{Error, Result};
+use burn::tensor::{Bool, Tensor, TensorData};
+
+/// A perturbation budget: one value for every example, or one per example.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Eps {
+    /// The same budget for the whole batch.
+    Scalar(f32),
+    /// `values[i]` for example `i` (sliced by global index, whatever the batch size).
+    PerExample(Vec<f32>),
+}
+
+impl Eps {
+    /// Checks every value is finite and `>= 0` (`allow_zero`) or `> 0`.
+    pub fn validate(&self, param: &str, allow_zero: bool) -> Result<()> {
+        let values: &[f32] = match self {
+            Eps::Scalar(v) => std::slice::from_ref(v),
+            Eps::PerExample(v) => v,
+        };
+        if values.is_empty() {
+            return Err(Error::invalid(param, "no values given"));
+        }
+        for &v in values {
+            let ok = v.is_finite() && if allow_zero { v >= 0.0 } else { v > 0.0 };
+            if !ok {
+                let want = if allow_zero {
+                    "nonnegative"
+                } else {
+                    "positive"
+                };
+                return Err(Error::invalid(
+                    param,
+                    format!("has to be {want} and finite, got {v}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that eps and eps_step are the same kind (and length), as ART requires.
+    pub fn validate_pair(eps: &Eps, eps_step: &Eps) -> Result<()> {
+        eps.validate("eps", true)?;
+        eps_step.validate("eps_step", false)?;
+        match (eps, eps_step) {
+            (Eps::Scalar(_), Eps::Scalar(_)) => Ok(()),
+            (Eps::PerExample(a), Eps::PerExample(b)) if a.len() == b.len() => Ok(()),
+            (Eps::PerExample(a), Eps::PerExample(b)) => Err(Error::invalid(
+                "eps_step",
+                format!(
+                    "eps has {} values but eps_step has {}; they must have the same shape",
+                    a.len(),
+                    b.len()
+                ),
+            )),
+            _ => Err(Error::invalid(
+                "eps_step",
+                "eps and eps_step must both be scalars or both be per-example lists",
+            )),
+        }
+    }
+
+    /// The budget of each of `n` examples.
+    pub fn per_example(&self, n: usize, param: &str) -> Result<Vec<f32>> {
+        match self {
+            Eps::Scalar(v) => Ok(vec![*v; n]),
+            Eps::PerExample(v) if v.len() == n => Ok(v.clone()),
+            Eps::PerExample(v) => Err(Error::invalid(
+                param,
+                format!("{} per-example values given for {n} examples", v.len()),
+            )),
+        }
+    }
+}
+
+/// Which input features an attack may change.
+///
+/// A mask is boolean: a feature with a non-zero value may move, a zero one never does, in the
+/// random start and in every step alike (ART scales its random start by fractional mask values but
+/// only zero-tests its gradient; its surprise #14).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mask {
+    /// `d` values (one example's shape, shared by all) or `N·d` values (one mask per example).
+    values: Vec<f32>,
+}
+
+impl Mask {
+    /// A mask of non-negative values.
+    pub fn new(values: Vec<f32>) -> Result<Self> {
+        if values.iter().any(|v| !(*v >= 0.0)) {
+            return Err(Error::invalid(
+                "mask",
+                "values must be non-negative (0 = keep, >0 = may change)",
+            ));
+        }
+        Ok(Self { values })
+    }
+
+    /// The mask for examples `start..end` of a batch of `n`, as a 0/1 tensor `[1 or end−start, d]`.
+    fn rows(
+        &self,
+        n: usize,
+        d: usize,
+        start: usize,
+        end: usize,
+        like: &Tensor<2>,
+    ) -> Result<Tensor<2>> {
+        let binary = |v: &[f32]| {
+            v.iter()
+                .map(|&x| if x != 0.0 { 1.0 } else { 0.0 })
+                .collect::<Vec<f32>>()
+        };
+        let device = like.device();
+        if self.values.len() == d {
+            Ok(Tensor::from_data(
+                TensorData::new(binary(&self.values), [1, d]),
+                &device,
+            ))
+        } else if self.values.len() == n * d {
+            let rows = binary(&self.values[start * d..end * d]);
+            Ok(Tensor::from_data(
+                TensorData::new(rows, [end - start, d]),
+                &device,
+            ))
+        } else {
+            Err(Error::invalid(
+                "mask",
+                format!(
+                    "has {} values; expected one example's {d} or the batch's {}",
+                    self.values.len(),
+                    n * d
+                ),
+            ))
+        }
+    }
+}
+
+/// What an attack hands back.
+#[derive(Debug)]
+pub struct AttackOutput {
+    /// The adversarial batch `[N, d]`, in input space.
+    pub adversarial: Tensor<2>,
+    /// For early-stopping iterative attacks: the iteration at which each example first succeeded.
+    pub success_iteration: Vec<Option<usize>>,
+    /// The eps each example was attacked with (differs from the configuration with `random_eps`).
+    pub eps: Vec<f32>,
+}
+
+/// An evasion attack.
+pub trait Attack {
+    /// Short name (`fgm`, `pgd`).
+    fn name(&self) -> &'static str;
+
+    /// Every parameter, seed included, for reports.
+    fn params(&self) -> serde_json::Value;
+
+    /// Whether `labels` are targets to reach (targeted) or labels to move away from.
+    fn targeted(&self) -> bool;
+
+    /// Attacks a flattened batch `x` (`[N, d]`), which is not modified.
+    ///
+    /// `labels`: targets for a targeted attack (required), or the true labels for an untargeted one
+    /// (when absent, the model's predictions on `x` are used, which avoids label leaking).
+    fn generate(
+        &self,
+        classifier: &dyn Classifier,
+        x: &Tensor<2>,
+        labels: Option<&[usize]>,
+        mask: Option<&Mask>,
+    ) -> Result<AttackOutput>;
+}
+
+/// Settings every gradient attack shares.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Common {
+    /// Geometry of the budget.
+    #[serde(serialize_with = "serialize_display")]
+    pub norm: Norm,
+    /// Radius of the allowed perturbation around the input.
+    pub eps: Eps,
+    /// Size of one step (FGM: used by the minimal mode only).
+    pub eps_step: Eps,
+    /// Move towards `labels` instead of away from them.
+    pub targeted: bool,
+    /// Number of random starts inside the eps-ball (0: start at the input).
+    pub num_random_init: usize,
+    /// Examples per gradient computation.
+    pub batch_size: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// How finite-p perturbations are projected back into the ball.
+    pub projection: Projection,
+}
+
+fn serialize_display<S: serde::Serializer>(v: &Norm, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
+}
+
+impl Default for Common {
+    /// ART's defaults: ℓ∞, eps 0.3, eps_step 0.1, untargeted, no random start, batch 32.
+    fn default() -> Self {
+        Self {
+            norm: Norm::Inf,
+            eps: Eps::Scalar(0.3),
+            eps_step: Eps::Scalar(0.1),
+            targeted: false,
+            num_random_init: 0,
+            batch_size: 32,
+            seed: 0,
+            projection: Projection::Radial,
+        }
+    }
+}
+
+impl Common {
+    /// ART's validation (spec §1.2), with errors naming the parameter.
+    pub fn validate(&self) -> Result<()> {
+        self.norm.validate()?;
+        Eps::validate_pair(&self.eps, &self.eps_step)?;
+        if self.batch_size == 0 {
+            return Err(Error::invalid("batch_size", "has to be a positive integer"));
+        }
+        Ok(())
+    }
+
+    /// The labels the loss is taken against: the given ones, or (untargeted only) the predictions.
+    fn labels(
+        &self,
+        classifier: &dyn Classifier,
+        x: &Tensor<2>,
+        labels: Option<&[usize]>,
+    ) -> Result<Vec<usize>> {
+        let [n, _] = x.dims();
+        match labels {
+            Some(l) if l.len() != n => Err(Error::invalid(
+                "labels",
+                format!("expected {n} labels, got {}", l.len()),
+            )),
+            Some(l) => {
+                if let Some(&bad) = l.iter().find(|&&c| c >= classifier.num_classes()) {
+                    return Err(Error::invalid(
+                        "labels",
+                        format!(
+                            "label {bad} is out of range for {} classes",
+                            classifier.num_classes()
+                        ),
+                    ));
+                }
+                Ok(l.to_vec())
+            }
+            None if self.targeted => Err(Error::invalid(
+                "labels",
+                "target labels need to be provided for a targeted attack",
+            )),
+            None => classifier.predict_labels(x, self.batch_size),
+        }
+    }
+
+    /// `[N, 1]` column of per-example values on the device of `like`.
+    fn column(values: &[f32], like: &Tensor<2>) -> Tensor<2> {
+        Tensor::from_data(
+            TensorData::new(values.to_vec(), [values.len(), 1]),
+            &like.device(),
+        )
+    }
+
+    /// Clips to the classifier's valid range, if it has one.
+    fn clip(classifier: &dyn Classifier, x: Tensor<2>) -> Tensor<2> {
+        match classifier.clip() {
+            Some((lo, hi)) => x.clamp(lo, hi),
+            None => x,
+        }
+    }
+}
+
+/// Whether each prediction counts as a success: equal to the target when targeted, different from
+/// the reference label (true label, or clean prediction) otherwise.
+pub fn success(predicted: &[usize], labels: &[usize], targeted: bool) -> Vec<bool> {
+    predicted
+        .iter()
+        .zip(labels)
+        .map(|(p, l)| if targeted { p == l } else { p != l })
+        .collect()
+}
+
+/// Success and loss of each example of one candidate batch.
+#[derive(Clone, Debug)]
+struct Score {
+    success: Vec<bool>,
+    loss: Vec<f32>,
+    /// The iteration at which each example first succeeded (early-stopping attacks).
+    iteration: Vec<Option<usize>>,
+}
+
+/// The best candidate per example over restarts. Success beats failure; between equals, a higher
+/// loss (untargeted) or a lower loss (targeted) wins; a tie keeps the earlier one. So a restart never
+/// makes an example worse, and the clean input is never returned in place of a failed attack (ART's
+/// FGM does both: batch-level choice and a clean fallback, its bugs #8 and #21).
+struct BestOf {
+    targeted: bool,
+    best: Option<(Tensor<2>, Score)>,
+}
+
+impl BestOf {
+    fn new(targeted: bool) -> Self {
+        Self {
+            targeted,
+            best: None,
+        }
+    }
+
+    fn offer(&mut self, candidate: Tensor<2>, s: Score) {
+        self.best = Some(match self.best.take() {
+            None => (candidate, s),
+            Some((incumbent, inc)) => {
+                let pick: Vec<bool> = (0..s.success.len())
+                    .map(|i| match (s.success[i], inc.success[i]) {
+                        (true, false) => true,
+                        (false, true) => false,
+                        _ if self.targeted => s.loss[i] < inc.loss[i],
+                        _ => s.loss[i] > inc.loss[i],
+                    })
+                    .collect();
+                let either = |i: usize| if pick[i] { &s } else { &inc };
+                let merged = Score {
+                    success: (0..pick.len()).map(|i| either(i).success[i]).collect(),
+                    loss: (0..pick.len()).map(|i| either(i).loss[i]).collect(),
+                    iteration: (0..pick.len()).map(|i| either(i).iteration[i]).collect(),
+                };
+                (choose_rows(&pick, candidate, incumbent), merged)
+            }
+        });
+    }
+
+    fn into_best(self) -> (Tensor<2>, Score) {
+        self.best.expect("at least one candidate was offered")
+    }
+}
+
+/// Success and loss of each example of `x_adv`, for choosing between restarts.
+fn score(
+    classifier: &dyn Classifier,
+    x_adv: &Tensor<2>,
+    labels: &[usize],
+    targeted: bool,
+) -> Result<Score> {
+    let logits = classifier.logits(x_adv.clone())?;
+    let ok = success(&argmax_rows(logits.clone()), labels, targeted);
+    let n = ok.len();
+    Ok(Score {
+        success: ok,
+        loss: cross_entropy_rows(logits, labels),
+        iteration: vec![None; n],
+    })
+}
+
+/// Row-wise choice: `pick[i]` ? `a[i]` : `b[i]`.
+fn choose_rows(pick: &[bool], a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    let [n, d] = a.dims();
+    let mask = Tensor::<2, Bool>::from_data(TensorData::new(pick.to_vec(), [n, 1]), &a.device())
+        .expand([n, d]);
+    b.mask_where(mask, a)
+}
+
+/// Rows `rows` of `t`.
+fn take_rows(t: &Tensor<2>, rows: &[usize]) -> Tensor<2> {
+    let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+    let idx =
+        Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(idx, [rows.len()]), &t.device());
+    t.clone().select(0, idx)
+}
+
+/// `t` with rows `rows` replaced by `values`.
+fn put_rows(t: Tensor<2>, rows: &[usize], values: Tensor<2>) -> Tensor<2> {
+    let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+    let idx =
+        Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(idx, [rows.len()]), &t.device());
+    t.select_assign(0, idx, values, burn::tensor::IndexingUpdateOp::Assign)
+}
+
+/// One independent random stream per example, so results do not depend on the batch size.
+fn example_rngs(seed: u64, n: usize) -> Vec<rand_chacha::ChaCha8Rng> {
+    use rand::SeedableRng;
+    (0..n)
+        .map(|i| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(i as u64);
+            rng
+        })
+        .collect()
+}
+
+/// A uniform random point in each example's eps-ball around `x0`, masked and clipped.
+fn random_start(
+    classifier: &dyn Classifier,
+    x0: &Tensor<2>,
+    eps: &[f32],
+    norm: Norm,
+    mask: Option<&Tensor<2>>,
+    rngs: &mut [rand_chacha::ChaCha8Rng],
+) -> Tensor<2> {
+    let [n, d] = x0.dims();
+    let mut values = Vec::with_capacity(n * d);
+    for (i, rng) in rngs.iter_mut().enumerate() {
+        values.extend(geometry::random_ball(1, d, &eps[i..=i], norm, rng));
+    }
+    let mut r = geometry::tensor_like(values, n, d, x0);
+    if let Some(m) = mask {
+        r = r * m.clone();
+    }
+    Common::clip(classifier, x0.clone() + r)
+}
+
+/// The gradient an attack follows at `cur`: the loss gradient, negated when targeted (descend towards
+/// the target), NaN entries set to 0 and masked features zeroed. Also returns the logits at `cur`.
+fn attack_gradient(
+    classifier: &dyn Classifier,
+    common: &Common,
+    cur: Tensor<2>,
+    labels: &[usize],
+    mask: Option<&Tensor<2>>,
+) -> Result<(Tensor<2>, Tensor<2>)> {
+    let (mut g, logits) = classifier.loss_gradient_and_logits(cur, labels)?;
+    if common.targeted {
+        g = g.neg();
+    }
+    let nan = g.clone().is_nan();
+    g = g.mask_fill(nan, 0.0);
+    if let Some(m) = mask {
+        g = g * m.clone();
+    }
+    Ok((g, logits))
+}
+
+/// One attack step shared by FGM and PGD (ART's `_compute`): the gradient at `cur` (negated when
+/// targeted, NaN set to 0, masked, optionally accumulated with momentum), mapped to the steepest
+/// unit direction, a step of `step` (`[N, 1]`), a clip to the valid range, and a projection onto the
+/// eps-ball around `x0`. Returns the new point and the logits at `cur`.
+#[allow(clippy::too_many_arguments)]
+fn gradient_step(
+    classifier: &dyn Classifier,
+    common: &Common,
+    cur: Tensor<2>,
+    x0: &Tensor<2>,
+    labels: &[usize],
+    mask: Option<&Tensor<2>>,
+    eps: &Tensor<2>,
+    step: &Tensor<2>,
+    momentum: Option<(&mut Tensor<2>, f32)>,
+) -> Result<(Tensor<2>, Tensor<2>)> {
+    let (mut g, logits) = attack_gradient(classifier, common, cur.clone(), labels, mask)?;
+    if let Some((velocity, decay)) = momentum {
+        let l1 = Norm::L1.of_rows(g.clone());
+        let l1 = l1.clone().mask_fill(l1.equal_elem(0.0), 1.0);
+        *velocity = velocity.clone() * decay + g / l1;
+        g = velocity.clone();
+    }
+    let direction = geometry::steepest_direction(g, common.norm);
+    let next = Common::clip(classifier, cur + direction * step.clone());
+    let delta = geometry::project(
+        next - x0.clone(),
+        eps.clone(),
+        common.norm,
+        common.projection,
+    );
+    Ok((x0.clone() + delta, logits))
+}

@@ -1,0 +1,364 @@
+//! The estimator contract that attacks rely on (ART's `PyTorchClassifier`, minus its surprises).
+//!
+//! A classifier sees inputs in *input space* (the user's units: int16-scale audio, [0, 1] pixels),
+//! flattened to `[N, features]`. Inside it, in order: the defence chain (ART's
+//! `preprocessing_defences`), the mean/std standardisation, then the network. Gradients come back in
+//! input space: autodiff through standardisation and network, each defence's `backward` (identity,
+//! i.e. BPDA, unless a defence overrides it) through the chain, with every defence given the input it
+//! actually saw in the forward pass (ART gives all of them the original input, its bug #27).
+
+use crate::error::{Error, Result};
+use burn::module::Module;
+use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// A network: flattened inputs `[N, d]` (already standardised) to logits `[N, K]`.
+pub trait Network: Send + Sync {
+    /// The forward pass. Must accept inputs on a plain device and, for a network built for
+    /// gradients, on its autodiff twin.
+    fn forward(&self, x: Tensor<2>) -> Tensor<2>;
+}
+
+/// An input transformation in front of the model: a defence such as MP3 or H.264 compression.
+pub trait Preprocessor: Send + Sync {
+    /// A short name for reports (`mp3`, `h264`).
+    fn name(&self) -> &str;
+    /// The transformation, on a batch `[N, d]` in input space.
+    fn forward(&self, x: Tensor<2>) -> Result<Tensor<2>>;
+    /// Maps the gradient at this stage's output back to its input `x_in`. The default is the
+    /// identity: Backward Pass Differentiable Approximation (BPDA).
+    fn backward(&self, _x_in: &Tensor<2>, grad: Tensor<2>) -> Tensor<2> {
+        grad
+    }
+}
+
+/// Everything an attack may ask of a model.
+pub trait Classifier {
+    /// Number of classes K.
+    fn num_classes(&self) -> usize;
+    /// Shape of one example, channels first (`[1, 8000]`, `[3, 16, 112, 112]`).
+    fn input_shape(&self) -> &[usize];
+    /// Valid input range `(min, max)`; attacks clip to it after every step.
+    fn clip(&self) -> Option<(f32, f32)>;
+    /// The device the classifier computes on.
+    fn device(&self) -> &Device;
+
+    /// Logits `[N, K]` for a batch `[N, d]`, through the defence chain, in one pass.
+    fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>>;
+
+    /// Gradient `[N, d]` of the cross-entropy of each example against `labels[i]`, with respect to
+    /// its input, together with the logits at `x` (which attacks use to check success for free).
+    /// The loss is summed over the batch, so each row is that example's own gradient (ART averages,
+    /// which scales rows by 1/N; normalised attacks do not care).
+    fn loss_gradient_and_logits(
+        &self,
+        x: Tensor<2>,
+        labels: &[usize],
+    ) -> Result<(Tensor<2>, Tensor<2>)>;
+
+    /// Gradient `[N, d]` of logit `classes[i]` of example `i` with respect to its input.
+    fn class_gradient(&self, x: Tensor<2>, classes: &[usize]) -> Result<Tensor<2>>;
+
+    /// [`loss_gradient_and_logits`](Self::loss_gradient_and_logits) without the logits.
+    fn loss_gradient(&self, x: Tensor<2>, labels: &[usize]) -> Result<Tensor<2>> {
+        Ok(self.loss_gradient_and_logits(x, labels)?.0)
+    }
+
+    /// Number of input features per example.
+    fn features(&self) -> usize {
+        self.input_shape().iter().product()
+    }
+
+    /// Logits for a batch of any size, `batch_size` examples per forward pass.
+    fn predict(&self, x: &Tensor<2>, batch_size: usize) -> Result<Tensor<2>> {
+        let [n, _] = x.dims();
+        let batch_size = batch_size.max(1);
+        if n <= batch_size {
+            return self.logits(x.clone());
+        }
+        let mut parts = Vec::with_capacity(n.div_ceil(batch_size));
+        for start in (0..n).step_by(batch_size) {
+            let end = (start + batch_size).min(n);
+            parts.push(self.logits(x.clone().slice([start..end]))?);
+        }
+        Ok(Tensor::cat(parts, 0))
+    }
+
+    /// Predicted class of each example (the first maximum on ties).
+    fn predict_labels(&self, x: &Tensor<2>, batch_size: usize) -> Result<Vec<usize>> {
+        Ok(argmax_rows(self.predict(x, batch_size)?))
+    }
+}
+
+/// Index of the largest value in each row (the first on ties).
+pub fn argmax_rows(logits: Tensor<2>) -> Vec<usize> {
+    logits
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("argmax gives integers")
+        .into_iter()
+        .map(|i| i as usize)
+        .collect()
+}
+
+/// Softmax probabilities of each row.
+pub fn probabilities(logits: Tensor<2>) -> Tensor<2> {
+    softmax(logits, 1)
+}
+
+/// Per-example cross-entropy of `logits` against `labels`, on the host.
+pub fn cross_entropy_rows(logits: Tensor<2>, labels: &[usize]) -> Vec<f32> {
+    let [n, k] = logits.dims();
+    let logp = crate::array::tensor_to_vec(log_softmax(logits, 1));
+    (0..n).map(|i| -logp[i * k + labels[i]]).collect()
+}
+
+/// Per-channel standardisation `(x − mean)/std`, done inside the classifier so gradients flow through it.
+#[derive(Clone, Debug)]
+pub struct Standardise {
+    mean: Vec<f32>,
+    std: Vec<f32>,
+}
+
+impl Standardise {
+    /// Per-channel `mean` and `std` for examples of `input_shape` (channel axis first). A single
+    /// value applies to every channel.
+    pub fn new(mean: &[f32], std: &[f32], input_shape: &[usize]) -> Result<Self> {
+        let channels = *input_shape.first().unwrap_or(&1);
+        let per_channel: usize = input_shape.iter().skip(1).product();
+        let expand = |name: &str, v: &[f32]| -> Result<Vec<f32>> {
+            let v: Vec<f32> = match v.len() {
+                1 => vec![v[0]; channels],
+                n if n == channels => v.to_vec(),
+                n => {
+                    return Err(Error::invalid(
+                        name,
+                        format!("expected 1 or {channels} values (one per channel), got {n}"),
+                    ));
+                }
+            };
+            Ok(v.iter()
+                .flat_map(|&c| std::iter::repeat_n(c, per_channel))
+                .collect())
+        };
+        if std.iter().any(|&s| !(s > 0.0) || !s.is_finite()) {
+            return Err(Error::invalid(
+                "std",
+                "every value must be positive and finite",
+            ));
+        }
+        Ok(Self {
+            mean: expand("mean", mean)?,
+            std: expand("std", std)?,
+        })
+    }
+
+    fn apply(&self, x: Tensor<2>) -> Tensor<2> {
+        let d = self.mean.len();
+        let device = x.device();
+        let mean = Tensor::<2>::from_data(TensorData::new(self.mean.clone(), [1, d]), &device);
+        let std = Tensor::<2>::from_data(TensorData::new(self.std.clone(), [1, d]), &device);
+        (x - mean) / std
+    }
+}
+
+/// Builds the `[N, K]` one-hot matrix for `labels` on `device`.
+fn one_hot(labels: &[usize], k: usize, device: &Device) -> Tensor<2> {
+    let n = labels.len();
+    let mut data = vec![0f32; n * k];
+    for (i, &l) in labels.iter().enumerate() {
+        data[i * k + l] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(data, [n, k]), device)
+}
+
+/// A neural network with its input description, standardisation and defence chain.
+pub struct NeuralClassifier {
+    eval: Box<dyn Network>,
+    grad: Box<dyn Network>,
+    device: Device,
+    input_shape: Vec<usize>,
+    num_classes: usize,
+    clip: Option<(f32, f32)>,
+    standardise: Option<Standardise>,
+    defences: Vec<Box<dyn Preprocessor>>,
+}
+
+impl NeuralClassifier {
+    /// Wraps `network` (built on `device`) for inference and for input gradients.
+    ///
+    /// The module is put in evaluation mode (batch norm uses its running statistics) and frozen:
+    /// attacks need ∂loss/∂input only, so no weight gradient is ever computed.
+    pub fn new<M>(
+        network: M,
+        device: &Device,
+        input_shape: Vec<usize>,
+        num_classes: usize,
+        clip: Option<(f32, f32)>,
+    ) -> Result<Self>
+    where
+        M: Module + Network + 'static,
+    {
+        if num_classes < 2 {
+            return Err(Error::invalid(
+                "classes",
+                "a classifier needs at least 2 classes",
+            ));
+        }
+        if let Some((lo, hi)) = clip
+            && !(lo < hi)
+        {
+            return Err(Error::invalid(
+                "clip",
+                format!("expected min < max, got [{lo}, {hi}]"),
+            ));
+        }
+        let grad = network.valid().fork(&device.clone().autodiff()).freeze();
+        let eval = network.valid();
+        Ok(Self {
+            eval: Box::new(eval),
+            grad: Box::new(grad),
+            device: device.clone(),
+            input_shape,
+            num_classes,
+            clip,
+            standardise: None,
+            defences: Vec::new(),
+        })
+    }
+
+    /// Adds mean/std standardisation inside the model.
+    pub fn with_standardise(mut self, standardise: Standardise) -> Self {
+        self.standardise = Some(standardise);
+        self
+    }
+
+    /// Appends a defence to the preprocessing chain (applied in the order added).
+    pub fn with_defence(mut self, defence: Box<dyn Preprocessor>) -> Self {
+        self.defences.push(defence);
+        self
+    }
+
+    /// Names of the defences in the chain, in order.
+    pub fn defence_names(&self) -> Vec<String> {
+        self.defences.iter().map(|d| d.name().to_string()).collect()
+    }
+
+    /// Runs the defence chain; returns its output and the input each stage saw.
+    fn defend(&self, x: Tensor<2>) -> Result<(Tensor<2>, Vec<Tensor<2>>)> {
+        let mut inputs = Vec::with_capacity(self.defences.len());
+        let mut x = x;
+        for defence in &self.defences {
+            inputs.push(x.clone());
+            x = defence.forward(x)?;
+        }
+        Ok((x, inputs))
+    }
+
+    fn standardised(&self, x: Tensor<2>) -> Tensor<2> {
+        match &self.standardise {
+            Some(s) => s.apply(x),
+            None => x,
+        }
+    }
+
+    fn check(&self, x: &Tensor<2>, labels: Option<&[usize]>) -> Result<()> {
+        let [n, d] = x.dims();
+        if d != self.features() {
+            return Err(Error::invalid(
+                "input",
+                format!(
+                    "expected {} features per example ({:?}), got {d}",
+                    self.features(),
+                    self.input_shape
+                ),
+            ));
+        }
+        if let Some(labels) = labels {
+            if labels.len() != n {
+                return Err(Error::invalid(
+                    "labels",
+                    format!("expected {n} labels, got {}", labels.len()),
+                ));
+            }
+            if let Some(&bad) = labels.iter().find(|&&l| l >= self.num_classes) {
+                return Err(Error::invalid(
+                    "labels",
+                    format!(
+                        "label {bad} is out of range for {} classes",
+                        self.num_classes
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Input gradient of `objective(logits)` (a scalar built from the logits), and the logits.
+    fn input_gradient(
+        &self,
+        x: Tensor<2>,
+        objective: impl FnOnce(Tensor<2>) -> Tensor<1>,
+    ) -> Result<(Tensor<2>, Tensor<2>)> {
+        let (defended, stage_inputs) = self.defend(x)?;
+        let tracked = defended.autodiff().require_grad();
+        let logits = self.grad.forward(self.standardised(tracked.clone()));
+        let grads = objective(logits.clone()).backward();
+        let mut g = tracked
+            .grad(&grads)
+            .expect("the input was marked as requiring a gradient");
+        for (defence, x_in) in self.defences.iter().zip(stage_inputs.iter()).rev() {
+            g = defence.backward(x_in, g);
+        }
+        Ok((g, logits.detach().without_autodiff()))
+    }
+}
+
+impl Classifier for NeuralClassifier {
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    fn clip(&self) -> Option<(f32, f32)> {
+        self.clip
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
+        self.check(&x, None)?;
+        let (x, _) = self.defend(x)?;
+        Ok(self.eval.forward(self.standardised(x)))
+    }
+
+    fn loss_gradient_and_logits(
+        &self,
+        x: Tensor<2>,
+        labels: &[usize],
+    ) -> Result<(Tensor<2>, Tensor<2>)> {
+        self.check(&x, Some(labels))?;
+        let k = self.num_classes;
+        let device = self.device.clone().autodiff();
+        self.input_gradient(x, |logits| {
+            let target = one_hot(labels, k, &device);
+            (log_softmax(logits, 1) * target).sum().neg()
+        })
+    }
+
+    fn class_gradient(&self, x: Tensor<2>, classes: &[usize]) -> Result<Tensor<2>> {
+        self.check(&x, Some(classes))?;
+        let k = self.num_classes;
+        let device = self.device.clone().autodiff();
+        Ok(self
+            .input_gradient(x, |logits| (logits * one_hot(classes, k, &device)).sum())?
+            .0)
+    }
+}

@@ -1,0 +1,63 @@
+//! One error type for the whole library.
+//!
+//! Every variant carries enough context (a parameter, a path, a tensor key) for the binary to print a
+//! one-line message that tells the user what to fix.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in avfoil.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A parameter has a value outside what the operation accepts.
+    #[error("invalid {param}: {reason}")]
+    InvalidArgument { param: String, reason: String },
+
+    /// A valid request that this build or this component cannot serve.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file was read but its content is not what was expected.
+    #[error("{}: {reason}", path.display())]
+    Decode { path: PathBuf, reason: String },
+
+    /// The weights do not fit the architecture.
+    #[error("weights {}: {reason}", path.display())]
+    Weights { path: PathBuf, reason: String },
+}
+
+/// Shorthand used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An [`Error::InvalidArgument`] for `param`.
+    pub fn invalid(param: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            param: param.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// An [`Error::Decode`] for `path`.
+    pub fn decode(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Decode {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}

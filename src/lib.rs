@@ -1,0 +1,26 @@
+//! avfoil attacks and defends audio and video classifiers.
+//!
+//! Every command is one path through the same pieces:
+//!
+//! ```text
+//! .npy / media ─► array in the model's input space ─► Classifier (defences ─► mean/std ─► network)
+//!                                                          │
+//!                         attack (FGM, PGD, …) uses predict / loss_gradient
+//!                                                          │
+//!                         metrics (success, L∞, L2, SNR) ─► artefacts + JSON
+//! ```
+//!
+//! Input space is the user's units (int16-scale audio, [0, 1] pixels); eps and clip ranges are in it.
+//! Tensors are flattened to `[N, features]` between components; the backend is chosen at run time by
+//! the `Device` (burn-flex on the CPU by default).
+
+pub mod array;
+pub mod attack;
+pub mod classifier;
+pub mod device;
+pub mod error;
+pub mod media;
+pub mod metrics;
+pub mod model;
+
+pub use error::{Error, Result};

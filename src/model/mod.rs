@@ -1,0 +1,177 @@
+//! Model directories (`model.toml` + weights + model card) and the architectures avfoil knows.
+//!
+//! ```toml
+//! architecture = "raw-audio-cnn"
+//! classes = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+//! weights = "model.safetensors"
+//! [input]
+//! modality = "audio"
+//! shape = [1, 8000]
+//! clip = [-32768.0, 32767.0]
+//! sample_rate = 8000
+//! ```
+
+pub mod linear;
+pub mod raw_audio_cnn;
+pub mod weights;
+
+use crate::classifier::{NeuralClassifier, Standardise};
+use crate::error::{Error, Result};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+pub use weights::{HostTensor, Weights};
+
+/// The architectures `model.toml` may name.
+pub const ARCHITECTURES: [&str; 2] = ["raw-audio-cnn", "linear"];
+
+/// What kind of signal a model takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modality {
+    /// Waveforms `[C, L]`.
+    Audio,
+    /// Clips `[C, F, H, W]`.
+    Video,
+}
+
+/// The `[input]` table of `model.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// Audio or video.
+    pub modality: Modality,
+    /// One example, channels first.
+    pub shape: Vec<usize>,
+    /// Valid input range (ART's `clip_values`).
+    pub clip: Option<[f32; 2]>,
+    /// Audio sample rate in Hz.
+    pub sample_rate: Option<u32>,
+    /// Per-channel mean, subtracted inside the model.
+    pub mean: Option<Vec<f32>>,
+    /// Per-channel standard deviation, divided inside the model.
+    pub std: Option<Vec<f32>>,
+}
+
+/// `model.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// One of [`ARCHITECTURES`].
+    pub architecture: String,
+    /// Class names; their count is the number of outputs.
+    pub classes: Vec<String>,
+    /// Weight file, relative to the model directory.
+    pub weights: String,
+    /// What the model takes.
+    pub input: InputConfig,
+}
+
+/// A loaded model: its description and a classifier ready for attacks.
+pub struct Model {
+    /// Where it was loaded from.
+    pub dir: PathBuf,
+    /// Its `model.toml`.
+    pub config: ModelConfig,
+    /// The classifier (no defences yet; callers add them).
+    pub classifier: NeuralClassifier,
+}
+
+impl ModelConfig {
+    /// Reads and validates `dir/model.toml`.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join("model.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let config: ModelConfig =
+            toml::from_str(&text).map_err(|e| Error::decode(&path, e.to_string()))?;
+        config
+            .validate()
+            .map_err(|e| Error::decode(&path, e.to_string()))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !ARCHITECTURES.contains(&self.architecture.as_str()) {
+            return Err(Error::invalid(
+                "architecture",
+                format!(
+                    "unknown {:?}; expected one of {}",
+                    self.architecture,
+                    ARCHITECTURES.join(", ")
+                ),
+            ));
+        }
+        if self.classes.len() < 2 {
+            return Err(Error::invalid(
+                "classes",
+                "a classifier needs at least 2 classes",
+            ));
+        }
+        if self.input.shape.is_empty() || self.input.shape.contains(&0) {
+            return Err(Error::invalid(
+                "input.shape",
+                format!("{:?} is not a valid example shape", self.input.shape),
+            ));
+        }
+        if let Some([lo, hi]) = self.input.clip
+            && !(lo < hi)
+        {
+            return Err(Error::invalid(
+                "input.clip",
+                format!("expected [min, max] with min < max, got [{lo}, {hi}]"),
+            ));
+        }
+        if self.input.mean.is_some() != self.input.std.is_some() {
+            return Err(Error::invalid(
+                "input.mean",
+                "mean and std must be given together",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Model {
+    /// Loads the model directory `dir` onto `device`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let config = ModelConfig::read(dir)?;
+        let mut weights = Weights::load(&dir.join(&config.weights))?;
+        let classifier = build_classifier(&config, &mut weights, device)?;
+        weights.finish()?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            config,
+            classifier,
+        })
+    }
+}
+
+/// Builds the classifier that `config` describes from `weights`.
+pub fn build_classifier(
+    config: &ModelConfig,
+    weights: &mut Weights,
+    device: &Device,
+) -> Result<NeuralClassifier> {
+    let k = config.classes.len();
+    let shape = config.input.shape.clone();
+    let clip = config.input.clip.map(|[lo, hi]| (lo, hi));
+    let classifier = match config.architecture.as_str() {
+        "raw-audio-cnn" => {
+            raw_audio_cnn::RawAudioCnn::check_input(&shape)?;
+            let net = raw_audio_cnn::RawAudioCnn::from_weights(weights, k, device)?;
+            NeuralClassifier::new(net, device, shape, k, clip)?
+        }
+        "linear" => {
+            let d = shape.iter().product();
+            let net = linear::LinearSoftmax::from_weights(weights, k, d, device)?;
+            NeuralClassifier::new(net, device, shape, k, clip)?
+        }
+        other => return Err(Error::invalid("architecture", format!("unknown {other:?}"))),
+    };
+    Ok(match (&config.input.mean, &config.input.std) {
+        (Some(mean), Some(std)) => {
+            classifier.with_standardise(Standardise::new(mean, std, &config.input.shape)?)
+        }
+        _ => classifier,
+    })
+}

@@ -1,0 +1,149 @@
+//! The shared ℓp geometry: projections (including the exact ℓ1 one) and random starts.
+
+mod common;
+
+use avfoil::attack::geometry::{Norm, Projection, project, random_ball};
+use common::*;
+use rand::SeedableRng;
+
+/// Exact Euclidean projection onto the ℓ1 ball by sorting (the textbook algorithm), in f64.
+fn l1_reference(v: &[f64], eps: f64) -> Vec<f64> {
+    if v.iter().map(|x| x.abs()).sum::<f64>() <= eps {
+        return v.to_vec();
+    }
+    let mut u: Vec<f64> = v.iter().map(|x| x.abs()).collect();
+    u.sort_by(|a, b| b.total_cmp(a));
+    let mut css = 0.0;
+    let mut theta = 0.0;
+    for (j, &uj) in u.iter().enumerate() {
+        css += uj;
+        let t = (css - eps) / (j + 1) as f64;
+        if uj > t {
+            theta = t;
+        }
+    }
+    v.iter()
+        .map(|x| x.signum() * (x.abs() - theta).max(0.0))
+        .collect()
+}
+
+#[test]
+fn exact_l1_projection_matches_the_sorting_algorithm() {
+    let mut r = Lcg(5);
+    for d in [1, 2, 5, 29, 30, 100] {
+        let n = 4;
+        let v = r.vec(n * d, -2.0, 2.0);
+        let eps: Vec<f32> = (0..n).map(|i| 0.3 * (i + 1) as f32).collect();
+        let got = host(&project(
+            tensor(&v, n, d),
+            tensor(&eps, n, 1),
+            Norm::L1,
+            Projection::ExactL1,
+        ));
+        for i in 0..n {
+            let row: Vec<f64> = v[i * d..(i + 1) * d].iter().map(|&x| x as f64).collect();
+            let want = l1_reference(&row, eps[i] as f64);
+            for j in 0..d {
+                assert!(
+                    (got[i * d + j] as f64 - want[j]).abs() < 1e-5,
+                    "d={d} row {i}: {:?} vs {want:?}",
+                    &got[i * d..(i + 1) * d]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn art_projection_examples() {
+    // Spec §2.5 and Appendix A: radial L1 [3,1]→[1.5,0.5] (eps 2), exact L1 → [2,0], L2 [3,4]→[0.6,0.8].
+    let p = |v: &[f32], eps: f32, norm, proj| {
+        host(&project(
+            tensor(v, 1, v.len()),
+            tensor(&[eps], 1, 1),
+            norm,
+            proj,
+        ))
+    };
+    assert_eq!(
+        p(&[3.0, 1.0], 2.0, Norm::L1, Projection::Radial),
+        vec![1.5, 0.5]
+    );
+    assert_eq!(
+        p(&[3.0, 1.0], 2.0, Norm::L1, Projection::ExactL1),
+        vec![2.0, 0.0]
+    );
+    let l2 = p(&[3.0, 4.0], 1.0, Norm::L2, Projection::Radial);
+    assert!(
+        (l2[0] - 0.6).abs() < 1e-6 && (l2[1] - 0.8).abs() < 1e-6,
+        "{l2:?}"
+    );
+    assert_eq!(
+        p(&[3.0, -0.2, -4.0], 0.5, Norm::Inf, Projection::Radial),
+        vec![0.5, -0.2, -0.5]
+    );
+}
+
+#[test]
+fn projection_is_idempotent_and_leaves_inside_points_alone() {
+    let mut r = Lcg(9);
+    for norm in [Norm::Inf, Norm::L1, Norm::L2, Norm::P(3.0)] {
+        for proj in [Projection::Radial, Projection::ExactL1] {
+            let v = r.vec(3 * 10, -1.0, 1.0);
+            let eps = tensor(&[0.5, 1.0, 100.0], 3, 1);
+            let once = project(tensor(&v, 3, 10), eps.clone(), norm, proj);
+            let twice = project(once.clone(), eps, norm, proj);
+            let (a, b) = (host(&once), host(&twice));
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-5, "{norm} {proj:?} not idempotent");
+            }
+            assert_eq!(&a[20..], &v[20..], "{norm}: a point inside the ball moved");
+        }
+    }
+}
+
+#[test]
+fn random_starts_lie_inside_the_ball() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    for norm in [Norm::Inf, Norm::L1, Norm::L2, Norm::P(3.0), Norm::P(1.5)] {
+        let (n, d) = (50, 7);
+        let eps: Vec<f32> = (0..n).map(|i| 0.1 + 0.01 * i as f32).collect();
+        let v = random_ball(n, d, &eps, norm, &mut rng);
+        let p = match norm {
+            Norm::Inf => f64::INFINITY,
+            Norm::P(p) => p,
+        };
+        for i in 0..n {
+            let row: Vec<f64> = v[i * d..(i + 1) * d].iter().map(|&x| x as f64).collect();
+            assert!(
+                lp_norm(&row, p) <= eps[i] as f64 * (1.0 + 1e-6),
+                "{norm}: outside the ball"
+            );
+        }
+    }
+}
+
+#[test]
+fn l2_random_start_radius_has_cdf_r_to_the_d() {
+    // Uniform in the d-ball: P(‖x‖ ≤ r·eps) = r^d. Check the median, r = 0.5^(1/d).
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let (n, d) = (4000, 3);
+    let v = random_ball(n, d, &vec![1.0; n], Norm::L2, &mut rng);
+    let median_r = 0.5f64.powf(1.0 / d as f64);
+    let below = (0..n)
+        .filter(|i| {
+            lp_norm(
+                &v[i * d..(i + 1) * d]
+                    .iter()
+                    .map(|&x| x as f64)
+                    .collect::<Vec<_>>(),
+                2.0,
+            ) <= median_r
+        })
+        .count();
+    let frac = below as f64 / n as f64;
+    assert!(
+        (frac - 0.5).abs() < 0.03,
+        "fraction below the median radius: {frac}"
+    );
+}
