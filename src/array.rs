@@ -56,7 +56,7 @@ impl Array {
 
     /// Uploads the array as a `[rows, len / rows]` tensor on `device`.
     pub fn to_tensor(&self, rows: usize, device: &Device) -> Tensor<2> {
-        let cols = if rows == 0 { 0 } else { self.data.len() / rows };
+        let cols = self.data.len().checked_div(rows).unwrap_or(0);
         Tensor::from_data(TensorData::new(self.data.clone(), [rows, cols]), device)
     }
 

@@ -79,7 +79,7 @@ pub trait Classifier {
         let mut parts = Vec::with_capacity(n.div_ceil(batch_size));
         for start in (0..n).step_by(batch_size) {
             let end = (start + batch_size).min(n);
-            parts.push(self.logits(x.clone().slice([start..end]))?);
+            parts.push(self.logits(x.clone().slice(start..end))?);
         }
         Ok(Tensor::cat(parts, 0))
     }
@@ -143,7 +143,7 @@ impl Standardise {
                 .flat_map(|&c| std::iter::repeat_n(c, per_channel))
                 .collect())
         };
-        if std.iter().any(|&s| !(s > 0.0) || !s.is_finite()) {
+        if std.iter().any(|&s| !s.is_finite() || s <= 0.0) {
             return Err(Error::invalid(
                 "std",
                 "every value must be positive and finite",
@@ -208,7 +208,7 @@ impl NeuralClassifier {
             ));
         }
         if let Some((lo, hi)) = clip
-            && !(lo < hi)
+            && (lo.is_nan() || hi.is_nan() || lo >= hi)
         {
             return Err(Error::invalid(
                 "clip",

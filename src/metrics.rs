@@ -13,7 +13,7 @@ pub struct PerturbationSize {
 
 /// Sizes of `adv − clean` for each of the `n` rows (flattened examples) of two equal-length buffers.
 pub fn perturbation_sizes(clean: &[f32], adv: &[f32], n: usize) -> Vec<PerturbationSize> {
-    let d = if n == 0 { 0 } else { clean.len() / n };
+    let d = clean.len().checked_div(n).unwrap_or(0);
     (0..n)
         .map(|i| {
             let (c, a) = (&clean[i * d..(i + 1) * d], &adv[i * d..(i + 1) * d]);

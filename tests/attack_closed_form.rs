@@ -1,5 +1,6 @@
 //! FGM and PGD on a linear softmax model, against outputs computed by hand (in f64) from the
 //! closed-form gradient `Wᵀ(softmax(Wx + b) − onehot(y))`.
+#![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The shared ℓp geometry: projections (including the exact ℓ1 one) and random starts.
+#![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
 mod common;
 

@@ -29,7 +29,7 @@ impl Norm {
     /// Checks p ≥ 1, as ART does ("Norm order must be either inf or a real p >= 1").
     pub fn validate(self) -> Result<Self> {
         match self {
-            Norm::P(p) if !(p >= 1.0) || !p.is_finite() => Err(Error::invalid(
+            Norm::P(p) if p.is_nan() || p < 1.0 || p.is_infinite() => Err(Error::invalid(
                 "norm",
                 format!("expected inf or a real p >= 1, got {p}"),
             )),
@@ -41,8 +41,8 @@ impl Norm {
     pub fn of_rows(self, v: Tensor<2>) -> Tensor<2> {
         match self {
             Norm::Inf => v.abs().max_dim(1),
-            Norm::P(p) if p == 1.0 => v.abs().sum_dim(1),
-            Norm::P(p) if p == 2.0 => v.square().sum_dim(1).sqrt(),
+            Norm::P(1.0) => v.abs().sum_dim(1),
+            Norm::P(2.0) => v.square().sum_dim(1).sqrt(),
             Norm::P(p) => v.abs().powf_scalar(p).sum_dim(1).powf_scalar(1.0 / p),
         }
     }
@@ -81,7 +81,7 @@ impl fmt::Display for Norm {
 pub fn steepest_direction(g: Tensor<2>, norm: Norm) -> Tensor<2> {
     match norm {
         Norm::Inf => g.sign(),
-        Norm::P(p) if p == 1.0 => {
+        Norm::P(1.0) => {
             let [n, _] = g.dims();
             let top: Tensor<2, Int> = g.clone().abs().argmax(1);
             let ones = Tensor::<2>::ones([n, 1], &g.device());
@@ -90,7 +90,7 @@ pub fn steepest_direction(g: Tensor<2>, norm: Norm) -> Tensor<2> {
                 .scatter(1, top, ones, IndexingUpdateOp::Assign);
             g.sign() * one_hot
         }
-        Norm::P(p) if p == 2.0 => {
+        Norm::P(2.0) => {
             let n = Norm::L2.of_rows(g.clone());
             g / nonzero(n)
         }
@@ -127,7 +127,7 @@ pub fn project(delta: Tensor<2>, eps: Tensor<2>, norm: Norm, projection: Project
             let eps = eps.expand([n, d]);
             delta.max_pair(eps.clone().neg()).min_pair(eps)
         }
-        Norm::P(p) if p == 1.0 && projection == Projection::ExactL1 => project_l1_exact(delta, eps),
+        Norm::P(1.0) if projection == Projection::ExactL1 => project_l1_exact(delta, eps),
         Norm::P(_) => {
             let n = norm.of_rows(delta.clone());
             let factor = (eps / nonzero(n)).clamp_max(1.0);
@@ -170,7 +170,7 @@ pub fn random_ball(n: usize, d: usize, eps: &[f32], norm: Norm, rng: &mut impl R
         let radius = radius as f64;
         let row: Vec<f64> = match norm {
             Norm::Inf => (0..d).map(|_| rng.random_range(-1.0..=1.0)).collect(),
-            Norm::P(p) if p == 1.0 => {
+            Norm::P(1.0) => {
                 let mut u: Vec<f64> = (0..d).map(|_| rng.random::<f64>()).collect();
                 u.sort_by(f64::total_cmp);
                 let mut prev = 0.0;
@@ -182,7 +182,7 @@ pub fn random_ball(n: usize, d: usize, eps: &[f32], norm: Norm, rng: &mut impl R
                     })
                     .collect()
             }
-            Norm::P(p) if p == 2.0 => {
+            Norm::P(2.0) => {
                 let a: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
                 let len = a
                     .iter()

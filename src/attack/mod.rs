@@ -102,7 +102,7 @@ pub struct Mask {
 impl Mask {
     /// A mask of non-negative values.
     pub fn new(values: Vec<f32>) -> Result<Self> {
-        if values.iter().any(|v| !(*v >= 0.0)) {
+        if values.iter().any(|v| v.is_nan() || *v < 0.0) {
             return Err(Error::invalid(
                 "mask",
                 "values must be non-negative (0 = keep, >0 = may change)",

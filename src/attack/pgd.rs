@@ -107,7 +107,7 @@ impl Attack for Pgd {
         let mut iterations = Vec::with_capacity(n);
         for start in (0..n).step_by(c.batch_size) {
             let end = (start + c.batch_size).min(n);
-            let xb = x.clone().slice([start..end]);
+            let xb = x.clone().slice(start..end);
             let mask_b = mask.map(|m| m.rows(n, d, start, end, x)).transpose()?;
             let b = Batch {
                 x: &xb,

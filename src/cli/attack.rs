@@ -20,6 +20,7 @@ enum AttackName {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct AttackArgs {
     /// Model directory (model.toml + weights).
     #[arg(long)]
@@ -122,7 +123,7 @@ fn build_attack(args: &AttackArgs) -> Result<Box<dyn Attack>> {
         Some(s) => parse_eps("eps-step", s)?,
         // A zero eps gives a zero default step, which validation would reject: use any positive step.
         None => match scaled(&eps, default_step) {
-            Eps::Scalar(v) if v == 0.0 => Eps::Scalar(1.0),
+            Eps::Scalar(0.0) => Eps::Scalar(1.0),
             e => e,
         },
     };

@@ -114,7 +114,7 @@ impl ModelConfig {
             ));
         }
         if let Some([lo, hi]) = self.input.clip
-            && !(lo < hi)
+            && (lo.is_nan() || hi.is_nan() || lo >= hi)
         {
             return Err(Error::invalid(
                 "input.clip",

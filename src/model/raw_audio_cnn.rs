@@ -8,7 +8,7 @@ use super::weights::Weights;
 use crate::classifier::Network;
 use crate::error::{Error, Result};
 use burn::module::{Module, Param, RunningState};
-use burn::tensor::module::{batch_norm, conv1d, max_pool1d};
+use burn::tensor::module::{conv1d, max_pool1d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, activation::relu};
 
@@ -93,13 +93,12 @@ impl RawAudioCnn {
                 Some(block.conv_bias.val()),
                 ConvOptions::new([1], [pad], [1], 1),
             );
-            x = batch_norm(
+            x = batch_norm_eval(
                 x,
                 block.bn_weight.val(),
                 block.bn_bias.val(),
                 block.bn_mean.value(),
                 block.bn_var.value(),
-                BN_EPS,
             );
             x = max_pool1d(relu(x), MaxPoolOptions::new([kernel]).with_stride([stride]));
         }
@@ -114,4 +113,18 @@ impl Network for RawAudioCnn {
         let [n, d] = x.dims();
         self.forward_waveform(x.reshape([n, 1, d]))
     }
+}
+
+/// Batch norm with running statistics as one per-channel affine map `x·scale + shift`.
+fn batch_norm_eval(
+    x: Tensor<3>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    mean: Tensor<1>,
+    var: Tensor<1>,
+) -> Tensor<3> {
+    let scale = gamma / (var + BN_EPS).sqrt();
+    let shift = beta - mean * scale.clone();
+    let [c] = scale.dims();
+    x * scale.reshape([1, c, 1]) + shift.reshape([1, c, 1])
 }

@@ -1,0 +1,257 @@
+//! The `avfoil` binary end to end on the PyTorch fixture model: predict, attack, JSON documents,
+//! output files, and clear errors (naming the parameter, no output written) for bad arguments.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/raw_audio_cnn")
+        .join(name)
+}
+
+fn avfoil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avfoil"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = avfoil(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn predict_json_agrees_with_pytorch() {
+    let model = fixture("");
+    let doc = ok_json(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--json",
+        s(&fixture("x.npy")),
+    ]);
+    let logits = avfoil::media::npy::read_npy(&fixture("logits.npy"))
+        .unwrap()
+        .data;
+    let preds = doc["predictions"].as_array().unwrap();
+    assert_eq!(preds.len(), 3);
+    for (i, p) in preds.iter().enumerate() {
+        let row = &logits[i * 10..(i + 1) * 10];
+        let want = row
+            .iter()
+            .enumerate()
+            .fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
+        assert_eq!(p["label"].as_u64().unwrap() as usize, want);
+        assert_eq!(p["item"].as_u64().unwrap() as usize, i);
+        let sum: f64 = p["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-5);
+        for (j, l) in p["logits"].as_array().unwrap().iter().enumerate() {
+            assert!((l.as_f64().unwrap() - row[j] as f64).abs() < 1e-4);
+        }
+        assert_eq!(p["top"].as_array().unwrap().len(), 5);
+    }
+}
+
+#[test]
+fn attack_writes_the_adversarial_array_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("adv.npy");
+    let doc = ok_json(&[
+        "attack",
+        "--model",
+        s(&fixture("")),
+        "--attack",
+        "pgd",
+        "--eps",
+        "64",
+        "--eps-step",
+        "16",
+        "--max-iter",
+        "10",
+        "--seed",
+        "7",
+        "--random-init",
+        "1",
+        "--out",
+        s(&out),
+        "--json",
+        s(&fixture("x.npy")),
+    ]);
+    assert_eq!(doc["attack"]["name"], "pgd");
+    assert_eq!(doc["attack"]["eps"], 64.0);
+    assert_eq!(doc["attack"]["seed"], 7);
+    let x = avfoil::media::npy::read_npy(&fixture("x.npy")).unwrap();
+    let adv = avfoil::media::npy::read_npy(&out).unwrap();
+    assert_eq!(adv.shape, x.shape);
+    let examples = doc["examples"].as_array().unwrap();
+    assert_eq!(examples.len(), 3);
+    let mut successes = 0;
+    for (i, e) in examples.iter().enumerate() {
+        let linf = (0..8000)
+            .map(|j| (adv.data[i * 8000 + j] - x.data[i * 8000 + j]).abs())
+            .fold(0.0, f32::max);
+        assert!(linf <= 64.0 + 1e-3);
+        assert!((e["linf"].as_f64().unwrap() - linf as f64).abs() < 1e-3);
+        let flipped = e["clean"]["label"] != e["adversarial"]["label"];
+        assert_eq!(e["success"].as_bool().unwrap(), flipped);
+        successes += flipped as usize;
+    }
+    assert!((doc["success_rate"].as_f64().unwrap() - successes as f64 / 3.0).abs() < 1e-9);
+}
+
+#[test]
+fn targeted_fgm_by_class_name_and_folder_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = ok_json(&[
+        "attack",
+        "--model",
+        s(&fixture("")),
+        "--attack",
+        "fgm",
+        "--eps",
+        "2000",
+        "--targeted",
+        "--target",
+        "3",
+        "--out",
+        s(dir.path()),
+        "--json",
+        s(&fixture("x.npy")),
+    ]);
+    assert!(dir.path().join("x.adv.npy").exists());
+    for e in doc["examples"].as_array().unwrap() {
+        assert_eq!(
+            e["success"].as_bool().unwrap(),
+            e["adversarial"]["class"] == "3"
+        );
+    }
+}
+
+#[test]
+fn invalid_arguments_fail_with_a_message_naming_them_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("adv.npy");
+    let (m, x) = (fixture(""), fixture("x.npy"));
+    let base = |extra: &[&'static str]| {
+        let mut v: Vec<String> = [
+            "attack",
+            "--model",
+            s(&m),
+            "--attack",
+            "pgd",
+            "--out",
+            s(&out),
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        v.extend(extra.iter().map(|a| a.to_string()));
+        v.push(s(&x).to_string());
+        v
+    };
+    let cases: Vec<(Vec<&'static str>, &str)> = vec![
+        (vec!["--eps", "0.5", "--norm", "0"], "norm"),
+        (vec!["--eps", "0.5", "--norm", "abc"], "norm"),
+        (vec!["--eps", "-1"], "eps"),
+        (vec!["--eps", "x"], "eps"),
+        (vec!["--eps", "0.5", "--eps-step", "0"], "eps_step"),
+        (vec!["--eps", "0.5", "--eps-step", "-1"], "eps_step"),
+        (vec!["--eps", "0.5,0.5", "--eps-step", "0.1"], "eps_step"),
+        (vec!["--eps", "0.5", "--random-init", "1.0"], "random-init"),
+        (vec!["--eps", "0.5", "--random-init", "-1"], "random-init"),
+        (vec!["--eps", "0.5", "--batch-size", "0"], "batch-size"),
+        (vec!["--eps", "0.5", "--batch-size", "-1"], "batch-size"),
+        (vec!["--eps", "0.5", "--max-iter", "-1"], "max-iter"),
+        (vec!["--eps", "0.5", "--decay", "-1"], "decay"),
+        (vec!["--eps", "0.5", "--targeted"], "target"),
+        (
+            vec!["--eps", "0.5", "--targeted", "--target", "eleven"],
+            "target",
+        ),
+        (vec!["--eps", "0.5", "--labels", "1,2"], "labels"),
+        (vec!["--eps", "0.5", "--minimal"], "minimal"),
+    ];
+    for (extra, needle) in cases {
+        let args = base(&extra);
+        let o = Command::new(env!("CARGO_BIN_EXE_avfoil"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{extra:?} was accepted");
+        assert!(
+            err.contains(needle),
+            "{extra:?}: error does not name {needle}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{extra:?} panicked: {err}");
+        assert!(!out.exists(), "{extra:?} left an output file");
+    }
+}
+
+#[test]
+fn bad_inputs_and_models_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.npy");
+    avfoil::media::npy::write_npy(
+        &wrong,
+        &avfoil::array::Array {
+            shape: vec![1, 7999],
+            data: vec![0.0; 7999],
+        },
+    )
+    .unwrap();
+    let o = avfoil(&["predict", "--model", s(&fixture("")), s(&wrong)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("wrong.npy") && err.contains("[1, 8000]"),
+        "{err}"
+    );
+    let o = avfoil(&["predict", "--model", s(dir.path()), s(&fixture("x.npy"))]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("model"), "{err}");
+    let o = avfoil(&[
+        "--device",
+        "cuda",
+        "predict",
+        "--model",
+        s(&fixture("")),
+        s(&fixture("x.npy")),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if !cfg!(feature = "cuda") {
+        assert!(
+            !o.status.success() && err.contains("--features cuda"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    for cmd in [
+        vec!["--help"],
+        vec!["predict", "--help"],
+        vec!["attack", "--help"],
+    ] {
+        let o = avfoil(&cmd);
+        assert!(o.status.success());
+        assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"));
+    }
+}

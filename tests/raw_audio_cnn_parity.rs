@@ -1,0 +1,135 @@
+//! RawAudioCNN against PyTorch: logits and input gradients on a fixture that tools/make_fixtures.py
+//! wrote with PyTorch (random weights, non-trivial batch-norm statistics), loaded from safetensors
+//! and from a `.pt` state dict; and FGM/PGD against ART on the same model.
+
+use avfoil::array::tensor_to_vec;
+use avfoil::attack::{Attack, Common, Eps, Fgm, Pgd};
+use avfoil::classifier::Classifier;
+use avfoil::media::npy::read_npy;
+use avfoil::model::{ModelConfig, Weights, build_classifier};
+use burn::tensor::Device;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/raw_audio_cnn")
+        .join(name)
+}
+
+fn npy(name: &str) -> Vec<f32> {
+    read_npy(&fixture(name)).unwrap().data
+}
+
+fn classifier(weights: &str) -> avfoil::classifier::NeuralClassifier {
+    let config = ModelConfig::read(&fixture("")).unwrap();
+    let mut w = Weights::load(&fixture(weights)).unwrap();
+    let clf = build_classifier(&config, &mut w, &Device::flex()).unwrap();
+    w.finish().unwrap();
+    clf
+}
+
+/// max |a − b| / max |b|.
+fn rel_err(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let diff = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() as f64)
+        .fold(0.0, f64::max);
+    let scale = b.iter().map(|y| y.abs() as f64).fold(0.0, f64::max);
+    diff / scale
+}
+
+fn inputs() -> (burn::tensor::Tensor<2>, Vec<usize>) {
+    let x = read_npy(&fixture("x.npy")).unwrap();
+    let labels = npy("labels.npy").iter().map(|&l| l as usize).collect();
+    (x.to_tensor(3, &Device::flex()), labels)
+}
+
+#[test]
+fn logits_and_gradients_match_pytorch_from_both_formats() {
+    let (x, labels) = inputs();
+    for weights in ["model.safetensors", "model.pt"] {
+        let clf = classifier(weights);
+        let logits = tensor_to_vec(clf.logits(x.clone()).unwrap());
+        let e = rel_err(&logits, &npy("logits.npy"));
+        assert!(e <= 1e-4, "{weights}: logits relative error {e}");
+        let grad = tensor_to_vec(clf.loss_gradient(x.clone(), &labels).unwrap());
+        let e = rel_err(&grad, &npy("grad.npy"));
+        assert!(e <= 1e-4, "{weights}: loss gradient relative error {e}");
+        let cgrad = tensor_to_vec(clf.class_gradient(x.clone(), &labels).unwrap());
+        let e = rel_err(&cgrad, &npy("class_grad.npy"));
+        assert!(e <= 1e-4, "{weights}: class gradient relative error {e}");
+    }
+}
+
+/// Fraction of elements within `tol` of ART's output.
+fn agreement(ours: &[f32], art: &[f32], tol: f32) -> f64 {
+    ours.iter()
+        .zip(art)
+        .filter(|(a, b)| (*a - *b).abs() <= tol)
+        .count() as f64
+        / art.len() as f64
+}
+
+#[test]
+fn fgm_and_pgd_agree_with_art() {
+    // Sign steps are discontinuous where a gradient component is ~0, so a few elements may differ
+    // by a step; everything else must be identical.
+    let (x, labels) = inputs();
+    let clf = classifier("model.safetensors");
+    let common = Common {
+        eps: Eps::Scalar(0.5),
+        eps_step: Eps::Scalar(0.1),
+        batch_size: 3,
+        ..Default::default()
+    };
+    let fgm = Fgm {
+        common: common.clone(),
+        minimal: false,
+    };
+    let ours = tensor_to_vec(
+        fgm.generate(&clf, &x, Some(&labels), None)
+            .unwrap()
+            .adversarial,
+    );
+    let a = agreement(&ours, &npy("art_fgm_eps0.5.npy"), 1e-3);
+    assert!(
+        a >= 0.999,
+        "FGM agrees with ART on {:.4}% of samples",
+        a * 100.0
+    );
+
+    let pgd = Pgd {
+        common,
+        max_iter: 10,
+        ..Default::default()
+    };
+    let ours = tensor_to_vec(
+        pgd.generate(&clf, &x, Some(&labels), None)
+            .unwrap()
+            .adversarial,
+    );
+    let a = agreement(&ours, &npy("art_pgd_eps0.5_step0.1_iter10.npy"), 1e-3);
+    assert!(
+        a >= 0.995,
+        "PGD agrees with ART on {:.4}% of samples",
+        a * 100.0
+    );
+}
+
+#[test]
+fn a_misshaped_tensor_names_the_key_and_both_shapes() {
+    let config = ModelConfig::read(&fixture("")).unwrap();
+    let mut bad = config.clone();
+    bad.classes.push("extra".into());
+    let mut w = Weights::load(&fixture("model.safetensors")).unwrap();
+    let err = build_classifier(&bad, &mut w, &Device::flex())
+        .err()
+        .expect("11 classes cannot load 10-class weights")
+        .to_string();
+    assert!(
+        err.contains("fc.weight") && err.contains("[10, 960]") && err.contains("[11, 960]"),
+        "{err}"
+    );
+}
