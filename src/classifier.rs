@@ -17,6 +17,68 @@ pub trait Network: Send + Sync {
     /// The forward pass. Must accept inputs on a plain device and, for a network built for
     /// gradients, on its autodiff twin.
     fn forward(&self, x: Tensor<2>) -> Tensor<2>;
+
+    /// A hand-written CPU implementation of the same network, used instead of burn's autodiff when
+    /// the classifier runs on the flex (CPU) device. `None` (the default) always uses burn.
+    fn cpu_kernel(&self) -> Option<Box<dyn CpuKernel>> {
+        None
+    }
+}
+
+/// A network's forward pass and input gradient on host memory (see [`Network::cpu_kernel`]).
+/// Inputs are flattened, already standardised batches `[n, d]`.
+pub trait CpuKernel: Send + Sync {
+    /// Logits `[n, K]`.
+    fn logits(&self, x: &[f32], n: usize) -> Vec<f32>;
+    /// Logits `[n, K]` and the gradient `[n, d]` of an objective whose derivative with respect to
+    /// example `i`'s logits is `dlogits(i, logits_i)`.
+    fn input_gradient(
+        &self,
+        x: &[f32],
+        n: usize,
+        dlogits: &(dyn Fn(usize, &[f32]) -> Vec<f32> + Sync),
+    ) -> (Vec<f32>, Vec<f32>);
+}
+
+/// What an input gradient is the gradient of.
+#[derive(Clone, Copy)]
+enum Objective<'a> {
+    /// The summed cross-entropy against these labels.
+    CrossEntropy(&'a [usize]),
+    /// The sum of these classes' logits.
+    Logit(&'a [usize]),
+}
+
+impl Objective<'_> {
+    /// ∂objective/∂logits for example `i`, on the host.
+    fn dlogits(&self, i: usize, logits: &[f32]) -> Vec<f32> {
+        match *self {
+            Objective::CrossEntropy(labels) => {
+                let m = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let e: Vec<f32> = logits.iter().map(|l| (l - m).exp()).collect();
+                let z: f32 = e.iter().sum();
+                e.iter()
+                    .enumerate()
+                    .map(|(k, v)| v / z - if k == labels[i] { 1.0 } else { 0.0 })
+                    .collect()
+            }
+            Objective::Logit(classes) => (0..logits.len())
+                .map(|k| if k == classes[i] { 1.0 } else { 0.0 })
+                .collect(),
+        }
+    }
+
+    /// The objective as a scalar tensor of `logits` (for burn's autodiff).
+    fn of(&self, logits: Tensor<2>, device: &Device) -> Tensor<1> {
+        let k = logits.dims()[1];
+        match *self {
+            Objective::CrossEntropy(labels) => (log_softmax(logits, 1)
+                * one_hot(labels, k, device))
+            .sum()
+            .neg(),
+            Objective::Logit(classes) => (logits * one_hot(classes, k, device)).sum(),
+        }
+    }
 }
 
 /// An input transformation in front of the model: a defence such as MP3 or H.264 compression.
@@ -178,6 +240,7 @@ fn one_hot(labels: &[usize], k: usize, device: &Device) -> Tensor<2> {
 pub struct NeuralClassifier {
     eval: Box<dyn Network>,
     grad: Box<dyn Network>,
+    kernel: Option<Box<dyn CpuKernel>>,
     device: Device,
     input_shape: Vec<usize>,
     num_classes: usize,
@@ -217,9 +280,15 @@ impl NeuralClassifier {
         }
         let grad = network.valid().fork(&device.clone().autodiff()).freeze();
         let eval = network.valid();
+        let kernel = if *device == Device::flex() {
+            eval.cpu_kernel()
+        } else {
+            None
+        };
         Ok(Self {
             eval: Box::new(eval),
             grad: Box::new(grad),
+            kernel,
             device: device.clone(),
             input_shape,
             num_classes,
@@ -227,6 +296,13 @@ impl NeuralClassifier {
             standardise: None,
             defences: Vec::new(),
         })
+    }
+
+    /// Always uses burn's autodiff, even where a hand-written CPU kernel exists (for checking one
+    /// against the other, and for benchmarks).
+    pub fn without_cpu_kernel(mut self) -> Self {
+        self.kernel = None;
+        self
     }
 
     /// Adds mean/std standardisation inside the model.
@@ -296,23 +372,58 @@ impl NeuralClassifier {
         Ok(())
     }
 
-    /// Input gradient of `objective(logits)` (a scalar built from the logits), and the logits.
-    fn input_gradient(
-        &self,
-        x: Tensor<2>,
-        objective: impl FnOnce(Tensor<2>) -> Tensor<1>,
-    ) -> Result<(Tensor<2>, Tensor<2>)> {
+    /// Input gradient of `objective` (through standardisation and network by autodiff or the CPU
+    /// kernel, then back through the defence chain), and the logits.
+    fn input_gradient(&self, x: Tensor<2>, objective: Objective) -> Result<(Tensor<2>, Tensor<2>)> {
         let (defended, stage_inputs) = self.defend(x)?;
-        let tracked = defended.autodiff().require_grad();
-        let logits = self.grad.forward(self.standardised(tracked.clone()));
-        let grads = objective(logits.clone()).backward();
-        let mut g = tracked
-            .grad(&grads)
-            .expect("the input was marked as requiring a gradient");
+        let (mut g, logits) = match &self.kernel {
+            Some(kernel) => {
+                let [n, d] = defended.dims();
+                let (xs, std) = self.host_standardised(defended);
+                let (logits, mut grad) =
+                    kernel.input_gradient(&xs, n, &|i, l| objective.dlogits(i, l));
+                if let Some(std) = std {
+                    for (i, g) in grad.iter_mut().enumerate() {
+                        *g /= std[i % d];
+                    }
+                }
+                let k = logits.len() / n.max(1);
+                (self.upload(grad, n, d), self.upload(logits, n, k))
+            }
+            None => {
+                let device = self.device.clone().autodiff();
+                let tracked = defended.autodiff().require_grad();
+                let logits = self.grad.forward(self.standardised(tracked.clone()));
+                let grads = objective.of(logits.clone(), &device).backward();
+                let g = tracked
+                    .grad(&grads)
+                    .expect("the input was marked as requiring a gradient");
+                (g, logits.detach().without_autodiff())
+            }
+        };
         for (defence, x_in) in self.defences.iter().zip(stage_inputs.iter()).rev() {
             g = defence.backward(x_in, g);
         }
-        Ok((g, logits.detach().without_autodiff()))
+        Ok((g, logits))
+    }
+
+    /// The standardised batch on the host, and the std to divide gradients by.
+    fn host_standardised(&self, x: Tensor<2>) -> (Vec<f32>, Option<&[f32]>) {
+        let mut v = crate::array::tensor_to_vec(x);
+        match &self.standardise {
+            Some(s) => {
+                let d = s.mean.len();
+                for (i, x) in v.iter_mut().enumerate() {
+                    *x = (*x - s.mean[i % d]) / s.std[i % d];
+                }
+                (v, Some(&s.std))
+            }
+            None => (v, None),
+        }
+    }
+
+    fn upload(&self, values: Vec<f32>, rows: usize, cols: usize) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(values, [rows, cols]), &self.device)
     }
 }
 
@@ -336,7 +447,16 @@ impl Classifier for NeuralClassifier {
     fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
         self.check(&x, None)?;
         let (x, _) = self.defend(x)?;
-        Ok(self.eval.forward(self.standardised(x)))
+        match &self.kernel {
+            Some(kernel) => {
+                let n = x.dims()[0];
+                let (xs, _) = self.host_standardised(x);
+                let logits = kernel.logits(&xs, n);
+                let k = logits.len() / n.max(1);
+                Ok(self.upload(logits, n, k))
+            }
+            None => Ok(self.eval.forward(self.standardised(x))),
+        }
     }
 
     fn loss_gradient_and_logits(
@@ -345,20 +465,11 @@ impl Classifier for NeuralClassifier {
         labels: &[usize],
     ) -> Result<(Tensor<2>, Tensor<2>)> {
         self.check(&x, Some(labels))?;
-        let k = self.num_classes;
-        let device = self.device.clone().autodiff();
-        self.input_gradient(x, |logits| {
-            let target = one_hot(labels, k, &device);
-            (log_softmax(logits, 1) * target).sum().neg()
-        })
+        self.input_gradient(x, Objective::CrossEntropy(labels))
     }
 
     fn class_gradient(&self, x: Tensor<2>, classes: &[usize]) -> Result<Tensor<2>> {
         self.check(&x, Some(classes))?;
-        let k = self.num_classes;
-        let device = self.device.clone().autodiff();
-        Ok(self
-            .input_gradient(x, |logits| (logits * one_hot(classes, k, &device)).sum())?
-            .0)
+        Ok(self.input_gradient(x, Objective::Logit(classes))?.0)
     }
 }

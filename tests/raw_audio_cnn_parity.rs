@@ -49,8 +49,19 @@ fn inputs() -> (burn::tensor::Tensor<2>, Vec<usize>) {
 #[test]
 fn logits_and_gradients_match_pytorch_from_both_formats() {
     let (x, labels) = inputs();
-    for weights in ["model.safetensors", "model.pt"] {
+    for (weights, kernel) in [
+        ("model.safetensors", true),
+        ("model.pt", true),
+        ("model.safetensors", false),
+        ("model.pt", false),
+    ] {
         let clf = classifier(weights);
+        let clf = if kernel {
+            clf
+        } else {
+            clf.without_cpu_kernel()
+        };
+        let weights = format!("{weights} (cpu kernel: {kernel})");
         let logits = tensor_to_vec(clf.logits(x.clone()).unwrap());
         let e = rel_err(&logits, &npy("logits.npy"));
         assert!(e <= 1e-4, "{weights}: logits relative error {e}");
@@ -77,7 +88,20 @@ fn fgm_and_pgd_agree_with_art() {
     // Sign steps are discontinuous where a gradient component is ~0, so a few elements may differ
     // by a step; everything else must be identical.
     let (x, labels) = inputs();
-    let clf = classifier("model.safetensors");
+    for clf in [
+        classifier("model.safetensors"),
+        classifier("model.safetensors").without_cpu_kernel(),
+    ] {
+        art_agreement(&clf, &x, &labels);
+    }
+}
+
+fn art_agreement(
+    clf: &avfoil::classifier::NeuralClassifier,
+    x: &burn::tensor::Tensor<2>,
+    labels: &[usize],
+) {
+    let (clf, x) = (clf, x.clone());
     let common = Common {
         eps: Eps::Scalar(0.5),
         eps_step: Eps::Scalar(0.1),
@@ -89,7 +113,7 @@ fn fgm_and_pgd_agree_with_art() {
         minimal: false,
     };
     let ours = tensor_to_vec(
-        fgm.generate(&clf, &x, Some(&labels), None)
+        fgm.generate(clf, &x, Some(labels), None)
             .unwrap()
             .adversarial,
     );
@@ -106,7 +130,7 @@ fn fgm_and_pgd_agree_with_art() {
         ..Default::default()
     };
     let ours = tensor_to_vec(
-        pgd.generate(&clf, &x, Some(&labels), None)
+        pgd.generate(clf, &x, Some(labels), None)
             .unwrap()
             .adversarial,
     );

@@ -13,6 +13,7 @@
 
 pub mod linear;
 pub mod raw_audio_cnn;
+mod raw_audio_cnn_cpu;
 pub mod weights;
 
 use crate::classifier::{NeuralClassifier, Standardise};

@@ -4,8 +4,10 @@
 //! 8000 samples → 8002 → 4000 → 2000 → … → 62 → 60 (the unpadded conv8) → 30; 32·30 = 960 → K.
 //! Key names are PyTorch's (`conv1.0.weight`, `conv1.1.running_mean`, …, `fc.bias`).
 
+use super::raw_audio_cnn_cpu::{BlockParams, RawAudioCnnCpu};
 use super::weights::Weights;
-use crate::classifier::Network;
+use crate::array::tensor_to_vec;
+use crate::classifier::{CpuKernel, Network};
 use crate::error::{Error, Result};
 use burn::module::{Module, Param, RunningState};
 use burn::tensor::module::{conv1d, max_pool1d};
@@ -13,7 +15,7 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, activation::relu};
 
 /// Channels in and out, conv padding, pool kernel and stride of each block.
-const BLOCKS: [(usize, usize, usize, usize, usize); 8] = [
+pub(super) const BLOCKS: [(usize, usize, usize, usize, usize); 8] = [
     (1, 100, 2, 3, 2),
     (100, 64, 1, 2, 2),
     (64, 128, 1, 2, 2),
@@ -26,7 +28,7 @@ const BLOCKS: [(usize, usize, usize, usize, usize); 8] = [
 
 /// Samples per example the architecture is built for (1 s at 8 kHz).
 pub const INPUT_LEN: usize = 8000;
-const FC_IN: usize = 32 * 30;
+pub(super) const FC_IN: usize = 32 * 30;
 const BN_EPS: f64 = 1e-5;
 
 /// One Conv → BatchNorm → ReLU → MaxPool block.
@@ -112,6 +114,28 @@ impl Network for RawAudioCnn {
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let [n, d] = x.dims();
         self.forward_waveform(x.reshape([n, 1, d]))
+    }
+
+    fn cpu_kernel(&self) -> Option<Box<dyn CpuKernel>> {
+        let host = |t: Tensor<1>| tensor_to_vec(t);
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| BlockParams {
+                conv_w: tensor_to_vec(b.conv_weight.val()),
+                conv_b: host(b.conv_bias.val()),
+                bn_w: host(b.bn_weight.val()),
+                bn_b: host(b.bn_bias.val()),
+                bn_mean: host(b.bn_mean.value()),
+                bn_var: host(b.bn_var.value()),
+            })
+            .collect();
+        Some(Box::new(RawAudioCnnCpu::new(
+            blocks,
+            tensor_to_vec(self.fc_weight.val()),
+            host(self.fc_bias.val()),
+            BN_EPS,
+        )))
     }
 }
 

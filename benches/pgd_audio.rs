@@ -1,0 +1,138 @@
+//! PGD on RawAudioCNN, the workload of `../shared/bench/art_baseline.py pgd_audio torch_pgd_audio`:
+//! L∞, eps 0.5, eps_step 0.1, 40 iterations, a batch of 16 one-second 8 kHz inputs in int16 scale.
+//! With a trained model directory as the first argument (tools/train_reference.py makes one) it also
+//! times early stopping (eps 64, the FSDD test clips given as .npy in the second argument) against
+//! the full run and compares their success verdicts.
+//!
+//!     cargo bench --bench pgd_audio [-- MODEL_DIR CLIPS.npy]
+//!
+//! Prints one JSON line per case, like the baseline script.
+
+use avfoil::array::Array;
+use avfoil::attack::{Attack, Common, Eps, Pgd};
+use avfoil::classifier::Classifier;
+use avfoil::media::npy::read_npy;
+use avfoil::model::Model;
+use burn::tensor::Device;
+use serde_json::json;
+use std::path::Path;
+use std::time::Instant;
+
+/// The baseline's `audio_batch`: Gaussian-windowed tones plus noise (timing does not depend on it).
+fn audio_batch(n: usize) -> Array {
+    let mut data = Vec::with_capacity(n * 8000);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..n {
+        for s in 0..8000 {
+            let t = s as f64 / 8000.0;
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let noise = ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 170.0;
+            let v = 3000.0
+                * (2.0 * std::f64::consts::PI * (200.0 + 40.0 * i as f64) * t).sin()
+                * (-(t - 0.5).powi(2) / 0.02).exp();
+            data.push((v + noise) as f32);
+        }
+    }
+    Array {
+        shape: vec![n, 1, 8000],
+        data,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut out = f(); // warm-up
+    let mut ts = Vec::new();
+    for _ in 0..reps {
+        let t0 = Instant::now();
+        out = f();
+        ts.push(t0.elapsed().as_secs_f64());
+    }
+    (median(ts), out)
+}
+
+fn pgd(eps: f32, step: f32, iters: usize, early_stop: bool) -> Pgd {
+    Pgd {
+        common: Common {
+            eps: Eps::Scalar(eps),
+            eps_step: Eps::Scalar(step),
+            batch_size: 16,
+            ..Default::default()
+        },
+        max_iter: iters,
+        early_stop,
+        ..Default::default()
+    }
+}
+
+fn report(case: &str, seconds: f64, items: usize, extra: serde_json::Value) {
+    let mut doc = json!({"case": case, "seconds": (seconds * 1e4).round() / 1e4, "items": items,
+                         "per_item_ms": (1e6 * seconds / items as f64).round() / 1e3});
+    if let (Some(d), Some(e)) = (doc.as_object_mut(), extra.as_object()) {
+        d.extend(e.clone());
+    }
+    println!("{doc}");
+}
+
+fn main() -> avfoil::Result<()> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let device = Device::flex();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw_audio_cnn");
+    let model = Model::load(&fixture, &device)?;
+    let x = audio_batch(16).to_tensor(16, &device);
+    let attack = pgd(0.5, 0.1, 40, false);
+    let (s, _) = time(3, || {
+        attack.generate(&model.classifier, &x, None, None).unwrap()
+    });
+    report("pgd40_audio_b16", s, 16, json!({"path": "cpu kernel"}));
+    let burn_only = model.classifier.without_cpu_kernel();
+    let (s, _) = time(1, || attack.generate(&burn_only, &x, None, None).unwrap());
+    report("pgd40_audio_b16", s, 16, json!({"path": "burn autodiff"}));
+
+    if let [dir, clips] = &args[..] {
+        let model = Model::load(Path::new(dir), &device)?;
+        let clips = read_npy(Path::new(clips))?;
+        let n = clips.batch_len(&[1, 8000])?;
+        let x = clips.to_tensor(n, &device);
+        let clf = &model.classifier;
+        let clean = clf.predict_labels(&x, 16)?;
+        let verdicts = |adv| -> avfoil::Result<Vec<bool>> {
+            let labels = clf.predict_labels(&adv, 16)?;
+            Ok(labels.iter().zip(&clean).map(|(a, c)| a != c).collect())
+        };
+        let (full_s, full) = time(1, || {
+            pgd(64.0, 16.0, 40, false)
+                .generate(clf, &x, None, None)
+                .unwrap()
+        });
+        let (early_s, early) = time(3, || {
+            pgd(64.0, 16.0, 40, true)
+                .generate(clf, &x, None, None)
+                .unwrap()
+        });
+        let (vf, ve) = (verdicts(full.adversarial)?, verdicts(early.adversarial)?);
+        let iters: Vec<Option<usize>> = early.success_iteration;
+        report(
+            "pgd40_eps64_trained_full",
+            full_s,
+            n,
+            json!({"success": vf.iter().filter(|&&v| v).count()}),
+        );
+        report(
+            "pgd40_eps64_trained_early_stop",
+            early_s,
+            n,
+            json!({"success": ve.iter().filter(|&&v| v).count(), "same_verdicts": vf == ve, "iterations": iters}),
+        );
+    }
+    Ok(())
+}
