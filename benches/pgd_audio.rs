@@ -127,11 +127,13 @@ fn main() -> avfoil::Result<()> {
             n,
             json!({"success": vf.iter().filter(|&&v| v).count()}),
         );
+        let as_ints = |v: &[bool]| v.iter().map(|&b| b as u8).collect::<Vec<_>>();
         report(
             "pgd40_eps64_trained_early_stop",
             early_s,
             n,
-            json!({"success": ve.iter().filter(|&&v| v).count(), "same_verdicts": vf == ve, "iterations": iters}),
+            json!({"success": ve.iter().filter(|&&v| v).count(), "same_verdicts_as_full_run": vf == ve,
+                   "verdicts": as_ints(&ve), "iterations": iters}),
         );
     }
     Ok(())

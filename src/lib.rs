@@ -22,5 +22,6 @@ pub mod error;
 pub mod media;
 pub mod metrics;
 pub mod model;
+pub mod report;
 
 pub use error::{Error, Result};

@@ -255,3 +255,42 @@ fn every_command_has_help() {
         assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"));
     }
 }
+
+#[test]
+fn demo_runs_on_embedded_defaults_from_any_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_avfoil"))
+        .current_dir(dir.path())
+        .args(["demo", "audio", "--max-iter", "3", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let examples = doc["examples"].as_array().unwrap();
+    assert_eq!(examples.len(), 4);
+    for (e, truth) in examples.iter().zip(["1", "3", "5", "8"]) {
+        assert_eq!(e["true_class"], truth);
+        assert!(e["linf"].as_f64().unwrap() <= 0.5 + 1e-6);
+    }
+    let adv = avfoil::media::npy::read_npy(&dir.path().join("avfoil-demo/spoken-digits.adv.npy"))
+        .unwrap();
+    assert_eq!(adv.shape, vec![4, 1, 8000]);
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("avfoil-demo/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["examples"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn unknown_model_names_list_the_shipped_ones() {
+    let o = avfoil(&["predict", "--model", "no-such-model", s(&fixture("x.npy"))]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("no-such-model") && err.contains("spoken-digits"),
+        "{err}"
+    );
+}

@@ -2,16 +2,15 @@
 
 use super::{Inputs, class_index, load_model};
 use anyhow::{Context, Result, bail};
-use avfoil::array::{Array, tensor_to_vec};
-use avfoil::attack::{Attack, Common, Eps, Fgm, Mask, Norm, Pgd, Projection, success};
-use avfoil::classifier::{Classifier, argmax_rows, probabilities};
+use avfoil::array::Array;
+use avfoil::attack::{Attack, Common, Eps, Fgm, Mask, Norm, Pgd, Projection};
+use avfoil::classifier::Classifier;
 use avfoil::media::npy::{read_npy, write_npy};
-use avfoil::metrics::perturbation_sizes;
+use avfoil::report::{AttackReport, Batch, run_attack};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum AttackName {
@@ -22,7 +21,7 @@ enum AttackName {
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 pub struct AttackArgs {
-    /// Model directory (model.toml + weights).
+    /// Model directory (model.toml + weights) or the name of a shipped model (spoken-digits).
     #[arg(long)]
     model: PathBuf,
     /// The attack.
@@ -234,69 +233,47 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
         (None, Some(l)) => Some(class_list(classes, l, n, "--labels")?),
         (None, None) => None,
     };
-    let batch = args.batch_size as usize;
-    let clean_logits = clf.predict(&inputs.batch, batch)?;
-    let clean = argmax_rows(clean_logits.clone());
-    let clean_p = tensor_to_vec(probabilities(clean_logits));
-
-    let started = Instant::now();
-    let output = attack.generate(clf, &inputs.batch, given.as_deref(), mask.as_ref())?;
-    let seconds = started.elapsed().as_secs_f64();
-
-    let adv_logits = clf.predict(&output.adversarial, batch)?;
-    let adv = argmax_rows(adv_logits.clone());
-    let adv_p = tensor_to_vec(probabilities(adv_logits));
-    let reference = given.clone().unwrap_or_else(|| clean.clone());
-    let ok = success(&adv, &reference, attack.targeted());
-    let adv_flat = tensor_to_vec(output.adversarial);
-    let sizes = perturbation_sizes(&inputs.flat, &adv_flat, n);
-
+    let origins = inputs.origins();
+    let batch = Batch {
+        x: &inputs.batch,
+        labels: given.as_deref(),
+        mask: mask.as_ref(),
+        origins: &origins,
+    };
+    let run = run_attack(
+        clf,
+        classes,
+        attack.as_ref(),
+        &batch,
+        args.batch_size as usize,
+    )?;
     let mut offset = 0;
     for (path, array, rows) in &inputs.arrays {
         let part = Array::new(
             array.shape.clone(),
-            adv_flat[offset * d..(offset + rows) * d].to_vec(),
+            run.adversarial[offset * d..(offset + rows) * d].to_vec(),
         )?;
         write_npy(&out_path(&args.out, path, count), &part)?;
         offset += rows;
     }
+    print_report(&run.report, &model.dir, args.json)
+}
 
-    let k = classes.len();
-    let mut examples = Vec::new();
-    for (row, (input, item)) in inputs.origins().into_iter().enumerate() {
-        let (c, a) = (clean[row], adv[row]);
-        let s = sizes[row];
-        if !args.json {
-            println!(
-                "{input}[{item}]: {} -> {} {} (linf {:.4}, l2 {:.4}, snr {} dB)",
-                classes[c],
-                classes[a],
-                if ok[row] { "success" } else { "failed" },
-                s.linf,
-                s.l2,
-                s.snr_db.map_or("inf".into(), |v| format!("{v:.1}"))
-            );
-        }
-        examples.push(json!({
-            "input": input, "item": item,
-            "clean": {"label": c, "class": classes[c], "probability": clean_p[row * k + c]},
-            "adversarial": {"label": a, "class": classes[a], "probability": adv_p[row * k + a]},
-            "success": ok[row], "linf": s.linf, "l2": s.l2, "snr_db": s.snr_db,
-            "eps": output.eps[row],
-            "success_iteration": output.success_iteration[row],
-            "perturbed_frames": null,
-        }));
-    }
-    let rate = ok.iter().filter(|&&o| o).count() as f64 / n.max(1) as f64;
-    if args.json {
-        let mut params = attack.params();
-        params["name"] = json!(attack.name());
-        let doc = json!({"attack": params, "model": model.dir.display().to_string(), "examples": examples, "success_rate": rate, "seconds": seconds});
+/// Prints a report as lines for humans or as one JSON document.
+pub fn print_report(report: &AttackReport, model: &Path, json: bool) -> Result<()> {
+    if json {
+        let mut doc = serde_json::to_value(report)?;
+        doc["model"] = json!(model.display().to_string());
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
+        for e in &report.examples {
+            println!("{}", e.line());
+        }
         println!(
-            "success rate {:.1}% over {n} examples in {seconds:.2} s",
-            rate * 100.0
+            "success rate {:.1}% over {} examples in {:.2} s",
+            report.success_rate * 100.0,
+            report.examples.len(),
+            report.seconds
         );
     }
     Ok(())

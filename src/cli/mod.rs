@@ -2,6 +2,7 @@
 //! No attack or model logic lives here.
 
 mod attack;
+mod demo;
 mod predict;
 
 use anyhow::{Context, Result, bail};
@@ -30,6 +31,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Craft adversarial examples with FGM or PGD.
     Attack(attack::AttackArgs),
+    /// Run the main job on the shipped model and bundled inputs.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs the parsed command line.
@@ -38,25 +41,22 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Predict(args) => predict::run(args, &device),
         Command::Attack(args) => attack::run(args, &device),
+        Command::Demo(args) => demo::run(args, &device),
     }
 }
 
-/// Loads the model directory `spec`.
+/// Loads `--model`: a model directory or the name of a shipped model.
 fn load_model(spec: &Path, device: &Device) -> Result<Model> {
-    if !spec.is_dir() {
-        bail!(
-            "--model {}: not a model directory (expected a folder with model.toml)",
-            spec.display()
-        );
-    }
-    Ok(Model::load(spec, device)?)
+    Ok(avfoil::model::shipped::open(
+        &spec.to_string_lossy(),
+        device,
+    )?)
 }
 
 /// All inputs stacked into one batch, remembering which file and item each row came from.
 struct Inputs {
     arrays: Vec<(PathBuf, Array, usize)>,
     batch: Tensor<2>,
-    flat: Vec<f32>,
 }
 
 impl Inputs {
@@ -84,14 +84,10 @@ impl Inputs {
         let rows: usize = arrays.iter().map(|a| a.2).sum();
         let batch = Array {
             shape: vec![rows, flat.len() / rows.max(1)],
-            data: flat.clone(),
+            data: flat,
         }
         .to_tensor(rows, device);
-        Ok(Self {
-            arrays,
-            batch,
-            flat,
-        })
+        Ok(Self { arrays, batch })
     }
 
     fn rows(&self) -> usize {

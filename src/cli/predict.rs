@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// Model directory (model.toml + weights).
+    /// Model directory (model.toml + weights) or the name of a shipped model (spoken-digits).
     #[arg(long)]
     model: PathBuf,
     /// How many of the most probable classes to list.

@@ -15,6 +15,11 @@ pub fn read_npy(path: &Path) -> Result<Array> {
     parse_npy(&bytes).map_err(|reason| Error::decode(path, reason))
 }
 
+/// Reads `.npy` bytes (an embedded example); `name` stands in for the path in errors.
+pub fn npy_from_bytes(name: &str, bytes: &[u8]) -> Result<Array> {
+    parse_npy(bytes).map_err(|reason| Error::decode(name, reason))
+}
+
 fn parse_npy(bytes: &[u8]) -> Result<Array, String> {
     let file = npyz::NpyFile::new(bytes).map_err(|e| format!("not a .npy file: {e}"))?;
     if file.order() == npyz::Order::Fortran {

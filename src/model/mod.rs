@@ -14,6 +14,7 @@
 pub mod linear;
 pub mod raw_audio_cnn;
 mod raw_audio_cnn_cpu;
+pub mod shipped;
 pub mod weights;
 
 use crate::classifier::{NeuralClassifier, Standardise};
@@ -83,11 +84,16 @@ impl ModelConfig {
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join("model.toml");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        Self::parse(&text, &path)
+    }
+
+    /// Parses and validates the text of a `model.toml` (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let config: ModelConfig =
-            toml::from_str(&text).map_err(|e| Error::decode(&path, e.to_string()))?;
+            toml::from_str(text).map_err(|e| Error::decode(path, e.to_string()))?;
         config
             .validate()
-            .map_err(|e| Error::decode(&path, e.to_string()))?;
+            .map_err(|e| Error::decode(path, e.to_string()))?;
         Ok(config)
     }
 

@@ -116,11 +116,25 @@ impl Weights {
             ),
         })
     }
+
+    /// Weights from the bytes of a safetensors file (shipped models embedded in the binary);
+    /// `name` stands in for the path in errors.
+    pub fn from_safetensors_bytes(name: &str, bytes: &[u8]) -> Result<Self> {
+        let path = PathBuf::from(name);
+        Ok(Self {
+            tensors: parse_safetensors(&path, bytes)?,
+            path,
+        })
+    }
 }
 
 fn read_safetensors(path: &Path) -> Result<BTreeMap<String, HostTensor>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let file = safetensors::SafeTensors::deserialize(&bytes)
+    parse_safetensors(path, &bytes)
+}
+
+fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, HostTensor>> {
+    let file = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| Error::decode(path, format!("not a safetensors file: {e}")))?;
     let mut out = BTreeMap::new();
     for (name, view) in file.tensors() {
