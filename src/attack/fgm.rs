@@ -5,8 +5,8 @@
 //! itself is tried (ART #10); each example stops at its own eps.
 
 use super::{
-    Attack, AttackOutput, BestOf, Common, Mask, attack_gradient, choose_rows, example_rngs,
-    gradient_step, random_start, score, success,
+    Attack, AttackOutput, Batch, BestOf, Common, Mask, attack_gradient, choose_rows, example_rngs,
+    gradient_step, random_start, run_batches, score, success,
 };
 use crate::classifier::{Classifier, argmax_rows};
 use crate::error::Result;
@@ -45,45 +45,29 @@ impl Attack for Fgm {
     ) -> Result<AttackOutput> {
         let c = &self.common;
         c.validate()?;
-        let [n, d] = x.dims();
+        let [n, _] = x.dims();
         let labels = c.labels(classifier, x, labels)?;
         let eps = c.eps.per_example(n, "eps")?;
         let eps_step = c.eps_step.per_example(n, "eps_step")?;
         let mut rngs = example_rngs(c.seed, n);
-        let mut parts = Vec::new();
-        for start in (0..n).step_by(c.batch_size) {
-            let end = (start + c.batch_size).min(n);
-            let xb = x.clone().slice(start..end);
-            let mask_b = mask.map(|m| m.rows(n, d, start, end, x)).transpose()?;
-            let b = Batch {
-                x: &xb,
-                labels: &labels[start..end],
-                mask: mask_b.as_ref(),
-                eps: &eps[start..end],
-            };
-            parts.push(if self.minimal {
-                self.minimal_batch(classifier, &b, &eps_step[start..end])?
-            } else {
-                self.restart_batch(classifier, &b, &mut rngs[start..end])?
-            });
-        }
-        Ok(AttackOutput {
-            adversarial: if parts.is_empty() {
-                x.clone()
-            } else {
-                Tensor::cat(parts, 0)
-            },
-            success_iteration: vec![None; n],
+        run_batches(
+            c.batch_size,
+            x,
+            &labels,
+            mask,
             eps,
-        })
+            &eps_step,
+            &mut rngs,
+            |b, rngs| {
+                let adv = if self.minimal {
+                    self.minimal_batch(classifier, b)?
+                } else {
+                    self.restart_batch(classifier, b, rngs)?
+                };
+                Ok((adv, vec![None; b.labels.len()]))
+            },
+        )
     }
-}
-
-struct Batch<'a> {
-    x: &'a Tensor<2>,
-    labels: &'a [usize],
-    mask: Option<&'a Tensor<2>>,
-    eps: &'a [f32],
 }
 
 impl Fgm {
@@ -117,13 +101,8 @@ impl Fgm {
 
     /// Line search along the clean-input gradient direction: `x + k·eps_step·d` for k = 1, 2, … up to
     /// eps, stopping per example at its first success. Failures keep the largest step tried.
-    fn minimal_batch(
-        &self,
-        classifier: &dyn Classifier,
-        b: &Batch,
-        eps_step: &[f32],
-    ) -> Result<Tensor<2>> {
-        let c = &self.common;
+    fn minimal_batch(&self, classifier: &dyn Classifier, b: &Batch) -> Result<Tensor<2>> {
+        let (c, eps_step) = (&self.common, b.eps_step);
         let m = b.eps.len();
         let (g, _) = attack_gradient(classifier, c, b.x.clone(), b.labels, b.mask)?;
         let direction = super::geometry::steepest_direction(g, c.norm);

@@ -377,6 +377,62 @@ fn choose_rows(pick: &[bool], a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     b.mask_where(mask, a)
 }
 
+/// One batch of an attack: its slice of the input, labels, mask and budgets.
+struct Batch<'a> {
+    x: &'a Tensor<2>,
+    labels: &'a [usize],
+    mask: Option<&'a Tensor<2>>,
+    eps: &'a [f32],
+    eps_step: &'a [f32],
+}
+
+/// Cuts `x` into batches of `batch_size` examples, runs `attack_batch` on each (with the random
+/// streams of its examples) and assembles the output. `attack_batch` returns the adversarial batch
+/// and, per example, the iteration at which it succeeded (early stopping only).
+#[allow(clippy::too_many_arguments)]
+fn run_batches(
+    batch_size: usize,
+    x: &Tensor<2>,
+    labels: &[usize],
+    mask: Option<&Mask>,
+    eps: Vec<f32>,
+    eps_step: &[f32],
+    rngs: &mut [rand_chacha::ChaCha8Rng],
+    mut attack_batch: impl FnMut(
+        &Batch,
+        &mut [rand_chacha::ChaCha8Rng],
+    ) -> Result<(Tensor<2>, Vec<Option<usize>>)>,
+) -> Result<AttackOutput> {
+    let [n, d] = x.dims();
+    let mut parts = Vec::with_capacity(n.div_ceil(batch_size.max(1)));
+    let mut iterations = Vec::with_capacity(n);
+    for start in (0..n).step_by(batch_size) {
+        let end = (start + batch_size).min(n);
+        let xb = x.clone().slice(start..end);
+        let mask_b = mask.map(|m| m.rows(n, d, start, end, x)).transpose()?;
+        let b = Batch {
+            x: &xb,
+            labels: &labels[start..end],
+            mask: mask_b.as_ref(),
+            eps: &eps[start..end],
+            eps_step: &eps_step[start..end],
+        };
+        let (adv, its) = attack_batch(&b, &mut rngs[start..end])?;
+        parts.push(adv);
+        iterations.extend(its);
+    }
+    let adversarial = if parts.is_empty() {
+        x.clone()
+    } else {
+        Tensor::cat(parts, 0)
+    };
+    Ok(AttackOutput {
+        adversarial,
+        success_iteration: iterations,
+        eps,
+    })
+}
+
 /// Rows `rows` of `t`.
 fn take_rows(t: &Tensor<2>, rows: &[usize]) -> Tensor<2> {
     let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();

@@ -10,8 +10,8 @@
 //! computing its gradient; the iteration is reported.
 
 use super::{
-    Attack, AttackOutput, BestOf, Common, Mask, Score, example_rngs, gradient_step, put_rows,
-    random_start, score, success, take_rows,
+    Attack, AttackOutput, Batch, BestOf, Common, Mask, Score, example_rngs, gradient_step,
+    put_rows, random_start, run_batches, score, success, take_rows,
 };
 use crate::classifier::{Classifier, argmax_rows};
 use crate::error::{Error, Result};
@@ -64,15 +64,6 @@ impl Pgd {
     }
 }
 
-/// One batch: its input, labels, mask and budgets.
-struct Batch<'a> {
-    x: &'a Tensor<2>,
-    labels: &'a [usize],
-    mask: Option<&'a Tensor<2>>,
-    eps: &'a [f32],
-    eps_step: &'a [f32],
-}
-
 impl Attack for Pgd {
     fn name(&self) -> &'static str {
         "pgd"
@@ -95,7 +86,7 @@ impl Attack for Pgd {
     ) -> Result<AttackOutput> {
         self.validate()?;
         let c = &self.common;
-        let [n, d] = x.dims();
+        let [n, _] = x.dims();
         let labels = c.labels(classifier, x, labels)?;
         let mut eps = c.eps.per_example(n, "eps")?;
         let mut eps_step = c.eps_step.per_example(n, "eps_step")?;
@@ -103,32 +94,19 @@ impl Attack for Pgd {
         if self.random_eps {
             draw_random_eps(&mut eps, &mut eps_step, &mut rngs);
         }
-        let mut parts = Vec::new();
-        let mut iterations = Vec::with_capacity(n);
-        for start in (0..n).step_by(c.batch_size) {
-            let end = (start + c.batch_size).min(n);
-            let xb = x.clone().slice(start..end);
-            let mask_b = mask.map(|m| m.rows(n, d, start, end, x)).transpose()?;
-            let b = Batch {
-                x: &xb,
-                labels: &labels[start..end],
-                mask: mask_b.as_ref(),
-                eps: &eps[start..end],
-                eps_step: &eps_step[start..end],
-            };
-            let (adv, s) = self.batch(classifier, &b, &mut rngs[start..end])?;
-            parts.push(adv);
-            iterations.extend(s.iteration);
-        }
-        Ok(AttackOutput {
-            adversarial: if parts.is_empty() {
-                x.clone()
-            } else {
-                Tensor::cat(parts, 0)
-            },
-            success_iteration: iterations,
+        run_batches(
+            c.batch_size,
+            x,
+            &labels,
+            mask,
             eps,
-        })
+            &eps_step,
+            &mut rngs,
+            |b, rngs| {
+                let (adv, score) = self.batch(classifier, b, rngs)?;
+                Ok((adv, score.iteration))
+            },
+        )
     }
 }
 
