@@ -261,7 +261,15 @@ fn demo_runs_on_embedded_defaults_from_any_folder() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_avfoil"))
         .current_dir(dir.path())
-        .args(["demo", "audio", "--max-iter", "3", "--json"])
+        .args([
+            "demo",
+            "audio",
+            "--eps",
+            "0.5,64",
+            "--max-iter",
+            "3",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -270,19 +278,45 @@ fn demo_runs_on_embedded_defaults_from_any_folder() {
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let examples = doc["examples"].as_array().unwrap();
-    assert_eq!(examples.len(), 4);
-    for (e, truth) in examples.iter().zip(["1", "3", "5", "8"]) {
-        assert_eq!(e["true_class"], truth);
-        assert!(e["linf"].as_f64().unwrap() <= 0.5 + 1e-6);
-    }
-    let adv = avfoil::media::npy::read_npy(&dir.path().join("avfoil-demo/spoken-digits.adv.npy"))
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for (run, eps) in runs.iter().zip([0.5, 64.0]) {
+        assert_eq!(run["attack"]["eps"], eps);
+        let examples = run["examples"].as_array().unwrap();
+        assert_eq!(examples.len(), 4);
+        for (e, truth) in examples.iter().zip(["1", "3", "5", "8"]) {
+            assert_eq!(e["true_class"], truth);
+            assert!(e["linf"].as_f64().unwrap() <= eps + 1e-4);
+        }
+        let adv = avfoil::media::npy::read_npy(
+            &dir.path().join(format!("avfoil-demo/eps-{eps}.adv.npy")),
+        )
         .unwrap();
-    assert_eq!(adv.shape, vec![4, 1, 8000]);
+        assert_eq!(adv.shape, vec![4, 1, 8000]);
+    }
     let report: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("avfoil-demo/report.json")).unwrap())
             .unwrap();
-    assert_eq!(report["examples"].as_array().unwrap().len(), 4);
+    assert_eq!(report, doc);
+}
+
+#[test]
+fn shipped_model_classifies_the_bundled_digits() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/spoken-digits.npy");
+    let doc = ok_json(&[
+        "predict",
+        "--model",
+        "spoken-digits",
+        "--json",
+        s(&examples),
+    ]);
+    let classes: Vec<&str> = doc["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["1", "3", "5", "8"]);
 }
 
 #[test]

@@ -18,7 +18,8 @@ const SPOKEN_DIGITS_LABELS: [usize; 4] = [1, 3, 5, 8];
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Demo {
-    /// Spoken digits: PGD (the ART audio notebook's settings) on the shipped RawAudioCNN.
+    /// Spoken digits: PGD on the shipped RawAudioCNN at growing budgets, from the ART audio
+    /// notebook's half-LSB eps up.
     Audio,
 }
 
@@ -29,15 +30,16 @@ pub struct DemoArgs {
     /// Folder for the adversarial examples and the JSON report.
     #[arg(long, default_value = "avfoil-demo")]
     out: PathBuf,
-    /// L∞ budget in int16 sample units (the notebook's 0.5 is half a quantisation step).
-    #[arg(long, default_value_t = 0.5)]
-    eps: f32,
-    /// Step size.
-    #[arg(long, default_value_t = 0.1)]
-    eps_step: f32,
+    /// L∞ budgets in int16 sample units, comma-separated (the notebook's 0.5 is half a
+    /// quantisation step). Each is attacked with steps of eps/5, the notebook's ratio.
+    #[arg(long, default_value = "0.5,8,32,128", value_delimiter = ',')]
+    eps: Vec<f32>,
     /// PGD iterations.
     #[arg(long, default_value_t = 100)]
     max_iter: usize,
+    /// Stop iterating an example once it is adversarial.
+    #[arg(long)]
+    early_stop: bool,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -58,41 +60,50 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
     let origins: Vec<(String, usize)> = (0..n)
         .map(|i| ("examples/spoken-digits.npy".to_string(), i))
         .collect();
-    let pgd = Pgd {
-        common: Common {
-            eps: Eps::Scalar(args.eps),
-            eps_step: Eps::Scalar(args.eps_step),
-            seed: args.seed,
-            ..Default::default()
-        },
-        max_iter: args.max_iter,
-        ..Default::default()
-    };
-    pgd.validate()?;
-    if !args.json {
-        eprintln!(
-            "PGD (L∞, eps {}, step {}, {} iterations) on the shipped spoken-digits model, true classes {:?}",
-            args.eps, args.eps_step, args.max_iter, SPOKEN_DIGITS_LABELS
-        );
-    }
-    let batch = Batch {
-        x: &x,
-        labels: Some(&SPOKEN_DIGITS_LABELS),
-        mask: None,
-        origins: &origins,
-    };
-    let run = run_attack(clf, &model.config.classes, &pgd, &batch, 32)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
-    let adv = avfoil::array::Array::new(inputs.shape.clone(), run.adversarial)?;
-    write_npy(&args.out.join("spoken-digits.adv.npy"), &adv)?;
-    write_atomic(
-        &args.out.join("report.json"),
-        serde_json::to_string_pretty(&run.report)?.as_bytes(),
-    )?;
-    print_report(&run.report, &model.dir, args.json)?;
-    if !args.json {
-        eprintln!(
-            "wrote {0}/spoken-digits.adv.npy and {0}/report.json",
+    let mut reports = Vec::new();
+    for &eps in &args.eps {
+        let pgd = Pgd {
+            common: Common {
+                eps: Eps::Scalar(eps),
+                eps_step: Eps::Scalar(if eps > 0.0 { eps / 5.0 } else { 1.0 }),
+                seed: args.seed,
+                ..Default::default()
+            },
+            max_iter: args.max_iter,
+            early_stop: args.early_stop,
+            ..Default::default()
+        };
+        pgd.validate()?;
+        if !args.json {
+            println!(
+                "PGD L∞ eps {eps} (step {}, {} iterations) on the shipped spoken-digits model:",
+                eps / 5.0,
+                args.max_iter
+            );
+        }
+        let batch = Batch {
+            x: &x,
+            labels: Some(&SPOKEN_DIGITS_LABELS),
+            mask: None,
+            origins: &origins,
+        };
+        let run = run_attack(clf, &model.config.classes, &pgd, &batch, 32)?;
+        let adv = avfoil::array::Array::new(inputs.shape.clone(), run.adversarial)?;
+        write_npy(&args.out.join(format!("eps-{eps}.adv.npy")), &adv)?;
+        if !args.json {
+            print_report(&run.report, &model.dir, false)?;
+        }
+        reports.push(run.report);
+    }
+    let doc = serde_json::json!({"model": model.dir.display().to_string(), "runs": reports});
+    let text = serde_json::to_string_pretty(&doc)?;
+    write_atomic(&args.out.join("report.json"), text.as_bytes())?;
+    if args.json {
+        println!("{text}");
+    } else {
+        println!(
+            "wrote the adversarial examples and report.json to {}",
             args.out.display()
         );
     }
