@@ -328,3 +328,54 @@ fn unknown_model_names_list_the_shipped_ones() {
         "{err}"
     );
 }
+
+#[test]
+fn a_mask_file_limits_the_perturbation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mask_path, out) = (dir.path().join("mask.npy"), dir.path().join("adv.npy"));
+    let mut mask = vec![0.0f32; 8000];
+    mask[1000..1100].fill(1.0);
+    avfoil::media::npy::write_npy(
+        &mask_path,
+        &avfoil::array::Array {
+            shape: vec![1, 8000],
+            data: mask.clone(),
+        },
+    )
+    .unwrap();
+    ok_json(&[
+        "attack",
+        "--model",
+        s(&fixture("")),
+        "--attack",
+        "pgd",
+        "--eps",
+        "100",
+        "--max-iter",
+        "3",
+        "--random-init",
+        "1",
+        "--mask",
+        s(&mask_path),
+        "--out",
+        s(&out),
+        "--json",
+        s(&fixture("x.npy")),
+    ]);
+    let x = avfoil::media::npy::read_npy(&fixture("x.npy"))
+        .unwrap()
+        .data;
+    let adv = avfoil::media::npy::read_npy(&out).unwrap().data;
+    let mut moved = 0;
+    for (i, (a, b)) in adv.iter().zip(&x).enumerate() {
+        if mask[i % 8000] == 0.0 {
+            assert_eq!(a, b, "sample {i} is masked but moved");
+        } else {
+            moved += (a != b) as usize;
+        }
+    }
+    assert!(
+        moved > 250,
+        "only {moved} of the 300 unmasked samples moved"
+    );
+}

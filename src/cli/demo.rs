@@ -60,21 +60,27 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
     let origins: Vec<(String, usize)> = (0..n)
         .map(|i| ("examples/spoken-digits.npy".to_string(), i))
         .collect();
+    let attacks = args
+        .eps
+        .iter()
+        .map(|&eps| {
+            let pgd = Pgd {
+                common: Common {
+                    eps: Eps::Scalar(eps),
+                    eps_step: Eps::Scalar(if eps > 0.0 { eps / 5.0 } else { 1.0 }),
+                    seed: args.seed,
+                    ..Default::default()
+                },
+                max_iter: args.max_iter,
+                early_stop: args.early_stop,
+                ..Default::default()
+            };
+            pgd.validate().map(|()| (eps, pgd))
+        })
+        .collect::<avfoil::Result<Vec<_>>>()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
     let mut reports = Vec::new();
-    for &eps in &args.eps {
-        let pgd = Pgd {
-            common: Common {
-                eps: Eps::Scalar(eps),
-                eps_step: Eps::Scalar(if eps > 0.0 { eps / 5.0 } else { 1.0 }),
-                seed: args.seed,
-                ..Default::default()
-            },
-            max_iter: args.max_iter,
-            early_stop: args.early_stop,
-            ..Default::default()
-        };
-        pgd.validate()?;
+    for (eps, pgd) in attacks {
         if !args.json {
             println!(
                 "PGD L∞ eps {eps} (step {}, {} iterations) on the shipped spoken-digits model:",
