@@ -130,6 +130,12 @@ impl RawAudioCnnCpu {
 }
 
 impl Block {
+    /// The `[cout, cin]` weight matrix of tap `k`.
+    fn tap(&self, k: usize) -> &[f32] {
+        let size = self.cout * self.cin;
+        &self.w[k * size..(k + 1) * size]
+    }
+
     fn forward(&self, h: &[f32]) -> Saved {
         let len_in = h.len() / self.cin;
         let len_pad = len_in + 2 * self.pad;
@@ -144,7 +150,7 @@ impl Block {
             conv[o * len_conv..(o + 1) * len_conv].fill(self.b[o]);
         }
         for k in 0..3 {
-            let w = &self.w[k * self.cout * self.cin..(k + 1) * self.cout * self.cin];
+            let w = self.tap(k);
             if self.cin == 1 {
                 for o in 0..self.cout {
                     axpy(
@@ -223,7 +229,7 @@ impl Block {
         }
         let mut dpad = vec![0f32; self.cin * len_pad];
         for k in 0..3 {
-            let w = &self.w[k * self.cout * self.cin..(k + 1) * self.cout * self.cin];
+            let w = self.tap(k);
             if self.cin == 1 {
                 for o in 0..self.cout {
                     axpy(
