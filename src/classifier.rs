@@ -165,6 +165,23 @@ pub fn argmax_rows(logits: Tensor<2>) -> Vec<usize> {
         .collect()
 }
 
+/// Checks that there is one label per example (`n`) and each names one of `classes` classes.
+pub fn check_labels(labels: &[usize], n: usize, classes: usize) -> Result<()> {
+    if labels.len() != n {
+        return Err(Error::invalid(
+            "labels",
+            format!("expected {n} labels, got {}", labels.len()),
+        ));
+    }
+    if let Some(&bad) = labels.iter().find(|&&l| l >= classes) {
+        return Err(Error::invalid(
+            "labels",
+            format!("label {bad} is out of range for {classes} classes"),
+        ));
+    }
+    Ok(())
+}
+
 /// Softmax probabilities of each row.
 pub fn probabilities(logits: Tensor<2>) -> Tensor<2> {
     softmax(logits, 1)
@@ -352,24 +369,10 @@ impl NeuralClassifier {
                 ),
             ));
         }
-        if let Some(labels) = labels {
-            if labels.len() != n {
-                return Err(Error::invalid(
-                    "labels",
-                    format!("expected {n} labels, got {}", labels.len()),
-                ));
-            }
-            if let Some(&bad) = labels.iter().find(|&&l| l >= self.num_classes) {
-                return Err(Error::invalid(
-                    "labels",
-                    format!(
-                        "label {bad} is out of range for {} classes",
-                        self.num_classes
-                    ),
-                ));
-            }
+        match labels {
+            Some(labels) => check_labels(labels, n, self.num_classes),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Input gradient of `objective` (through standardisation and network by autodiff or the CPU

@@ -12,7 +12,7 @@ pub use fgm::Fgm;
 pub use geometry::{Norm, Projection};
 pub use pgd::Pgd;
 
-use crate::classifier::{Classifier, argmax_rows, cross_entropy_rows};
+use crate::classifier::{Classifier, argmax_rows, check_labels, cross_entropy_rows};
 use crate::error::{Error, Result};
 use burn::tensor::{Bool, Tensor, TensorData};
 
@@ -247,20 +247,8 @@ impl Common {
     ) -> Result<Vec<usize>> {
         let [n, _] = x.dims();
         match labels {
-            Some(l) if l.len() != n => Err(Error::invalid(
-                "labels",
-                format!("expected {n} labels, got {}", l.len()),
-            )),
             Some(l) => {
-                if let Some(&bad) = l.iter().find(|&&c| c >= classifier.num_classes()) {
-                    return Err(Error::invalid(
-                        "labels",
-                        format!(
-                            "label {bad} is out of range for {} classes",
-                            classifier.num_classes()
-                        ),
-                    ));
-                }
+                check_labels(l, n, classifier.num_classes())?;
                 Ok(l.to_vec())
             }
             None if self.targeted => Err(Error::invalid(
