@@ -16,7 +16,9 @@
 
 pub mod array;
 pub mod attack;
+pub mod audio;
 pub mod classifier;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod media;
