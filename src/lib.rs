@@ -19,6 +19,7 @@ pub mod attack;
 pub mod audio;
 pub mod classifier;
 pub mod data;
+pub mod defence;
 pub mod device;
 pub mod error;
 pub mod media;
