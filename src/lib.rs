@@ -26,5 +26,6 @@ pub mod media;
 pub mod metrics;
 pub mod model;
 pub mod report;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -7,11 +7,15 @@ use avfoil::data::{DigitCorpus, DigitLayout};
 use std::path::{Path, PathBuf};
 
 fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(rel)
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/audio")
+        .join(rel)
 }
 
 fn snr_db(reference: &[f32], other: &[f32]) -> f64 {
@@ -33,7 +37,10 @@ fn real_audiomnist_clips_read_as_48k_mono() {
     let wav = read_wav(&clip.path).unwrap();
     assert_eq!((wav.sample_rate, wav.channels), (48000, 1));
     let peak = wav.samples.iter().fold(0f32, |m, s| m.max(s.abs()));
-    assert!(peak > 0.001 && peak < 0.1, "real AudioMNIST clips are quiet: {peak}");
+    assert!(
+        peak > 0.001 && peak < 0.1,
+        "real AudioMNIST clips are quiet: {peak}"
+    );
     // Speaker-disjoint split.
     let (train, test) = corpus.split(&["56".to_string(), "01".to_string()]);
     assert_eq!((train.len(), test.len()), (4, 2));
@@ -89,7 +96,9 @@ fn resampling_agrees_with_sox() {
 #[test]
 fn wav_round_trips_float_exactly_and_int16_rounded() {
     let dir = tempfile::tempdir().unwrap();
-    let x: Vec<f32> = (0..1000).map(|i| ((i as f32) * 0.37).sin() * 0.3 + 1e-7).collect();
+    let x: Vec<f32> = (0..1000)
+        .map(|i| ((i as f32) * 0.37).sin() * 0.3 + 1e-7)
+        .collect();
     let f = dir.path().join("f.wav");
     write_wav(&f, 8000, &x, WavEncoding::Float32).unwrap();
     assert_eq!(read_wav(&f).unwrap().samples, x);
@@ -97,7 +106,11 @@ fn wav_round_trips_float_exactly_and_int16_rounded() {
     let loud = [1.0f32, -1.0, 0.5, 0.49 / 32768.0];
     write_wav(&i, 8000, &loud, WavEncoding::Int16).unwrap();
     let back = read_wav(&i).unwrap().samples;
-    assert_eq!(back, [32767.0 / 32768.0, -1.0, 0.5, 0.0], "saturates at full scale, rounds");
+    assert_eq!(
+        back,
+        [32767.0 / 32768.0, -1.0, 0.5, 0.0],
+        "saturates at full scale, rounds"
+    );
 }
 
 #[test]
@@ -130,7 +143,11 @@ fn bad_wavs_get_errors_naming_the_file() {
         w.write_sample(0i16).unwrap();
     }
     w.finalize().unwrap();
-    let e = read_wav(&stereo).unwrap().into_mono(&stereo).unwrap_err().to_string();
+    let e = read_wav(&stereo)
+        .unwrap()
+        .into_mono(&stereo)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("stereo.wav") && e.contains("2 channels"), "{e}");
 }
 

@@ -9,9 +9,13 @@ use burn::tensor::{Device, Tensor, TensorData};
 use std::path::Path;
 
 fn fixture(name: &str) -> Vec<f32> {
-    read_npy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio").join(name))
-        .unwrap()
-        .data
+    read_npy(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/audio")
+            .join(name),
+    )
+    .unwrap()
+    .data
 }
 
 fn snr_db(reference: &[f32], other: &[f32]) -> f64 {
@@ -54,7 +58,10 @@ fn speech_round_trip_is_aligned_and_as_lossy_as_art() {
     let snr = snr_db(&x, &y);
     // ART's ffmpeg path gives 14.0 dB on this clip (11.3 dB on the notes' clip): same codec, 8 kb/s.
     assert!((11.0..17.0).contains(&snr), "SNR {snr:.2} dB");
-    assert!(y.iter().all(|v| v.fract() == 0.0), "int16 units stay integers");
+    assert!(
+        y.iter().all(|v| v.fract() == 0.0),
+        "int16 units stay integers"
+    );
 }
 
 #[test]
@@ -62,7 +69,11 @@ fn output_matches_art_within_decoder_rounding() {
     let x = fixture("mp3_input.npy");
     let art = fixture("mp3_art.npy");
     let y = speech_defence().compress(&x).unwrap();
-    let max_diff = y.iter().zip(&art).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let max_diff = y
+        .iter()
+        .zip(&art)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     // Same LAME bitstream; minimp3 and ffmpeg's decoder round differently by at most 1 LSB.
     assert!(max_diff <= 1.0, "max |ours - ART| = {max_diff}");
 }
@@ -71,7 +82,9 @@ fn output_matches_art_within_decoder_rounding() {
 fn full_scale_does_not_wrap() {
     // A full-scale square wave in [-1, 1] units: ART turns +1.0 into -32768.
     let d = Mp3Compression::new(8000, &[1, 4000], AudioScale::Unit, None).unwrap();
-    let x: Vec<f32> = (0..4000).map(|i| if (i / 40) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let x: Vec<f32> = (0..4000)
+        .map(|i| if (i / 40) % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
     let y = d.compress(&x).unwrap();
     let agree = x[500..3500]
         .iter()
@@ -129,5 +142,8 @@ fn batch_forward_leaves_the_input_alone_and_backward_is_identity() {
     assert_eq!(avfoil::array::tensor_to_vec(t.clone()), batch);
     assert_eq!(y[..8000], d.compress(&x).unwrap()[..]);
     let g = Tensor::<2>::from_data(TensorData::new(vec![0.25f32; 16000], [2, 8000]), &device);
-    assert_eq!(avfoil::array::tensor_to_vec(d.backward(&t, g)), vec![0.25f32; 16000]);
+    assert_eq!(
+        avfoil::array::tensor_to_vec(d.backward(&t, g)),
+        vec![0.25f32; 16000]
+    );
 }

@@ -4,6 +4,7 @@
 mod attack;
 mod demo;
 mod predict;
+mod train;
 
 use anyhow::{Context, Result, bail};
 use avfoil::array::Array;
@@ -31,6 +32,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Craft adversarial examples with FGM or PGD.
     Attack(attack::AttackArgs),
+    /// Train a model from recordings (AudioMNIST or FSDD layout).
+    Train(train::TrainArgs),
     /// Run the main job on the shipped model and bundled inputs.
     Demo(demo::DemoArgs),
 }
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Predict(args) => predict::run(args, &device),
         Command::Attack(args) => attack::run(args, &device),
+        Command::Train(args) => train::run(args, &device),
         Command::Demo(args) => demo::run(args, &device),
     }
 }

@@ -89,7 +89,11 @@ impl Mp3Compression {
         if example.len() != c * n {
             return Err(Error::invalid(
                 "input",
-                format!("expected {} values ({c} × {n}), got {}", c * n, example.len()),
+                format!(
+                    "expected {} values ({c} × {n}), got {}",
+                    c * n,
+                    example.len()
+                ),
             ));
         }
         if let Some(i) = example.iter().position(|v| !v.is_finite()) {
@@ -106,7 +110,10 @@ impl Mp3Compression {
         let mut out = vec![0.0; c * n];
         for t in 0..n {
             for ch in 0..c {
-                let s = decoded.get((CODEC_DELAY + t) * c + ch).copied().unwrap_or(0);
+                let s = decoded
+                    .get((CODEC_DELAY + t) * c + ch)
+                    .copied()
+                    .unwrap_or(0);
                 out[ch * n + t] = s as f32 / k;
             }
         }

@@ -14,6 +14,7 @@
 pub mod linear;
 pub mod raw_audio_cnn;
 mod raw_audio_cnn_cpu;
+pub mod raw_audio_cnn_train_cpu;
 pub mod shipped;
 pub mod weights;
 

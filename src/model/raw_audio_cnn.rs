@@ -5,14 +5,14 @@
 //! Key names are PyTorch's (`conv1.0.weight`, `conv1.1.running_mean`, …, `fc.bias`).
 
 use super::raw_audio_cnn_cpu::{BlockParams, RawAudioCnnCpu};
-use super::weights::Weights;
+use super::weights::{HostTensor, Weights};
 use crate::array::tensor_to_vec;
 use crate::classifier::{CpuKernel, Network};
 use crate::error::{Error, Result};
 use burn::module::{Module, Param, RunningState};
 use burn::tensor::module::{conv1d, max_pool1d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
-use burn::tensor::{Device, Tensor, activation::relu};
+use burn::tensor::{Device, Tensor, TensorData, activation::relu};
 
 /// Channels in and out, conv padding, pool kernel and stride of each block.
 pub(super) const BLOCKS: [(usize, usize, usize, usize, usize); 8] = [
@@ -29,7 +29,7 @@ pub(super) const BLOCKS: [(usize, usize, usize, usize, usize); 8] = [
 /// Samples per example the architecture is built for (1 s at 8 kHz).
 pub const INPUT_LEN: usize = 8000;
 pub(super) const FC_IN: usize = 32 * 30;
-const BN_EPS: f64 = 1e-5;
+pub(super) const BN_EPS: f64 = 1e-5;
 
 /// One Conv → BatchNorm → ReLU → MaxPool block.
 #[derive(Module, Debug)]
@@ -151,4 +151,270 @@ fn batch_norm_eval(
     let shift = beta - mean * scale.clone();
     let [c] = scale.dims();
     x * scale.reshape([1, c, 1]) + shift.reshape([1, c, 1])
+}
+
+/// One block's batch statistics from a training-mode pass: per-channel mean and unbiased variance
+/// (what PyTorch folds into its running statistics).
+pub struct BatchStats {
+    pub mean: Vec<f32>,
+    pub var: Vec<f32>,
+}
+
+impl RawAudioCnn {
+    /// A freshly initialised network, as PyTorch initialises it (uniform ±1/√fan_in for convolution
+    /// and linear weights and biases, batch norm at identity), drawn from `seed`.
+    pub fn init(classes: usize, device: &Device, seed: u64) -> Self {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut uniform = |shape: Vec<usize>, fan_in: usize| -> HostTensor {
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            let n = shape.iter().product();
+            HostTensor {
+                data: (0..n).map(|_| rng.random_range(-bound..bound)).collect(),
+                shape,
+            }
+        };
+        let mut tensors = std::collections::BTreeMap::new();
+        for (i, &(cin, cout, ..)) in BLOCKS.iter().enumerate() {
+            let p = format!("conv{}", i + 1);
+            tensors.insert(
+                format!("{p}.0.weight"),
+                uniform(vec![cout, cin, 3], cin * 3),
+            );
+            tensors.insert(format!("{p}.0.bias"), uniform(vec![cout], cin * 3));
+            let constant = |v: f32| HostTensor {
+                shape: vec![cout],
+                data: vec![v; cout],
+            };
+            tensors.insert(format!("{p}.1.weight"), constant(1.0));
+            tensors.insert(format!("{p}.1.bias"), constant(0.0));
+            tensors.insert(format!("{p}.1.running_mean"), constant(0.0));
+            tensors.insert(format!("{p}.1.running_var"), constant(1.0));
+        }
+        tensors.insert("fc.weight".into(), uniform(vec![classes, FC_IN], FC_IN));
+        tensors.insert("fc.bias".into(), uniform(vec![classes], FC_IN));
+        let mut weights = Weights::from_tensors("init", tensors);
+        Self::from_weights(&mut weights, classes, device).expect("shapes are the architecture's")
+    }
+
+    /// Training-mode forward pass on `[N, 1, 8000]`: batch norm normalises with the batch's own
+    /// statistics (returned per block, detached, for the running averages).
+    ///
+    /// Pooling is written as a maximum over strided slices: burn-flex's `max_pool1d` costs more than
+    /// all the convolutions (docs/benchmarks.md), and the two agree except on the gradient of exact
+    /// ties, which only occur at ReLU's zeros where the gradient is zero anyway.
+    pub fn forward_train(&self, x: Tensor<3>) -> (Tensor<2>, Vec<BatchStats>) {
+        let mut x = x;
+        let mut stats = Vec::with_capacity(self.blocks.len());
+        for (block, &(_, _, pad, kernel, stride)) in self.blocks.iter().zip(BLOCKS.iter()) {
+            x = conv1d(
+                x,
+                block.conv_weight.val(),
+                Some(block.conv_bias.val()),
+                ConvOptions::new([1], [pad], [1], 1),
+            );
+            let [n, c, l] = x.dims();
+            let mean = x.clone().mean_dim(2).mean_dim(0);
+            let centred = x - mean.clone();
+            let var = centred.clone().square().mean_dim(2).mean_dim(0);
+            let count = (n * l) as f32;
+            stats.push(BatchStats {
+                mean: tensor_to_vec(mean.detach().reshape([c])),
+                var: tensor_to_vec(var.clone().detach().reshape([c]))
+                    .into_iter()
+                    .map(|v| v * count / (count - 1.0).max(1.0))
+                    .collect(),
+            });
+            let normalised = centred / (var + BN_EPS).sqrt();
+            x = normalised * block.bn_weight.val().reshape([1, c, 1])
+                + block.bn_bias.val().reshape([1, c, 1]);
+            x = max_pool_strided(relu(x), kernel, stride);
+        }
+        let [n, _, _] = x.dims();
+        let flat: Tensor<2> = x.reshape([n, FC_IN]);
+        let logits =
+            flat.matmul(self.fc_weight.val().transpose()) + self.fc_bias.val().unsqueeze::<2>();
+        (logits, stats)
+    }
+
+    /// Replaces every block's running statistics.
+    pub fn set_running_stats(&self, stats: &[BatchStats]) {
+        for (block, s) in self.blocks.iter().zip(stats) {
+            let device = block.bn_mean.value().device();
+            let c = s.mean.len();
+            let upload =
+                |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [c]), &device);
+            block.bn_mean.update(upload(&s.mean));
+            block.bn_var.update(upload(&s.var));
+        }
+    }
+
+    /// Every tensor under its PyTorch name, for saving.
+    pub fn host_tensors(&self) -> std::collections::BTreeMap<String, HostTensor> {
+        let host = |t: Tensor<1>| {
+            let shape = t.dims().to_vec();
+            HostTensor {
+                shape,
+                data: tensor_to_vec(t),
+            }
+        };
+        let mut out = std::collections::BTreeMap::new();
+        for (i, b) in self.blocks.iter().enumerate() {
+            let p = format!("conv{}", i + 1);
+            let w = b.conv_weight.val();
+            out.insert(
+                format!("{p}.0.weight"),
+                HostTensor {
+                    shape: w.dims().to_vec(),
+                    data: tensor_to_vec(w),
+                },
+            );
+            out.insert(format!("{p}.0.bias"), host(b.conv_bias.val()));
+            out.insert(format!("{p}.1.weight"), host(b.bn_weight.val()));
+            out.insert(format!("{p}.1.bias"), host(b.bn_bias.val()));
+            out.insert(format!("{p}.1.running_mean"), host(b.bn_mean.value()));
+            out.insert(format!("{p}.1.running_var"), host(b.bn_var.value()));
+        }
+        let w = self.fc_weight.val();
+        out.insert(
+            "fc.weight".into(),
+            HostTensor {
+                shape: w.dims().to_vec(),
+                data: tensor_to_vec(w),
+            },
+        );
+        out.insert("fc.bias".into(), host(self.fc_bias.val()));
+        out
+    }
+}
+
+/// Max pooling along the last axis (no padding) as a maximum of `kernel` strided slices.
+fn max_pool_strided(x: Tensor<3>, kernel: usize, stride: usize) -> Tensor<3> {
+    let [n, c, l] = x.dims();
+    let out = (l - kernel) / stride + 1;
+    if kernel == stride {
+        let x = x.slice([0..n, 0..c, 0..out * kernel]);
+        return x
+            .reshape([n, c, out, kernel])
+            .max_dim(3)
+            .reshape([n, c, out]);
+    }
+    (0..kernel)
+        .map(|k| {
+            x.clone()
+                .slice(burn::tensor::s![.., .., k..k + (out - 1) * stride + 1;stride])
+        })
+        .reduce(|a, b| a.max_pair(b))
+        .expect("kernel >= 1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strided_pool_equals_max_pool1d() {
+        let device = Device::flex();
+        for (l, kernel, stride) in [(8002, 3, 2), (125, 2, 2), (60, 2, 2), (9, 3, 2)] {
+            let data: Vec<f32> = (0..2 * 3 * l).map(|i| ((i * 7919) % 1013) as f32).collect();
+            let x = Tensor::<3>::from_data(TensorData::new(data, [2, 3, l]), &device);
+            let want = max_pool1d(
+                x.clone(),
+                MaxPoolOptions::new([kernel]).with_stride([stride]),
+            );
+            let got = max_pool_strided(x, kernel, stride);
+            assert_eq!(tensor_to_vec(got), tensor_to_vec(want), "l {l} k {kernel}");
+        }
+    }
+
+    #[test]
+    fn init_is_seeded_and_round_trips_through_host_tensors() {
+        let device = Device::flex();
+        let a = RawAudioCnn::init(10, &device, 3).host_tensors();
+        let b = RawAudioCnn::init(10, &device, 3).host_tensors();
+        assert_eq!(a["conv1.0.weight"].data, b["conv1.0.weight"].data);
+        let c = RawAudioCnn::init(10, &device, 4).host_tensors();
+        assert_ne!(a["fc.weight"].data, c["fc.weight"].data);
+        let mut w = Weights::from_tensors("t", a.clone());
+        let net = RawAudioCnn::from_weights(&mut w, 10, &device).unwrap();
+        w.finish().unwrap();
+        assert_eq!(
+            net.host_tensors()["conv8.1.running_var"].data,
+            vec![1.0; 32]
+        );
+    }
+
+    #[test]
+    fn hand_written_training_step_matches_autodiff() {
+        use burn::tensor::activation::log_softmax;
+        let device = Device::flex();
+        let ad = device.clone().autodiff();
+        let model = RawAudioCnn::init(10, &ad, 5);
+        let params = model.host_tensors();
+        let n = 3;
+        let x: Vec<f32> = (0..n * INPUT_LEN)
+            .map(|i| (((i * 2654435761) % 20011) as f32 - 10005.0) * 0.1)
+            .collect();
+        let labels = [1usize, 4, 7];
+        let step = super::super::raw_audio_cnn_train_cpu::train_step(&params, &x, &labels);
+
+        let xt = Tensor::<3>::from_data(TensorData::new(x, [n, 1, INPUT_LEN]), &ad);
+        let (logits, stats) = model.forward_train(xt);
+        let mut onehot = vec![0f32; n * 10];
+        for (i, &l) in labels.iter().enumerate() {
+            onehot[i * 10 + l] = 1.0;
+        }
+        let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [n, 10]), &ad);
+        let loss = (log_softmax(logits, 1) * onehot).sum().neg() / n as f32;
+        let loss_value = tensor_to_vec(loss.clone().detach())[0];
+        assert!((loss_value - step.loss).abs() < 1e-4 * loss_value.abs().max(1.0));
+        let grads = loss.backward();
+        let close = |name: &str, want: Vec<f32>| {
+            let got = &step.grads[name];
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+            let err = got
+                .iter()
+                .zip(&want)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                err <= 2e-3 * scale,
+                "{name}: max error {err} vs scale {scale}"
+            );
+        };
+        for (i, b) in model.blocks.iter().enumerate() {
+            let p = format!("conv{}", i + 1);
+            close(
+                &format!("{p}.0.weight"),
+                tensor_to_vec(b.conv_weight.val().grad(&grads).unwrap()),
+            );
+            // Batch norm removes a bias before it: both gradients are rounding noise around 0.
+            let db = &step.grads[&format!("{p}.0.bias")];
+            assert!(
+                db.iter().all(|v| v.abs() < 1e-5),
+                "{p} bias gradient {db:?}"
+            );
+            close(
+                &format!("{p}.1.weight"),
+                tensor_to_vec(b.bn_weight.val().grad(&grads).unwrap()),
+            );
+            close(
+                &format!("{p}.1.bias"),
+                tensor_to_vec(b.bn_bias.val().grad(&grads).unwrap()),
+            );
+            for (a, b) in stats[i].var.iter().zip(&step.stats[i].var) {
+                assert!(
+                    (a - b).abs() <= 1e-3 * a.abs().max(1e-3),
+                    "running var {a} vs {b}"
+                );
+            }
+        }
+        close(
+            "fc.weight",
+            tensor_to_vec(model.fc_weight.val().grad(&grads).unwrap()),
+        );
+        close(
+            "fc.bias",
+            tensor_to_vec(model.fc_bias.val().grad(&grads).unwrap()),
+        );
+    }
 }

@@ -70,14 +70,7 @@ impl RawAudioCnnCpu {
                 let scale: Vec<f32> = (0..cout)
                     .map(|o| (p.bn_w[o] as f64 / (p.bn_var[o] as f64 + bn_eps).sqrt()) as f32)
                     .collect();
-                let mut w = vec![0f32; 3 * cout * cin];
-                for o in 0..cout {
-                    for c in 0..cin {
-                        for k in 0..3 {
-                            w[(k * cout + o) * cin + c] = p.conv_w[(o * cin + c) * 3 + k];
-                        }
-                    }
-                }
+                let w = tap_major(&p.conv_w, cin, cout);
                 Block {
                     cin,
                     cout,
@@ -130,62 +123,11 @@ impl RawAudioCnnCpu {
 }
 
 impl Block {
-    /// The `[cout, cin]` weight matrix of tap `k`.
-    fn tap(&self, k: usize) -> &[f32] {
-        let size = self.cout * self.cin;
-        &self.w[k * size..(k + 1) * size]
-    }
-
     fn forward(&self, h: &[f32]) -> Saved {
         let len_in = h.len() / self.cin;
-        let len_pad = len_in + 2 * self.pad;
-        let len_conv = len_pad - 2;
-        let mut padded = vec![0f32; self.cin * len_pad];
-        for c in 0..self.cin {
-            padded[c * len_pad + self.pad..c * len_pad + self.pad + len_in]
-                .copy_from_slice(&h[c * len_in..(c + 1) * len_in]);
-        }
-        let mut conv = vec![0f32; self.cout * len_conv];
-        for o in 0..self.cout {
-            conv[o * len_conv..(o + 1) * len_conv].fill(self.b[o]);
-        }
-        for k in 0..3 {
-            let w = self.tap(k);
-            if self.cin == 1 {
-                for o in 0..self.cout {
-                    axpy(
-                        w[o],
-                        &padded[k..k + len_conv],
-                        &mut conv[o * len_conv..(o + 1) * len_conv],
-                    );
-                }
-            } else {
-                // conv[o, t] += Σ_c w_k[o, c] · padded[c, t + k]
-                unsafe {
-                    gemm(
-                        self.cout,
-                        len_conv,
-                        self.cin,
-                        conv.as_mut_ptr(),
-                        1,
-                        len_conv as isize,
-                        true,
-                        w.as_ptr(),
-                        1,
-                        self.cin as isize,
-                        padded.as_ptr().add(k),
-                        1,
-                        len_pad as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        Parallelism::None,
-                    );
-                }
-            }
-        }
+        let padded = pad(h, self.cin, self.pad);
+        let mut conv = conv3(&self.w, &self.b, self.cin, self.cout, &padded);
+        let len_conv = conv.len() / self.cout;
         let len_out = (len_conv - self.kernel) / self.stride + 1;
         let mut argmax = vec![0u32; self.cout * len_out];
         let mut out = vec![0f32; self.cout * len_out];
@@ -195,17 +137,14 @@ impl Block {
             for v in row.iter_mut() {
                 *v = (*v - mean) * scale + beta;
             }
-            for j in 0..len_out {
-                let start = j * self.stride;
-                let mut best = start;
-                for t in start + 1..start + self.kernel {
-                    if row[t] > row[best] {
-                        best = t;
-                    }
-                }
-                argmax[o * len_out + j] = best as u32;
-                out[o * len_out + j] = row[best].max(0.0);
-            }
+            let range = o * len_out..(o + 1) * len_out;
+            pool_relu(
+                row,
+                self.kernel,
+                self.stride,
+                &mut out[range.clone()],
+                &mut argmax[range],
+            );
         }
         Saved {
             len_in,
@@ -216,70 +155,255 @@ impl Block {
     }
 
     fn backward(&self, s: &Saved, dy: &[f32]) -> Vec<f32> {
-        let len_out = s.out.len() / self.cout;
-        let len_pad = s.len_in + 2 * self.pad;
-        let mut dconv = vec![0f32; self.cout * s.len_conv];
-        for o in 0..self.cout {
-            for j in 0..len_out {
-                let i = o * len_out + j;
-                if s.out[i] > 0.0 {
-                    dconv[o * s.len_conv + s.argmax[i] as usize] += dy[i] * self.bn_scale[o];
-                }
-            }
+        let mut dconv = unpool(&s.out, &s.argmax, dy, self.cout, s.len_conv);
+        for (o, row) in dconv.chunks_mut(s.len_conv).enumerate() {
+            row.iter_mut().for_each(|g| *g *= self.bn_scale[o]);
         }
-        let mut dpad = vec![0f32; self.cin * len_pad];
-        for k in 0..3 {
-            let w = self.tap(k);
-            if self.cin == 1 {
-                for o in 0..self.cout {
-                    axpy(
-                        w[o],
-                        &dconv[o * s.len_conv..(o + 1) * s.len_conv],
-                        &mut dpad[k..k + s.len_conv],
-                    );
-                }
-            } else {
-                // dpad[c, t + k] += Σ_o w_k[o, c] · dconv[o, t]
-                unsafe {
-                    gemm(
-                        self.cin,
-                        s.len_conv,
-                        self.cout,
-                        dpad.as_mut_ptr().add(k),
-                        1,
-                        len_pad as isize,
-                        true,
-                        w.as_ptr(),
-                        self.cin as isize,
-                        1,
-                        dconv.as_ptr(),
-                        1,
-                        s.len_conv as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        Parallelism::None,
-                    );
-                }
-            }
-        }
-        let mut dh = vec![0f32; self.cin * s.len_in];
-        for c in 0..self.cin {
-            dh[c * s.len_in..(c + 1) * s.len_in]
-                .copy_from_slice(&dpad[c * len_pad + self.pad..c * len_pad + self.pad + s.len_in]);
-        }
-        dh
+        let dpad = conv3_input_grad(
+            &self.w,
+            self.cin,
+            self.cout,
+            &dconv,
+            s.len_in + 2 * self.pad,
+        );
+        unpad(&dpad, self.cin, self.pad)
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// `h` (`[cin, len]`) with `pad` zeros on both sides of every channel.
+pub(super) fn pad(h: &[f32], cin: usize, pad: usize) -> Vec<f32> {
+    let len_in = h.len() / cin;
+    let len_pad = len_in + 2 * pad;
+    let mut padded = vec![0f32; cin * len_pad];
+    for c in 0..cin {
+        padded[c * len_pad + pad..c * len_pad + pad + len_in]
+            .copy_from_slice(&h[c * len_in..(c + 1) * len_in]);
+    }
+    padded
+}
+
+/// The inverse of [`pad`] for gradients: drops the padding.
+pub(super) fn unpad(dpad: &[f32], cin: usize, pad: usize) -> Vec<f32> {
+    let len_pad = dpad.len() / cin;
+    let len_in = len_pad - 2 * pad;
+    let mut dh = vec![0f32; cin * len_in];
+    for c in 0..cin {
+        dh[c * len_in..(c + 1) * len_in]
+            .copy_from_slice(&dpad[c * len_pad + pad..c * len_pad + pad + len_in]);
+    }
+    dh
+}
+
+/// Tap `k`'s `[cout, cin]` matrix of tap-major weights `w[k][o][c]`.
+fn tap(w: &[f32], k: usize) -> &[f32] {
+    let size = w.len() / 3;
+    &w[k * size..(k + 1) * size]
+}
+
+/// Kernel-3 convolution of a padded `[cin, len_pad]` input: `[cout, len_pad − 2]`, bias included.
+/// `w` is tap-major (`w[k][o][c]`): one GEMM per tap on a shifted view of the input.
+pub(super) fn conv3(w: &[f32], b: &[f32], cin: usize, cout: usize, padded: &[f32]) -> Vec<f32> {
+    let len_pad = padded.len() / cin;
+    let len_conv = len_pad - 2;
+    let mut conv = vec![0f32; cout * len_conv];
+    for o in 0..cout {
+        conv[o * len_conv..(o + 1) * len_conv].fill(b[o]);
+    }
+    for k in 0..3 {
+        let w = tap(w, k);
+        if cin == 1 {
+            for o in 0..cout {
+                axpy(
+                    w[o],
+                    &padded[k..k + len_conv],
+                    &mut conv[o * len_conv..(o + 1) * len_conv],
+                );
+            }
+        } else {
+            // conv[o, t] += Σ_c w_k[o, c] · padded[c, t + k]
+            unsafe {
+                gemm(
+                    cout,
+                    len_conv,
+                    cin,
+                    conv.as_mut_ptr(),
+                    1,
+                    len_conv as isize,
+                    true,
+                    w.as_ptr(),
+                    1,
+                    cin as isize,
+                    padded.as_ptr().add(k),
+                    1,
+                    len_pad as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+        }
+    }
+    conv
+}
+
+/// Gradient with respect to the padded input of [`conv3`], given `dconv` (`[cout, len_conv]`).
+pub(super) fn conv3_input_grad(
+    w: &[f32],
+    cin: usize,
+    cout: usize,
+    dconv: &[f32],
+    len_pad: usize,
+) -> Vec<f32> {
+    let len_conv = dconv.len() / cout;
+    let mut dpad = vec![0f32; cin * len_pad];
+    for k in 0..3 {
+        let w = tap(w, k);
+        if cin == 1 {
+            for o in 0..cout {
+                axpy(
+                    w[o],
+                    &dconv[o * len_conv..(o + 1) * len_conv],
+                    &mut dpad[k..k + len_conv],
+                );
+            }
+        } else {
+            // dpad[c, t + k] += Σ_o w_k[o, c] · dconv[o, t]
+            unsafe {
+                gemm(
+                    cin,
+                    len_conv,
+                    cout,
+                    dpad.as_mut_ptr().add(k),
+                    1,
+                    len_pad as isize,
+                    true,
+                    w.as_ptr(),
+                    cin as isize,
+                    1,
+                    dconv.as_ptr(),
+                    1,
+                    len_conv as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+        }
+    }
+    dpad
+}
+
+/// Adds [`conv3`]'s weight and bias gradients for one example to `dw` (tap-major) and `db`.
+pub(super) fn conv3_weight_grad(
+    padded: &[f32],
+    dconv: &[f32],
+    cin: usize,
+    cout: usize,
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
+    let len_pad = padded.len() / cin;
+    let len_conv = dconv.len() / cout;
+    for (o, row) in dconv.chunks(len_conv).enumerate() {
+        db[o] += row.iter().sum::<f32>();
+    }
+    let size = cout * cin;
+    for k in 0..3 {
+        // dw_k[o, c] += Σ_t dconv[o, t] · padded[c, t + k]
+        unsafe {
+            gemm(
+                cout,
+                cin,
+                len_conv,
+                dw[k * size..].as_mut_ptr(),
+                1,
+                cin as isize,
+                true,
+                dconv.as_ptr(),
+                1,
+                len_conv as isize,
+                padded.as_ptr().add(k),
+                len_pad as isize,
+                1,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        }
+    }
+}
+
+/// Max-pool then ReLU of one channel (pooling first is exact: ReLU is monotone); keeps each
+/// window's argmax (the first on ties, as PyTorch) for the backward pass.
+pub(super) fn pool_relu(
+    row: &[f32],
+    kernel: usize,
+    stride: usize,
+    out: &mut [f32],
+    argmax: &mut [u32],
+) {
+    for j in 0..out.len() {
+        let start = j * stride;
+        let mut best = start;
+        for t in start + 1..start + kernel {
+            if row[t] > row[best] {
+                best = t;
+            }
+        }
+        argmax[j] = best as u32;
+        out[j] = row[best].max(0.0);
+    }
+}
+
+/// Routes the gradient of [`pool_relu`]'s outputs back to the pooled positions: `[cout, len_conv]`.
+pub(super) fn unpool(
+    out: &[f32],
+    argmax: &[u32],
+    dy: &[f32],
+    cout: usize,
+    len_conv: usize,
+) -> Vec<f32> {
+    let len_out = out.len() / cout;
+    let mut dconv = vec![0f32; cout * len_conv];
+    for o in 0..cout {
+        for j in 0..len_out {
+            let i = o * len_out + j;
+            if out[i] > 0.0 {
+                dconv[o * len_conv + argmax[i] as usize] += dy[i];
+            }
+        }
+    }
+    dconv
+}
+
+/// Tap-major copy (`w[k][o][c]`) of PyTorch's `[cout, cin, 3]` convolution weights.
+pub(super) fn tap_major(conv_w: &[f32], cin: usize, cout: usize) -> Vec<f32> {
+    let mut w = vec![0f32; 3 * cout * cin];
+    for o in 0..cout {
+        for c in 0..cin {
+            for k in 0..3 {
+                w[(k * cout + o) * cin + c] = conv_w[(o * cin + c) * 3 + k];
+            }
+        }
+    }
+    w
+}
+
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// `y += a·x`
-fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+pub(super) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
     }

@@ -225,3 +225,25 @@ fn read_pytorch(path: &Path) -> Result<BTreeMap<String, HostTensor>> {
     }
     Ok(out)
 }
+
+/// Writes `tensors` as a float32 safetensors file, atomically.
+pub fn write_safetensors(path: &Path, tensors: &BTreeMap<String, HostTensor>) -> Result<()> {
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(k, t)| {
+            let raw = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (k.clone(), raw, t.shape.clone())
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(k, raw, shape)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), raw)
+                .map(|v| (k.clone(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::invalid("weights", e.to_string()))?;
+    let data = safetensors::serialize(views, None)
+        .map_err(|e| Error::invalid("weights", e.to_string()))?;
+    crate::media::fs::write_atomic(path, &data)
+}

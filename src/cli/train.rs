@@ -1,0 +1,227 @@
+//! `avfoil train`: train a model from recordings in AudioMNIST or FSDD layout.
+
+use anyhow::{Context, Result, bail};
+use avfoil::audio::{AudioScale, ClipFormat, Placement};
+use avfoil::data::{DigitClip, DigitCorpus, DigitLayout};
+use avfoil::media::fs::write_atomic;
+use avfoil::model::raw_audio_cnn::INPUT_LEN;
+use avfoil::model::weights::write_safetensors;
+use avfoil::model::{InputConfig, Modality, ModelConfig};
+use avfoil::train::{Dataset, TrainConfig, train_raw_audio_cnn};
+use burn::tensor::Device;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Arch {
+    /// The ART audio notebook's raw-waveform CNN (1 s at 8 kHz).
+    RawAudioCnn,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Scale {
+    /// Int16 sample values, clip [-32768, 32767] (the ART notebook's model).
+    Int16,
+    /// Full scale ±1, clip [-1, 1].
+    Unit,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Architecture.
+    #[arg(long, value_enum)]
+    arch: Arch,
+    /// Dataset folders in AudioMNIST layout (NN/d_NN_r.wav) or FSDD layout (d_speaker_i.wav).
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Model directory to write (model.toml, model.safetensors, training.json).
+    #[arg(long)]
+    out: PathBuf,
+    /// AudioMNIST-layout speakers to hold out for evaluation, comma-separated (default: the last
+    /// fifth of each folder's speakers). FSDD always holds out its test indices 0-4.
+    #[arg(long, value_delimiter = ',')]
+    test_speakers: Option<Vec<String>>,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 12)]
+    epochs: usize,
+    /// Examples per optimisation step.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Peak learning rate (Adam, one-cycle schedule).
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Random time shift of each training example, in samples either way.
+    #[arg(long, default_value_t = 800)]
+    max_shift: usize,
+    /// Random gain of each training example, in dB either way (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    gain_db: f32,
+    /// Input units of the model.
+    #[arg(long, value_enum, default_value = "int16")]
+    scale: Scale,
+    /// Seed of every random choice (initialisation, order, augmentation).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
+    let Arch::RawAudioCnn = args.arch;
+    let (scale, clip) = match args.scale {
+        Scale::Int16 => (AudioScale::Int16, [-32768.0f32, 32767.0]),
+        Scale::Unit => (AudioScale::Unit, [-1.0f32, 1.0]),
+    };
+    let format = ClipFormat {
+        sample_rate: 8000,
+        len: INPUT_LEN,
+        scale,
+        placement: Placement::Centre,
+    };
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        seed: args.seed,
+        max_shift: args.max_shift,
+        gain_db: args.gain_db,
+    };
+    let mut train = Dataset::default();
+    let mut heldout = Vec::new();
+    let mut sources = Vec::new();
+    for dir in &args.data {
+        let corpus = DigitCorpus::open(dir)?;
+        let test_speakers = match (&args.test_speakers, corpus.layout) {
+            (_, DigitLayout::Fsdd) => Vec::new(),
+            (Some(list), _) => list.clone(),
+            (None, DigitLayout::AudioMnist) => {
+                let speakers = corpus.speakers();
+                let k = speakers.len().div_ceil(5).min(speakers.len() - 1);
+                speakers[speakers.len() - k..].to_vec()
+            }
+        };
+        let (tr, te) = corpus.split(&test_speakers);
+        eprintln!(
+            "{}: {:?}, {} training and {} held-out clips{}",
+            dir.display(),
+            corpus.layout,
+            tr.len(),
+            te.len(),
+            if test_speakers.is_empty() {
+                String::new()
+            } else {
+                format!(" (held-out speakers {})", test_speakers.join(","))
+            }
+        );
+        append(&mut train, &load(&tr, &format)?);
+        if !te.is_empty() {
+            heldout.push((dir.display().to_string(), load(&te, &format)?));
+        }
+        sources.push(json!({
+            "path": dir.display().to_string(), "layout": format!("{:?}", corpus.layout),
+            "train": tr.len(), "heldout": te.len(), "heldout_speakers": test_speakers,
+        }));
+    }
+    if train.is_empty() {
+        bail!("--data: no training clips found");
+    }
+    let classes: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+    let bar = ProgressBar::new(train.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let (weights, logs) = train_raw_audio_cnn(
+        &train,
+        &heldout,
+        classes.len(),
+        Some((clip[0], clip[1])),
+        &config,
+        device,
+        |p| {
+            if p.done <= config.batch_size {
+                bar.reset();
+                bar.set_prefix(format!("{}/{}", p.epoch, config.epochs));
+            }
+            bar.set_position(p.done as u64);
+            bar.set_message(format!("loss {:.4} acc {:.3}", p.loss, p.accuracy));
+        },
+        |log| {
+            let held: Vec<String> = log
+                .heldout
+                .iter()
+                .map(|(n, a)| format!("{n} {:.1}%", a * 100.0))
+                .collect();
+            let line = format!(
+                "epoch {}: loss {:.4}, train acc {:.1}%, held out: {} ({:.0} s)",
+                log.epoch,
+                log.loss,
+                log.train_accuracy * 100.0,
+                held.join(", "),
+                log.seconds
+            );
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        },
+    )?;
+    bar.finish_and_clear();
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
+    let model_config = ModelConfig {
+        architecture: "raw-audio-cnn".into(),
+        classes,
+        weights: "model.safetensors".into(),
+        input: InputConfig {
+            modality: Modality::Audio,
+            shape: vec![1, INPUT_LEN],
+            clip: Some(clip),
+            sample_rate: Some(8000),
+            mean: None,
+            std: None,
+        },
+    };
+    write_safetensors(&args.out.join("model.safetensors"), &weights)?;
+    let report = json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "config": config,
+        "data": sources,
+        "epochs": logs,
+    });
+    write_atomic(
+        &args.out.join("training.json"),
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
+    write_atomic(
+        &args.out.join("model.toml"),
+        toml::to_string(&model_config)?.as_bytes(),
+    )?;
+    let last = logs.last().expect("at least one epoch");
+    for (name, acc) in &last.heldout {
+        println!("held-out accuracy on {name}: {:.1}%", acc * 100.0);
+    }
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// Loads clips in parallel into a dataset (labels are the digits).
+fn load(clips: &[DigitClip], format: &ClipFormat) -> Result<Dataset> {
+    let rows: Vec<Vec<f32>> = clips
+        .par_iter()
+        .enumerate()
+        .map(|(i, c)| format.load(&c.path, i as u64))
+        .collect::<avfoil::Result<_>>()?;
+    Ok(Dataset {
+        x: rows.concat(),
+        labels: clips.iter().map(|c| c.digit).collect(),
+    })
+}
+
+fn append(to: &mut Dataset, from: &Dataset) {
+    to.x.extend_from_slice(&from.x);
+    to.labels.extend_from_slice(&from.labels);
+}
