@@ -1,4 +1,5 @@
-//! Files in and out: arrays today; WAV, video and GIF arrive with the audio and video pipelines.
+//! Files in and out: arrays and plots today; WAV, video and GIF arrive with the audio and video pipelines.
 
 pub mod fs;
 pub mod npy;
+pub mod plot;
