@@ -2,6 +2,7 @@
 //! No attack or model logic lives here.
 
 mod attack;
+mod data;
 mod demo;
 mod predict;
 
@@ -33,6 +34,8 @@ enum Command {
     Attack(attack::AttackArgs),
     /// Run the main job on the shipped model and bundled inputs.
     Demo(demo::DemoArgs),
+    /// Generate stand-in datasets (spoken digits from TTS engines).
+    Data(data::DataArgs),
 }
 
 /// Runs the parsed command line.
@@ -42,6 +45,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => predict::run(args, &device),
         Command::Attack(args) => attack::run(args, &device),
         Command::Demo(args) => demo::run(args, &device),
+        Command::Data(args) => data::run(args),
     }
 }
 
