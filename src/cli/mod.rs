@@ -2,6 +2,7 @@
 //! No attack or model logic lives here.
 
 mod attack;
+mod data;
 mod demo;
 mod predict;
 mod train;
@@ -36,6 +37,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Run the main job on the shipped model and bundled inputs.
     Demo(demo::DemoArgs),
+    /// Generate stand-in datasets (spoken digits from TTS engines).
+    Data(data::DataArgs),
 }
 
 /// Runs the parsed command line.
@@ -46,6 +49,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Attack(args) => attack::run(args, &device),
         Command::Train(args) => train::run(args, &device),
         Command::Demo(args) => demo::run(args, &device),
+        Command::Data(args) => data::run(args),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod audiomnist;
 pub mod fsdd;
+pub mod tts;
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
