@@ -50,6 +50,23 @@ pub struct ExampleReport {
     pub success_iteration: Option<usize>,
     /// Video only: how many frames changed.
     pub perturbed_frames: Option<usize>,
+    /// Audio stored as 16-bit PCM (`--wav-int16`): the prediction on the rounded adversarial example.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int16: Option<AfterQuantisation>,
+}
+
+/// How an adversarial example fares once rounded to 16-bit PCM: perturbations below half a step
+/// (the ART notebook's eps of 0.5) vanish.
+#[derive(Clone, Debug, Serialize)]
+pub struct AfterQuantisation {
+    /// Prediction on the rounded example.
+    pub adversarial: Prediction,
+    /// Whether the attack still succeeds.
+    pub success: bool,
+    /// Largest absolute change left, in input units.
+    pub linf: f32,
+    /// Signal-to-perturbation ratio left, in dB.
+    pub snr_db: Option<f32>,
 }
 
 /// A whole run.
@@ -71,6 +88,55 @@ pub struct AttackRun {
     pub adversarial: Vec<f32>,
     /// What happened.
     pub report: AttackReport,
+    /// The labels success is judged against (targets, true labels or clean predictions).
+    pub reference: Vec<usize>,
+    /// Whether the attack was targeted.
+    pub targeted: bool,
+}
+
+impl AttackRun {
+    /// Rounds every adversarial example to the int16 grid (`steps_per_unit` int16 steps per input
+    /// unit: 1 for int16-scale audio, 32768 for ±1 audio), predicts again and records the outcome in
+    /// each example's `int16` field. Returns the rounded batch.
+    pub fn check_int16(
+        &mut self,
+        classifier: &dyn Classifier,
+        classes: &[String],
+        clean: &[f32],
+        steps_per_unit: f32,
+        batch_size: usize,
+    ) -> Result<Vec<f32>> {
+        let n = self.reference.len();
+        let d = self.adversarial.len() / n.max(1);
+        let rounded: Vec<f32> = self
+            .adversarial
+            .iter()
+            .map(|v| (v * steps_per_unit).round().clamp(-32768.0, 32767.0) / steps_per_unit)
+            .collect();
+        let x = Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(rounded.clone(), [n, d]),
+            classifier.device(),
+        );
+        let logits = classifier.predict(&x, batch_size)?;
+        let predicted = argmax_rows(logits.clone());
+        let p = tensor_to_vec(probabilities(logits));
+        let ok = success(&predicted, &self.reference, self.targeted);
+        let sizes = perturbation_sizes(clean, &rounded, n);
+        let k = classes.len();
+        for (i, e) in self.report.examples.iter_mut().enumerate() {
+            e.int16 = Some(AfterQuantisation {
+                adversarial: Prediction {
+                    label: predicted[i],
+                    class: classes[predicted[i]].clone(),
+                    probability: p[i * k + predicted[i]],
+                },
+                success: ok[i],
+                linf: sizes[i].linf,
+                snr_db: sizes[i].snr_db,
+            });
+        }
+        Ok(rounded)
+    }
 }
 
 /// What to attack.
@@ -146,6 +212,7 @@ pub fn run_attack(
             eps: eps[i],
             success_iteration: success_iteration[i],
             perturbed_frames: None,
+            int16: None,
         })
         .collect();
     let mut params = attack.params();
@@ -159,6 +226,8 @@ pub fn run_attack(
             success_rate,
             seconds,
         },
+        reference,
+        targeted: attack.targeted(),
     })
 }
 
@@ -170,8 +239,16 @@ impl ExampleReport {
             (_, Some(t)) => format!(" (target {t})"),
             _ => String::new(),
         };
+        let int16 = match &self.int16 {
+            Some(q) => format!(
+                "; as int16: {} {}",
+                q.adversarial.class,
+                if q.success { "success" } else { "failed" }
+            ),
+            None => String::new(),
+        };
         format!(
-            "{}[{}]{given}: {} -> {} {} (linf {:.4}, l2 {:.4}, snr {} dB)",
+            "{}[{}]{given}: {} -> {} {} (linf {:.4}, l2 {:.4}, snr {} dB){int16}",
             self.input,
             self.item,
             self.clean.class,

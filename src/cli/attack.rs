@@ -1,11 +1,14 @@
 //! `avfoil attack`: craft adversarial examples and report how they fare.
 
-use super::{Inputs, class_index, load_model};
+use super::{DefenceName, Inputs, class_index, load_model, with_defences};
 use anyhow::{Context, Result, bail};
-use avfoil::array::Array;
 use avfoil::attack::{Attack, Common, Eps, Fgm, Mask, Norm, Pgd, Projection};
 use avfoil::classifier::Classifier;
-use avfoil::media::npy::{read_npy, write_npy};
+use avfoil::audio::AudioScale;
+use avfoil::audio::wav::WavEncoding;
+use avfoil::media::npy::read_npy;
+use avfoil::media::plot::{spectrogram_png, waveform_png};
+use avfoil::model::Modality;
 use avfoil::report::{AttackReport, Batch, run_attack};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
@@ -77,13 +80,30 @@ pub struct AttackArgs {
     /// .npy mask of one example's shape (or the whole batch's): 0 = keep, non-zero = may change.
     #[arg(long)]
     mask: Option<PathBuf>,
-    /// Output: a .npy file for a single input, otherwise a folder that gets one .npy per input.
+    /// Defences in front of the model, attacked through with identity gradients (BPDA): the
+    /// adaptive attack. Reported predictions are those of the defended model.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    defence: Vec<DefenceName>,
+    /// MP3 bitrate in kb/s (default: LAME's choice, as ART: 8 kb/s at 8 kHz mono).
+    #[arg(long)]
+    mp3_bitrate: Option<u32>,
+    /// Output: a .npy (.wav) file for a single .npy (.wav) input, otherwise a folder that gets one
+    /// `<name>.adv.npy` or `<name>.adv.wav` per input. WAV outputs are 32-bit float (the perturbation
+    /// kept exactly) at the model's rate.
     #[arg(long)]
     out: PathBuf,
+    /// Audio: write WAV outputs as 16-bit PCM, and report whether each attack survives that rounding.
+    #[arg(long)]
+    wav_int16: bool,
+    /// Audio: also write `<name>[-item].waveform.png` and `.spectrogram.png` per example into the
+    /// output folder (or beside the output file).
+    #[arg(long)]
+    plots: bool,
     /// Print one JSON document on stdout.
     #[arg(long)]
     json: bool,
-    /// .npy files: one example of the model's input shape, or a batch with a leading axis.
+    /// .npy files (one example of the model's input shape, or a batch with a leading axis) or, for
+    /// audio models, mono WAV files (resampled to the model's rate, centred, padded or cropped).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
 }
@@ -189,39 +209,18 @@ fn class_list(classes: &[String], s: &str, n: usize, flag: &str) -> Result<Vec<u
     }
 }
 
-/// Where the adversarial version of input `i` of `count` goes.
-fn out_path(out: &Path, input: &Path, count: usize) -> PathBuf {
-    let is_file = out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    if count == 1 && is_file {
-        return out.to_path_buf();
-    }
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "input".into());
-    out.join(format!("{stem}.adv.npy"))
-}
-
 pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let attack = build_attack(&args)?;
-    let model = load_model(&args.model, device)?;
+    let model = with_defences(load_model(&args.model, device)?, &args.defence, args.mp3_bitrate)?;
+    let audio = model.config.input.modality == Modality::Audio;
+    if (args.wav_int16 || args.plots) && !audio {
+        bail!("--wav-int16 and --plots apply to audio models only");
+    }
     let clf = &model.classifier;
     let classes = &model.config.classes;
-    let inputs = Inputs::load(&args.inputs, clf.input_shape(), device)?;
+    let inputs = Inputs::load(&args.inputs, &model, device)?;
     let n = inputs.rows();
-    let d = clf.features();
-    let count = inputs.arrays.len();
-    if count > 1
-        || !args
-            .out
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
-    {
-        std::fs::create_dir_all(&args.out)
-            .with_context(|| format!("--out {}", args.out.display()))?;
-    }
+    inputs.prepare_out(&args.out)?;
     let mask = match &args.mask {
         Some(p) => {
             Some(Mask::new(read_npy(p)?.data).with_context(|| format!("--mask {}", p.display()))?)
@@ -240,30 +239,67 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
         mask: mask.as_ref(),
         origins: &origins,
     };
-    let run = run_attack(
-        clf,
-        classes,
-        attack.as_ref(),
-        &batch,
-        args.batch_size as usize,
-    )?;
-    let mut offset = 0;
-    for (path, array, rows) in &inputs.arrays {
-        let part = Array::new(
-            array.shape.clone(),
-            run.adversarial[offset * d..(offset + rows) * d].to_vec(),
-        )?;
-        write_npy(&out_path(&args.out, path, count), &part)?;
-        offset += rows;
+    let bs = args.batch_size as usize;
+    let mut run = run_attack(clf, classes, attack.as_ref(), &batch, bs)?;
+    let clean = avfoil::array::tensor_to_vec(inputs.batch.clone());
+    let scale = AudioScale::from_clip(clf.clip());
+    let (outputs, encoding) = if args.wav_int16 {
+        let rounded = run.check_int16(clf, classes, &clean, 32768.0 / scale.factor(), bs)?;
+        (rounded, WavEncoding::Int16)
+    } else {
+        (run.adversarial.clone(), WavEncoding::Float32)
+    };
+    let written = inputs.write_outputs(&outputs, &args.out, "adv", &model, encoding)?;
+    if args.plots {
+        let rate = model.config.input.sample_rate.unwrap_or(1);
+        let d = clf.features();
+        let dir = if args.out.extension().is_some() {
+            args.out.parent().unwrap_or(Path::new(".")).to_path_buf()
+        } else {
+            args.out.clone()
+        };
+        for (i, (input, item)) in origins.iter().enumerate() {
+            let stem = Path::new(input)
+                .file_stem()
+                .map_or("input".into(), |s| s.to_string_lossy().to_string());
+            let name = if inputs.rows() == inputs.files.len() {
+                stem
+            } else {
+                format!("{stem}-{item}")
+            };
+            let e = &run.report.examples[i];
+            let title = format!(
+                "{name}: {} -> {} (L∞ {:.3}, SNR {} dB)",
+                e.clean.class,
+                e.adversarial.class,
+                e.linf,
+                e.snr_db.map_or("∞".into(), |v| format!("{v:.1}"))
+            );
+            let (c, a) = (&clean[i * d..(i + 1) * d], &outputs[i * d..(i + 1) * d]);
+            waveform_png(&dir.join(format!("{name}.waveform.png")), &title, rate, c, a)?;
+            spectrogram_png(&dir.join(format!("{name}.spectrogram.png")), &title, rate, c, a)?;
+        }
     }
-    print_report(&run.report, &model.dir, args.json)
+    if !args.json {
+        for p in &written {
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    let defences: Vec<String> = clf.defence_names();
+    print_report(&run.report, &model.dir, &defences, args.json)
 }
 
 /// Prints a report as lines for humans or as one JSON document.
-pub fn print_report(report: &AttackReport, model: &Path, json: bool) -> Result<()> {
+pub fn print_report(
+    report: &AttackReport,
+    model: &Path,
+    defences: &[String],
+    json: bool,
+) -> Result<()> {
     if json {
         let mut doc = serde_json::to_value(report)?;
         doc["model"] = json!(model.display().to_string());
+        doc["defences"] = json!(defences);
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         for e in &report.examples {

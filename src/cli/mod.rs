@@ -3,14 +3,18 @@
 
 mod attack;
 mod data;
+mod defend;
 mod demo;
 mod predict;
 mod train;
 
 use anyhow::{Context, Result, bail};
 use avfoil::array::Array;
-use avfoil::media::npy::read_npy;
-use avfoil::model::Model;
+use avfoil::audio::wav::{WavEncoding, write_wav};
+use avfoil::audio::{AudioScale, ClipFormat, Placement};
+use avfoil::defence::Mp3Compression;
+use avfoil::media::npy::{read_npy, write_npy};
+use avfoil::model::{Modality, Model};
 use burn::tensor::{Device, Tensor};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -33,6 +37,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Craft adversarial examples with FGM or PGD.
     Attack(attack::AttackArgs),
+    /// Apply defences (MP3 compression) to inputs and compare predictions.
+    Defend(defend::DefendArgs),
     /// Train a model from recordings (AudioMNIST or FSDD layout).
     Train(train::TrainArgs),
     /// Run the main job on the shipped model and bundled inputs.
@@ -47,6 +53,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Predict(args) => predict::run(args, &device),
         Command::Attack(args) => attack::run(args, &device),
+        Command::Defend(args) => defend::run(args, &device),
         Command::Train(args) => train::run(args, &device),
         Command::Demo(args) => demo::run(args, &device),
         Command::Data(args) => data::run(args),
@@ -61,54 +68,192 @@ fn load_model(spec: &Path, device: &Device) -> Result<Model> {
     )?)
 }
 
+/// What an input file was, so that outputs are written in the same form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Npy,
+    /// A WAV file, read as one example at the model's rate and length.
+    Wav,
+}
+
+/// One input file: its examples `[rows, ...]` in the model's units.
+struct InputFile {
+    path: PathBuf,
+    array: Array,
+    rows: usize,
+    source: Source,
+}
+
 /// All inputs stacked into one batch, remembering which file and item each row came from.
 struct Inputs {
-    arrays: Vec<(PathBuf, Array, usize)>,
+    files: Vec<InputFile>,
     batch: Tensor<2>,
 }
 
 impl Inputs {
-    fn load(paths: &[PathBuf], example_shape: &[usize], device: &Device) -> Result<Self> {
+    /// Reads `.npy` files (one example of the model's input shape, or a batch with a leading axis)
+    /// and, for audio models, WAV files (mono; resampled to the model's rate, centred and padded or
+    /// cropped to its length, scaled to its units).
+    fn load(paths: &[PathBuf], model: &Model, device: &Device) -> Result<Self> {
         if paths.is_empty() {
             bail!("no INPUT given");
         }
-        let mut arrays = Vec::new();
+        let shape = &model.config.input.shape;
+        let mut files = Vec::new();
         let mut flat = Vec::new();
         for path in paths {
-            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if !ext.eq_ignore_ascii_case("npy") {
-                bail!(
-                    "{}: only .npy inputs are supported by this version",
-                    path.display()
-                );
-            }
-            let array = read_npy(path)?;
-            let n = array
-                .batch_len(example_shape)
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let (array, source) = match ext.as_str() {
+                "npy" => (read_npy(path)?, Source::Npy),
+                "wav" => (Array::new(shape.clone(), audio_format(model)?.load(path, 0)?)?, Source::Wav),
+                _ => bail!("{}: expected a .npy or .wav file", path.display()),
+            };
+            let rows = array
+                .batch_len(shape)
                 .with_context(|| path.display().to_string())?;
             flat.extend_from_slice(&array.data);
-            arrays.push((path.clone(), array, n));
+            files.push(InputFile {
+                path: path.clone(),
+                array,
+                rows,
+                source,
+            });
         }
-        let rows: usize = arrays.iter().map(|a| a.2).sum();
+        let rows: usize = files.iter().map(|f| f.rows).sum();
         let batch = Array {
             shape: vec![rows, flat.len() / rows.max(1)],
             data: flat,
         }
         .to_tensor(rows, device);
-        Ok(Self { arrays, batch })
+        Ok(Self { files, batch })
     }
 
     fn rows(&self) -> usize {
-        self.arrays.iter().map(|a| a.2).sum()
+        self.files.iter().map(|f| f.rows).sum()
     }
 
     /// (input path, item within that input) for each row.
     fn origins(&self) -> Vec<(String, usize)> {
-        self.arrays
+        self.files
             .iter()
-            .flat_map(|(p, _, n)| (0..*n).map(move |i| (p.display().to_string(), i)))
+            .flat_map(|f| (0..f.rows).map(move |i| (f.path.display().to_string(), i)))
             .collect()
     }
+
+    /// Writes `values` (`[rows, d]`, in input order) as one output per input file, in the input's
+    /// form: `.npy`, or WAV at the model's rate. `suffix` names the outputs in a folder
+    /// (`clip.adv.wav`); a single input may go to `out` itself when it has the right extension.
+    fn write_outputs(
+        &self,
+        values: &[f32],
+        out: &Path,
+        suffix: &str,
+        model: &Model,
+        encoding: WavEncoding,
+    ) -> Result<Vec<PathBuf>> {
+        let d = values.len() / self.rows().max(1);
+        let single = self.files.len() == 1;
+        let mut offset = 0;
+        let mut written = Vec::new();
+        for f in &self.files {
+            let ext = match f.source {
+                Source::Npy => "npy",
+                Source::Wav => "wav",
+            };
+            let path = if single && out.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext)) {
+                out.to_path_buf()
+            } else {
+                let stem = f
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "input".into());
+                out.join(format!("{stem}.{suffix}.{ext}"))
+            };
+            let part = &values[offset * d..(offset + f.rows) * d];
+            match f.source {
+                Source::Npy => write_npy(&path, &Array::new(f.array.shape.clone(), part.to_vec())?)?,
+                Source::Wav => {
+                    let format = audio_format(model)?;
+                    let unit: Vec<f32> = part.iter().map(|v| v / format.scale.factor()).collect();
+                    write_wav(&path, format.sample_rate, &unit, encoding)?;
+                }
+            }
+            written.push(path);
+            offset += f.rows;
+        }
+        Ok(written)
+    }
+
+    /// Creates `out` as a folder unless a single input goes to `out` itself.
+    fn prepare_out(&self, out: &Path) -> Result<()> {
+        let is_file = self.files.len() == 1
+            && out.extension().is_some_and(|e| {
+                let e = e.to_ascii_lowercase();
+                (e == "npy" && self.files[0].source == Source::Npy)
+                    || (e == "wav" && self.files[0].source == Source::Wav)
+            });
+        if !is_file {
+            std::fs::create_dir_all(out).with_context(|| format!("--out {}", out.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// How WAV files become inputs of an audio model.
+fn audio_format(model: &Model) -> Result<ClipFormat> {
+    let input = &model.config.input;
+    let (Modality::Audio, Some(rate), [1, len]) =
+        (input.modality, input.sample_rate, input.shape.as_slice())
+    else {
+        bail!(
+            "{}: WAV inputs need a mono audio model with input.sample_rate in model.toml",
+            model.dir.display()
+        );
+    };
+    Ok(ClipFormat {
+        sample_rate: rate,
+        len: *len,
+        scale: AudioScale::from_clip(input.clip.map(|[a, b]| (a, b))),
+        placement: Placement::Centre,
+    })
+}
+
+/// The defences `--defence` may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DefenceName {
+    /// MP3 compression (LAME; 8 kb/s at 8 kHz mono unless --mp3-bitrate).
+    Mp3,
+}
+
+/// Puts `defences` in front of the model, in order.
+fn with_defences(model: Model, defences: &[DefenceName], mp3_bitrate: Option<u32>) -> Result<Model> {
+    let Model {
+        dir,
+        config,
+        mut classifier,
+    } = model;
+    for d in defences {
+        match d {
+            DefenceName::Mp3 => {
+                let rate = config.input.sample_rate.with_context(|| {
+                    format!("--defence mp3: {} has no input.sample_rate", dir.display())
+                })?;
+                let scale = AudioScale::from_clip(config.input.clip.map(|[a, b]| (a, b)));
+                let mp3 = Mp3Compression::new(rate, &config.input.shape, scale, mp3_bitrate)?;
+                classifier = classifier.with_defence(Box::new(mp3));
+            }
+        }
+    }
+    Ok(Model {
+        dir,
+        config,
+        classifier,
+    })
 }
 
 /// Parses a class given by name or index.

@@ -23,7 +23,8 @@ pub struct PredictArgs {
     /// Print one JSON document on stdout.
     #[arg(long)]
     json: bool,
-    /// .npy files: one example of the model's input shape, or a batch with a leading axis.
+    /// .npy files (one example of the model's input shape, or a batch with a leading axis) or, for
+    /// audio models, mono WAV files (resampled to the model's rate, centred, padded or cropped).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
 }
@@ -32,7 +33,7 @@ pub fn run(args: PredictArgs, device: &Device) -> Result<()> {
     let model = load_model(&args.model, device)?;
     let clf = &model.classifier;
     let classes = &model.config.classes;
-    let inputs = Inputs::load(&args.inputs, clf.input_shape(), device)?;
+    let inputs = Inputs::load(&args.inputs, &model, device)?;
     let logits = clf.predict(&inputs.batch, args.batch_size as usize)?;
     let k = classes.len();
     let labels = argmax_rows(logits.clone());

@@ -59,6 +59,10 @@ pub struct TrainArgs {
     /// Random gain of each training example, in dB either way (0: none).
     #[arg(long, default_value_t = 0.0)]
     gain_db: f32,
+    /// Probability of replacing a training example by its MP3 round trip (8 kb/s), so that the
+    /// model keeps its accuracy behind the MP3 defence.
+    #[arg(long, default_value_t = 0.0)]
+    mp3_augment: f32,
     /// Input units of the model.
     #[arg(long, value_enum, default_value = "int16")]
     scale: Scale,
@@ -86,6 +90,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         seed: args.seed,
         max_shift: args.max_shift,
         gain_db: args.gain_db,
+        mp3_prob: args.mp3_augment,
     };
     let mut train = Dataset::default();
     let mut heldout = Vec::new();
