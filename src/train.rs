@@ -105,7 +105,7 @@ enum Engine {
         adam: Adam,
     },
     Burn {
-        model: RawAudioCnn,
+        model: Box<RawAudioCnn>,
         optim: ModuleOptimizer,
         device: Device,
     },
@@ -121,7 +121,7 @@ impl Engine {
         } else {
             let ad = device.clone().autodiff();
             Engine::Burn {
-                model: RawAudioCnn::init(classes, &ad, seed),
+                model: Box::new(RawAudioCnn::init(classes, &ad, seed)),
                 optim: AdamConfig::new().with_epsilon(1e-8).init(),
                 device: ad,
             }
@@ -153,8 +153,8 @@ impl Engine {
                 let loss = cross_entropy_mean(logits.clone(), labels, classes, device);
                 let value = crate::array::tensor_to_vec(loss.clone().detach())[0];
                 let logits = crate::array::tensor_to_vec(logits.detach());
-                let grads = GradientsParams::from_grads(loss.backward(), &*model);
-                *model = optim.step(lr, model.clone(), grads);
+                let grads = GradientsParams::from_grads(loss.backward(), &**model);
+                **model = optim.step(lr, (**model).clone(), grads);
                 (value, logits, stats)
             }
         }
@@ -271,7 +271,12 @@ pub fn train_raw_audio_cnn(
 
 /// PyTorch's running-statistics update: `(1 − m)·running + m·batch`.
 fn blend(running: Vec<BatchStats>, batch: Vec<BatchStats>, m: f32) -> Vec<BatchStats> {
-    let mix = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| (1.0 - m) * a + m * b).collect();
+    let mix = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (1.0 - m) * a + m * b)
+            .collect()
+    };
     running
         .iter()
         .zip(&batch)
@@ -342,7 +347,10 @@ fn validate(
         ));
     }
     if !(0.0..=1.0).contains(&config.mp3_prob) {
-        return Err(Error::invalid("mp3-augment", "must be a probability in [0, 1]"));
+        return Err(Error::invalid(
+            "mp3-augment",
+            "must be a probability in [0, 1]",
+        ));
     }
     if !(config.gain_db >= 0.0 && config.gain_db.is_finite()) {
         return Err(Error::invalid(
@@ -502,19 +510,60 @@ mod tests {
 
     #[test]
     fn augmentation_rolls_and_is_seeded() {
-        let mut data = Dataset::default();
-        data.x = (0..INPUT_LEN).map(|i| i as f32).collect();
-        data.labels = vec![3];
+        let data = Dataset {
+            x: (0..INPUT_LEN).map(|i| i as f32).collect(),
+            labels: vec![3],
+        };
         let config = TrainConfig {
             max_shift: 10,
             ..Default::default()
         };
-        let mut rng = |s| ChaCha8Rng::seed_from_u64(s);
+        let rng = |s| ChaCha8Rng::seed_from_u64(s);
         let (a, y) = augmented_batch(&data, None, &[0], &config, &mut rng(1));
         let (b, _) = augmented_batch(&data, None, &[0], &config, &mut rng(1));
         assert_eq!((a.clone(), y), (b, vec![3]));
         let shift = (INPUT_LEN as f32 - a[0]) as usize % INPUT_LEN;
         assert!(shift <= 10 || shift >= INPUT_LEN - 10);
         assert_eq!(a[(shift + 1) % INPUT_LEN], 1.0);
+    }
+
+    #[test]
+    fn host_and_burn_engines_take_the_same_step() {
+        let device = Device::flex();
+        let ad = device.clone().autodiff();
+        let mut host = Engine::Host {
+            params: RawAudioCnn::init(10, &device, 1).host_tensors(),
+            adam: Adam::default(),
+        };
+        let mut burn = Engine::Burn {
+            model: Box::new(RawAudioCnn::init(10, &ad, 1)),
+            optim: AdamConfig::new().with_epsilon(1e-8).init(),
+            device: ad,
+        };
+        let x: Vec<f32> = (0..4 * INPUT_LEN)
+            .map(|i| (((i * 7919) % 4001) as f32 - 2000.0) * 0.5)
+            .collect();
+        let labels = [0usize, 3, 3, 9];
+        let lr = 1e-3;
+        let (l1, _, s1) = host.step(x.clone(), &labels, 10, lr);
+        let (l2, _, s2) = burn.step(x, &labels, 10, lr);
+        assert!((l1 - l2).abs() < 1e-4 * l1.abs(), "loss {l1} vs {l2}");
+        assert!((s1[3].var[5] - s2[3].var[5]).abs() < 1e-3 * s1[3].var[5]);
+        let (a, b) = (host.weights(), burn.weights());
+        for (key, t) in &a {
+            // Adam's first step is ±lr wherever the gradient is not rounding noise.
+            let diff: Vec<f32> = t
+                .data
+                .iter()
+                .zip(&b[key].data)
+                .map(|(x, y)| (x - y).abs())
+                .collect();
+            let max = diff.iter().cloned().fold(0f32, f32::max);
+            let mean = diff.iter().sum::<f32>() / diff.len() as f32;
+            assert!(max <= 2.0 * lr as f32 + 1e-6, "{key}: max difference {max}");
+            if !key.ends_with(".0.bias") {
+                assert!(mean < 0.05 * lr as f32, "{key}: mean difference {mean}");
+            }
+        }
     }
 }

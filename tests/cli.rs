@@ -265,9 +265,11 @@ fn demo_runs_on_embedded_defaults_from_any_folder() {
             "demo",
             "audio",
             "--eps",
-            "0.5,64",
+            "64",
             "--max-iter",
             "3",
+            "--adaptive-iter",
+            "2",
             "--json",
         ])
         .output()
@@ -278,25 +280,31 @@ fn demo_runs_on_embedded_defaults_from_any_folder() {
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let runs = doc["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2);
-    for (run, eps) in runs.iter().zip([0.5, 64.0]) {
-        assert_eq!(run["attack"]["eps"], eps);
+    for step in ["pgd", "adaptive_pgd_through_mp3"] {
+        let run = &doc[step];
+        assert_eq!(run["attack"]["eps"], 64.0);
         let examples = run["examples"].as_array().unwrap();
         assert_eq!(examples.len(), 4);
         for (e, truth) in examples.iter().zip(["1", "3", "5", "8"]) {
             assert_eq!(e["true_class"], truth);
-            assert!(e["linf"].as_f64().unwrap() <= eps + 1e-4);
+            assert!(e["linf"].as_f64().unwrap() <= 64.0 + 1e-3);
         }
-        let adv = avfoil::media::npy::read_npy(
-            &dir.path().join(format!("avfoil-demo/eps-{eps}.adv.npy")),
-        )
-        .unwrap();
-        assert_eq!(adv.shape, vec![4, 1, 8000]);
+    }
+    assert_eq!(doc["pgd"]["attack"]["max_iter"], 3);
+    assert_eq!(doc["adaptive_pgd_through_mp3"]["attack"]["max_iter"], 2);
+    assert_eq!(doc["mp3_on_clean"].as_array().unwrap().len(), 4);
+    let demo = dir.path().join("avfoil-demo");
+    for name in ["1_george_0", "8_nicolas_0"] {
+        for suffix in [".wav", ".pgd.wav", ".adaptive.wav"] {
+            let wav = avfoil::audio::wav::read_wav(&demo.join(format!("{name}{suffix}"))).unwrap();
+            assert_eq!((wav.sample_rate, wav.samples.len()), (8000, 8000));
+        }
+        for png in [".pgd.waveform.png", ".pgd.spectrogram.png"] {
+            assert!(demo.join(format!("{name}{png}")).is_file());
+        }
     }
     let report: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("avfoil-demo/report.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(demo.join("report.json")).unwrap()).unwrap();
     assert_eq!(report, doc);
 }
 

@@ -107,7 +107,9 @@ fn short_and_silent_inputs_keep_their_length() {
 #[test]
 fn stereo_and_other_rates_and_bitrates() {
     let n = 4410;
-    let tone = |f: f32| (0..n).map(move |i| (i as f32 * f / 44100.0 * 6.283).sin() * 8000.0);
+    let tone = |f: f32| {
+        (0..n).map(move |i| (i as f32 * f / 44100.0 * std::f32::consts::TAU).sin() * 8000.0)
+    };
     let x: Vec<f32> = tone(440.0).chain(tone(660.0)).collect();
     let d = Mp3Compression::new(44100, &[2, n], AudioScale::Int16, Some(128)).unwrap();
     let y = d.compress(&x).unwrap();

@@ -3,9 +3,9 @@
 use super::{DefenceName, Inputs, class_index, load_model, with_defences};
 use anyhow::{Context, Result, bail};
 use avfoil::attack::{Attack, Common, Eps, Fgm, Mask, Norm, Pgd, Projection};
-use avfoil::classifier::Classifier;
 use avfoil::audio::AudioScale;
 use avfoil::audio::wav::WavEncoding;
+use avfoil::classifier::Classifier;
 use avfoil::media::npy::read_npy;
 use avfoil::media::plot::{spectrogram_png, waveform_png};
 use avfoil::model::Modality;
@@ -211,7 +211,11 @@ fn class_list(classes: &[String], s: &str, n: usize, flag: &str) -> Result<Vec<u
 
 pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let attack = build_attack(&args)?;
-    let model = with_defences(load_model(&args.model, device)?, &args.defence, args.mp3_bitrate)?;
+    let model = with_defences(
+        load_model(&args.model, device)?,
+        &args.defence,
+        args.mp3_bitrate,
+    )?;
     let audio = model.config.input.modality == Modality::Audio;
     if (args.wav_int16 || args.plots) && !audio {
         bail!("--wav-int16 and --plots apply to audio models only");
@@ -276,8 +280,20 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
                 e.snr_db.map_or("∞".into(), |v| format!("{v:.1}"))
             );
             let (c, a) = (&clean[i * d..(i + 1) * d], &outputs[i * d..(i + 1) * d]);
-            waveform_png(&dir.join(format!("{name}.waveform.png")), &title, rate, c, a)?;
-            spectrogram_png(&dir.join(format!("{name}.spectrogram.png")), &title, rate, c, a)?;
+            waveform_png(
+                &dir.join(format!("{name}.waveform.png")),
+                &title,
+                rate,
+                c,
+                a,
+            )?;
+            spectrogram_png(
+                &dir.join(format!("{name}.spectrogram.png")),
+                &title,
+                rate,
+                c,
+                a,
+            )?;
         }
     }
     if !args.json {

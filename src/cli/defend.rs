@@ -55,11 +55,11 @@ pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
     for d in &args.defence {
         x = match d {
             DefenceName::Mp3 => {
-                let scale = avfoil::audio::AudioScale::from_clip(
-                    config.input.clip.map(|[a, b]| (a, b)),
-                );
+                let scale =
+                    avfoil::audio::AudioScale::from_clip(config.input.clip.map(|[a, b]| (a, b)));
                 let rate = config.input.sample_rate.unwrap_or(0);
-                Mp3Compression::new(rate, &config.input.shape, scale, args.mp3_bitrate)?.forward(x)?
+                Mp3Compression::new(rate, &config.input.shape, scale, args.mp3_bitrate)?
+                    .forward(x)?
             }
         };
     }

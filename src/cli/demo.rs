@@ -1,7 +1,9 @@
 //! `avfoil demo audio`: the ART audio notebook's story on the shipped model and bundled clips.
 //!
-//! 1. the clean prediction; 2. PGD flips it with a small perturbation; 3. MP3 compression undoes the
-//! attack; 4. PGD through the MP3 defence (identity gradient, BPDA) flips it again.
+//! 1. the clean prediction;
+//! 2. PGD flips it with a small perturbation;
+//! 3. MP3 compression undoes the attack;
+//! 4. PGD through the MP3 defence (identity gradient, BPDA) flips it again.
 
 use super::with_defences;
 use super::{DefenceName, attack::print_report};
@@ -84,8 +86,10 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
     let n = inputs.batch_len(clf.input_shape())?;
     let d = clf.features();
     let x = inputs.to_tensor(n, device);
-    let origins: Vec<(String, usize)> =
-        SPOKEN_DIGITS_NAMES.iter().map(|s| (s.to_string(), 0)).collect();
+    let origins: Vec<(String, usize)> = SPOKEN_DIGITS_NAMES
+        .iter()
+        .map(|s| (s.to_string(), 0))
+        .collect();
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
     let batch = Batch {
         x: &x,
@@ -97,7 +101,12 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
     // 1-2: PGD on the undefended model.
     let pgd_run = run_attack(clf, classes, &attack, &batch, 32)?;
     // 3: MP3 on the clean and the adversarial clips, classified by the undefended model.
-    let mp3 = Mp3Compression::new(rate, clf.input_shape(), avfoil::audio::AudioScale::Int16, None)?;
+    let mp3 = Mp3Compression::new(
+        rate,
+        clf.input_shape(),
+        avfoil::audio::AudioScale::Int16,
+        None,
+    )?;
     let upload = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [n, d]), device);
     let clean_mp3 = argmax_rows(clf.predict(&mp3.forward(x.clone())?, 32)?);
     let adv = upload(pgd_run.adversarial.clone());
@@ -107,10 +116,25 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
 
     let clean: Vec<f32> = inputs.data.clone();
     for (i, name) in SPOKEN_DIGITS_NAMES.iter().enumerate() {
-        let row = |v: &[f32]| v[i * d..(i + 1) * d].iter().map(|s| s / 32768.0).collect::<Vec<_>>();
+        let row = |v: &[f32]| {
+            v[i * d..(i + 1) * d]
+                .iter()
+                .map(|s| s / 32768.0)
+                .collect::<Vec<_>>()
+        };
         let dir = &args.out;
-        write_wav(&dir.join(format!("{name}.wav")), rate, &row(&clean), WavEncoding::Float32)?;
-        write_wav(&dir.join(format!("{name}.pgd.wav")), rate, &row(&pgd_run.adversarial), WavEncoding::Float32)?;
+        write_wav(
+            &dir.join(format!("{name}.wav")),
+            rate,
+            &row(&clean),
+            WavEncoding::Float32,
+        )?;
+        write_wav(
+            &dir.join(format!("{name}.pgd.wav")),
+            rate,
+            &row(&pgd_run.adversarial),
+            WavEncoding::Float32,
+        )?;
         write_wav(
             &dir.join(format!("{name}.adaptive.wav")),
             rate,
@@ -125,9 +149,24 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
             e.adversarial.class,
             e.snr_db.map_or("∞".into(), |v| format!("{v:.1}"))
         );
-        let (c, a) = (&clean[i * d..(i + 1) * d], &pgd_run.adversarial[i * d..(i + 1) * d]);
-        waveform_png(&dir.join(format!("{name}.pgd.waveform.png")), &title, rate, c, a)?;
-        spectrogram_png(&dir.join(format!("{name}.pgd.spectrogram.png")), &title, rate, c, a)?;
+        let (c, a) = (
+            &clean[i * d..(i + 1) * d],
+            &pgd_run.adversarial[i * d..(i + 1) * d],
+        );
+        waveform_png(
+            &dir.join(format!("{name}.pgd.waveform.png")),
+            &title,
+            rate,
+            c,
+            a,
+        )?;
+        spectrogram_png(
+            &dir.join(format!("{name}.pgd.spectrogram.png")),
+            &title,
+            rate,
+            c,
+            a,
+        )?;
     }
 
     let table = story_table(classes, &pgd_run, &clean_mp3, &adv_mp3, &adaptive_run);
@@ -179,7 +218,13 @@ fn story_table(
     let snr = |v: Option<f32>| v.map_or("-".into(), |v| format!("{v:.1} dB"));
     let mut lines = vec![format!(
         "{:<13} {:>4} {:>7} {:>17} {:>10} {:>10} {:>23}",
-        "clip", "true", "1 clean", "2 PGD (SNR)", "3 MP3(PGD)", "MP3(clean)", "4 PGD through MP3 (SNR)"
+        "clip",
+        "true",
+        "1 clean",
+        "2 PGD (SNR)",
+        "3 MP3(PGD)",
+        "MP3(clean)",
+        "4 PGD through MP3 (SNR)"
     )];
     for (i, name) in SPOKEN_DIGITS_NAMES.iter().enumerate() {
         let (p, a) = (&pgd.report.examples[i], &adaptive.report.examples[i]);
@@ -194,7 +239,8 @@ fn story_table(
             format!("{} ({})", a.adversarial.class, snr(a.snr_db)),
         ));
     }
-    let count = |f: &dyn Fn(usize) -> bool| (0..SPOKEN_DIGITS_NAMES.len()).filter(|&i| f(i)).count();
+    let count =
+        |f: &dyn Fn(usize) -> bool| (0..SPOKEN_DIGITS_NAMES.len()).filter(|&i| f(i)).count();
     let n = SPOKEN_DIGITS_NAMES.len();
     lines.push(format!(
         "\nPGD fools the model on {}/{n}; MP3 restores the true digit on {}/{} of those; the adaptive attack fools the defended model on {}/{n}.",

@@ -109,7 +109,10 @@ impl Inputs {
                 .to_ascii_lowercase();
             let (array, source) = match ext.as_str() {
                 "npy" => (read_npy(path)?, Source::Npy),
-                "wav" => (Array::new(shape.clone(), audio_format(model)?.load(path, 0)?)?, Source::Wav),
+                "wav" => (
+                    Array::new(shape.clone(), audio_format(model)?.load(path, 0)?)?,
+                    Source::Wav,
+                ),
                 _ => bail!("{}: expected a .npy or .wav file", path.display()),
             };
             let rows = array
@@ -176,7 +179,9 @@ impl Inputs {
             };
             let part = &values[offset * d..(offset + f.rows) * d];
             match f.source {
-                Source::Npy => write_npy(&path, &Array::new(f.array.shape.clone(), part.to_vec())?)?,
+                Source::Npy => {
+                    write_npy(&path, &Array::new(f.array.shape.clone(), part.to_vec())?)?
+                }
                 Source::Wav => {
                     let format = audio_format(model)?;
                     let unit: Vec<f32> = part.iter().map(|v| v / format.scale.factor()).collect();
@@ -231,7 +236,11 @@ enum DefenceName {
 }
 
 /// Puts `defences` in front of the model, in order.
-fn with_defences(model: Model, defences: &[DefenceName], mp3_bitrate: Option<u32>) -> Result<Model> {
+fn with_defences(
+    model: Model,
+    defences: &[DefenceName],
+    mp3_bitrate: Option<u32>,
+) -> Result<Model> {
     let Model {
         dir,
         config,

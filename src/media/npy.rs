@@ -58,6 +58,12 @@ fn parse_npy(bytes: &[u8]) -> Result<Array, String> {
             ));
         }
     };
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(format!(
+            "value {i} is not finite ({}); inputs must be real numbers",
+            data[i]
+        ));
+    }
     Array::new(shape, data).map_err(|e| e.to_string())
 }
 

@@ -1,0 +1,289 @@
+//! The audio pipeline through the binary on a tiny model: WAV in, PGD, the MP3 defence, the adaptive
+//! attack through it, WAV and PNG out, and the outcome after 16-bit rounding.
+//!
+//! The model is a two-class linear "tone detector" on 0.1 s at 8 kHz (a 300 Hz template against a
+//! 1 kHz one), so every command runs in milliseconds and the attack's target is known.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const LEN: usize = 800;
+
+fn avfoil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avfoil"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = avfoil(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn tone(freq: f32, rate: f32, n: usize, amp: f32) -> Vec<f32> {
+    (0..n)
+        .map(|i| (2.0 * std::f32::consts::PI * freq * i as f32 / rate).sin() * amp)
+        .collect()
+}
+
+/// The tone detector's model directory and a 300 Hz input recorded at 16 kHz (16-bit).
+fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let model = dir.join("tones");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(
+        model.join("model.toml"),
+        format!(
+            "architecture = \"linear\"\nclasses = [\"low\", \"high\"]\nweights = \"model.safetensors\"\n\
+             [input]\nmodality = \"audio\"\nshape = [1, {LEN}]\nclip = [-32768.0, 32767.0]\nsample_rate = 8000\n"
+        ),
+    )
+    .unwrap();
+    let mut weight = tone(300.0, 8000.0, LEN, 1e-5);
+    weight.extend(tone(1000.0, 8000.0, LEN, 1e-5));
+    let tensors = [
+        (
+            "weight".to_string(),
+            avfoil::model::HostTensor {
+                shape: vec![2, LEN],
+                data: weight,
+            },
+        ),
+        (
+            "bias".to_string(),
+            avfoil::model::HostTensor {
+                shape: vec![2],
+                data: vec![0.0, 0.0],
+            },
+        ),
+    ]
+    .into_iter()
+    .collect();
+    avfoil::model::weights::write_safetensors(&model.join("model.safetensors"), &tensors).unwrap();
+    let wav = dir.join("low.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for v in tone(300.0, 16000.0, 2 * LEN, 1000.0) {
+        w.write_sample(v.round() as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    (model, wav)
+}
+
+fn class_of(doc: &Value, i: usize) -> String {
+    doc["examples"][i]["adversarial"]["class"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn attack_defence_and_adaptive_attack_on_wav() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, wav) = setup(dir.path());
+    let pred = ok_json(&["predict", "--model", s(&model), "--json", s(&wav)]);
+    assert_eq!(pred["predictions"][0]["class"], "low");
+
+    // PGD on the undefended model: WAV out, 32-bit float, exactly what was reported.
+    let out = dir.path().join("adv");
+    let doc = ok_json(&[
+        "attack",
+        "--model",
+        s(&model),
+        "--attack",
+        "pgd",
+        "--eps",
+        "1500",
+        "--max-iter",
+        "20",
+        "--out",
+        s(&out),
+        "--json",
+        "--plots",
+        s(&wav),
+    ]);
+    assert_eq!(doc["examples"][0]["success"], true);
+    // A budget above the signal's own amplitude: the SNR is negative, and reported.
+    assert!(doc["examples"][0]["snr_db"].as_f64().unwrap() < 0.0);
+    let adv_wav = out.join("low.adv.wav");
+    let adv = avfoil::audio::wav::read_wav(&adv_wav).unwrap();
+    assert_eq!((adv.sample_rate, adv.samples.len()), (8000, LEN));
+    let again = ok_json(&["predict", "--model", s(&model), "--json", s(&adv_wav)]);
+    assert_eq!(again["predictions"][0]["class"], class_of(&doc, 0));
+    for png in ["low.waveform.png", "low.spectrogram.png"] {
+        assert!(
+            std::fs::metadata(out.join(png)).unwrap().len() > 1000,
+            "{png}"
+        );
+    }
+
+    // The MP3 defence on the adversarial clip: same length, and its prediction reported.
+    let defended = dir.path().join("defended.wav");
+    let d = ok_json(&[
+        "defend",
+        "--model",
+        s(&model),
+        "--defence",
+        "mp3",
+        "--out",
+        s(&defended),
+        "--json",
+        s(&adv_wav),
+    ]);
+    assert_eq!(d["defences"][0], "mp3");
+    assert_eq!(
+        avfoil::audio::wav::read_wav(&defended)
+            .unwrap()
+            .samples
+            .len(),
+        LEN
+    );
+    let snr = d["examples"][0]["snr_db"].as_f64().unwrap();
+    assert!(
+        snr > 3.0 && snr < 40.0,
+        "MP3 at 8 kb/s changes the clip: {snr} dB"
+    );
+
+    // The adaptive attack through MP3 succeeds against the defended model, and what it reports is
+    // what the defended model says about the file it wrote.
+    let out2 = dir.path().join("adaptive");
+    let adaptive = ok_json(&[
+        "attack",
+        "--model",
+        s(&model),
+        "--attack",
+        "pgd",
+        "--eps",
+        "1500",
+        "--max-iter",
+        "20",
+        "--defence",
+        "mp3",
+        "--out",
+        s(&out2),
+        "--json",
+        s(&wav),
+    ]);
+    assert_eq!(adaptive["defences"][0], "mp3");
+    assert_eq!(adaptive["examples"][0]["success"], true);
+    let check = ok_json(&[
+        "defend",
+        "--model",
+        s(&model),
+        "--defence",
+        "mp3",
+        "--out",
+        s(&dir.path().join("check")),
+        "--json",
+        s(&out2.join("low.adv.wav")),
+    ]);
+    assert_eq!(check["examples"][0]["after"], class_of(&adaptive, 0));
+}
+
+#[test]
+fn wav_int16_reports_whether_the_attack_survives_rounding() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, wav) = setup(dir.path());
+    // Half an int16 step cannot survive rounding; a large budget can.
+    for (eps, survives) in [("0.4", false), ("1500", true)] {
+        let out = dir.path().join(format!("q{eps}.wav"));
+        let doc = ok_json(&[
+            "attack",
+            "--model",
+            s(&model),
+            "--attack",
+            "fgm",
+            "--eps",
+            eps,
+            "--wav-int16",
+            "--out",
+            s(&out),
+            "--json",
+            s(&wav),
+        ]);
+        let q = &doc["examples"][0]["int16"];
+        assert_eq!(q["success"], survives, "eps {eps}: {q}");
+        let back = avfoil::audio::wav::read_wav(&out).unwrap();
+        let bits = hound::WavReader::open(&out).unwrap().spec().bits_per_sample;
+        assert_eq!((bits, back.samples.len()), (16, LEN));
+    }
+}
+
+#[test]
+fn bad_audio_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = setup(dir.path());
+    let stereo = dir.path().join("stereo.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&stereo, spec).unwrap();
+    for _ in 0..100 {
+        w.write_sample(0i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let text = dir.path().join("text.wav");
+    std::fs::write(&text, "not audio").unwrap();
+    let nan = dir.path().join("nan.npy");
+    let mut x = vec![0f32; LEN];
+    x[5] = f32::NAN;
+    avfoil::media::npy::write_npy(&nan, &avfoil::array::Array::new(vec![1, LEN], x).unwrap())
+        .unwrap_or(());
+    for (input, want) in [
+        (&stereo, "2 channels"),
+        (&text, "RIFF"),
+        (&nan, "not finite"),
+    ] {
+        let out = dir.path().join("out");
+        let o = avfoil(&[
+            "attack",
+            "--model",
+            s(&model),
+            "--attack",
+            "fgm",
+            "--eps",
+            "1",
+            "--out",
+            s(&out),
+            s(input),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(
+            err.contains(input.file_name().unwrap().to_str().unwrap()) && err.contains(want),
+            "{err}"
+        );
+        assert!(!out.exists(), "no output for a bad input");
+    }
+    let o = avfoil(&[
+        "defend",
+        "--model",
+        s(&model),
+        "--defence",
+        "mp3",
+        "--mp3-bitrate",
+        "100",
+        "--out",
+        s(&dir.path().join("x")),
+        s(&stereo),
+    ]);
+    assert!(!o.status.success());
+}
