@@ -8,54 +8,16 @@
 //!
 //! Prints one JSON line per case, like the baseline script.
 
-use avfoil::array::Array;
 use avfoil::attack::{Attack, Common, Eps, Pgd};
 use avfoil::classifier::Classifier;
 use avfoil::media::npy::read_npy;
 use avfoil::model::Model;
 use burn::tensor::Device;
+use common::{audio_batch, report, time};
 use serde_json::json;
 use std::path::Path;
-use std::time::Instant;
 
-/// The baseline's `audio_batch`: Gaussian-windowed tones plus noise (timing does not depend on it).
-fn audio_batch(n: usize) -> Array {
-    let mut data = Vec::with_capacity(n * 8000);
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    for i in 0..n {
-        for s in 0..8000 {
-            let t = s as f64 / 8000.0;
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let noise = ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 170.0;
-            let v = 3000.0
-                * (2.0 * std::f64::consts::PI * (200.0 + 40.0 * i as f64) * t).sin()
-                * (-(t - 0.5).powi(2) / 0.02).exp();
-            data.push((v + noise) as f32);
-        }
-    }
-    Array {
-        shape: vec![n, 1, 8000],
-        data,
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut out = f(); // warm-up
-    let mut ts = Vec::new();
-    for _ in 0..reps {
-        let t0 = Instant::now();
-        out = f();
-        ts.push(t0.elapsed().as_secs_f64());
-    }
-    (median(ts), out)
-}
+mod common;
 
 fn pgd(eps: f32, step: f32, iters: usize, early_stop: bool) -> Pgd {
     Pgd {
@@ -69,15 +31,6 @@ fn pgd(eps: f32, step: f32, iters: usize, early_stop: bool) -> Pgd {
         early_stop,
         ..Default::default()
     }
-}
-
-fn report(case: &str, seconds: f64, items: usize, extra: serde_json::Value) {
-    let mut doc = json!({"case": case, "seconds": (seconds * 1e4).round() / 1e4, "items": items,
-                         "per_item_ms": (1e6 * seconds / items as f64).round() / 1e3});
-    if let (Some(d), Some(e)) = (doc.as_object_mut(), extra.as_object()) {
-        d.extend(e.clone());
-    }
-    println!("{doc}");
 }
 
 fn main() -> avfoil::Result<()> {

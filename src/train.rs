@@ -566,4 +566,33 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let data = Dataset {
+            x: (0..4 * INPUT_LEN)
+                .map(|i| (((i * 104729) % 3001) as f32 - 1500.0) * 0.3)
+                .collect(),
+            labels: vec![0, 1, 2, 1],
+        };
+        let run = |seed| {
+            let config = TrainConfig {
+                epochs: 1,
+                batch_size: 2,
+                seed,
+                gain_db: 3.0,
+                mp3_prob: 0.5,
+                ..Default::default()
+            };
+            let device = Device::flex();
+            train_raw_audio_cnn(&data, &[], 3, None, &config, &device, |_| {}, |_| {})
+                .unwrap()
+                .0
+        };
+        let (a, b, c) = (run(7), run(7), run(8));
+        for (key, t) in &a {
+            assert_eq!(t.data, b[key].data, "{key}");
+        }
+        assert_ne!(a["fc.weight"].data, c["fc.weight"].data);
+    }
 }

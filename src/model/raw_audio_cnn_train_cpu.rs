@@ -265,7 +265,8 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f64 {
     tail + acc.iter().map(|&v| v as f64).sum::<f64>()
 }
 
-/// Per-channel sums over the batch of `f(row)` and, optionally, of `g(row, other_row)`, in f64.
+/// Per-channel sums over the batch of `f(row)` and, optionally, of `g(row, other_row)`, in f64,
+/// in example order.
 #[allow(clippy::type_complexity)]
 fn channel_sums(
     rows: &[Vec<f32>],
@@ -288,8 +289,12 @@ fn channel_sums(
             }
             (a, b)
         })
-        .reduce(
-            || (vec![0f64; channels], vec![0f64; channels]),
+        // Collected in order and summed sequentially: a parallel reduction's tree depends on
+        // scheduling, and training would not be reproducible to the bit.
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(
+            (vec![0f64; channels], vec![0f64; channels]),
             |(mut a, mut b), (x, y)| {
                 a.iter_mut().zip(&x).for_each(|(a, x)| *a += x);
                 b.iter_mut().zip(&y).for_each(|(b, y)| *b += y);
