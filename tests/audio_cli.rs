@@ -287,3 +287,58 @@ fn bad_audio_inputs_are_clear_errors() {
     ]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn train_writes_a_loadable_model_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real/audiomnist");
+    let o = avfoil(&[
+        "train",
+        "--arch",
+        "raw-audio-cnn",
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--seed",
+        "5",
+        "--placement",
+        "random",
+        "--mp3-augment",
+        "0.5",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("4 training and 2 held-out clips (held-out speakers 51,56)"),
+        "{stderr}"
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("training.json")).unwrap()).unwrap();
+    assert_eq!(report["config"]["seed"], 5);
+    assert_eq!(report["placement"], "random");
+    assert_eq!(report["epochs"].as_array().unwrap().len(), 1);
+    let pred = ok_json(&[
+        "predict",
+        "--model",
+        s(&out),
+        "--json",
+        s(&data.join("56/6_56_49.wav")),
+    ]);
+    assert_eq!(
+        pred["predictions"][0]["probabilities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    // PyTorch key names, as a PyTorch user would load them.
+    let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert!(st.names().contains(&"conv1.1.running_var"));
+}

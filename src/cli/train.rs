@@ -29,6 +29,16 @@ enum Scale {
     Unit,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PlacementArg {
+    /// Centre each clip in the model's window (deterministic).
+    Centre,
+    /// Start each clip at sample 0.
+    Start,
+    /// A uniformly random offset per clip, as the ART notebook, drawn from --seed and the clip.
+    Random,
+}
+
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// Architecture.
@@ -63,6 +73,9 @@ pub struct TrainArgs {
     /// model keeps its accuracy behind the MP3 defence.
     #[arg(long, default_value_t = 0.0)]
     mp3_augment: f32,
+    /// Where a clip shorter than 1 s goes in the zero-padded window (longer ones are cropped there).
+    #[arg(long, value_enum, default_value = "centre")]
+    placement: PlacementArg,
     /// Input units of the model.
     #[arg(long, value_enum, default_value = "int16")]
     scale: Scale,
@@ -81,7 +94,11 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         sample_rate: 8000,
         len: INPUT_LEN,
         scale,
-        placement: Placement::Centre,
+        placement: match args.placement {
+            PlacementArg::Centre => Placement::Centre,
+            PlacementArg::Start => Placement::Start,
+            PlacementArg::Random => Placement::Random { seed: args.seed },
+        },
     };
     let config = TrainConfig {
         epochs: args.epochs,
@@ -194,6 +211,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
     let report = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "config": config,
+        "placement": format!("{:?}", args.placement).to_lowercase(),
         "data": sources,
         "epochs": logs,
     });
@@ -217,12 +235,23 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
 fn load(clips: &[DigitClip], format: &ClipFormat) -> Result<Dataset> {
     let rows: Vec<Vec<f32>> = clips
         .par_iter()
-        .enumerate()
-        .map(|(i, c)| format.load(&c.path, i as u64))
+        .map(|c| format.load(&c.path, name_hash(&c.path)))
         .collect::<avfoil::Result<_>>()?;
     Ok(Dataset {
         x: rows.concat(),
         labels: clips.iter().map(|c| c.digit).collect(),
+    })
+}
+
+/// A stable id for a clip (FNV-1a of its file name), so its random placement does not depend on
+/// which other clips were loaded.
+fn name_hash(path: &std::path::Path) -> u64 {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     })
 }
 
