@@ -291,6 +291,7 @@ fn demo_runs_on_embedded_defaults_from_any_folder() {
         }
     }
     assert_eq!(doc["pgd"]["attack"]["max_iter"], 3);
+    assert_eq!(doc["pgd"]["attack"]["early_stop"], true);
     assert_eq!(doc["adaptive_pgd_through_mp3"]["attack"]["max_iter"], 2);
     assert_eq!(doc["mp3_on_clean"].as_array().unwrap().len(), 4);
     let demo = dir.path().join("avfoil-demo");
