@@ -4,32 +4,13 @@
 //! The model is a two-class linear "tone detector" on 0.1 s at 8 kHz (a 300 Hz template against a
 //! 1 kHz one), so every command runs in milliseconds and the attack's target is known.
 
+mod common;
+use common::{avfoil, ok_json, s, write_stereo_wav};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const LEN: usize = 800;
-
-fn avfoil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avfoil"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = avfoil(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn tone(freq: f32, rate: f32, n: usize, amp: f32) -> Vec<f32> {
     (0..n)
@@ -229,17 +210,7 @@ fn bad_audio_inputs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (model, _) = setup(dir.path());
     let stereo = dir.path().join("stereo.wav");
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&stereo, spec).unwrap();
-    for _ in 0..100 {
-        w.write_sample(0i16).unwrap();
-    }
-    w.finalize().unwrap();
+    write_stereo_wav(&stereo, 50);
     let text = dir.path().join("text.wav");
     std::fs::write(&text, "not audio").unwrap();
     let nan = dir.path().join("nan.npy");

@@ -1,9 +1,11 @@
 //! WAV reading and writing, resampling against sox, and the dataset loaders on real recordings.
 
+mod common;
 use avfoil::audio::resample::resample;
 use avfoil::audio::wav::{WavEncoding, read_wav, write_wav};
 use avfoil::audio::{AudioScale, ClipFormat, Placement};
 use avfoil::data::{DigitCorpus, DigitLayout};
+use common::{snr_db, write_stereo_wav};
 use std::path::{Path, PathBuf};
 
 fn shared(rel: &str) -> PathBuf {
@@ -16,15 +18,6 @@ fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/audio")
         .join(rel)
-}
-
-fn snr_db(reference: &[f32], other: &[f32]) -> f64 {
-    let (mut s, mut e) = (0f64, 0f64);
-    for (&r, &o) in reference.iter().zip(other) {
-        s += (r as f64).powi(2);
-        e += ((o - r) as f64).powi(2);
-    }
-    10.0 * (s / e).log10()
 }
 
 #[test]
@@ -132,17 +125,7 @@ fn bad_wavs_get_errors_naming_the_file() {
 
     // Stereo where mono is expected.
     let stereo = dir.path().join("stereo.wav");
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&stereo, spec).unwrap();
-    for _ in 0..20 {
-        w.write_sample(0i16).unwrap();
-    }
-    w.finalize().unwrap();
+    write_stereo_wav(&stereo, 10);
     let e = read_wav(&stereo)
         .unwrap()
         .into_mono(&stereo)

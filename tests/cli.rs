@@ -1,35 +1,16 @@
 //! The `avfoil` binary end to end on the PyTorch fixture model: predict, attack, JSON documents,
 //! output files, and clear errors (naming the parameter, no output written) for bad arguments.
 
+mod common;
+use common::{avfoil, ok_json, s};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/raw_audio_cnn")
         .join(name)
-}
-
-fn avfoil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avfoil"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = avfoil(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! The MP3 defence: exact length, no delay, ART-like quality at 8 kb/s, no wrap-around, agreement
 //! with ART's output (fixture from tools/make_audio_fixtures.py), identity gradient.
 
+mod common;
 use avfoil::audio::AudioScale;
 use avfoil::classifier::Preprocessor;
 use avfoil::defence::Mp3Compression;
 use avfoil::media::npy::read_npy;
 use burn::tensor::{Device, Tensor, TensorData};
+use common::snr_db;
 use std::path::Path;
 
 fn fixture(name: &str) -> Vec<f32> {
@@ -16,15 +18,6 @@ fn fixture(name: &str) -> Vec<f32> {
     )
     .unwrap()
     .data
-}
-
-fn snr_db(reference: &[f32], other: &[f32]) -> f64 {
-    let (mut s, mut e) = (0f64, 0f64);
-    for (&r, &o) in reference.iter().zip(other) {
-        s += (r as f64).powi(2);
-        e += ((o - r) as f64).powi(2);
-    }
-    10.0 * (s / e).log10()
 }
 
 /// Lag (in samples, within ±max) that maximises the cross-correlation of `b` against `a`.

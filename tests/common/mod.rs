@@ -162,3 +162,52 @@ impl Lcg {
         (0..n).map(|_| self.range(lo, hi)).collect()
     }
 }
+
+/// Runs the `avfoil` binary.
+pub fn avfoil(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_avfoil"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs the binary, requires success, and parses its stdout as one JSON document.
+pub fn ok_json(args: &[&str]) -> serde_json::Value {
+    let out = avfoil(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+/// A path as a command-line argument.
+pub fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Signal-to-error ratio of `other` against `reference`, in dB.
+pub fn snr_db(reference: &[f32], other: &[f32]) -> f64 {
+    let (mut sig, mut err) = (0f64, 0f64);
+    for (&r, &o) in reference.iter().zip(other) {
+        sig += (r as f64).powi(2);
+        err += ((o - r) as f64).powi(2);
+    }
+    10.0 * (sig / err).log10()
+}
+
+/// A silent 16-bit stereo WAV of `frames` frames: what a mono model must refuse.
+pub fn write_stereo_wav(path: &std::path::Path, frames: usize) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for _ in 0..2 * frames {
+        w.write_sample(0i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
