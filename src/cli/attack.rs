@@ -85,7 +85,7 @@ pub struct AttackArgs {
     #[arg(long, value_enum, value_delimiter = ',')]
     defence: Vec<DefenceName>,
     /// MP3 bitrate in kb/s (default: LAME's choice, as ART: 8 kb/s at 8 kHz mono).
-    #[arg(long)]
+    #[arg(long, alias = "bitrate")]
     mp3_bitrate: Option<u32>,
     /// Output: a .npy (.wav) file for a single .npy (.wav) input, otherwise a folder that gets one
     /// `<name>.adv.npy` or `<name>.adv.wav` per input. WAV outputs are 32-bit float (the perturbation

@@ -22,7 +22,7 @@ pub struct DefendArgs {
     #[arg(long, value_enum, value_delimiter = ',', required = true)]
     defence: Vec<DefenceName>,
     /// MP3 bitrate in kb/s (default: LAME's choice, as ART: 8 kb/s at 8 kHz mono).
-    #[arg(long)]
+    #[arg(long, alias = "bitrate")]
     mp3_bitrate: Option<u32>,
     /// Output: a file for a single input of the same type, otherwise a folder that gets one
     /// `<name>.defended.npy` or `.wav` per input (WAV: 32-bit float unless --wav-int16).
