@@ -5,10 +5,12 @@
 //! rule ([`success`]) and the per-example choice between restarts (`BestOf`).
 
 pub mod fgm;
+pub mod frame_saliency;
 pub mod geometry;
 pub mod pgd;
 
 pub use fgm::Fgm;
+pub use frame_saliency::{FrameSaliency, SaliencyMethod};
 pub use geometry::{Norm, Projection};
 pub use pgd::Pgd;
 
@@ -111,6 +113,27 @@ impl Mask {
         Ok(Self { values })
     }
 
+    /// The whole mask for a batch of `n` examples of `d` features, as 0/1 values `[n·d]`.
+    pub fn expand(&self, n: usize, d: usize) -> Result<Vec<f32>> {
+        let binary = |v: &f32| if *v != 0.0 { 1.0 } else { 0.0 };
+        if self.values.len() == d {
+            Ok((0..n)
+                .flat_map(|_| self.values.iter().map(binary))
+                .collect())
+        } else if self.values.len() == n * d {
+            Ok(self.values.iter().map(binary).collect())
+        } else {
+            Err(Error::invalid(
+                "mask",
+                format!(
+                    "expected {d} values (one example) or {} (the batch), got {}",
+                    n * d,
+                    self.values.len()
+                ),
+            ))
+        }
+    }
+
     /// The mask for examples `start..end` of a batch of `n`, as a 0/1 tensor `[1 or end−start, d]`.
     fn rows(
         &self,
@@ -171,6 +194,12 @@ pub trait Attack {
 
     /// Whether `labels` are targets to reach (targeted) or labels to move away from.
     fn targeted(&self) -> bool;
+
+    /// The frame axis of one example, for attacks that work frame by frame (reports count the
+    /// perturbed frames along it).
+    fn frame_axis(&self) -> Option<usize> {
+        None
+    }
 
     /// Attacks a flattened batch `x` (`[N, d]`), which is not modified.
     ///

@@ -211,3 +211,32 @@ pub fn write_stereo_wav(path: &std::path::Path, frames: usize) {
     }
     w.finalize().unwrap();
 }
+
+/// [`linear`] for examples of `shape` (e.g. a `[C, F, H, W]` video).
+pub fn linear_shaped(
+    w: &[f32],
+    b: &[f32],
+    k: usize,
+    shape: &[usize],
+    clip: Option<(f32, f32)>,
+) -> NeuralClassifier {
+    let d: usize = shape.iter().product();
+    let mut t = BTreeMap::new();
+    t.insert(
+        "weight".to_string(),
+        HostTensor {
+            shape: vec![k, d],
+            data: w.to_vec(),
+        },
+    );
+    t.insert(
+        "bias".to_string(),
+        HostTensor {
+            shape: vec![k],
+            data: b.to_vec(),
+        },
+    );
+    let mut weights = Weights::from_tensors("test", t);
+    let net = LinearSoftmax::from_weights(&mut weights, k, d, &device()).unwrap();
+    NeuralClassifier::new(net, &device(), shape.to_vec(), k, clip).unwrap()
+}

@@ -1,0 +1,250 @@
+//! Frame saliency on a linear "video" model `[1, F, 2, 2]`: per-example bookkeeping (each frame of
+//! each example attacked at most once, within eps; no coupling between examples), saliency order,
+//! and the degenerate cases (spec §3, §7.3).
+
+mod common;
+use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, Pgd, SaliencyMethod};
+use avfoil::classifier::Classifier;
+use avfoil::report::{Batch, run_attack};
+use common::{host, linear_shaped, tensor};
+
+const F: usize = 8;
+const SHAPE: [usize; 4] = [1, F, 2, 2];
+const D: usize = 4 * F;
+const K: usize = 3;
+
+/// Weights whose frames matter differently per class, so examples of different classes rank their
+/// frames differently.
+fn model() -> avfoil::classifier::NeuralClassifier {
+    let w: Vec<f32> = (0..K * D)
+        .map(|i| {
+            let (c, j) = (i / D, i % D);
+            let frame = j / 4;
+            let scale = 1.0 + ((frame * (c + 2) * 7) % F) as f32;
+            scale
+                * if (i * 2654435761) % 3 == 0 {
+                    -0.2
+                } else {
+                    0.25
+                }
+        })
+        .collect();
+    linear_shaped(&w, &[0.0; K], K, &SHAPE, Some((0.0, 1.0)))
+}
+
+fn inputs() -> Vec<f32> {
+    (0..3 * D)
+        .map(|i| 0.5 + 0.4 * (((i * 7919) % 101) as f32 / 101.0 - 0.5))
+        .collect()
+}
+
+fn fgm(eps: f32) -> Box<dyn Attack> {
+    Box::new(Fgm {
+        common: Common {
+            eps: Eps::Scalar(eps),
+            eps_step: Eps::Scalar(eps),
+            ..Default::default()
+        },
+        minimal: false,
+    })
+}
+
+fn fsa(method: SaliencyMethod, eps: f32) -> FrameSaliency {
+    FrameSaliency {
+        attacker: fgm(eps),
+        method,
+        frame_axis: 1,
+        batch_size: 4,
+    }
+}
+
+/// Per-frame L∞ change of each example.
+fn frame_linf(clean: &[f32], adv: &[f32]) -> Vec<Vec<f32>> {
+    (0..clean.len() / D)
+        .map(|e| {
+            (0..F)
+                .map(|f| {
+                    (0..4)
+                        .map(|j| (adv[e * D + f * 4 + j] - clean[e * D + f * 4 + j]).abs())
+                        .fold(0.0, f32::max)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn refresh_attacks_each_frame_of_each_example_at_most_once_within_eps() {
+    let clf = model();
+    let x = inputs();
+    let eps = 0.05;
+    let out = fsa(SaliencyMethod::IterativeRefresh, eps)
+        .generate(&clf, &tensor(&x, 3, D), None, None)
+        .unwrap();
+    let adv = host(&out.adversarial);
+    for (e, frames) in frame_linf(&x, &adv).iter().enumerate() {
+        assert!(
+            frames.iter().all(|&v| v <= eps + 1e-6),
+            "example {e}: per-frame change {frames:?} exceeds eps"
+        );
+        assert!(frames.iter().any(|&v| v > 0.0), "example {e} was attacked");
+    }
+    assert!(adv.iter().all(|v| (0.0..=1.0).contains(v)));
+}
+
+#[test]
+fn batched_and_one_at_a_time_runs_agree() {
+    let clf = model();
+    let x = inputs();
+    for method in [SaliencyMethod::Iterative, SaliencyMethod::IterativeRefresh] {
+        let attack = fsa(method, 0.05);
+        let batch = host(
+            &attack
+                .generate(&clf, &tensor(&x, 3, D), None, None)
+                .unwrap()
+                .adversarial,
+        );
+        for e in 0..3 {
+            let one = host(
+                &attack
+                    .generate(&clf, &tensor(&x[e * D..(e + 1) * D], 1, D), None, None)
+                    .unwrap()
+                    .adversarial,
+            );
+            assert_eq!(one, batch[e * D..(e + 1) * D], "{method:?}, example {e}");
+        }
+    }
+}
+
+#[test]
+fn iterative_takes_the_full_attack_frames_in_saliency_order() {
+    let clf = model();
+    let x = inputs();
+    let xt = tensor(&x, 3, D);
+    let eps = 0.05;
+    let full = host(
+        &fgm(eps)
+            .generate(&clf, &xt, None, None)
+            .unwrap()
+            .adversarial,
+    );
+    let adv = host(
+        &fsa(SaliencyMethod::Iterative, eps)
+            .generate(&clf, &xt, None, None)
+            .unwrap()
+            .adversarial,
+    );
+    let clean_labels = clf.predict_labels(&xt, 8).unwrap();
+    let grads = host(&clf.loss_gradient(xt.clone(), &clean_labels).unwrap());
+    let adv_labels = clf.predict_labels(&tensor(&adv, 3, D), 8).unwrap();
+    for e in 0..3 {
+        let sal: Vec<f32> = (0..F)
+            .map(|f| (0..4).map(|j| grads[e * D + f * 4 + j].abs()).sum())
+            .collect();
+        let mut order: Vec<usize> = (0..F).collect();
+        order.sort_by(|&a, &b| sal[b].total_cmp(&sal[a]).then(a.cmp(&b)));
+        let changed: Vec<bool> = (0..F)
+            .map(|f| (0..4).any(|j| adv[e * D + f * 4 + j] != x[e * D + f * 4 + j]))
+            .collect();
+        let k = changed.iter().filter(|&&c| c).count();
+        // The changed frames are the k most salient, each exactly as the full attack made it.
+        for (rank, &f) in order.iter().enumerate() {
+            assert_eq!(changed[f], rank < k, "example {e}, frame {f}");
+            for j in 0..4 {
+                let i = e * D + f * 4 + j;
+                assert_eq!(adv[i], if rank < k { full[i] } else { x[i] });
+            }
+        }
+        // Stopped at the first success: one frame fewer would not do.
+        if adv_labels[e] != clean_labels[e] && k > 1 {
+            let mut fewer = adv[e * D..(e + 1) * D].to_vec();
+            let last = order[k - 1];
+            fewer[last * 4..last * 4 + 4]
+                .copy_from_slice(&x[e * D + last * 4..e * D + last * 4 + 4]);
+            assert_eq!(
+                clf.predict_labels(&tensor(&fewer, 1, D), 1).unwrap()[0],
+                clean_labels[e]
+            );
+        }
+    }
+}
+
+#[test]
+fn one_shot_is_the_inner_attack_and_targets_already_reached_are_left_alone() {
+    let clf = model();
+    let x = inputs();
+    let xt = tensor(&x, 3, D);
+    let plain = host(
+        &fgm(0.05)
+            .generate(&clf, &xt, None, None)
+            .unwrap()
+            .adversarial,
+    );
+    let one = host(
+        &fsa(SaliencyMethod::OneShot, 0.05)
+            .generate(&clf, &xt, None, None)
+            .unwrap()
+            .adversarial,
+    );
+    assert_eq!(plain, one);
+
+    let targeted = FrameSaliency {
+        attacker: Box::new(Pgd {
+            common: Common {
+                eps: Eps::Scalar(0.05),
+                eps_step: Eps::Scalar(0.01),
+                targeted: true,
+                ..Default::default()
+            },
+            max_iter: 5,
+            ..Default::default()
+        }),
+        method: SaliencyMethod::IterativeRefresh,
+        frame_axis: 1,
+        batch_size: 2,
+    };
+    let current = clf.predict_labels(&xt, 8).unwrap();
+    let out = targeted.generate(&clf, &xt, Some(&current), None).unwrap();
+    assert_eq!(
+        host(&out.adversarial),
+        x,
+        "already at the target: untouched"
+    );
+}
+
+#[test]
+fn reports_count_perturbed_frames_and_bad_axes_are_errors() {
+    let clf = model();
+    let x = inputs();
+    let xt = tensor(&x, 3, D);
+    let origins: Vec<(String, usize)> = (0..3).map(|i| ("clip".to_string(), i)).collect();
+    let classes: Vec<String> = (0..K).map(|c| c.to_string()).collect();
+    let attack = fsa(SaliencyMethod::Iterative, 0.05);
+    let batch = Batch {
+        x: &xt,
+        labels: None,
+        mask: None,
+        origins: &origins,
+    };
+    let run = run_attack(&clf, &classes, &attack, &batch, 4).unwrap();
+    for (e, ex) in run.report.examples.iter().enumerate() {
+        let changed = frame_linf(&x, &run.adversarial)[e]
+            .iter()
+            .filter(|&&v| v > 0.0)
+            .count();
+        assert_eq!(ex.perturbed_frames, Some(changed));
+    }
+    // Sparse: examples flip with a few of their frames perturbed.
+    assert!(
+        run.report
+            .examples
+            .iter()
+            .all(|e| e.success && e.perturbed_frames.unwrap() < F)
+    );
+    let bad = FrameSaliency {
+        frame_axis: 4,
+        ..fsa(SaliencyMethod::Iterative, 0.05)
+    };
+    let e = bad.generate(&clf, &xt, None, None).unwrap_err().to_string();
+    assert!(e.contains("frame_axis"), "{e}");
+}
