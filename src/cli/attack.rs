@@ -2,7 +2,10 @@
 
 use super::{DefenceName, Inputs, class_index, load_model, with_defences};
 use anyhow::{Context, Result, bail};
-use avfoil::attack::{Attack, Common, Eps, Fgm, Mask, Norm, Pgd, Projection};
+use avfoil::attack::frame_saliency::frame_index;
+use avfoil::attack::{
+    Attack, Common, Eps, Fgm, FrameSaliency, Mask, Norm, Pgd, Projection, SaliencyMethod,
+};
 use avfoil::audio::AudioScale;
 use avfoil::audio::wav::WavEncoding;
 use avfoil::classifier::Classifier;
@@ -19,6 +22,24 @@ use std::path::{Path, PathBuf};
 enum AttackName {
     Fgm,
     Pgd,
+    /// Perturb only the most salient frames of a video (wraps --inner).
+    FrameSaliency,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum InnerName {
+    Fgm,
+    Pgd,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MethodName {
+    /// One attack on the whole clip, its frames kept in saliency order until success.
+    Iterative,
+    /// Attack one frame at a time, recomputing the saliency.
+    IterativeRefresh,
+    /// The inner attack on every frame.
+    OneShot,
 }
 
 #[derive(Args, Debug)]
@@ -80,6 +101,18 @@ pub struct AttackArgs {
     /// .npy mask of one example's shape (or the whole batch's): 0 = keep, non-zero = may change.
     #[arg(long)]
     mask: Option<PathBuf>,
+    /// Frame saliency: how frames are chosen.
+    #[arg(long, value_enum, default_value = "iterative")]
+    method: MethodName,
+    /// Frame saliency: the attack run on the chosen frames.
+    #[arg(long, value_enum, default_value = "fgm")]
+    inner: InnerName,
+    /// Frame saliency: axis of the frames in one example's shape (`[C, F, H, W]`: 1).
+    #[arg(long, default_value_t = 1)]
+    frame_axis: usize,
+    /// Video: perturb only these frames (comma-separated indices along --frame-axis).
+    #[arg(long, value_delimiter = ',')]
+    frames: Option<Vec<usize>>,
     /// Defences in front of the model, attacked through with identity gradients (BPDA): the
     /// adaptive attack. Reported predictions are those of the defended model.
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -134,9 +167,16 @@ fn scaled(eps: &Eps, factor: f32) -> Eps {
 fn build_attack(args: &AttackArgs) -> Result<Box<dyn Attack>> {
     let norm: Norm = args.norm.parse()?;
     let eps = parse_eps("eps", &args.eps)?;
-    let default_step = match args.attack {
+    let inner = match args.attack {
+        AttackName::FrameSaliency => match args.inner {
+            InnerName::Fgm => AttackName::Fgm,
+            InnerName::Pgd => AttackName::Pgd,
+        },
+        a => a,
+    };
+    let default_step = match inner {
         AttackName::Pgd => 0.25,
-        AttackName::Fgm => 0.1,
+        _ => 0.1,
     };
     let eps_step = match &args.eps_step {
         Some(s) => parse_eps("eps-step", s)?,
@@ -160,7 +200,8 @@ fn build_attack(args: &AttackArgs) -> Result<Box<dyn Attack>> {
             Projection::Radial
         },
     };
-    let attack: Box<dyn Attack> = match args.attack {
+    let attack: Box<dyn Attack> = match inner {
+        AttackName::FrameSaliency => unreachable!("resolved to the inner attack"),
         AttackName::Fgm => {
             for (set, flag) in [
                 (args.decay.is_some(), "--decay"),
@@ -193,7 +234,56 @@ fn build_attack(args: &AttackArgs) -> Result<Box<dyn Attack>> {
             Box::new(pgd)
         }
     };
-    Ok(attack)
+    Ok(match args.attack {
+        AttackName::FrameSaliency => Box::new(FrameSaliency {
+            attacker: attack,
+            method: match args.method {
+                MethodName::Iterative => SaliencyMethod::Iterative,
+                MethodName::IterativeRefresh => SaliencyMethod::IterativeRefresh,
+                MethodName::OneShot => SaliencyMethod::OneShot,
+            },
+            frame_axis: args.frame_axis,
+            batch_size: args.batch_size as usize,
+        }),
+        _ => attack,
+    })
+}
+
+/// The mask that `--frames` and `--mask` make together (both must allow a feature).
+fn combined_mask(args: &AttackArgs, shape: &[usize], n: usize) -> Result<Option<Mask>> {
+    let user = match &args.mask {
+        Some(p) => {
+            Some(Mask::new(read_npy(p)?.data).with_context(|| format!("--mask {}", p.display()))?)
+        }
+        None => None,
+    };
+    let Some(frames) = &args.frames else {
+        return Ok(user);
+    };
+    let (frame_of, count) = frame_index(shape, args.frame_axis).context("--frames")?;
+    if let Some(&bad) = frames.iter().find(|&&f| f >= count) {
+        bail!(
+            "--frames: frame {bad} does not exist; examples have {count} frames (0-{})",
+            count - 1
+        );
+    }
+    let d = frame_of.len();
+    let base = match &user {
+        Some(m) => m.expand(n, d).context("--mask")?,
+        None => vec![1.0; n * d],
+    };
+    let values = base
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if frames.contains(&frame_of[i % d]) {
+                v
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Ok(Some(Mask::new(values)?))
 }
 
 fn class_list(classes: &[String], s: &str, n: usize, flag: &str) -> Result<Vec<usize>> {
@@ -225,12 +315,7 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let inputs = Inputs::load(&args.inputs, &model, device)?;
     let n = inputs.rows();
     inputs.prepare_out(&args.out)?;
-    let mask = match &args.mask {
-        Some(p) => {
-            Some(Mask::new(read_npy(p)?.data).with_context(|| format!("--mask {}", p.display()))?)
-        }
-        None => None,
-    };
+    let mask = combined_mask(&args, clf.input_shape(), n)?;
     let given = match (&args.target, &args.labels) {
         (Some(t), _) => Some(class_list(classes, t, n, "--target")?),
         (None, Some(l)) => Some(class_list(classes, l, n, "--labels")?),

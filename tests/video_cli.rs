@@ -1,0 +1,139 @@
+//! Video attacks through the binary on a tiny linear model of `[1, 4, 2, 2]` clips: frame saliency,
+//! explicit frame selection, and `perturbed_frames` in the JSON.
+
+mod common;
+use avfoil::array::Array;
+use avfoil::media::npy::{read_npy, write_npy};
+use common::{avfoil, ok_json, s};
+use std::path::{Path, PathBuf};
+
+const D: usize = 16;
+
+fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let model = dir.join("clips");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(
+        model.join("model.toml"),
+        "architecture = \"linear\"\nclasses = [\"a\", \"b\"]\nweights = \"model.safetensors\"\n\
+         [input]\nmodality = \"video\"\nshape = [1, 4, 2, 2]\nclip = [0.0, 1.0]\n",
+    )
+    .unwrap();
+    // Frame 2 matters most, frame 0 least; alternating signs within a frame keep the clean margin
+    // small on mid-grey clips.
+    let w: Vec<f32> = (0..2 * D)
+        .map(|i| {
+            let frame = (i % D) / 4;
+            let v = [0.5, 1.0, 4.0, 2.0][frame] * if i % 2 == 0 { 1.0 } else { -1.0 };
+            if i < D { v } else { -v }
+        })
+        .collect();
+    let tensors = [
+        (
+            "weight".to_string(),
+            avfoil::model::HostTensor {
+                shape: vec![2, D],
+                data: w,
+            },
+        ),
+        (
+            "bias".to_string(),
+            avfoil::model::HostTensor {
+                shape: vec![2],
+                data: vec![0.0, 0.0],
+            },
+        ),
+    ]
+    .into_iter()
+    .collect();
+    avfoil::model::weights::write_safetensors(&model.join("model.safetensors"), &tensors).unwrap();
+    let x = dir.join("x.npy");
+    let data: Vec<f32> = (0..2 * D).map(|i| 0.5 + 0.01 * (i % 5) as f32).collect();
+    write_npy(&x, &Array::new(vec![2, 1, 4, 2, 2], data).unwrap()).unwrap();
+    (model, x)
+}
+
+fn changed_frames(clean: &[f32], adv: &[f32], e: usize) -> Vec<usize> {
+    (0..4)
+        .filter(|f| (0..4).any(|j| clean[e * D + f * 4 + j] != adv[e * D + f * 4 + j]))
+        .collect()
+}
+
+#[test]
+fn frame_saliency_perturbs_the_most_salient_frame_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, x) = setup(dir.path());
+    let out = dir.path().join("adv.npy");
+    let doc = ok_json(&[
+        "attack",
+        "--model",
+        s(&model),
+        "--attack",
+        "frame-saliency",
+        "--method",
+        "iterative",
+        "--eps",
+        "0.1",
+        "--out",
+        s(&out),
+        "--json",
+        s(&x),
+    ]);
+    assert_eq!(doc["attack"]["name"], "frame-saliency");
+    assert_eq!(doc["attack"]["attacker"]["name"], "fgm");
+    let clean = read_npy(&x).unwrap().data;
+    let adv = read_npy(&out).unwrap().data;
+    for e in 0..2 {
+        let ex = &doc["examples"][e];
+        assert_eq!(ex["success"], true);
+        // eps 0.1 on frame 2 alone moves the logit margin by 2·4·4·0.1 = 3.2, more than its size.
+        assert_eq!(changed_frames(&clean, &adv, e), [2]);
+        assert_eq!(ex["perturbed_frames"], 1);
+    }
+}
+
+#[test]
+fn frames_option_restricts_any_attack_and_is_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, x) = setup(dir.path());
+    let out = dir.path().join("adv.npy");
+    let doc = ok_json(&[
+        "attack",
+        "--model",
+        s(&model),
+        "--attack",
+        "pgd",
+        "--eps",
+        "0.05",
+        "--frames",
+        "0,3",
+        "--out",
+        s(&out),
+        "--json",
+        s(&x),
+    ]);
+    let clean = read_npy(&x).unwrap().data;
+    let adv = read_npy(&out).unwrap().data;
+    for e in 0..2 {
+        assert_eq!(changed_frames(&clean, &adv, e), [0, 3]);
+        assert_eq!(doc["examples"][e]["perturbed_frames"], 2);
+    }
+    let o = avfoil(&[
+        "attack",
+        "--model",
+        s(&model),
+        "--attack",
+        "fgm",
+        "--eps",
+        "0.05",
+        "--frames",
+        "4",
+        "--out",
+        s(&dir.path().join("bad.npy")),
+        s(&x),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--frames") && err.contains("4 frames"),
+        "{err}"
+    );
+}
