@@ -35,8 +35,8 @@ pub struct Cli {
 enum Command {
     /// Classify inputs and print the top classes.
     Predict(predict::PredictArgs),
-    /// Craft adversarial examples with FGM or PGD.
-    Attack(attack::AttackArgs),
+    /// Craft adversarial examples: FGM, PGD, frame saliency.
+    Attack(Box<attack::AttackArgs>),
     /// Apply defences (MP3 compression) to inputs and compare predictions.
     Defend(defend::DefendArgs),
     /// Train a model from recordings (AudioMNIST or FSDD layout).
@@ -52,7 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let device = avfoil::device::parse_device(&cli.device)?;
     match cli.command {
         Command::Predict(args) => predict::run(args, &device),
-        Command::Attack(args) => attack::run(args, &device),
+        Command::Attack(args) => attack::run(*args, &device),
         Command::Defend(args) => defend::run(args, &device),
         Command::Train(args) => train::run(args, &device),
         Command::Demo(args) => demo::run(args, &device),
