@@ -1,5 +1,6 @@
-//! Files in and out: arrays and plots today; WAV, video and GIF arrive with the audio and video pipelines.
+//! Files in and out: arrays (npy), plots, GIFs, and atomic writes. WAV lives in `crate::audio`.
 
 pub mod fs;
+pub mod gif;
 pub mod npy;
 pub mod plot;

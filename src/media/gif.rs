@@ -1,0 +1,118 @@
+//! Animated GIFs of video clips (what ART's action-recognition notebook saves), with the `gif` crate.
+//!
+//! GIF holds at most 256 colours per frame: each frame gets its own NeuQuant palette, so the file is
+//! for looking at, not for re-attacking (a perturbation of a few grey levels does not survive it).
+
+use crate::error::{Error, Result};
+use crate::media::fs::write_atomic;
+use gif::{Encoder, Frame, Repeat};
+
+/// Writes a clip `[3, F, H, W]` (channels first, RGB, values in `[0, max]`) as a looping GIF at
+/// `fps` frames per second, atomically.
+pub fn write_gif(
+    path: &std::path::Path,
+    clip: &[f32],
+    shape: &[usize],
+    max: f32,
+    fps: f32,
+) -> Result<()> {
+    let &[3, frames, h, w] = shape else {
+        return Err(Error::invalid(
+            "shape",
+            format!("a GIF needs an RGB clip [3, F, H, W], got {shape:?}"),
+        ));
+    };
+    if clip.len() != 3 * frames * h * w || frames == 0 || h == 0 || w == 0 {
+        return Err(Error::invalid(
+            "clip",
+            format!(
+                "expected {} values for {shape:?}, got {}",
+                3 * frames * h * w,
+                clip.len()
+            ),
+        ));
+    }
+    if h > u16::MAX as usize || w > u16::MAX as usize {
+        return Err(Error::invalid(
+            "shape",
+            format!("{w}x{h} is too large for a GIF"),
+        ));
+    }
+    if !(fps > 0.0 && fps.is_finite()) || !(max > 0.0 && max.is_finite()) {
+        return Err(Error::invalid(
+            "fps",
+            "fps and the value range must be positive",
+        ));
+    }
+    if let Some(i) = clip.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid("clip", format!("value {i} is not finite")));
+    }
+    let plane = h * w;
+    let mut bytes = Vec::new();
+    let encode = |bytes: &mut Vec<u8>| -> std::result::Result<(), gif::EncodingError> {
+        let mut encoder = Encoder::new(bytes, w as u16, h as u16, &[])?;
+        encoder.set_repeat(Repeat::Infinite)?;
+        // GIF delays are in hundredths of a second.
+        let delay = (100.0 / fps).round().clamp(1.0, u16::MAX as f32) as u16;
+        for f in 0..frames {
+            let mut rgb = Vec::with_capacity(plane * 3);
+            for p in 0..plane {
+                for c in 0..3 {
+                    let v = clip[(c * frames + f) * plane + p] / max * 255.0;
+                    rgb.push(v.round().clamp(0.0, 255.0) as u8);
+                }
+            }
+            let mut frame = Frame::from_rgb_speed(w as u16, h as u16, &rgb, 10);
+            frame.delay = delay;
+            encoder.write_frame(&frame)?;
+        }
+        Ok(())
+    };
+    encode(&mut bytes).map_err(|e| Error::decode(path, format!("cannot encode GIF: {e}")))?;
+    write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_colours_and_timing_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clip.gif");
+        let (frames, h, w) = (3, 4, 5);
+        // Frame f is a flat colour: red, green, blue.
+        let mut clip = vec![0f32; 3 * frames * h * w];
+        for f in 0..frames {
+            for p in 0..h * w {
+                clip[(f * frames + f) * h * w + p] = 1.0;
+            }
+        }
+        write_gif(&path, &clip, &[3, frames, h, w], 1.0, 25.0).unwrap();
+        let mut decoder = gif::DecodeOptions::new();
+        decoder.set_color_output(gif::ColorOutput::RGBA);
+        let mut reader = decoder
+            .read_info(std::fs::File::open(&path).unwrap())
+            .unwrap();
+        let mut seen = 0;
+        while let Some(frame) = reader.read_next_frame().unwrap() {
+            assert_eq!((frame.width, frame.height, frame.delay), (5, 4, 4));
+            let px = &frame.buffer[..3];
+            let mut want = [0u8; 3];
+            want[seen] = 255;
+            assert_eq!(px, want, "frame {seen}");
+            seen += 1;
+        }
+        assert_eq!(seen, frames);
+    }
+
+    #[test]
+    fn bad_shapes_are_errors_and_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.gif");
+        assert!(write_gif(&path, &[0.0; 12], &[1, 3, 2, 2], 1.0, 25.0).is_err());
+        assert!(write_gif(&path, &[0.0; 5], &[3, 1, 2, 2], 1.0, 25.0).is_err());
+        assert!(write_gif(&path, &[f32::NAN; 12], &[3, 1, 2, 2], 1.0, 25.0).is_err());
+        assert!(!path.exists());
+    }
+}
