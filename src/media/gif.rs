@@ -38,7 +38,7 @@ pub fn write_gif(
             format!("{w}x{h} is too large for a GIF"),
         ));
     }
-    if !(fps > 0.0 && fps.is_finite()) || !(max > 0.0 && max.is_finite()) {
+    if !(fps > 0.0 && fps.is_finite() && max > 0.0 && max.is_finite()) {
         return Err(Error::invalid(
             "fps",
             "fps and the value range must be positive",
