@@ -651,6 +651,118 @@ fn viridis(t: f64) -> [u8; 3] {
     })
 }
 
+/// Columns of the frame strip; longer clips wrap onto more rows.
+const STRIP_COLUMNS: usize = 8;
+/// Width of one frame in the strip, in pixels.
+const STRIP_CELL: usize = 140;
+
+/// A grid of a video attack's frames: each adversarial frame above its perturbation (|δ| per pixel,
+/// the largest over channels, on one grey scale for the whole clip: white = none) and a caption with
+/// the frame's L∞ change in the clip's units. `shape` is `[3, F, H, W]`, values in `[0, max]`.
+pub fn frame_strip_png(
+    path: &Path,
+    title: &str,
+    original: &[f32],
+    adversarial: &[f32],
+    shape: &[usize],
+    max: f32,
+) -> Result<()> {
+    let &[3, frames, h, w] = shape else {
+        return Err(Error::invalid(
+            "shape",
+            format!("a frame strip needs an RGB clip [3, F, H, W], got {shape:?}"),
+        ));
+    };
+    let d = 3 * frames * h * w;
+    if original.len() != d || adversarial.len() != d || d == 0 {
+        return Err(Error::invalid(
+            "adversarial",
+            format!("expected {d} values for {shape:?} in both clips"),
+        ));
+    }
+    if !(max > 0.0 && max.is_finite()) {
+        return Err(Error::invalid("max", "the value range must be positive"));
+    }
+    let plane = h * w;
+    let at = |v: &[f32], c: usize, f: usize, p: usize| v[(c * frames + f) * plane + p];
+    let delta = |f: usize, p: usize| {
+        (0..3)
+            .map(|c| (at(adversarial, c, f, p) - at(original, c, f, p)).abs())
+            .fold(0f32, f32::max)
+    };
+    let linf: Vec<f32> = (0..frames)
+        .map(|f| (0..plane).map(|p| delta(f, p)).fold(0f32, f32::max))
+        .collect();
+    let scale = linf
+        .iter()
+        .cloned()
+        .fold(0f32, f32::max)
+        .max(f32::MIN_POSITIVE);
+    let cell_h = (STRIP_CELL * h).div_ceil(w).max(1);
+    let cols = frames.min(STRIP_COLUMNS);
+    let rows = frames.div_ceil(STRIP_COLUMNS);
+    let (pad, caption, header) = (10usize, 22usize, 40usize);
+    let block = 2 * cell_h + caption + pad;
+    let width = (cols * (STRIP_CELL + pad) + pad) as u32;
+    let height = (header + rows * block + pad) as u32;
+    // Nearest-neighbour scaling of a frame to one cell, by a per-pixel colour function.
+    let cell = |colour: &dyn Fn(usize) -> [u8; 3]| -> Vec<u8> {
+        let mut px = Vec::with_capacity(STRIP_CELL * cell_h * 3);
+        for y in 0..cell_h {
+            for x in 0..STRIP_CELL {
+                let p = (y * h / cell_h) * w + x * w / STRIP_CELL;
+                px.extend_from_slice(&colour(p));
+            }
+        }
+        px
+    };
+    let bytes = render(path, (width, height), |root| {
+        root.draw(&Text::new(title.to_string(), (pad as i32, 10), font(20.0)))?;
+        for f in 0..frames {
+            let (r, c) = (f / STRIP_COLUMNS, f % STRIP_COLUMNS);
+            let x0 = (pad + c * (STRIP_CELL + pad)) as i32;
+            let y0 = (header + r * block) as i32;
+            let frame_px = cell(&|p| {
+                [0, 1, 2].map(|ch| {
+                    (at(adversarial, ch, f, p) / max * 255.0)
+                        .round()
+                        .clamp(0.0, 255.0) as u8
+                })
+            });
+            let delta_px = cell(&|p| {
+                let g = (255.0 * (1.0 - delta(f, p) / scale))
+                    .round()
+                    .clamp(0.0, 255.0) as u8;
+                [g, g, g]
+            });
+            let mut top = bitmap(STRIP_CELL as u32, cell_h as u32, frame_px)?;
+            top.move_to((x0, y0));
+            root.draw(&top)?;
+            let mut bottom = bitmap(STRIP_CELL as u32, cell_h as u32, delta_px)?;
+            bottom.move_to((x0, y0 + cell_h as i32));
+            root.draw(&bottom)?;
+            // Outline the perturbation cell: an unchanged frame's is white.
+            let (x1, y1) = (x0 + STRIP_CELL as i32 - 1, y0 + 2 * cell_h as i32 - 1);
+            root.draw(&Rectangle::new(
+                [(x0, y0 + cell_h as i32), (x1, y1)],
+                RGBColor(190, 190, 190).stroke_width(1),
+            ))?;
+            let label = if linf[f] > 0.0 {
+                format!("frame {f}: L∞ {:.4}", linf[f])
+            } else {
+                format!("frame {f}: unchanged")
+            };
+            root.draw(&Text::new(
+                label,
+                (x0, y0 + 2 * cell_h as i32 + 4),
+                font(13.0),
+            ))?;
+        }
+        Ok(())
+    })?;
+    write_atomic(path, &bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -755,5 +867,47 @@ mod tests {
         let time = Axis::new(0.0, 1.0, 12);
         assert_eq!(time.label(0.0), "0.0");
         assert_eq!(time.label(0.5), "0.5");
+    }
+
+    #[test]
+    fn frame_strip_shows_every_frame_and_its_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let (frames, h, w) = (10, 6, 8);
+        let original: Vec<f32> = (0..3 * frames * h * w)
+            .map(|i| (i % 7) as f32 / 7.0)
+            .collect();
+        let mut adversarial = original.clone();
+        for p in 0..h * w {
+            adversarial[(frames + 2) * h * w + p] += 0.03; // green channel of frame 2
+        }
+        let path = dir.path().join("strip.png");
+        frame_strip_png(
+            &path,
+            "frame saliency",
+            &original,
+            &adversarial,
+            &[3, frames, h, w],
+            1.0,
+        )
+        .unwrap();
+        let (width, height) = decoded_size(&path);
+        assert_eq!(width as usize, 8 * (STRIP_CELL + 10) + 10, "8 columns");
+        assert!(
+            height > 2 * 2 * 105,
+            "two rows of frames and perturbations: {height}"
+        );
+        let bad = dir.path().join("bad.png");
+        assert!(
+            frame_strip_png(
+                &bad,
+                "",
+                &original,
+                &adversarial[1..],
+                &[3, frames, h, w],
+                1.0
+            )
+            .is_err()
+        );
+        assert!(!bad.exists());
     }
 }
