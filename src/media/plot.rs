@@ -718,7 +718,7 @@ pub fn frame_strip_png(
     };
     let bytes = render(path, (width, height), |root| {
         root.draw(&Text::new(title.to_string(), (pad as i32, 10), font(20.0)))?;
-        for f in 0..frames {
+        for (f, &change) in linf.iter().enumerate() {
             let (r, c) = (f / STRIP_COLUMNS, f % STRIP_COLUMNS);
             let x0 = (pad + c * (STRIP_CELL + pad)) as i32;
             let y0 = (header + r * block) as i32;
@@ -747,8 +747,8 @@ pub fn frame_strip_png(
                 [(x0, y0 + cell_h as i32), (x1, y1)],
                 RGBColor(190, 190, 190).stroke_width(1),
             ))?;
-            let label = if linf[f] > 0.0 {
-                format!("frame {f}: L∞ {:.4}", linf[f])
+            let label = if change > 0.0 {
+                format!("frame {f}: L∞ {change:.4}")
             } else {
                 format!("frame {f}: unchanged")
             };
