@@ -122,6 +122,9 @@ fn bad_wavs_get_errors_naming_the_file() {
     let mut header_only = good[..44].to_vec();
     header_only[40..44].copy_from_slice(&0u32.to_le_bytes());
     check("nodata.wav", &header_only, "no samples");
+    let mut alaw = good.clone();
+    alaw[20..22].copy_from_slice(&6u16.to_le_bytes()); // format tag 6: A-law
+    check("alaw.wav", &alaw, "WAV");
 
     // Stereo where mono is expected.
     let stereo = dir.path().join("stereo.wav");
