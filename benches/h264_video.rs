@@ -9,6 +9,7 @@ use avfoil::defence::{H264Compression, H264Quality, VideoScale};
 use common::{report, time};
 use serde_json::json;
 
+#[allow(dead_code)]
 mod common;
 
 /// The baseline's `video_batch(1, 32, 224) * 255`: uniform noise in [0, 0.5] plus a ramp over the

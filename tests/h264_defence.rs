@@ -85,10 +85,10 @@ fn keeps_shape_and_leaves_the_input_alone() {
     let t = Tensor::<2>::from_data(TensorData::new(batch.clone(), [2, x.len()]), &device);
     let out = d.forward(t.clone()).unwrap();
     assert_eq!(out.dims(), [2, x.len()]);
-    let host = out.into_data().to_vec::<f32>().unwrap();
+    let host = out.into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(&host[..x.len()], &y[..]);
     assert_eq!(&host[x.len()..], &y[..]);
-    assert_eq!(t.into_data().to_vec::<f32>().unwrap(), batch);
+    assert_eq!(t.into_data().try_to_vec::<f32>().unwrap(), batch);
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn backward_is_identity() {
     let g: Vec<f32> = (0..n).map(|i| i as f32 * 1e-3).collect();
     let gt = Tensor::<2>::from_data(TensorData::new(g.clone(), [1, n]), &device);
     let back = d.backward(&x, gt);
-    assert_eq!(back.into_data().to_vec::<f32>().unwrap(), g);
+    assert_eq!(back.into_data().try_to_vec::<f32>().unwrap(), g);
 }
 
 /// Writes the calibration clip (16 × 224 × 224, rgb24 frames) to `$H264_CALIB_DIR/clip.rgb` and
