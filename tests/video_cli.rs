@@ -137,3 +137,96 @@ fn frames_option_restricts_any_attack_and_is_validated() {
         "{err}"
     );
 }
+
+#[test]
+fn h264_defence_and_adaptive_attack_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("rgb");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(
+        model.join("model.toml"),
+        "architecture = \"linear\"\nclasses = [\"a\", \"b\"]\nweights = \"model.safetensors\"\n\
+         [input]\nmodality = \"video\"\nshape = [3, 2, 16, 16]\nclip = [0.0, 1.0]\n",
+    )
+    .unwrap();
+    let d = 3 * 2 * 16 * 16;
+    let w: Vec<f32> = (0..2 * d)
+        .map(|i| if (i % d) % 2 == 0 { 0.01 } else { -0.01 } * if i < d { 1.0 } else { -1.0 })
+        .collect();
+    let tensors = [
+        (
+            "weight".to_string(),
+            avfoil::model::HostTensor {
+                shape: vec![2, d],
+                data: w,
+            },
+        ),
+        (
+            "bias".to_string(),
+            avfoil::model::HostTensor {
+                shape: vec![2],
+                data: vec![0.0, 0.0],
+            },
+        ),
+    ]
+    .into_iter()
+    .collect();
+    avfoil::model::weights::write_safetensors(&model.join("model.safetensors"), &tensors).unwrap();
+    let x = dir.path().join("x.npy");
+    let clip: Vec<f32> = (0..d).map(|i| ((i / 7) % 11) as f32 / 11.0).collect();
+    write_npy(&x, &Array::new(vec![3, 2, 16, 16], clip.clone()).unwrap()).unwrap();
+
+    let out = dir.path().join("defended.npy");
+    let doc = ok_json(&[
+        "defend",
+        "--model",
+        s(&model),
+        "--defence",
+        "h264",
+        "--crf",
+        "30",
+        "--out",
+        s(&out),
+        "--json",
+        s(&x),
+    ]);
+    assert_eq!(doc["defences"][0], "h264");
+    let y = read_npy(&out).unwrap();
+    assert_eq!(y.shape, vec![3, 2, 16, 16]);
+    assert!(y.data.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert_ne!(y.data, clip, "lossy at CRF 30");
+
+    let adv = dir.path().join("adv.npy");
+    let attack = ok_json(&[
+        "attack",
+        "--model",
+        s(&model),
+        "--attack",
+        "pgd",
+        "--eps",
+        "0.1",
+        "--max-iter",
+        "5",
+        "--defence",
+        "h264",
+        "--qp",
+        "20",
+        "--out",
+        s(&adv),
+        "--json",
+        s(&x),
+    ]);
+    assert_eq!(attack["defences"][0], "h264");
+    assert!(attack["examples"][0]["linf"].as_f64().unwrap() <= 0.1 + 1e-5);
+    assert_eq!(attack["examples"][0]["perturbed_frames"], 2);
+
+    let o = avfoil(&[
+        "defend",
+        "--model",
+        s(&model),
+        "--out",
+        s(&dir.path().join("none")),
+        s(&x),
+    ]);
+    assert!(!o.status.success() && !dir.path().join("none").exists());
+}

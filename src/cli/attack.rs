@@ -1,6 +1,6 @@
 //! `avfoil attack`: craft adversarial examples and report how they fare.
 
-use super::{DefenceName, Inputs, class_index, load_model, with_defences};
+use super::{DefenceArgs, Inputs, class_index, load_model, with_defences};
 use anyhow::{Context, Result, bail};
 use avfoil::attack::frame_saliency::frame_index;
 use avfoil::attack::{
@@ -113,13 +113,8 @@ pub struct AttackArgs {
     /// Video: perturb only these frames (comma-separated indices along --frame-axis).
     #[arg(long, value_delimiter = ',')]
     frames: Option<Vec<usize>>,
-    /// Defences in front of the model, attacked through with identity gradients (BPDA): the
-    /// adaptive attack. Reported predictions are those of the defended model.
-    #[arg(long, value_enum, value_delimiter = ',')]
-    defence: Vec<DefenceName>,
-    /// MP3 bitrate in kb/s (default: LAME's choice, as ART: 8 kb/s at 8 kHz mono).
-    #[arg(long, alias = "bitrate")]
-    mp3_bitrate: Option<u32>,
+    #[command(flatten)]
+    defences: DefenceArgs,
     /// Output: a .npy (.wav) file for a single .npy (.wav) input, otherwise a folder that gets one
     /// `<name>.adv.npy` or `<name>.adv.wav` per input. WAV outputs are 32-bit float (the perturbation
     /// kept exactly) at the model's rate.
@@ -301,11 +296,7 @@ fn class_list(classes: &[String], s: &str, n: usize, flag: &str) -> Result<Vec<u
 
 pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let attack = build_attack(&args)?;
-    let model = with_defences(
-        load_model(&args.model, device)?,
-        &args.defence,
-        args.mp3_bitrate,
-    )?;
+    let model = with_defences(load_model(&args.model, device)?, &args.defences)?;
     let audio = model.config.input.modality == Modality::Audio;
     if (args.wav_int16 || args.plots) && !audio {
         bail!("--wav-int16 and --plots apply to audio models only");

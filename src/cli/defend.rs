@@ -1,11 +1,10 @@
 //! `avfoil defend`: apply defences to inputs and report what the model predicts before and after.
 
-use super::{DefenceName, Inputs, load_model, with_defences};
+use super::{DefenceArgs, Inputs, load_model, with_defences};
 use anyhow::Result;
 use avfoil::array::tensor_to_vec;
 use avfoil::audio::wav::WavEncoding;
-use avfoil::classifier::{Classifier, Preprocessor, argmax_rows};
-use avfoil::defence::Mp3Compression;
+use avfoil::classifier::{Classifier, argmax_rows};
 use avfoil::metrics::perturbation_sizes;
 use avfoil::model::Modality;
 use burn::tensor::Device;
@@ -18,12 +17,8 @@ pub struct DefendArgs {
     /// Model directory or shipped model name: gives the input format and the predictions.
     #[arg(long)]
     model: PathBuf,
-    /// Defences to apply, in order.
-    #[arg(long, value_enum, value_delimiter = ',', required = true)]
-    defence: Vec<DefenceName>,
-    /// MP3 bitrate in kb/s (default: LAME's choice, as ART: 8 kb/s at 8 kHz mono).
-    #[arg(long, alias = "bitrate")]
-    mp3_bitrate: Option<u32>,
+    #[command(flatten)]
+    defences: DefenceArgs,
     /// Output: a file for a single input of the same type, otherwise a folder that gets one
     /// `<name>.defended.npy` or `.wav` per input (WAV: 32-bit float unless --wav-int16).
     #[arg(long)]
@@ -43,26 +38,21 @@ pub struct DefendArgs {
 }
 
 pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
+    if args.defences.defence.is_empty() {
+        anyhow::bail!("--defence: name at least one defence (mp3, h264)");
+    }
     let plain = load_model(&args.model, device)?;
     let inputs = Inputs::load(&args.inputs, &plain, device)?;
     inputs.prepare_out(&args.out)?;
     let bs = args.batch_size as usize;
     let before = argmax_rows(plain.classifier.predict(&inputs.batch, bs)?);
-    let defended = with_defences(plain, &args.defence, args.mp3_bitrate)?;
-    let config = &defended.config;
     // The defended signal itself, for the output files (the classifier applies the same chain).
     let mut x = inputs.batch.clone();
-    for d in &args.defence {
-        x = match d {
-            DefenceName::Mp3 => {
-                let scale =
-                    avfoil::audio::AudioScale::from_clip(config.input.clip.map(|[a, b]| (a, b)));
-                let rate = config.input.sample_rate.unwrap_or(0);
-                Mp3Compression::new(rate, &config.input.shape, scale, args.mp3_bitrate)?
-                    .forward(x)?
-            }
-        };
+    for d in args.defences.build(&plain)? {
+        x = d.forward(x)?;
     }
+    let defended = with_defences(plain, &args.defences)?;
+    let config = &defended.config;
     let after = argmax_rows(defended.classifier.predict(&inputs.batch, bs)?);
     let out = tensor_to_vec(x);
     let encoding = if args.wav_int16 {

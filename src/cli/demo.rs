@@ -8,7 +8,7 @@
 //! 4. PGD through the MP3 defence (identity gradient, BPDA), with the full budget, flips it again.
 
 use super::with_defences;
-use super::{DefenceName, attack::print_report};
+use super::{DefenceArgs, DefenceName, attack::print_report};
 use anyhow::{Context, Result};
 use avfoil::attack::{Common, Eps, Pgd};
 use avfoil::audio::wav::{WavEncoding, write_wav};
@@ -90,7 +90,13 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
     )?;
     let shipped = Shipped::find("spoken-digits").expect("spoken-digits is shipped");
     let model = shipped.load(device)?;
-    let defended = with_defences(shipped.load(device)?, &[DefenceName::Mp3], None)?;
+    let mp3_only = DefenceArgs {
+        defence: vec![DefenceName::Mp3],
+        mp3_bitrate: None,
+        crf: 30,
+        qp: None,
+    };
+    let defended = with_defences(shipped.load(device)?, &mp3_only)?;
     let inputs = npy_from_bytes("examples/spoken-digits.npy", SPOKEN_DIGITS)?;
     let clf = &model.classifier;
     let classes = &model.config.classes;

@@ -12,7 +12,9 @@ use anyhow::{Context, Result, bail};
 use avfoil::array::Array;
 use avfoil::audio::wav::{WavEncoding, write_wav};
 use avfoil::audio::{AudioScale, ClipFormat, Placement};
+use avfoil::classifier::Preprocessor;
 use avfoil::defence::Mp3Compression;
+use avfoil::defence::h264::{H264Compression, H264Quality, VideoScale};
 use avfoil::media::npy::{read_npy, write_npy};
 use avfoil::model::{Modality, Model};
 use burn::tensor::{Device, Tensor};
@@ -233,30 +235,76 @@ fn audio_format(model: &Model) -> Result<ClipFormat> {
 enum DefenceName {
     /// MP3 compression (LAME; 8 kb/s at 8 kHz mono unless --mp3-bitrate).
     Mp3,
+    /// H.264 compression (openh264 at a QP calibrated to x264's --crf; not ART's bit-exact codec).
+    H264,
 }
 
-/// Puts `defences` in front of the model, in order.
-fn with_defences(
-    model: Model,
-    defences: &[DefenceName],
+/// The defence options shared by `attack` and `defend`.
+#[derive(clap::Args, Debug, Clone)]
+struct DefenceArgs {
+    /// Defences in front of the model, in order. `attack` goes through them with identity
+    /// gradients (BPDA): the adaptive attack; reported predictions are the defended model's.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    defence: Vec<DefenceName>,
+    /// MP3 bitrate in kb/s (default: LAME's choice, as ART: 8 kb/s at 8 kHz mono).
+    #[arg(long, alias = "bitrate")]
     mp3_bitrate: Option<u32>,
-) -> Result<Model> {
+    /// H.264 quality as x264's constant rate factor (0-51), mapped to an openh264 QP.
+    #[arg(long, default_value_t = 30)]
+    crf: u8,
+    /// H.264 quantiser (0-51), instead of --crf.
+    #[arg(long)]
+    qp: Option<u8>,
+}
+
+impl DefenceArgs {
+    /// The defences, built for `model`'s inputs.
+    fn build(&self, model: &Model) -> Result<Vec<Box<dyn Preprocessor>>> {
+        let config = &model.config;
+        let clip = config.input.clip.map(|[a, b]| (a, b));
+        self.defence
+            .iter()
+            .map(|d| -> Result<Box<dyn Preprocessor>> {
+                Ok(match d {
+                    DefenceName::Mp3 => {
+                        let rate = config.input.sample_rate.with_context(|| {
+                            format!(
+                                "--defence mp3: {} has no input.sample_rate",
+                                model.dir.display()
+                            )
+                        })?;
+                        let scale = AudioScale::from_clip(clip);
+                        Box::new(Mp3Compression::new(
+                            rate,
+                            &config.input.shape,
+                            scale,
+                            self.mp3_bitrate,
+                        )?)
+                    }
+                    DefenceName::H264 => {
+                        let quality = match self.qp {
+                            Some(qp) => H264Quality::Qp(qp),
+                            None => H264Quality::Crf(self.crf),
+                        };
+                        let scale = VideoScale::from_clip(clip);
+                        Box::new(H264Compression::new(&config.input.shape, scale, quality)?)
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+/// Puts the defences of `args` in front of the model, in order.
+fn with_defences(model: Model, args: &DefenceArgs) -> Result<Model> {
+    let defences = args.build(&model)?;
     let Model {
         dir,
         config,
         mut classifier,
     } = model;
     for d in defences {
-        match d {
-            DefenceName::Mp3 => {
-                let rate = config.input.sample_rate.with_context(|| {
-                    format!("--defence mp3: {} has no input.sample_rate", dir.display())
-                })?;
-                let scale = AudioScale::from_clip(config.input.clip.map(|[a, b]| (a, b)));
-                let mp3 = Mp3Compression::new(rate, &config.input.shape, scale, mp3_bitrate)?;
-                classifier = classifier.with_defence(Box::new(mp3));
-            }
-        }
+        classifier = classifier.with_defence(d);
     }
     Ok(Model {
         dir,
