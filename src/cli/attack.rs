@@ -9,8 +9,9 @@ use avfoil::attack::{
 use avfoil::audio::AudioScale;
 use avfoil::audio::wav::WavEncoding;
 use avfoil::classifier::Classifier;
+use avfoil::media::gif::write_gif;
 use avfoil::media::npy::read_npy;
-use avfoil::media::plot::{spectrogram_png, waveform_png};
+use avfoil::media::plot::{frame_strip_png, spectrogram_png, waveform_png};
 use avfoil::model::Modality;
 use avfoil::report::{AttackReport, Batch, run_attack};
 use burn::tensor::Device;
@@ -123,8 +124,9 @@ pub struct AttackArgs {
     /// Audio: write WAV outputs as 16-bit PCM, and report whether each attack survives that rounding.
     #[arg(long)]
     wav_int16: bool,
-    /// Audio: also write `<name>[-item].waveform.png` and `.spectrogram.png` per example into the
-    /// output folder (or beside the output file).
+    /// Also write, per example, into the output folder (or beside the output file): audio,
+    /// `<name>[-item].waveform.png` and `.spectrogram.png`; RGB video, `.frames.png` (each frame
+    /// over its perturbation) and `.adv.gif` (25 fps).
     #[arg(long)]
     plots: bool,
     /// Print one JSON document on stdout.
@@ -298,8 +300,12 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let attack = build_attack(&args)?;
     let model = with_defences(load_model(&args.model, device)?, &args.defences)?;
     let audio = model.config.input.modality == Modality::Audio;
-    if (args.wav_int16 || args.plots) && !audio {
-        bail!("--wav-int16 and --plots apply to audio models only");
+    if args.wav_int16 && !audio {
+        bail!("--wav-int16 applies to audio models only");
+    }
+    let shape = model.config.input.shape.clone();
+    if args.plots && !audio && !matches!(shape.as_slice(), [3, _, _, _]) {
+        bail!("--plots needs an audio model or an RGB video model ([3, F, H, W]), not {shape:?}");
     }
     let clf = &model.classifier;
     let classes = &model.config.classes;
@@ -356,6 +362,13 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
                 e.snr_db.map_or("∞".into(), |v| format!("{v:.1}"))
             );
             let (c, a) = (&clean[i * d..(i + 1) * d], &outputs[i * d..(i + 1) * d]);
+            if !audio {
+                let max = clf.clip().map_or(1.0, |(_, hi)| hi);
+                let strip = dir.join(format!("{name}.frames.png"));
+                frame_strip_png(&strip, &title, c, a, &shape, max)?;
+                write_gif(&dir.join(format!("{name}.adv.gif")), a, &shape, max, 25.0)?;
+                continue;
+            }
             waveform_png(
                 &dir.join(format!("{name}.waveform.png")),
                 &title,
