@@ -40,7 +40,7 @@
 
 use crate::classifier::Preprocessor;
 use crate::error::{Error, Result};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use openh264::OpenH264API;
 use openh264::Timestamp;
 use openh264::decoder::Decoder;
@@ -49,7 +49,6 @@ use openh264::encoder::{
     UsageType,
 };
 use openh264::formats::{YUVBuffer, YUVSource};
-use rayon::prelude::*;
 
 /// The smallest QP OpenH264's rate control encodes at; lower QPs are raised to it.
 pub const MIN_EFFECTIVE_QP: u8 = 12;
@@ -343,14 +342,6 @@ impl Preprocessor for H264Compression {
 
     /// Compresses every example of the batch, in parallel; the input tensor is not touched.
     fn forward(&self, x: Tensor<2>) -> Result<Tensor<2>> {
-        let [n, d] = x.dims();
-        let device = x.device();
-        let host = crate::array::tensor_to_vec(x);
-        let rows: Vec<Vec<f32>> = host
-            .par_chunks(d.max(1))
-            .map(|row| self.compress(row))
-            .collect::<Result<_>>()?;
-        let data: Vec<f32> = rows.concat();
-        Ok(Tensor::from_data(TensorData::new(data, [n, d]), &device))
+        super::map_examples(x, |row| self.compress(row))
     }
 }

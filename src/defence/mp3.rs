@@ -12,9 +12,8 @@ use crate::audio::AudioScale;
 use crate::audio::wav::to_i16;
 use crate::classifier::Preprocessor;
 use crate::error::{Error, Result};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use mp3lame_encoder::{Bitrate, Builder, FlushGap, InterleavedPcm, MonoPcm};
-use rayon::prelude::*;
 
 /// LAME's encoder delay (576) plus the layer III decoder delay (529): where the input's first sample
 /// lands in the decoded stream. ffmpeg removes it through the LAME header's gapless info.
@@ -207,14 +206,6 @@ impl Preprocessor for Mp3Compression {
 
     /// Compresses every example of the batch, in parallel; the input tensor is not touched.
     fn forward(&self, x: Tensor<2>) -> Result<Tensor<2>> {
-        let [n, d] = x.dims();
-        let device = x.device();
-        let host = crate::array::tensor_to_vec(x);
-        let rows: Vec<Vec<f32>> = host
-            .par_chunks(d.max(1))
-            .map(|row| self.compress(row))
-            .collect::<Result<_>>()?;
-        let data: Vec<f32> = rows.concat();
-        Ok(Tensor::from_data(TensorData::new(data, [n, d]), &device))
+        super::map_examples(x, |row| self.compress(row))
     }
 }
