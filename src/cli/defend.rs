@@ -1,6 +1,6 @@
 //! `avfoil defend`: apply defences to inputs and report what the model predicts before and after.
 
-use super::{DefenceArgs, Inputs, load_model, with_defences};
+use super::{DefenceArgs, Inputs, load_model};
 use anyhow::Result;
 use avfoil::array::tensor_to_vec;
 use avfoil::audio::wav::WavEncoding;
@@ -41,29 +41,30 @@ pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
     if args.defences.defence.is_empty() {
         anyhow::bail!("--defence: name at least one defence (mp3, h264)");
     }
-    let plain = load_model(&args.model, device)?;
-    let inputs = Inputs::load(&args.inputs, &plain, device)?;
-    inputs.prepare_out(&args.out)?;
-    let bs = args.batch_size as usize;
-    let before = argmax_rows(plain.classifier.predict(&inputs.batch, bs)?);
-    // The defended signal itself, for the output files (the classifier applies the same chain).
-    let mut x = inputs.batch.clone();
-    for d in args.defences.build(&plain)? {
-        x = d.forward(x)?;
-    }
-    let defended = with_defences(plain, &args.defences)?;
-    let config = &defended.config;
-    let after = argmax_rows(defended.classifier.predict(&inputs.batch, bs)?);
-    let out = tensor_to_vec(x);
+    let model = load_model(&args.model, device)?;
     let encoding = if args.wav_int16 {
-        if config.input.modality != Modality::Audio {
+        if model.config.input.modality != Modality::Audio {
             anyhow::bail!("--wav-int16 applies to audio models only");
         }
         WavEncoding::Int16
     } else {
         WavEncoding::Float32
     };
-    let written = inputs.write_outputs(&out, &args.out, "defended", &defended, encoding)?;
+    let defences = args.defences.build(&model)?;
+    let inputs = Inputs::load(&args.inputs, &model, device)?;
+    inputs.prepare_out(&args.out)?;
+    let bs = args.batch_size as usize;
+    let before = argmax_rows(model.classifier.predict(&inputs.batch, bs)?);
+    // The defended signal, written out and classified by the undefended model: the same as the
+    // defended model's prediction, with each codec run once.
+    let mut x = inputs.batch.clone();
+    for d in &defences {
+        x = d.forward(x)?;
+    }
+    let after = argmax_rows(model.classifier.predict(&x, bs)?);
+    let config = &model.config;
+    let out = tensor_to_vec(x);
+    let written = inputs.write_outputs(&out, &args.out, "defended", &model, encoding)?;
     let sizes = perturbation_sizes(&tensor_to_vec(inputs.batch.clone()), &out, inputs.rows());
     let classes = &config.classes;
     let rows: Vec<_> = inputs
@@ -80,11 +81,11 @@ pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
         })
         .collect();
     if args.json {
-        let names: Vec<String> = defended.classifier.defence_names();
+        let names: Vec<&str> = defences.iter().map(|d| d.name()).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "model": defended.dir.display().to_string(),
+                "model": model.dir.display().to_string(),
                 "defences": names,
                 "outputs": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
                 "examples": rows,
