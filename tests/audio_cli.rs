@@ -5,7 +5,7 @@
 //! 1 kHz one), so every command runs in milliseconds and the attack's target is known.
 
 mod common;
-use common::{avfoil, ok_json, s, write_stereo_wav};
+use common::{avfoil, ok_json, s, write_linear_model, write_stereo_wav};
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -20,37 +20,12 @@ fn tone(freq: f32, rate: f32, n: usize, amp: f32) -> Vec<f32> {
 
 /// The tone detector's model directory and a 300 Hz input recorded at 16 kHz (16-bit).
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let model = dir.join("tones");
-    std::fs::create_dir_all(&model).unwrap();
-    std::fs::write(
-        model.join("model.toml"),
-        format!(
-            "architecture = \"linear\"\nclasses = [\"low\", \"high\"]\nweights = \"model.safetensors\"\n\
-             [input]\nmodality = \"audio\"\nshape = [1, {LEN}]\nclip = [-32768.0, 32767.0]\nsample_rate = 8000\n"
-        ),
-    )
-    .unwrap();
     let mut weight = tone(300.0, 8000.0, LEN, 1e-5);
     weight.extend(tone(1000.0, 8000.0, LEN, 1e-5));
-    let tensors = [
-        (
-            "weight".to_string(),
-            avfoil::model::HostTensor {
-                shape: vec![2, LEN],
-                data: weight,
-            },
-        ),
-        (
-            "bias".to_string(),
-            avfoil::model::HostTensor {
-                shape: vec![2],
-                data: vec![0.0, 0.0],
-            },
-        ),
-    ]
-    .into_iter()
-    .collect();
-    avfoil::model::weights::write_safetensors(&model.join("model.safetensors"), &tensors).unwrap();
+    let input = format!(
+        "modality = \"audio\"\nshape = [1, {LEN}]\nclip = [-32768.0, 32767.0]\nsample_rate = 8000"
+    );
+    let model = write_linear_model(dir, "tones", ["low", "high"], &input, weight);
     let wav = dir.join("low.wav");
     let spec = hound::WavSpec {
         channels: 1,

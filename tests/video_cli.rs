@@ -4,20 +4,12 @@
 mod common;
 use avfoil::array::Array;
 use avfoil::media::npy::{read_npy, write_npy};
-use common::{avfoil, ok_json, s};
+use common::{avfoil, ok_json, s, write_linear_model};
 use std::path::{Path, PathBuf};
 
 const D: usize = 16;
 
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let model = dir.join("clips");
-    std::fs::create_dir_all(&model).unwrap();
-    std::fs::write(
-        model.join("model.toml"),
-        "architecture = \"linear\"\nclasses = [\"a\", \"b\"]\nweights = \"model.safetensors\"\n\
-         [input]\nmodality = \"video\"\nshape = [1, 4, 2, 2]\nclip = [0.0, 1.0]\n",
-    )
-    .unwrap();
     // Frame 2 matters most, frame 0 least; alternating signs within a frame keep the clean margin
     // small on mid-grey clips.
     let w: Vec<f32> = (0..2 * D)
@@ -27,25 +19,8 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
             if i < D { v } else { -v }
         })
         .collect();
-    let tensors = [
-        (
-            "weight".to_string(),
-            avfoil::model::HostTensor {
-                shape: vec![2, D],
-                data: w,
-            },
-        ),
-        (
-            "bias".to_string(),
-            avfoil::model::HostTensor {
-                shape: vec![2],
-                data: vec![0.0, 0.0],
-            },
-        ),
-    ]
-    .into_iter()
-    .collect();
-    avfoil::model::weights::write_safetensors(&model.join("model.safetensors"), &tensors).unwrap();
+    let input = "modality = \"video\"\nshape = [1, 4, 2, 2]\nclip = [0.0, 1.0]";
+    let model = write_linear_model(dir, "clips", ["a", "b"], input, w);
     let x = dir.join("x.npy");
     let data: Vec<f32> = (0..2 * D).map(|i| 0.5 + 0.01 * (i % 5) as f32).collect();
     write_npy(&x, &Array::new(vec![2, 1, 4, 2, 2], data).unwrap()).unwrap();
@@ -141,37 +116,12 @@ fn frames_option_restricts_any_attack_and_is_validated() {
 #[test]
 fn h264_defence_and_adaptive_attack_through_it() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("rgb");
-    std::fs::create_dir_all(&model).unwrap();
-    std::fs::write(
-        model.join("model.toml"),
-        "architecture = \"linear\"\nclasses = [\"a\", \"b\"]\nweights = \"model.safetensors\"\n\
-         [input]\nmodality = \"video\"\nshape = [3, 2, 16, 16]\nclip = [0.0, 1.0]\n",
-    )
-    .unwrap();
     let d = 3 * 2 * 16 * 16;
     let w: Vec<f32> = (0..2 * d)
         .map(|i| if (i % d) % 2 == 0 { 0.01 } else { -0.01 } * if i < d { 1.0 } else { -1.0 })
         .collect();
-    let tensors = [
-        (
-            "weight".to_string(),
-            avfoil::model::HostTensor {
-                shape: vec![2, d],
-                data: w,
-            },
-        ),
-        (
-            "bias".to_string(),
-            avfoil::model::HostTensor {
-                shape: vec![2],
-                data: vec![0.0, 0.0],
-            },
-        ),
-    ]
-    .into_iter()
-    .collect();
-    avfoil::model::weights::write_safetensors(&model.join("model.safetensors"), &tensors).unwrap();
+    let input = "modality = \"video\"\nshape = [3, 2, 16, 16]\nclip = [0.0, 1.0]";
+    let model = write_linear_model(dir.path(), "rgb", ["a", "b"], input, w);
     let x = dir.path().join("x.npy");
     let clip: Vec<f32> = (0..d).map(|i| ((i / 7) % 11) as f32 / 11.0).collect();
     write_npy(&x, &Array::new(vec![3, 2, 16, 16], clip.clone()).unwrap()).unwrap();

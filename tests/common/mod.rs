@@ -22,24 +22,7 @@ pub fn linear(
     d: usize,
     clip: Option<(f32, f32)>,
 ) -> NeuralClassifier {
-    let mut t = BTreeMap::new();
-    t.insert(
-        "weight".to_string(),
-        HostTensor {
-            shape: vec![k, d],
-            data: w.to_vec(),
-        },
-    );
-    t.insert(
-        "bias".to_string(),
-        HostTensor {
-            shape: vec![k],
-            data: b.to_vec(),
-        },
-    );
-    let mut weights = Weights::from_tensors("test", t);
-    let net = LinearSoftmax::from_weights(&mut weights, k, d, &device()).unwrap();
-    NeuralClassifier::new(net, &device(), vec![d], k, clip).unwrap()
+    linear_shaped(w, b, k, &[d], clip)
 }
 
 pub fn tensor(data: &[f32], n: usize, d: usize) -> Tensor<2> {
@@ -239,4 +222,43 @@ pub fn linear_shaped(
     let mut weights = Weights::from_tensors("test", t);
     let net = LinearSoftmax::from_weights(&mut weights, k, d, &device()).unwrap();
     NeuralClassifier::new(net, &device(), shape.to_vec(), k, clip).unwrap()
+}
+
+/// Writes a two-class `linear` model directory `dir/name` with bias 0, weights `weight` (`[2, d]`)
+/// and the given `[input]` table lines of `model.toml`; returns its path.
+pub fn write_linear_model(
+    dir: &std::path::Path,
+    name: &str,
+    classes: [&str; 2],
+    input: &str,
+    weight: Vec<f32>,
+) -> std::path::PathBuf {
+    let model = dir.join(name);
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(
+        model.join("model.toml"),
+        format!(
+            "architecture = \"linear\"\nclasses = [\"{}\", \"{}\"]\nweights = \"model.safetensors\"\n[input]\n{input}\n",
+            classes[0], classes[1]
+        ),
+    )
+    .unwrap();
+    let d = weight.len() / 2;
+    let mut t = BTreeMap::new();
+    t.insert(
+        "weight".to_string(),
+        HostTensor {
+            shape: vec![2, d],
+            data: weight,
+        },
+    );
+    t.insert(
+        "bias".to_string(),
+        HostTensor {
+            shape: vec![2],
+            data: vec![0.0, 0.0],
+        },
+    );
+    avfoil::model::weights::write_safetensors(&model.join("model.safetensors"), &t).unwrap();
+    model
 }
