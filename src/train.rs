@@ -9,7 +9,7 @@
 use crate::classifier::{Classifier, NeuralClassifier};
 use crate::error::{Error, Result};
 use crate::model::raw_audio_cnn::{BatchStats, INPUT_LEN, RawAudioCnn};
-use crate::model::raw_audio_cnn_train_cpu::{Adam, train_step};
+use crate::model::raw_audio_cnn_train_cpu::{Adam, batch_stats, train_step};
 use crate::model::weights::{HostTensor, Weights};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -163,7 +163,7 @@ impl Engine {
     /// Each block's batch statistics on `x` (training mode, no update).
     fn batch_stats(&self, x: &[f32], n: usize) -> Vec<BatchStats> {
         match self {
-            Engine::Host { params, .. } => train_step(params, x, &vec![0; n]).stats,
+            Engine::Host { params, .. } => batch_stats(params, x),
             Engine::Burn { model, device, .. } => {
                 let plain = model.valid();
                 let x = Tensor::<3>::from_data(

@@ -46,79 +46,7 @@ fn get<'a>(p: &'a BTreeMap<String, HostTensor>, key: &str) -> &'a [f32] {
 /// Forward and backward of the batch `x` (`[n, 8000]`) against `labels`.
 pub fn train_step(params: &BTreeMap<String, HostTensor>, x: &[f32], labels: &[usize]) -> Step {
     let n = labels.len();
-    let mut h: Vec<Vec<f32>> = x.chunks(INPUT_LEN).map(<[f32]>::to_vec).collect();
-    let mut caches = Vec::with_capacity(BLOCKS.len());
-    let mut stats = Vec::with_capacity(BLOCKS.len());
-    for (i, &(cin, cout, padding, kernel, stride)) in BLOCKS.iter().enumerate() {
-        let p = format!("conv{}", i + 1);
-        let w = tap_major(get(params, &format!("{p}.0.weight")), cin, cout);
-        let b = get(params, &format!("{p}.0.bias"));
-        let (gamma, beta) = (
-            get(params, &format!("{p}.1.weight")),
-            get(params, &format!("{p}.1.bias")),
-        );
-        let padded: Vec<Vec<f32>> = h.par_iter().map(|h| pad(h, cin, padding)).collect();
-        let mut conv: Vec<Vec<f32>> = padded
-            .par_iter()
-            .map(|x| conv3(&w, b, cin, cout, x))
-            .collect();
-        let len_conv = conv[0].len() / cout;
-        let count = (n * len_conv) as f64;
-        let (sum, _) = channel_sums(&conv, cout, |row, _| lanes(row, |v| v), None);
-        let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
-        let (centred_sq, _) = channel_sums(
-            &conv,
-            cout,
-            |row, o| {
-                let m = mean[o] as f32;
-                lanes(row, |v| (v - m) * (v - m))
-            },
-            None,
-        );
-        let var: Vec<f64> = centred_sq.iter().map(|s| s / count).collect();
-        let inv_std: Vec<f32> = var
-            .iter()
-            .map(|v| (1.0 / (v + BN_EPS).sqrt()) as f32)
-            .collect();
-        stats.push(BatchStats {
-            mean: mean.iter().map(|&m| m as f32).collect(),
-            var: var
-                .iter()
-                .map(|&v| (v * count / (count - 1.0).max(1.0)) as f32)
-                .collect(),
-        });
-        let len_out = (len_conv - kernel) / stride + 1;
-        let pooled: Vec<(Vec<f32>, Vec<u32>)> = conv
-            .par_iter_mut()
-            .map(|c| {
-                let mut out = vec![0f32; cout * len_out];
-                let mut argmax = vec![0u32; cout * len_out];
-                let mut y = vec![0f32; len_conv];
-                for o in 0..cout {
-                    let row = &mut c[o * len_conv..(o + 1) * len_conv];
-                    let (m, s) = (mean[o] as f32, inv_std[o]);
-                    for (v, y) in row.iter_mut().zip(y.iter_mut()) {
-                        *v = (*v - m) * s;
-                        *y = *v * gamma[o] + beta[o];
-                    }
-                    let r = o * len_out..(o + 1) * len_out;
-                    pool_relu(&y, kernel, stride, &mut out[r.clone()], &mut argmax[r]);
-                }
-                (out, argmax)
-            })
-            .collect();
-        let (out, argmax): (Vec<_>, Vec<_>) = pooled.into_iter().unzip();
-        h = out.clone();
-        caches.push(Cache {
-            padded,
-            xhat: conv,
-            out,
-            argmax,
-            inv_std,
-            len_conv,
-        });
-    }
-
+    let (h, caches, stats) = forward_blocks(params, x);
     let (fc_w, fc_b) = (get(params, "fc.weight"), get(params, "fc.bias"));
     let k = fc_b.len();
     let mut logits = Vec::with_capacity(n * k);
@@ -232,6 +160,94 @@ pub fn train_step(params: &BTreeMap<String, HostTensor>, x: &[f32], labels: &[us
         grads,
         stats,
     }
+}
+
+/// Each block's batch statistics on `x` (`[n, 8000]`) in training mode: the forward pass alone,
+/// for re-estimating the running statistics.
+pub fn batch_stats(params: &BTreeMap<String, HostTensor>, x: &[f32]) -> Vec<BatchStats> {
+    forward_blocks(params, x).2
+}
+
+/// The convolutional blocks in training mode over the batch `x`: the flattened outputs, what the
+/// backward pass needs, and each block's batch statistics.
+fn forward_blocks(
+    params: &BTreeMap<String, HostTensor>,
+    x: &[f32],
+) -> (Vec<Vec<f32>>, Vec<Cache>, Vec<BatchStats>) {
+    let mut h: Vec<Vec<f32>> = x.chunks(INPUT_LEN).map(<[f32]>::to_vec).collect();
+    let n = h.len();
+    let mut caches = Vec::with_capacity(BLOCKS.len());
+    let mut stats = Vec::with_capacity(BLOCKS.len());
+    for (i, &(cin, cout, padding, kernel, stride)) in BLOCKS.iter().enumerate() {
+        let p = format!("conv{}", i + 1);
+        let w = tap_major(get(params, &format!("{p}.0.weight")), cin, cout);
+        let b = get(params, &format!("{p}.0.bias"));
+        let (gamma, beta) = (
+            get(params, &format!("{p}.1.weight")),
+            get(params, &format!("{p}.1.bias")),
+        );
+        let padded: Vec<Vec<f32>> = h.par_iter().map(|h| pad(h, cin, padding)).collect();
+        let mut conv: Vec<Vec<f32>> = padded
+            .par_iter()
+            .map(|x| conv3(&w, b, cin, cout, x))
+            .collect();
+        let len_conv = conv[0].len() / cout;
+        let count = (n * len_conv) as f64;
+        let (sum, _) = channel_sums(&conv, cout, |row, _| lanes(row, |v| v), None);
+        let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
+        let (centred_sq, _) = channel_sums(
+            &conv,
+            cout,
+            |row, o| {
+                let m = mean[o] as f32;
+                lanes(row, |v| (v - m) * (v - m))
+            },
+            None,
+        );
+        let var: Vec<f64> = centred_sq.iter().map(|s| s / count).collect();
+        let inv_std: Vec<f32> = var
+            .iter()
+            .map(|v| (1.0 / (v + BN_EPS).sqrt()) as f32)
+            .collect();
+        stats.push(BatchStats {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            var: var
+                .iter()
+                .map(|&v| (v * count / (count - 1.0).max(1.0)) as f32)
+                .collect(),
+        });
+        let len_out = (len_conv - kernel) / stride + 1;
+        let pooled: Vec<(Vec<f32>, Vec<u32>)> = conv
+            .par_iter_mut()
+            .map(|c| {
+                let mut out = vec![0f32; cout * len_out];
+                let mut argmax = vec![0u32; cout * len_out];
+                let mut y = vec![0f32; len_conv];
+                for o in 0..cout {
+                    let row = &mut c[o * len_conv..(o + 1) * len_conv];
+                    let (m, s) = (mean[o] as f32, inv_std[o]);
+                    for (v, y) in row.iter_mut().zip(y.iter_mut()) {
+                        *v = (*v - m) * s;
+                        *y = *v * gamma[o] + beta[o];
+                    }
+                    let r = o * len_out..(o + 1) * len_out;
+                    pool_relu(&y, kernel, stride, &mut out[r.clone()], &mut argmax[r]);
+                }
+                (out, argmax)
+            })
+            .collect();
+        let (out, argmax): (Vec<_>, Vec<_>) = pooled.into_iter().unzip();
+        h = out.clone();
+        caches.push(Cache {
+            padded,
+            xhat: conv,
+            out,
+            argmax,
+            inv_std,
+            len_conv,
+        });
+    }
+    (h, caches, stats)
 }
 
 /// `Σ f(v)` over `row` in 8 independent f32 lanes (so it vectorises), combined in f64.
