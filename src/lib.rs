@@ -27,5 +27,6 @@ pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod train;
+pub mod video;
 
 pub use error::{Error, Result};

@@ -1,0 +1,94 @@
+//! Decoded video: 8-bit RGB frames in memory, and the step from a video to a model's clip.
+//!
+//! Containers and codecs live in their own files; everything meets in [`Video`], the decoded frames
+//! at full size. A model never sees a `Video` directly: [`clip`] samples frames, resizes and crops
+//! them into the `[3, F, H, W]` floats in `[0, 1]` that video models take.
+
+pub mod clip;
+
+use crate::error::{Error, Result};
+
+/// Decoded frames, RGB, 8 bits per channel, row-major `[frames, height, width, 3]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Video {
+    pub width: usize,
+    pub height: usize,
+    /// Frames per second (25 when the source does not say).
+    pub fps: f64,
+    /// `frame_count × height × width × 3` bytes.
+    pub rgb: Vec<u8>,
+}
+
+impl Video {
+    /// Checks that `rgb` holds whole frames of `width × height`.
+    pub fn new(width: usize, height: usize, fps: f64, rgb: Vec<u8>) -> Result<Self> {
+        let frame = width * height * 3;
+        if width == 0 || height == 0 {
+            return Err(Error::invalid(
+                "video",
+                format!("frames must be at least 1 × 1, got {width} × {height}"),
+            ));
+        }
+        if rgb.len() % frame != 0 {
+            return Err(Error::invalid(
+                "video",
+                format!(
+                    "{} bytes are not whole {width} × {height} RGB frames",
+                    rgb.len()
+                ),
+            ));
+        }
+        if !(fps.is_finite() && fps > 0.0) {
+            return Err(Error::invalid(
+                "fps",
+                format!("expected a positive frame rate, got {fps}"),
+            ));
+        }
+        Ok(Self {
+            width,
+            height,
+            fps,
+            rgb,
+        })
+    }
+
+    /// Number of frames.
+    pub fn frame_count(&self) -> usize {
+        self.rgb.len() / (self.width * self.height * 3)
+    }
+
+    /// Frame `i`, `height × width × 3` bytes.
+    pub fn frame(&self, i: usize) -> &[u8] {
+        let n = self.width * self.height * 3;
+        &self.rgb[i * n..(i + 1) * n]
+    }
+
+    /// A clip `[3, F, H, W]` (channels first, values in `[0, max]`) as a video, rounding to bytes.
+    pub fn from_clip(clip: &[f32], shape: &[usize], max: f32, fps: f64) -> Result<Self> {
+        let &[3, frames, h, w] = shape else {
+            return Err(Error::invalid(
+                "shape",
+                format!("a video needs an RGB clip [3, F, H, W], got {shape:?}"),
+            ));
+        };
+        if clip.len() != 3 * frames * h * w {
+            return Err(Error::invalid(
+                "clip",
+                format!(
+                    "expected {} values for {shape:?}, got {}",
+                    3 * frames * h * w,
+                    clip.len()
+                ),
+            ));
+        }
+        let plane = frames * h * w;
+        let k = 255.0 / max;
+        let mut rgb = vec![0u8; 3 * plane];
+        for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
+            for (c, v) in px.iter_mut().enumerate() {
+                *v = (clip[c * plane + i] * k).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        Self::new(w, h, fps, rgb)
+    }
+}
