@@ -205,6 +205,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
             sample_rate: Some(8000),
             mean: None,
             std: None,
+            sampling: None,
         },
     };
     write_safetensors(&args.out.join("model.safetensors"), &weights)?;

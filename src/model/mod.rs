@@ -11,6 +11,7 @@
 //! sample_rate = 8000
 //! ```
 
+pub mod c3d_lite;
 pub mod linear;
 pub mod raw_audio_cnn;
 mod raw_audio_cnn_cpu;
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 pub use weights::{HostTensor, Weights};
 
 /// The architectures `model.toml` may name.
-pub const ARCHITECTURES: [&str; 2] = ["raw-audio-cnn", "linear"];
+pub const ARCHITECTURES: [&str; 3] = ["raw-audio-cnn", "c3d-lite", "linear"];
 
 /// What kind of signal a model takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +55,9 @@ pub struct InputConfig {
     pub mean: Option<Vec<f32>>,
     /// Per-channel standard deviation, divided inside the model.
     pub std: Option<Vec<f32>>,
+    /// Video only: which frames of a video the model sees and how they are sized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<crate::video::clip::Sampling>,
 }
 
 /// `model.toml`.
@@ -129,6 +133,15 @@ impl ModelConfig {
                 format!("expected [min, max] with min < max, got [{lo}, {hi}]"),
             ));
         }
+        if let Some(sampling) = &self.input.sampling {
+            if self.input.modality != Modality::Video {
+                return Err(Error::invalid(
+                    "input.sampling",
+                    "frame sampling applies to video models only",
+                ));
+            }
+            sampling.validate()?;
+        }
         if self.input.mean.is_some() != self.input.std.is_some() {
             return Err(Error::invalid(
                 "input.mean",
@@ -167,6 +180,10 @@ pub fn build_classifier(
         "raw-audio-cnn" => {
             raw_audio_cnn::RawAudioCnn::check_input(&shape)?;
             let net = raw_audio_cnn::RawAudioCnn::from_weights(weights, k, device)?;
+            NeuralClassifier::new(net, device, shape, k, clip)?
+        }
+        "c3d-lite" => {
+            let net = c3d_lite::C3dLite::from_weights(weights, k, &shape, device)?;
             NeuralClassifier::new(net, device, shape, k, clip)?
         }
         "linear" => {

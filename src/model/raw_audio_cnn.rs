@@ -246,6 +246,9 @@ impl RawAudioCnn {
                 |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [c]), &device);
             block.bn_mean.update(upload(&s.mean));
             block.bn_var.update(upload(&s.var));
+            // `update` records a per-thread value that `value()` only sees after a sync.
+            block.bn_mean.value_sync();
+            block.bn_var.value_sync();
         }
     }
 
