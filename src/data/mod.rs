@@ -1,5 +1,6 @@
 //! Datasets on disk in their published layouts, and the stand-in corpora avfoil generates in them.
 
+pub mod actions;
 pub mod audiomnist;
 pub mod fsdd;
 pub mod tts;

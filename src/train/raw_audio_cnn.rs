@@ -6,6 +6,7 @@
 //! 0.1 leaves them lagging the final weights on int16-scale inputs, which costs accuracy in
 //! evaluation mode).
 
+use super::{EpochLog, Progress, argmax_host, cross_entropy_mean, one_cycle};
 use crate::classifier::{Classifier, NeuralClassifier};
 use crate::error::{Error, Result};
 use crate::model::raw_audio_cnn::{BatchStats, INPUT_LEN, RawAudioCnn};
@@ -13,7 +14,6 @@ use crate::model::raw_audio_cnn_train_cpu::{Adam, batch_stats, train_step};
 use crate::model::weights::{HostTensor, Weights};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -75,26 +75,6 @@ impl Default for TrainConfig {
             mp3_prob: 0.0,
         }
     }
-}
-
-/// What one epoch did.
-#[derive(Clone, Debug, Serialize)]
-pub struct EpochLog {
-    pub epoch: usize,
-    pub loss: f64,
-    pub train_accuracy: f64,
-    /// Accuracy on each held-out set, in evaluation mode.
-    pub heldout: Vec<(String, f64)>,
-    pub seconds: f64,
-}
-
-/// Progress within an epoch, for a progress bar.
-pub struct Progress {
-    pub epoch: usize,
-    pub done: usize,
-    pub total: usize,
-    pub loss: f64,
-    pub accuracy: f64,
 }
 
 /// Where the training steps run: the hand-written CPU step on the flex device (10x faster there),
@@ -302,13 +282,6 @@ fn mp3_copy(train: &Dataset, clip: Option<(f32, f32)>) -> Result<Dataset> {
     })
 }
 
-fn argmax_host(logits: &[f32], k: usize) -> Vec<usize> {
-    logits
-        .chunks(k)
-        .map(|row| (0..k).fold(0, |best, c| if row[c] > row[best] { c } else { best }))
-        .collect()
-}
-
 fn validate(
     train: &Dataset,
     heldout: &[(String, Dataset)],
@@ -386,36 +359,6 @@ fn augmented_batch(
         x.extend((0..INPUT_LEN).map(|t| row[(t + INPUT_LEN - shift) % INPUT_LEN] * gain));
     }
     (x, idx.iter().map(|&i| data.labels[i]).collect())
-}
-
-fn cross_entropy_mean(logits: Tensor<2>, labels: &[usize], k: usize, device: &Device) -> Tensor<1> {
-    let n = labels.len();
-    let mut onehot = vec![0f32; n * k];
-    for (i, &l) in labels.iter().enumerate() {
-        onehot[i * k + l] = 1.0;
-    }
-    let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [n, k]), device);
-    (log_softmax(logits, 1) * onehot).sum().neg() / n as f32
-}
-
-/// PyTorch's `OneCycleLR` defaults: cosine warm-up over the first 30% from peak/25 to the peak, then
-/// cosine annealing to peak/(25·10⁴).
-fn one_cycle(peak: f64, step: usize, total: usize) -> f64 {
-    let (initial, last) = (peak / 25.0, peak / 25.0 / 1e4);
-    let warm = (0.3 * total as f64).max(1.0);
-    let cos = |from: f64, to: f64, t: f64| {
-        to + (from - to) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
-    };
-    let s = step as f64;
-    if s < warm {
-        cos(initial, peak, s / warm)
-    } else {
-        cos(
-            peak,
-            last,
-            ((s - warm) / (total as f64 - warm).max(1.0)).min(1.0),
-        )
-    }
 }
 
 /// Sets every block's running statistics to the average of its batch statistics over the training

@@ -1,0 +1,449 @@
+//! Training c3d-lite on action clips with burn's autodiff: Adam, one-cycle learning rate, batch norm
+//! in training mode (running statistics re-estimated over the training set at the end, as for
+//! RawAudioCNN), random temporal offset and horizontal flip.
+//!
+//! Clips are kept as bytes, `[3, T, H, W]` per clip with `T ≥ F` stored frames, so a few hundred
+//! clips fit in memory; each batch takes `F` consecutive stored frames from a random offset.
+
+use super::{EpochLog, Progress, argmax_host, cross_entropy_mean, one_cycle};
+use crate::classifier::{Classifier, NeuralClassifier};
+use crate::error::{Error, Result};
+use crate::model::c3d_lite::{BatchStats, C3dLite};
+use crate::model::weights::{HostTensor, Weights};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Labelled clips as bytes: `[n, 3, stored, height, width]`.
+#[derive(Clone, Debug, Default)]
+pub struct ClipSet {
+    pub bytes: Vec<u8>,
+    pub labels: Vec<usize>,
+    /// Frames stored per clip (at least the model's).
+    pub stored: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl ClipSet {
+    /// An empty set of clips of `stored` frames of `width × height`.
+    pub fn new(stored: usize, height: usize, width: usize) -> Self {
+        Self {
+            stored,
+            height,
+            width,
+            ..Default::default()
+        }
+    }
+
+    /// Adds a clip `[3, stored, height, width]` in `[0, 1]`.
+    pub fn push(&mut self, clip: &[f32], label: usize) -> Result<()> {
+        if clip.len() != self.clip_len() {
+            return Err(Error::invalid(
+                "clip",
+                format!("expected {} values, got {}", self.clip_len(), clip.len()),
+            ));
+        }
+        self.bytes.extend(
+            clip.iter()
+                .map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8),
+        );
+        self.labels.push(label);
+        Ok(())
+    }
+
+    fn clip_len(&self) -> usize {
+        3 * self.stored * self.height * self.width
+    }
+
+    /// Number of clips.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether it holds no clip.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Clip `i`'s frames `offset..offset + frames` as floats in `[0, 1]`, mirrored if `flip`.
+    fn window(&self, i: usize, offset: usize, frames: usize, flip: bool, out: &mut Vec<f32>) {
+        let (h, w) = (self.height, self.width);
+        let clip = &self.bytes[i * self.clip_len()..(i + 1) * self.clip_len()];
+        for c in 0..3 {
+            for t in offset..offset + frames {
+                let frame = &clip[(c * self.stored + t) * h * w..][..h * w];
+                for row in frame.chunks_exact(w) {
+                    if flip {
+                        out.extend(row.iter().rev().map(|&v| f32::from(v) / 255.0));
+                    } else {
+                        out.extend(row.iter().map(|&v| f32::from(v) / 255.0));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Hyper-parameters; every random choice comes from `seed`.
+#[derive(Clone, Debug, Serialize)]
+pub struct VideoTrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Peak learning rate of the one-cycle schedule.
+    pub lr: f64,
+    pub seed: u64,
+    /// Probability of mirroring a training clip left to right.
+    pub flip: f32,
+}
+
+impl Default for VideoTrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 20,
+            batch_size: 16,
+            lr: 3e-3,
+            seed: 0,
+            flip: 0.5,
+        }
+    }
+}
+
+/// Trains c3d-lite for examples of `shape = [3, F, H, W]` on `train` (clips of at least `F` stored
+/// frames of `H × W`) and evaluates it on each `heldout` set (first `F` frames) after every epoch.
+/// Returns the weights under PyTorch's names and the epoch logs.
+#[allow(clippy::too_many_arguments)]
+pub fn train_c3d_lite(
+    train: &ClipSet,
+    heldout: &[(String, ClipSet)],
+    classes: usize,
+    shape: [usize; 4],
+    config: &VideoTrainConfig,
+    device: &Device,
+    mut on_progress: impl FnMut(&Progress),
+    mut on_epoch: impl FnMut(&EpochLog),
+) -> Result<(BTreeMap<String, HostTensor>, Vec<EpochLog>)> {
+    validate(train, heldout, classes, shape, config)?;
+    let [_, frames, h, w] = shape;
+    let ad = device.clone().autodiff();
+    let mut model = C3dLite::init(classes, &shape, &ad, config.seed)?;
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let steps_per_epoch = train.len().div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1));
+    let mut running: Option<Vec<BatchStats>> = None;
+    let mut logs = Vec::new();
+    let mut step = 0;
+    for epoch in 1..=config.epochs {
+        let start = Instant::now();
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut correct) = (0f64, 0usize);
+        for (b, idx) in order.chunks(config.batch_size).enumerate() {
+            let n = idx.len();
+            let mut x = Vec::with_capacity(n * 3 * frames * h * w);
+            for &i in idx {
+                let offset = rng.random_range(0..=train.stored - frames);
+                let flip = rng.random::<f32>() < config.flip;
+                train.window(i, offset, frames, flip, &mut x);
+            }
+            let y: Vec<usize> = idx.iter().map(|&i| train.labels[i]).collect();
+            let x = Tensor::<5>::from_data(TensorData::new(x, [n, 3, frames, h, w]), &ad);
+            let (logits, stats) = model.forward_train(x);
+            let loss = cross_entropy_mean(logits.clone(), &y, classes, &ad);
+            let loss_value = crate::array::tensor_to_vec(loss.clone().detach())[0];
+            let logits = crate::array::tensor_to_vec(logits.detach());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let lr = one_cycle(config.lr, step, total_steps);
+            model = optim.step(lr, model, grads);
+            running = Some(match running {
+                None => stats,
+                Some(r) => blend(r, stats, 0.1),
+            });
+            step += 1;
+            let predicted = argmax_host(&logits, classes);
+            correct += predicted.iter().zip(&y).filter(|(p, y)| p == y).count();
+            loss_sum += f64::from(loss_value) * n as f64;
+            let seen = (b * config.batch_size + n).min(train.len());
+            on_progress(&Progress {
+                epoch,
+                done: seen,
+                total: train.len(),
+                loss: loss_sum / seen as f64,
+                accuracy: correct as f64 / seen as f64,
+            });
+        }
+        if epoch == config.epochs {
+            recalibrate(&model, train, frames, device)?;
+        } else if let Some(r) = &running {
+            model.set_running_stats(r);
+        }
+        let weights = model.host_tensors();
+        let log = EpochLog {
+            epoch,
+            loss: loss_sum / train.len() as f64,
+            train_accuracy: correct as f64 / train.len() as f64,
+            heldout: heldout
+                .iter()
+                .map(|(name, set)| {
+                    Ok((
+                        name.clone(),
+                        accuracy(&weights, set, classes, shape, device)?,
+                    ))
+                })
+                .collect::<Result<_>>()?,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        on_epoch(&log);
+        logs.push(log);
+    }
+    Ok((model.host_tensors(), logs))
+}
+
+/// The trained weights as an evaluation-mode classifier on `device`.
+pub fn c3d_classifier(
+    weights: &BTreeMap<String, HostTensor>,
+    classes: usize,
+    shape: [usize; 4],
+    device: &Device,
+) -> Result<NeuralClassifier> {
+    let mut weights = Weights::from_tensors("trained", weights.clone());
+    let net = C3dLite::from_weights(&mut weights, classes, &shape, device)?;
+    NeuralClassifier::new(net, device, shape.to_vec(), classes, Some((0.0, 1.0)))
+}
+
+/// Accuracy on `set`'s first `F` frames, in evaluation mode.
+pub fn accuracy(
+    weights: &BTreeMap<String, HostTensor>,
+    set: &ClipSet,
+    classes: usize,
+    shape: [usize; 4],
+    device: &Device,
+) -> Result<f64> {
+    if set.is_empty() {
+        return Ok(f64::NAN);
+    }
+    let classifier = c3d_classifier(weights, classes, shape, device)?;
+    let [_, frames, h, w] = shape;
+    let d = 3 * frames * h * w;
+    let mut correct = 0;
+    for chunk in (0..set.len()).collect::<Vec<_>>().chunks(32) {
+        let mut x = Vec::with_capacity(chunk.len() * d);
+        for &i in chunk {
+            set.window(i, 0, frames, false, &mut x);
+        }
+        let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), device);
+        let predicted = classifier.predict_labels(&x, 32)?;
+        correct += predicted
+            .iter()
+            .zip(chunk)
+            .filter(|(p, i)| **p == set.labels[**i])
+            .count();
+    }
+    Ok(correct as f64 / set.len() as f64)
+}
+
+/// Sets the running statistics to the average batch statistics over the training set (first `F`
+/// frames, no flip), in batches of 16, without building a gradient graph.
+fn recalibrate(model: &C3dLite, train: &ClipSet, frames: usize, device: &Device) -> Result<()> {
+    let plain = C3dLite::from_weights(
+        &mut Weights::from_tensors("recalibrate", model.host_tensors()),
+        model_classes(model),
+        &[3, frames, train.height, train.width],
+        device,
+    )?;
+    let (h, w) = (train.height, train.width);
+    let mut sums: Option<Vec<BatchStats>> = None;
+    let mut batches = 0;
+    for chunk in (0..train.len()).collect::<Vec<_>>().chunks(16) {
+        if chunk.len() < 2 {
+            continue;
+        }
+        let mut x = Vec::new();
+        for &i in chunk {
+            train.window(i, 0, frames, false, &mut x);
+        }
+        let x = Tensor::<5>::from_data(TensorData::new(x, [chunk.len(), 3, frames, h, w]), device);
+        let stats = plain.forward_train(x).1;
+        batches += 1;
+        sums = Some(match sums {
+            None => stats,
+            Some(acc) => blend_sum(acc, stats),
+        });
+    }
+    if let Some(sums) = sums {
+        let k = batches as f32;
+        let avg: Vec<BatchStats> = sums
+            .into_iter()
+            .map(|s| BatchStats {
+                mean: s.mean.iter().map(|v| v / k).collect(),
+                var: s.var.iter().map(|v| v / k).collect(),
+            })
+            .collect();
+        model.set_running_stats(&avg);
+    }
+    Ok(())
+}
+
+fn model_classes(model: &C3dLite) -> usize {
+    model.host_tensors()["fc.bias"].data.len()
+}
+
+fn blend_sum(a: Vec<BatchStats>, b: Vec<BatchStats>) -> Vec<BatchStats> {
+    a.into_iter()
+        .zip(b)
+        .map(|(a, b)| BatchStats {
+            mean: a.mean.iter().zip(&b.mean).map(|(x, y)| x + y).collect(),
+            var: a.var.iter().zip(&b.var).map(|(x, y)| x + y).collect(),
+        })
+        .collect()
+}
+
+/// PyTorch's running-statistics update: `(1 − m)·running + m·batch`.
+fn blend(running: Vec<BatchStats>, batch: Vec<BatchStats>, m: f32) -> Vec<BatchStats> {
+    let mix = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (1.0 - m) * a + m * b)
+            .collect()
+    };
+    running
+        .iter()
+        .zip(&batch)
+        .map(|(r, b)| BatchStats {
+            mean: mix(&r.mean, &b.mean),
+            var: mix(&r.var, &b.var),
+        })
+        .collect()
+}
+
+fn validate(
+    train: &ClipSet,
+    heldout: &[(String, ClipSet)],
+    classes: usize,
+    shape: [usize; 4],
+    config: &VideoTrainConfig,
+) -> Result<()> {
+    C3dLite::check_input(&shape)?;
+    if train.is_empty() {
+        return Err(Error::invalid("data", "no training clips"));
+    }
+    if config.epochs == 0 || config.batch_size == 0 {
+        return Err(Error::invalid(
+            "epochs",
+            "epochs and batch size must be at least 1",
+        ));
+    }
+    let [_, frames, h, w] = shape;
+    for (name, set) in
+        std::iter::once(("training", train)).chain(heldout.iter().map(|(n, s)| (n.as_str(), s)))
+    {
+        if set.stored < frames || set.height != h || set.width != w {
+            return Err(Error::invalid(
+                "data",
+                format!(
+                    "{name} clips hold {} frames of {} × {}; the model needs {frames} of {w} × {h}",
+                    set.stored, set.width, set.height
+                ),
+            ));
+        }
+        if set.bytes.len() != set.len() * set.clip_len() {
+            return Err(Error::invalid(
+                "data",
+                format!("{name} clips are not whole"),
+            ));
+        }
+        if let Some(&l) = set.labels.iter().find(|&&l| l >= classes) {
+            return Err(Error::invalid(
+                "data",
+                format!("{name} label {l} ≥ {classes} classes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two classes a single frame cannot tell apart: a bright bar moving right or moving left.
+    fn moving_bars(n: usize, seed: u64) -> ClipSet {
+        let (t, h, w) = (6, 8, 8);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut set = ClipSet::new(t, h, w);
+        for i in 0..n {
+            let label = i % 2;
+            let start = rng.random_range(0..w);
+            let mut clip = vec![0f32; 3 * t * h * w];
+            for f in 0..t {
+                let col = if label == 0 {
+                    (start + f) % w
+                } else {
+                    (start + w * 8 - f) % w
+                };
+                for c in 0..3 {
+                    for y in 0..h {
+                        clip[((c * t + f) * h + y) * w + col] = 1.0;
+                    }
+                }
+            }
+            set.push(&clip, label).unwrap();
+        }
+        set
+    }
+
+    #[test]
+    fn learns_the_direction_of_motion_and_is_seeded() {
+        let device = Device::flex();
+        let train = moving_bars(32, 1);
+        let test = moving_bars(16, 2);
+        let config = VideoTrainConfig {
+            epochs: 6,
+            batch_size: 8,
+            lr: 1e-2,
+            seed: 3,
+            flip: 0.0,
+        };
+        let shape = [3, 4, 8, 8];
+        let run = || {
+            train_c3d_lite(
+                &train,
+                &[("test".into(), test.clone())],
+                2,
+                shape,
+                &config,
+                &device,
+                |_| {},
+                |_| {},
+            )
+            .unwrap()
+        };
+        let (weights, logs) = run();
+        let acc = logs.last().unwrap().heldout[0].1;
+        assert!(acc >= 0.9, "held-out accuracy {acc}");
+        assert_eq!(run().0["fc.weight"].data, weights["fc.weight"].data);
+    }
+
+    #[test]
+    fn windows_take_frames_and_flip() {
+        let mut set = ClipSet::new(3, 1, 2);
+        set.push(
+            &[
+                0.0, 1.0, 0.2, 0.4, 0.6, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                0.0, 0.0,
+            ],
+            0,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        set.window(0, 1, 2, true, &mut out);
+        assert_eq!(&out[..4], &[0.4, 0.2, 0.8, 0.6]);
+        assert!(set.push(&[0.0; 3], 0).is_err());
+    }
+}
