@@ -131,8 +131,7 @@ fn logits_and_input_gradients_match_pytorch_for_both_architectures_and_formats()
 fn load_error(weights: &mut Weights, spec: &VideoResNetSpec, classes: usize) -> String {
     let s = fixture_spec();
     VideoResNet::from_weights(weights, spec, classes, &s.example_shape(), &Device::flex())
-        .err()
-        .expect("the weights do not fit")
+        .expect_err("the weights do not fit")
         .to_string()
 }
 

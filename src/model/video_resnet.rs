@@ -283,7 +283,7 @@ impl Network for VideoResNet {
 enum Source<'a> {
     File(&'a mut Weights),
     Init {
-        rng: rand_chacha::ChaCha8Rng,
+        rng: Box<rand_chacha::ChaCha8Rng>,
         made: BTreeMap<String, HostTensor>,
     },
 }
@@ -292,7 +292,7 @@ impl Source<'_> {
     fn init(seed: u64) -> Self {
         use rand::SeedableRng;
         Source::Init {
-            rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+            rng: Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
             made: BTreeMap::new(),
         }
     }
