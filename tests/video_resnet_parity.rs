@@ -173,6 +173,7 @@ fn weights_for_another_shape_name_the_key_and_both_shapes() {
             sample_rate: None,
             mean: Some(s.mean.clone()),
             std: Some(s.std.clone()),
+            sampling: None,
         },
     };
     let mut w = Weights::load(&fixture("r2plus1d_18/model.pt")).unwrap();
@@ -233,6 +234,28 @@ fn a_renamed_key_is_reported_as_missing_and_the_stray_one_as_unexpected() {
 }
 
 #[test]
+fn the_documented_model_toml_parses() {
+    // src/model/mod.rs's example.
+    let text = r#"
+architecture = "r3d-18"
+classes = ["abseiling", "air drumming", "…"]
+weights = "r3d_18.pth"
+[input]
+modality = "video"
+shape = [3, 16, 112, 112]
+clip = [0.0, 1.0]
+mean = [0.43216, 0.394666, 0.37645]
+std = [0.22803, 0.22145, 0.216989]
+[input.sampling]
+stride = 2
+resize = 128
+"#;
+    let config = ModelConfig::parse(text, Path::new("model.toml")).unwrap();
+    assert_eq!(config.architecture, "r3d-18");
+    assert_eq!(config.input.sampling.unwrap().resize, Some(128));
+}
+
+#[test]
 fn model_toml_architectures_build_torchvisions_full_size_networks() {
     // Full widths with in-memory random weights (130 MB of weights is no fixture), on a clip small
     // enough for a debug build.
@@ -251,6 +274,7 @@ fn model_toml_architectures_build_torchvisions_full_size_networks() {
                 sample_rate: None,
                 mean: Some(vec![0.43216, 0.394666, 0.37645]),
                 std: Some(vec![0.22803, 0.22145, 0.216989]),
+                sampling: None,
             },
         };
         let mut w = Weights::from_tensors("t", VideoResNet::init_tensors(&spec, 400, 1).unwrap());

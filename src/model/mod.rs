@@ -11,8 +11,9 @@
 //! sample_rate = 8000
 //! ```
 //!
-//! A torchvision video ResNet (`r3d-18` or `r2plus1d-18`) with its own state dict and torchvision's
-//! Kinetics-400 normalisation, on `[0, 1]` pixels:
+//! A torchvision video ResNet (`r3d-18` or `r2plus1d-18`) with its own state dict, on `[0, 1]`
+//! pixels, prepared as torchvision's Kinetics-400 preset does (shorter side resized to 128, centre
+//! crop 112, its mean and std; every second frame of a 30 fps video gives its 15 fps clips):
 //!
 //! ```toml
 //! architecture = "r3d-18"
@@ -24,6 +25,9 @@
 //! clip = [0.0, 1.0]
 //! mean = [0.43216, 0.394666, 0.37645]
 //! std = [0.22803, 0.22145, 0.216989]
+//! [input.sampling]
+//! stride = 2
+//! resize = 128
 //! ```
 
 pub mod c3d_lite;
