@@ -139,18 +139,24 @@ impl ConvNorm {
 }
 
 /// What torchvision's `conv_builder` makes: `Conv3DSimple` is `first` alone; `Conv2Plus1D` is
-/// `first` (spatial), then `factorised` (batch norm, ReLU, temporal convolution).
+/// `first` (the spatial 1×3×3 convolution), then `temporal`.
 #[derive(Module, Debug)]
 struct ConvUnit {
     first: Conv,
-    factorised: Option<ConvNorm>,
+    temporal: Option<Temporal>,
+}
+
+/// The second half of `Conv2Plus1D`: batch norm, ReLU, then the temporal 3×1×1 convolution.
+#[derive(Module, Debug)]
+struct Temporal {
+    norm: BatchNorm,
+    conv: Conv,
 }
 
 impl ConvUnit {
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let x = self.first.forward(x);
-        match &self.factorised {
-            // ConvNorm's order is conv then norm; here the norm comes first.
+        match &self.temporal {
             Some(t) => t.conv.forward(relu(t.norm.forward(x))),
             None => x,
         }
@@ -468,11 +474,11 @@ impl Builder<'_, '_, '_> {
         Ok(match variant {
             Variant::R3d => ConvUnit {
                 first: self.conv(key, cin, cout, [3, 3, 3], [s, s, s])?,
-                factorised: None,
+                temporal: None,
             },
             Variant::R2Plus1d => ConvUnit {
                 first: self.conv(&format!("{key}.0"), cin, mid, [1, 3, 3], [1, s, s])?,
-                factorised: Some(ConvNorm {
+                temporal: Some(Temporal {
                     norm: self.norm(&format!("{key}.1"), mid)?,
                     conv: self.conv(&format!("{key}.3"), mid, cout, [3, 1, 1], [s, 1, 1])?,
                 }),
