@@ -10,6 +10,25 @@
 //! clip = [-32768.0, 32767.0]
 //! sample_rate = 8000
 //! ```
+//!
+//! A torchvision video ResNet (`r3d-18` or `r2plus1d-18`) with its own state dict, on `[0, 1]`
+//! pixels, prepared as torchvision's Kinetics-400 preset does (shorter side resized to 128, centre
+//! crop 112, its mean and std; every second frame of a 30 fps video gives its 15 fps clips):
+//!
+//! ```toml
+//! architecture = "r3d-18"
+//! classes = ["abseiling", "air drumming", "…"]
+//! weights = "r3d_18.pth"
+//! [input]
+//! modality = "video"
+//! shape = [3, 16, 112, 112]
+//! clip = [0.0, 1.0]
+//! mean = [0.43216, 0.394666, 0.37645]
+//! std = [0.22803, 0.22145, 0.216989]
+//! [input.sampling]
+//! stride = 2
+//! resize = 128
+//! ```
 
 pub mod c3d_lite;
 pub mod linear;
@@ -17,6 +36,7 @@ pub mod raw_audio_cnn;
 mod raw_audio_cnn_cpu;
 pub mod raw_audio_cnn_train_cpu;
 pub mod shipped;
+pub mod video_resnet;
 pub mod weights;
 
 use crate::classifier::{NeuralClassifier, Standardise};
@@ -27,7 +47,13 @@ use std::path::{Path, PathBuf};
 pub use weights::{HostTensor, Weights};
 
 /// The architectures `model.toml` may name.
-pub const ARCHITECTURES: [&str; 3] = ["raw-audio-cnn", "c3d-lite", "linear"];
+pub const ARCHITECTURES: [&str; 5] = [
+    "raw-audio-cnn",
+    "c3d-lite",
+    "linear",
+    "r3d-18",
+    "r2plus1d-18",
+];
 
 /// What kind of signal a model takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +215,12 @@ pub fn build_classifier(
         "linear" => {
             let d = shape.iter().product();
             let net = linear::LinearSoftmax::from_weights(weights, k, d, device)?;
+            NeuralClassifier::new(net, device, shape, k, clip)?
+        }
+        "r3d-18" | "r2plus1d-18" => {
+            let spec = video_resnet::VideoResNetSpec::from_architecture(&config.architecture)
+                .expect("the match arm names only video ResNets");
+            let net = video_resnet::VideoResNet::from_weights(weights, &spec, k, &shape, device)?;
             NeuralClassifier::new(net, device, shape, k, clip)?
         }
         other => return Err(Error::invalid("architecture", format!("unknown {other:?}"))),
