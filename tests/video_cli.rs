@@ -180,3 +180,46 @@ fn h264_defence_and_adaptive_attack_through_it() {
     ]);
     assert!(!o.status.success() && !dir.path().join("none").exists());
 }
+
+#[test]
+fn h264_backend_x264_needs_the_ffmpeg_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = 3 * 2 * 16 * 16;
+    let w: Vec<f32> = (0..2 * d)
+        .map(|i| if i < d { 0.01 } else { -0.01 })
+        .collect();
+    let input = "modality = \"video\"\nshape = [3, 2, 16, 16]\nclip = [0.0, 1.0]";
+    let model = write_linear_model(dir.path(), "rgb", ["a", "b"], input, w);
+    let x = dir.path().join("x.npy");
+    let clip: Vec<f32> = (0..d).map(|i| ((i / 7) % 11) as f32 / 11.0).collect();
+    write_npy(&x, &Array::new(vec![3, 2, 16, 16], clip).unwrap()).unwrap();
+    let out = dir.path().join("defended.npy");
+    let args = [
+        "defend",
+        "--model",
+        s(&model),
+        "--defence",
+        "h264",
+        "--h264-backend",
+        "x264",
+        "--crf",
+        "30",
+        "--out",
+        s(&out),
+        "--json",
+        s(&x),
+    ];
+    if cfg!(feature = "ffmpeg") {
+        let doc = ok_json(&args);
+        assert_eq!(doc["defences"][0], "h264");
+        assert_eq!(read_npy(&out).unwrap().shape, vec![3, 2, 16, 16]);
+    } else {
+        let o = avfoil(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("--features ffmpeg"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+}

@@ -95,6 +95,7 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
         mp3_bitrate: None,
         crf: 30,
         qp: None,
+        h264_backend: super::H264BackendName::Openh264,
     };
     let defended = with_defences(shipped.load(device)?, &mp3_only)?;
     let inputs = npy_from_bytes("examples/spoken-digits.npy", SPOKEN_DIGITS)?;

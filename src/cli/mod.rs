@@ -14,7 +14,7 @@ use avfoil::audio::wav::{WavEncoding, write_wav};
 use avfoil::audio::{AudioScale, ClipFormat, Placement};
 use avfoil::classifier::Preprocessor;
 use avfoil::defence::Mp3Compression;
-use avfoil::defence::h264::{H264Compression, H264Quality, VideoScale};
+use avfoil::defence::h264::{H264Backend, H264Compression, H264Quality, VideoScale};
 use avfoil::media::npy::{read_npy, write_npy};
 use avfoil::model::{Modality, Model};
 use burn::tensor::{Device, Tensor};
@@ -249,12 +249,24 @@ struct DefenceArgs {
     /// MP3 bitrate in kb/s (default: LAME's choice, as ART: 8 kb/s at 8 kHz mono).
     #[arg(long, alias = "bitrate")]
     mp3_bitrate: Option<u32>,
-    /// H.264 quality as x264's constant rate factor (0-51), mapped to an openh264 QP.
+    /// H.264 quality as x264's constant rate factor (0-51), mapped to an openh264 QP (used as it is
+    /// with --h264-backend x264).
     #[arg(long, default_value_t = 30)]
     crf: u8,
     /// H.264 quantiser (0-51), instead of --crf.
     #[arg(long)]
     qp: Option<u8>,
+    /// H.264 codec: openh264 (bundled) or x264 (ART's libx264 path, bit-exact with ART, --crf used
+    /// as it is; needs a build with `--features ffmpeg`).
+    #[arg(long, value_enum, default_value_t = H264BackendName::Openh264)]
+    h264_backend: H264BackendName,
+}
+
+/// The codecs `--h264-backend` may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum H264BackendName {
+    Openh264,
+    X264,
 }
 
 impl DefenceArgs {
@@ -287,7 +299,14 @@ impl DefenceArgs {
                             None => H264Quality::Crf(self.crf),
                         };
                         let scale = VideoScale::from_clip(clip);
-                        Box::new(H264Compression::new(&config.input.shape, scale, quality)?)
+                        let backend = match self.h264_backend {
+                            H264BackendName::Openh264 => H264Backend::OpenH264,
+                            H264BackendName::X264 => H264Backend::X264,
+                        };
+                        Box::new(
+                            H264Compression::new(&config.input.shape, scale, quality)?
+                                .with_backend(backend)?,
+                        )
                     }
                 })
             })

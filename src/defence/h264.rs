@@ -6,8 +6,9 @@
 //! a clip as one stream at a **fixed QP** (constant-QP IPPP…, IDR first, one thread, no frame
 //! skipping, no adaptive quantisation) and decodes it again in memory. This is **not** ART's
 //! bit-exact codec: libx264 (B-frames, psychovisual tuning, CRF rate control) and OpenH264 are
-//! different encoders, so outputs differ pixel by pixel; ART's exact libx264 path belongs to a
-//! later `ffmpeg` cargo feature. ART's conversion bugs are fixed: the scale comes from the model's
+//! different encoders, so outputs differ pixel by pixel. ART's exact libx264 path is the
+//! [`H264Backend::X264`] backend, available with the `ffmpeg` cargo feature (system FFmpeg), which
+//! uses the CRF directly ([`crate::video::x264`]). ART's conversion bugs are fixed in both: the scale comes from the model's
 //! clip range instead of the data, values are rounded and saturated to `u8` instead of truncated
 //! and wrapped (ART turns 300 into 44), the caller's array is never touched, and odd or tiny frames
 //! (which crash ART) are padded by edge replication to even sizes of at least 16 × 16, then cropped.
@@ -40,6 +41,7 @@
 
 use crate::classifier::Preprocessor;
 use crate::error::{Error, Result};
+use crate::video::yuv::{rgb_to_yuv420, yuv_to_rgb};
 use burn::tensor::Tensor;
 use openh264::OpenH264API;
 use openh264::Timestamp;
@@ -144,6 +146,19 @@ impl H264Quality {
     }
 }
 
+/// Which H.264 codec the defence runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum H264Backend {
+    /// Cisco's OpenH264, bundled (no system packages): a fixed QP, with a CRF mapped to one through
+    /// [`crf_to_qp`]. A different codec from ART's, so not ART's numbers.
+    #[default]
+    OpenH264,
+    /// libx264 through the system FFmpeg (`ffmpeg` cargo feature): a CRF is used as it is and the
+    /// output is bit-identical to ART's `VideoCompression` on the same machine
+    /// ([`crate::video::x264`]); a QP becomes x264's constant quantiser.
+    X264,
+}
+
 /// The H.264 defence for video examples of `3 × frames × height × width` (channels first, RGB), in
 /// a model's units.
 #[derive(Clone, Debug)]
@@ -153,6 +168,8 @@ pub struct H264Compression {
     width: usize,
     scale: VideoScale,
     qp: u8,
+    quality: H264Quality,
+    backend: H264Backend,
 }
 
 impl H264Compression {
@@ -189,10 +206,35 @@ impl H264Compression {
             width,
             scale,
             qp,
+            quality,
+            backend: H264Backend::OpenH264,
         })
     }
 
-    /// The fixed QP the encoder is asked for.
+    /// The same defence run by `backend`. [`H264Backend::X264`] needs the `ffmpeg` cargo feature and
+    /// is [`Error::Unsupported`] without it.
+    pub fn with_backend(mut self, backend: H264Backend) -> Result<Self> {
+        if backend == H264Backend::X264 && !cfg!(feature = "ffmpeg") {
+            return Err(Error::Unsupported(format!(
+                "the x264 H.264 backend needs FFmpeg: {}",
+                crate::video::io::FFMPEG_HINT
+            )));
+        }
+        self.backend = backend;
+        Ok(self)
+    }
+
+    /// The quality asked for (a CRF or a QP).
+    pub fn quality(&self) -> H264Quality {
+        self.quality
+    }
+
+    /// The codec this defence runs.
+    pub fn backend(&self) -> H264Backend {
+        self.backend
+    }
+
+    /// The fixed QP OpenH264 is asked for (with [`H264Backend::X264`] a CRF is used as it is instead).
     pub fn qp(&self) -> u8 {
         self.qp
     }
@@ -215,6 +257,50 @@ impl H264Compression {
         if let Some(i) = example.iter().position(|v| !v.is_finite()) {
             return Err(Error::invalid("input", format!("value {i} is not finite")));
         }
+        match self.backend {
+            H264Backend::OpenH264 => self.compress_openh264(example),
+            #[cfg(feature = "ffmpeg")]
+            H264Backend::X264 => self.compress_x264(example),
+            #[cfg(not(feature = "ffmpeg"))]
+            H264Backend::X264 => Err(Error::Unsupported(format!(
+                "the x264 H.264 backend needs FFmpeg: {}",
+                crate::video::io::FFMPEG_HINT
+            ))),
+        }
+    }
+
+    /// The libx264 round trip of one validated example.
+    #[cfg(feature = "ffmpeg")]
+    fn compress_x264(&self, example: &[f32]) -> Result<Vec<f32>> {
+        use crate::video::x264::{X264Rate, x264_round_trip_with};
+        let (f, h, w) = (self.frames, self.height, self.width);
+        let plane = f * h * w;
+        let k = 255.0 / self.scale.factor();
+        // [3, F, H, W] in model units → [F, H, W, 3] bytes, rounded and saturated.
+        let mut rgb = vec![0u8; 3 * plane];
+        for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
+            for (c, v) in px.iter_mut().enumerate() {
+                *v = (example[c * plane + i] * k).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        let rate = match self.quality {
+            H264Quality::Crf(c) => X264Rate::Crf(c),
+            H264Quality::Qp(q) => X264Rate::Qp(q),
+        };
+        let decoded = x264_round_trip_with(&rgb, w, h, f, rate)?;
+        let mut out = vec![0.0; example.len()];
+        for (i, px) in decoded.chunks_exact(3).enumerate() {
+            for (c, v) in px.iter().enumerate() {
+                out[c * plane + i] = f32::from(*v) / k;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The OpenH264 round trip of one validated example.
+    fn compress_openh264(&self, example: &[f32]) -> Result<Vec<f32>> {
+        let (f, h, w) = (self.frames, self.height, self.width);
+        let plane = h * w;
         // Bytes per model unit.
         let k = 255.0 / self.scale.factor();
         let byte = |v: f32| (v * k).round().clamp(0.0, 255.0) as u8;
@@ -239,7 +325,7 @@ impl H264Compression {
                     }
                 }
             }
-            let yuv = rgb_to_yuv420(&rgb, pw, ph);
+            let yuv = YUVBuffer::from_vec(rgb_to_yuv420(rgb.as_flattened(), pw, ph), pw, ph);
             packet.clear();
             encoder
                 .encode_at(&yuv, Timestamp::from_millis(t as u64 * 40))
@@ -293,46 +379,6 @@ impl H264Compression {
 /// A frame side padded to an even number of at least [`MIN_SIDE`].
 fn padded(side: usize) -> usize {
     (side + side % 2).max(MIN_SIDE)
-}
-
-/// BT.601 limited-range RGB → YUV 4:2:0 (`w`, `h` even), rounded; chroma from the 2 × 2 RGB mean.
-fn rgb_to_yuv420(rgb: &[[u8; 3]], w: usize, h: usize) -> YUVBuffer {
-    let (cw, ch) = (w / 2, h / 2);
-    let mut buf = vec![0u8; w * h + 2 * cw * ch];
-    let (ys, uv) = buf.split_at_mut(w * h);
-    let (us, vs) = uv.split_at_mut(cw * ch);
-    let q = |v: f32| v.round().clamp(0.0, 255.0) as u8;
-    for (yv, p) in ys.iter_mut().zip(rgb) {
-        let [r, g, b] = p.map(f32::from);
-        *yv = q(16.0 + 0.256_788 * r + 0.504_129 * g + 0.097_906 * b);
-    }
-    for cy in 0..ch {
-        for cx in 0..cw {
-            let mut s = [0.0f32; 3];
-            for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                let p = rgb[(2 * cy + dy) * w + 2 * cx + dx];
-                for c in 0..3 {
-                    s[c] += f32::from(p[c]);
-                }
-            }
-            let [r, g, b] = s.map(|v| v / 4.0);
-            us[cy * cw + cx] = q(128.0 - 0.148_223 * r - 0.290_993 * g + 0.439_216 * b);
-            vs[cy * cw + cx] = q(128.0 + 0.439_216 * r - 0.367_788 * g - 0.071_427 * b);
-        }
-    }
-    YUVBuffer::from_vec(buf, w, h)
-}
-
-/// BT.601 limited-range YUV → RGB, rounded and saturated.
-fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
-    let l = 1.164_383 * (f32::from(y) - 16.0);
-    let (u, v) = (f32::from(u) - 128.0, f32::from(v) - 128.0);
-    let q = |x: f32| x.round().clamp(0.0, 255.0) as u8;
-    [
-        q(l + 1.596_027 * v),
-        q(l - 0.391_762 * u - 0.812_968 * v),
-        q(l + 2.017_232 * u),
-    ]
 }
 
 impl Preprocessor for H264Compression {

@@ -5,7 +5,7 @@
 pub mod h264;
 pub mod mp3;
 
-pub use h264::{H264Compression, H264Quality, VideoScale};
+pub use h264::{H264Backend, H264Compression, H264Quality, VideoScale};
 pub use mp3::Mp3Compression;
 
 use crate::error::Result;

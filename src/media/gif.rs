@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::media::fs::write_atomic;
+use crate::video::Video;
 use gif::{Encoder, Frame, Repeat};
 
 /// Writes a clip `[3, F, H, W]` (channels first, RGB, values in `[0, max]`) as a looping GIF at
@@ -48,28 +49,62 @@ pub fn write_gif(
         return Err(Error::invalid("clip", format!("value {i} is not finite")));
     }
     let plane = h * w;
-    let mut bytes = Vec::new();
-    let encode = |bytes: &mut Vec<u8>| -> std::result::Result<(), gif::EncodingError> {
-        let mut encoder = Encoder::new(bytes, w as u16, h as u16, &[])?;
-        encoder.set_repeat(Repeat::Infinite)?;
-        // GIF delays are in hundredths of a second.
-        let delay = (100.0 / fps).round().clamp(1.0, u16::MAX as f32) as u16;
-        for f in 0..frames {
-            let mut rgb = Vec::with_capacity(plane * 3);
-            for p in 0..plane {
-                for c in 0..3 {
-                    let v = clip[(c * frames + f) * plane + p] / max * 255.0;
-                    rgb.push(v.round().clamp(0.0, 255.0) as u8);
-                }
+    let frames_rgb = (0..frames).map(|f| {
+        let mut rgb = Vec::with_capacity(plane * 3);
+        for p in 0..plane {
+            for c in 0..3 {
+                let v = clip[(c * frames + f) * plane + p] / max * 255.0;
+                rgb.push(v.round().clamp(0.0, 255.0) as u8);
             }
-            let mut frame = Frame::from_rgb_speed(w as u16, h as u16, &rgb, 10);
-            frame.delay = delay;
-            encoder.write_frame(&frame)?;
         }
-        Ok(())
-    };
-    encode(&mut bytes).map_err(|e| Error::decode(path, format!("cannot encode GIF: {e}")))?;
+        rgb
+    });
+    let bytes = encode_gif(w as u16, h as u16, fps, frames_rgb)
+        .map_err(|e| Error::decode(path, format!("cannot encode GIF: {e}")))?;
     write_atomic(path, &bytes)
+}
+
+/// Writes a decoded [`Video`] as a looping GIF at its frame rate, atomically.
+///
+/// GIF delays are whole hundredths of a second, so the frame rate is rounded to `100 / delay`
+/// (29.97 fps plays at 33.3 fps).
+pub fn write_gif_video(path: &std::path::Path, video: &Video) -> Result<()> {
+    let (w, h) = (video.width, video.height);
+    if video.frame_count() == 0 {
+        return Err(Error::invalid("video", "a GIF needs at least one frame"));
+    }
+    if h > u16::MAX as usize || w > u16::MAX as usize {
+        return Err(Error::invalid(
+            "video",
+            format!("{w}x{h} is too large for a GIF"),
+        ));
+    }
+    let frames = (0..video.frame_count()).map(|i| video.frame(i).to_vec());
+    let bytes = encode_gif(w as u16, h as u16, video.fps as f32, frames)
+        .map_err(|e| Error::decode(path, format!("cannot encode GIF: {e}")))?;
+    write_atomic(path, &bytes)
+}
+
+/// A looping GIF of `w × h` RGB frames (interleaved bytes), one NeuQuant palette per frame.
+fn encode_gif(
+    w: u16,
+    h: u16,
+    fps: f32,
+    frames: impl Iterator<Item = Vec<u8>>,
+) -> std::result::Result<Vec<u8>, gif::EncodingError> {
+    let mut bytes = Vec::new();
+    let mut encoder = Encoder::new(&mut bytes, w, h, &[])?;
+    encoder.set_repeat(Repeat::Infinite)?;
+    // GIF delays are in hundredths of a second.
+    let delay = (100.0 / fps).round().clamp(1.0, u16::MAX as f32) as u16;
+    for rgb in frames {
+        let mut frame = Frame::from_rgb_speed(w, h, &rgb, 10);
+        frame.delay = delay;
+        encoder.write_frame(&frame)?;
+    }
+    // Writes the trailer; an error here is an error, not something for `Drop` to swallow.
+    encoder.into_inner()?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -1,10 +1,25 @@
 //! Decoded video: 8-bit RGB frames in memory, and the step from a video to a model's clip.
 //!
 //! Containers and codecs live in their own files; everything meets in [`Video`], the decoded frames
-//! at full size. A model never sees a `Video` directly: [`clip`] samples frames, resizes and crops
-//! them into the `[3, F, H, W]` floats in `[0, 1]` that video models take.
+//! at full size. [`io::read_video`] and [`io::write_video`] pick the file format. A model never sees
+//! a `Video` directly: [`clip`] samples frames, resizes and crops them into the `[3, F, H, W]` floats
+//! in `[0, 1]` that video models take.
 
 pub mod clip;
+#[cfg(feature = "ffmpeg")]
+pub mod ffmpeg;
+pub mod frames_dir;
+pub mod gif_read;
+pub mod io;
+pub mod mp4_read;
+pub mod mp4_write;
+pub mod nal;
+pub mod still;
+#[cfg(feature = "ffmpeg")]
+pub mod x264;
+pub mod yuv;
+
+pub use io::{read_video, write_video};
 
 use crate::error::{Error, Result};
 

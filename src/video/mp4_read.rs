@@ -1,0 +1,187 @@
+//! H.264-in-MP4 files (`.mp4`, `.m4v`, `.mov`) to [`Video`], without system libraries: `re_mp4`
+//! (Rerun's maintained MP4 demuxer, plain and fragmented files) finds the first video track and its
+//! samples, and OpenH264 (already built for the H.264 defence) decodes them.
+//!
+//! The track's `avcC` parameter sets go to the decoder first, then each sample, converted from
+//! AVCC (length-prefixed) to Annex B; samples are fed in decode order and the decoder reorders
+//! B-frames itself. Pictures are converted to RGB with BT.601 limited range ([`super::yuv`]) at the
+//! size the decoder reports, which is the SPS's cropped size.
+//!
+//! The frame rate is `samples / track duration` (exact for constant-rate files such as
+//! 30000/1001 = 29.97…; the average for variable-rate ones).
+//!
+//! Other codecs in MP4 (H.265, AV1, VP9, MPEG-4 part 2) and H.264 features OpenH264 cannot decode
+//! are [`Error::Unsupported`]; with the `ffmpeg` feature [`super::io::read_video`] hands those files
+//! to FFmpeg instead.
+
+use super::Video;
+use super::nal::{avcc_to_annexb, push_annexb};
+use super::yuv::I420;
+use crate::error::{Error, Result};
+use openh264::OpenH264API;
+use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
+use re_mp4::{Mp4, StsdBoxContent, TrackKind};
+use std::path::Path;
+
+/// Reads the first video track of an MP4 holding H.264.
+pub fn read_mp4(path: &Path) -> Result<Video> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_mp4(path, &bytes)
+}
+
+/// [`read_mp4`] on bytes already in memory; `path` only names the source in errors.
+pub fn decode_mp4(path: &Path, bytes: &[u8]) -> Result<Video> {
+    let mp4 = super::io::no_panic(path, "MP4 demuxer", || Mp4::read_bytes(bytes))?
+        .map_err(|e| Error::decode(path, format!("not a readable MP4: {e}")))?;
+    let track = mp4
+        .tracks()
+        .values()
+        .find(|t| t.kind == Some(TrackKind::Video))
+        .ok_or_else(|| Error::decode(path, "the MP4 has no video track"))?;
+    let trak = mp4
+        .moov
+        .traks
+        .iter()
+        .find(|t| t.tkhd.track_id == track.track_id)
+        .ok_or_else(|| Error::decode(path, "the MP4's video track has no trak box"))?;
+    let avcc = match &trak.mdia.minf.stbl.stsd.contents {
+        StsdBoxContent::Avc1(avc1) => &avc1.avcc.contents,
+        other => {
+            let codec = other
+                .codec_string()
+                .unwrap_or_else(|| "an unknown codec".into());
+            return Err(Error::Unsupported(format!(
+                "{}: the video track is {codec}; without the `ffmpeg` cargo feature only H.264 \
+                 (avc1) MP4s decode",
+                path.display()
+            )));
+        }
+    };
+    if track.samples.is_empty() {
+        return Err(Error::decode(path, "the MP4's video track has no frames"));
+    }
+    let length_size = usize::from(avcc.length_size_minus_one & 3) + 1;
+    let mut headers = Vec::new();
+    for nal in avcc
+        .sequence_parameter_sets
+        .iter()
+        .chain(&avcc.picture_parameter_sets)
+    {
+        push_annexb(&mut headers, &nal.bytes);
+    }
+
+    let codec = |what: String, e: openh264::Error| {
+        Error::decode(path, format!("H.264 {what} does not decode: {e}"))
+    };
+    let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+    let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
+        .map_err(|e| codec("decoder setup".into(), e))?;
+    let mut frames = Frames::new(path);
+    if !headers.is_empty() {
+        if let Some(pic) = decoder
+            .decode(&headers)
+            .map_err(|e| codec("avcC".into(), e))?
+        {
+            frames.push(&pic)?;
+        }
+    }
+    for (i, sample) in track.samples.iter().enumerate() {
+        let range = usize::try_from(sample.offset)
+            .ok()
+            .zip(usize::try_from(sample.size).ok())
+            .and_then(|(start, size)| Some(start..start.checked_add(size)?))
+            .filter(|r| r.end <= bytes.len())
+            .ok_or_else(|| {
+                Error::decode(
+                    path,
+                    format!(
+                        "truncated: frame {i} lies at bytes {}..{} of a {}-byte file",
+                        sample.offset,
+                        sample.offset.saturating_add(sample.size),
+                        bytes.len()
+                    ),
+                )
+            })?;
+        let annexb = avcc_to_annexb(&bytes[range], length_size)
+            .map_err(|e| Error::decode(path, format!("frame {i}: {e}")))?;
+        if let Some(pic) = decoder
+            .decode(&annexb)
+            .map_err(|e| codec(format!("frame {i}"), e))?
+        {
+            frames.push(&pic)?;
+        }
+    }
+    for pic in decoder
+        .flush_remaining()
+        .map_err(|e| codec("flush".into(), e))?
+    {
+        frames.push(&pic)?;
+    }
+    let total: u64 = track.samples.iter().map(|s| s.duration).sum();
+    let fps = if total > 0 && track.timescale > 0 {
+        track.samples.len() as f64 * track.timescale as f64 / total as f64
+    } else {
+        25.0
+    };
+    frames.into_video(fps, track.samples.len())
+}
+
+/// Decoded pictures collected as RGB, all of one size.
+struct Frames<'a> {
+    path: &'a Path,
+    size: Option<(usize, usize)>,
+    count: usize,
+    rgb: Vec<u8>,
+}
+
+impl<'a> Frames<'a> {
+    fn new(path: &'a Path) -> Self {
+        Self {
+            path,
+            size: None,
+            count: 0,
+            rgb: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, pic: &DecodedYUV<'_>) -> Result<()> {
+        use openh264::formats::YUVSource;
+        let (w, h) = pic.dimensions();
+        let (w0, h0) = *self.size.get_or_insert((w, h));
+        if (w, h) != (w0, h0) {
+            return Err(Error::decode(
+                self.path,
+                format!(
+                    "frame {} is {w} × {h}, the first was {w0} × {h0}",
+                    self.count
+                ),
+            ));
+        }
+        let planes = I420 {
+            y: pic.y(),
+            u: pic.u(),
+            v: pic.v(),
+            strides: pic.strides(),
+        };
+        if w == 0 || h == 0 || !planes.fits(w, h) {
+            return Err(Error::decode(
+                self.path,
+                format!("the decoder returned a malformed {w} × {h} picture"),
+            ));
+        }
+        self.count += 1;
+        super::io::check_decoded_size(self.path, self.count * w * h * 3)?;
+        planes.to_rgb(w, h, &mut self.rgb);
+        Ok(())
+    }
+
+    fn into_video(self, fps: f64, samples: usize) -> Result<Video> {
+        let Some((w, h)) = self.size else {
+            return Err(Error::decode(
+                self.path,
+                format!("none of the {samples} H.264 samples decoded to a picture"),
+            ));
+        };
+        Video::new(w, h, fps, self.rgb)
+    }
+}
