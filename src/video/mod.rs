@@ -44,7 +44,7 @@ impl Video {
                 format!("frames must be at least 1 × 1, got {width} × {height}"),
             ));
         }
-        if rgb.len() % frame != 0 {
+        if !rgb.len().is_multiple_of(frame) {
             return Err(Error::invalid(
                 "video",
                 format!(
