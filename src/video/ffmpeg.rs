@@ -301,7 +301,7 @@ pub fn write_ffmpeg(path: &Path, video: &Video, encoding: Encoding) -> Result<()
         match encoding {
             Encoding::Xvid => {
                 flags |= codec::Flags::QSCALE;
-                enc.set_global_quality(XVID_QSCALE * ff::ffi::FF_QP2LAMBDA as i32);
+                enc.set_global_quality(XVID_QSCALE * ff::ffi::FF_QP2LAMBDA);
                 // SAFETY: the context is allocated and not opened yet; `codec_tag` is a plain field.
                 unsafe {
                     (*enc.as_mut_ptr()).codec_tag = u32::from_le_bytes(*b"XVID");
@@ -389,7 +389,7 @@ pub fn write_ffmpeg(path: &Path, video: &Video, encoding: Encoding) -> Result<()
                 // SAFETY: a plain field of an allocated frame; the CLI sets it the same way for
                 // fixed-quantiser encoding.
                 unsafe {
-                    (*yuv.as_mut_ptr()).quality = XVID_QSCALE * ff::ffi::FF_QP2LAMBDA as i32;
+                    (*yuv.as_mut_ptr()).quality = XVID_QSCALE * ff::ffi::FF_QP2LAMBDA;
                 }
             }
             enc.send_frame(&yuv)

@@ -109,8 +109,11 @@ mod tests {
     use super::*;
     use gif::{Encoder, Frame, Repeat};
 
-    /// A 4 × 2 GIF with palette black/red/green/blue (index 3 transparent where asked).
-    fn gif_bytes(frames: &[(u16, u16, u16, u16, Vec<u8>, DisposalMethod, u16)]) -> Vec<u8> {
+    /// One frame: left, top, width, height, palette indices, disposal, delay.
+    type TestFrame = (u16, u16, u16, u16, Vec<u8>, DisposalMethod, u16);
+
+    /// A 4 × 2 GIF with palette black/red/green/blue (index 3 transparent).
+    fn gif_bytes(frames: &[TestFrame]) -> Vec<u8> {
         let palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255];
         let mut out = Vec::new();
         {

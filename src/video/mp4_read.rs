@@ -77,13 +77,12 @@ pub fn decode_mp4(path: &Path, bytes: &[u8]) -> Result<Video> {
     let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
         .map_err(|e| codec("decoder setup".into(), e))?;
     let mut frames = Frames::new(path);
-    if !headers.is_empty() {
-        if let Some(pic) = decoder
+    if !headers.is_empty()
+        && let Some(pic) = decoder
             .decode(&headers)
             .map_err(|e| codec("avcC".into(), e))?
-        {
-            frames.push(&pic)?;
-        }
+    {
+        frames.push(&pic)?;
     }
     for (i, sample) in track.samples.iter().enumerate() {
         let range = usize::try_from(sample.offset)

@@ -11,7 +11,7 @@
 /// `rgb` is `height × width × 3` bytes, interleaved; `width` and `height` must be even (callers pad
 /// or crop first).
 pub fn rgb_to_yuv420(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
-    debug_assert!(width % 2 == 0 && height % 2 == 0);
+    debug_assert!(width.is_multiple_of(2) && height.is_multiple_of(2));
     debug_assert_eq!(rgb.len(), width * height * 3);
     let (cw, ch) = (width / 2, height / 2);
     let mut buf = vec![0u8; width * height + 2 * cw * ch];
