@@ -389,6 +389,17 @@ fn write_errors_leave_no_file() {
 
 #[cfg(not(feature = "ffmpeg"))]
 #[test]
+fn h264_profiles_openh264_cannot_decode_are_unsupported_and_name_the_feature() {
+    let path = fixture("x264_444.mp4");
+    let e = read_video(&path).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Unsupported(_)), "{msg}");
+    assert!(msg.contains("High 4:4:4") && msg.contains("--features ffmpeg"), "{msg}");
+    assert_names(&e, &path);
+}
+
+#[cfg(not(feature = "ffmpeg"))]
+#[test]
 fn avi_without_the_feature_names_the_feature_and_packages() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clip.avi");
@@ -430,6 +441,14 @@ mod with_ffmpeg {
         // Not a black or constant picture.
         let mean = v.rgb.iter().map(|&b| f64::from(b)).sum::<f64>() / v.rgb.len() as f64;
         assert!((30.0..220.0).contains(&mean), "mean {mean}");
+    }
+
+    #[test]
+    fn mp4s_openh264_cannot_decode_fall_back_to_ffmpeg() {
+        let v = read_video(&fixture("x264_444.mp4")).unwrap();
+        assert_eq!((v.width, v.height, v.frame_count(), v.fps), (48, 32, 10, 25.0));
+        let p = psnr(&bframes_clip(), &v.rgb);
+        assert!(p > 35.0, "{p}");
     }
 
     #[test]
