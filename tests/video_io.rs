@@ -6,7 +6,7 @@ use avfoil::error::Error;
 use avfoil::video::Video;
 use avfoil::video::io::{read_video, write_video};
 use common::video::{crop, fixture, psnr, smooth_clip};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn assert_names(e: &Error, path: &Path) {
     let msg = e.to_string();
@@ -372,6 +372,7 @@ fn avi_without_the_feature_names_the_feature_and_packages() {
 mod with_ffmpeg {
     use super::*;
     use avfoil::video::ffmpeg::{Encoding, read_ffmpeg, write_ffmpeg};
+    use std::path::PathBuf;
 
     fn ucf101() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
