@@ -1,67 +1,12 @@
 //! Video files to and from `Video`: MP4 (OpenH264), GIF, frame directories, errors on bad input,
 //! and, with the `ffmpeg` feature, AVI/UCF101 and the ART-exact x264 round trip.
 
+mod common;
 use avfoil::error::Error;
 use avfoil::video::Video;
 use avfoil::video::io::{read_video, write_video};
-use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/video")
-        .join(name)
-}
-
-/// A smooth moving clip, `[f, h, w, 3]`: colour gradients, a gentle ripple and a soft (Gaussian)
-/// bright blob drifting right. Smooth on purpose: sharp colour edges lose ~10 dB of RGB PSNR to
-/// 4:2:0 chroma subsampling alone, which says nothing about the container or the codec.
-fn smooth_clip(f: usize, h: usize, w: usize, fps: f64) -> Video {
-    let mut rgb = Vec::with_capacity(f * h * w * 3);
-    for t in 0..f {
-        let (cx, cy, r) = (
-            w as f32 * (0.3 + 0.04 * t as f32),
-            h as f32 * 0.5,
-            h as f32 * 0.3,
-        );
-        for y in 0..h {
-            for x in 0..w {
-                let (xf, yf) = (x as f32, y as f32);
-                let a = (-((xf - cx).powi(2) + (yf - cy).powi(2)) / (r * r)).exp();
-                let bg = [
-                    40.0 + 150.0 * xf / w as f32,
-                    30.0 + 140.0 * yf / h as f32,
-                    120.0 + 40.0 * ((xf + yf + 3.0 * t as f32) * 0.15).sin(),
-                ];
-                let blob = [230.0, 215.0, 90.0];
-                rgb.extend((0..3).map(|c| (bg[c] * (1.0 - a) + blob[c] * a).round() as u8));
-            }
-        }
-    }
-    Video::new(w, h, fps, rgb).unwrap()
-}
-
-/// RGB PSNR (dB) between two equal-length byte buffers.
-fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    10.0 * (255.0f64.powi(2) / mse.max(1e-12)).log10()
-}
-
-/// The top-left `w × h` of every frame of `v`.
-fn crop(v: &Video, w: usize, h: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    for i in 0..v.frame_count() {
-        for row in v.frame(i).chunks_exact(v.width * 3).take(h) {
-            out.extend_from_slice(&row[..w * 3]);
-        }
-    }
-    out
-}
+use common::video::{crop, fixture, psnr, smooth_clip};
+use std::path::Path;
 
 fn assert_names(e: &Error, path: &Path) {
     let msg = e.to_string();
@@ -389,6 +334,20 @@ fn write_errors_leave_no_file() {
 
 #[cfg(not(feature = "ffmpeg"))]
 #[test]
+fn h264_profiles_openh264_cannot_decode_are_unsupported_and_name_the_feature() {
+    let path = fixture("x264_444.mp4");
+    let e = read_video(&path).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Unsupported(_)), "{msg}");
+    assert!(
+        msg.contains("High 4:4:4") && msg.contains("--features ffmpeg"),
+        "{msg}"
+    );
+    assert_names(&e, &path);
+}
+
+#[cfg(not(feature = "ffmpeg"))]
+#[test]
 fn avi_without_the_feature_names_the_feature_and_packages() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clip.avi");
@@ -412,10 +371,8 @@ fn avi_without_the_feature_names_the_feature_and_packages() {
 #[cfg(feature = "ffmpeg")]
 mod with_ffmpeg {
     use super::*;
-    use avfoil::defence::{H264Backend, H264Compression, H264Quality, VideoScale};
-    use avfoil::media::npy::read_npy;
     use avfoil::video::ffmpeg::{Encoding, read_ffmpeg, write_ffmpeg};
-    use avfoil::video::x264::{X264Rate, x264_round_trip, x264_round_trip_with};
+    use std::path::PathBuf;
 
     fn ucf101() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -430,6 +387,17 @@ mod with_ffmpeg {
         // Not a black or constant picture.
         let mean = v.rgb.iter().map(|&b| f64::from(b)).sum::<f64>() / v.rgb.len() as f64;
         assert!((30.0..220.0).contains(&mean), "mean {mean}");
+    }
+
+    #[test]
+    fn mp4s_openh264_cannot_decode_fall_back_to_ffmpeg() {
+        let v = read_video(&fixture("x264_444.mp4")).unwrap();
+        assert_eq!(
+            (v.width, v.height, v.frame_count(), v.fps),
+            (48, 32, 10, 25.0)
+        );
+        let p = psnr(&bframes_clip(), &v.rgb);
+        assert!(p > 35.0, "{p}");
     }
 
     #[test]
@@ -487,101 +455,6 @@ mod with_ffmpeg {
         let p = psnr(&a.rgb, &b.rgb);
         println!("x264 fixture, OpenH264 vs libavcodec: {p:.2} dB");
         assert!(p > 38.0, "{p}");
-    }
-
-    /// `tools/make_video_fixtures.py`: ART 1.20.1 `VideoCompression(video_format="mp4",
-    /// constant_rate_factor=30)` on a 12 × 24 × 32 clip.
-    fn art_fixture() -> (Vec<u8>, Vec<u8>) {
-        let bytes = |name: &str| -> Vec<u8> {
-            let a = read_npy(&fixture(name)).unwrap();
-            assert_eq!(a.shape, [12, 24, 32, 3]);
-            a.data.iter().map(|&v| v as u8).collect()
-        };
-        (bytes("art_x264_in.npy"), bytes("art_x264_crf30_out.npy"))
-    }
-
-    #[test]
-    fn x264_round_trip_is_bit_identical_to_art() {
-        let (input, art) = art_fixture();
-        let copy = input.clone();
-        let ours = x264_round_trip(&input, 32, 24, 12, 30).unwrap();
-        assert_eq!(input, copy, "input untouched");
-        let differing = ours.iter().zip(&art).filter(|(a, b)| a != b).count();
-        assert_eq!(differing, 0, "{differing} bytes differ from ART");
-    }
-
-    #[test]
-    fn h264_defence_x264_backend_matches_art() {
-        let (input, art) = art_fixture();
-        let (f, h, w) = (12, 24, 32);
-        let plane = f * h * w;
-        // [F, H, W, 3] bytes → [3, F, H, W] in [0, 1].
-        let mut clip = vec![0f32; 3 * plane];
-        for (i, px) in input.chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                clip[c * plane + i] = f32::from(px[c]) / 255.0;
-            }
-        }
-        let d = H264Compression::new(&[3, f, h, w], VideoScale::Unit, H264Quality::Crf(30))
-            .unwrap()
-            .with_backend(H264Backend::X264)
-            .unwrap();
-        assert_eq!(d.backend(), H264Backend::X264);
-        let out = d.compress(&clip).unwrap();
-        for (i, px) in art.chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                assert_eq!(
-                    (out[c * plane + i] * 255.0).round() as u8,
-                    px[c],
-                    "value {i}/{c}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn x264_round_trip_handles_odd_sizes_one_frame_and_crf_0() {
-        // Odd size (ART crashes here): padded, encoded, cropped back.
-        let v = smooth_clip(3, 17, 23, 25.0);
-        let out = x264_round_trip(&v.rgb, 23, 17, 3, 23).unwrap();
-        assert_eq!(out.len(), v.rgb.len());
-        let odd = psnr(&v.rgb, &out);
-        // The same clip at the even size just below, for comparison.
-        let even = x264_round_trip(&crop(&v, 22, 16), 22, 16, 3, 23).unwrap();
-        let even = psnr(&crop(&v, 22, 16), &even);
-        println!("x264 CRF 23, 23 × 17: {odd:.2} dB; 22 × 16: {even:.2} dB");
-        // Padding and cropping cost nothing visible: as good as the even size (tiny frames at
-        // CRF 23 sit near 30 dB either way).
-        assert!(odd > 27.0 && odd > even - 1.5, "odd {odd}, even {even}");
-        let one = smooth_clip(1, 24, 32, 25.0);
-        assert_eq!(
-            x264_round_trip(&one.rgb, 32, 24, 1, 28).unwrap().len(),
-            one.rgb.len()
-        );
-        // CRF 0: only the RGB ↔ YUV 4:2:0 conversion loses anything.
-        let v = smooth_clip(4, 32, 48, 25.0);
-        let lossless = x264_round_trip_with(&v.rgb, 48, 32, 4, X264Rate::Qp(0)).unwrap();
-        let crf0 = x264_round_trip(&v.rgb, 48, 32, 4, 0).unwrap();
-        let (p_lossless, p0) = (psnr(&v.rgb, &lossless), psnr(&v.rgb, &crf0));
-        println!("QP 0: {p_lossless:.2} dB, CRF 0: {p0:.2} dB");
-        assert!(
-            p0 > 35.0 && p0 > p_lossless - 1.0,
-            "CRF 0 {p0}, QP 0 {p_lossless}"
-        );
-        // Flat clips round-trip exactly at CRF 0 (ART's own test).
-        for level in [0u8, 255] {
-            let flat = vec![level; 25 * 4 * 6 * 3];
-            assert_eq!(x264_round_trip(&flat, 6, 4, 25, 0).unwrap(), flat);
-        }
-    }
-
-    #[test]
-    fn x264_round_trip_rejects_bad_arguments() {
-        let v = vec![0u8; 2 * 4 * 4 * 3];
-        assert!(x264_round_trip(&v, 4, 4, 2, 52).is_err());
-        assert!(x264_round_trip(&v, 4, 4, 3, 30).is_err());
-        assert!(x264_round_trip(&v, 0, 4, 2, 30).is_err());
-        assert!(x264_round_trip(&[], 4, 4, 0, 30).is_err());
     }
 
     #[test]

@@ -6,6 +6,8 @@ golden file for the `ffmpeg` feature's x264 round trip (`avfoil::video::x264`).
 - x264_bframes.mp4:       `bframes_clip()` through the ffmpeg CLI's libx264 (High profile, 3 B-frames,
                           CRF 16, 25 fps): what the pure-Rust MP4 reader must decode in display order.
                           tests/video_io.rs computes the same clip to compare against.
+- x264_444.mp4:           the same clip as High 4:4:4 (yuv444p), which OpenH264 cannot decode: the
+                          default build must say so, the `ffmpeg` build must fall back to FFmpeg.
 - still_rgb.jpg, still_gray.jpg: 16 × 8 JPEGs (YCbCr 4:4:4 and greyscale) of `still_clip()`, made by
                           libjpeg-turbo's cjpeg at quality 95, for the frame-directory reader.
 
@@ -48,14 +50,14 @@ def bframes_clip():
     return rgb.astype(np.uint8)
 
 
-def write_bframes_mp4():
+def write_bframes_mp4(name="x264_bframes.mp4", pix_fmt="yuv420p"):
     x = bframes_clip()
     f, h, w, _ = x.shape
-    path = os.path.join(OUT, "x264_bframes.mp4")
+    path = os.path.join(OUT, name)
     cmd = [
         "ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
         "-s", f"{w}x{h}", "-r", "25", "-i", "pipe:", "-c:v", "libx264", "-crf", "16",
-        "-bf", "3", "-pix_fmt", "yuv420p", "-threads", "1", path,
+        "-bf", "3", "-pix_fmt", pix_fmt, "-threads", "1", path,
     ]
     subprocess.run(cmd, input=x.tobytes(), check=True)
     print(f"wrote {path}: {os.path.getsize(path)} bytes")
@@ -90,6 +92,7 @@ def main():
     diff = np.abs(y.astype(np.int32) - x.astype(np.int32))
     print(f"wrote {OUT}: mean |Δ| {diff.mean():.2f}, max {diff.max()}")
     write_bframes_mp4()
+    write_bframes_mp4("x264_444.mp4", "yuv444p")
     write_jpegs()
 
 

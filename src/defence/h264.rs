@@ -155,7 +155,8 @@ pub enum H264Backend {
     OpenH264,
     /// libx264 through the system FFmpeg (`ffmpeg` cargo feature): a CRF is used as it is and the
     /// output is bit-identical to ART's `VideoCompression` on the same machine
-    /// ([`crate::video::x264`]); a QP becomes x264's constant quantiser.
+    /// ([`crate::video::x264`]; `threads=auto` as ART, so examples are encoded one at a time);
+    /// a QP becomes x264's constant quantiser.
     X264,
 }
 
@@ -272,7 +273,7 @@ impl H264Compression {
     /// The libx264 round trip of one validated example.
     #[cfg(feature = "ffmpeg")]
     fn compress_x264(&self, example: &[f32]) -> Result<Vec<f32>> {
-        use crate::video::x264::{X264Rate, x264_round_trip_with};
+        use crate::video::x264::{X264Rate, X264Threads, x264_round_trip_with};
         let (f, h, w) = (self.frames, self.height, self.width);
         let plane = f * h * w;
         let k = 255.0 / self.scale.factor();
@@ -287,7 +288,7 @@ impl H264Compression {
             H264Quality::Crf(c) => X264Rate::Crf(c),
             H264Quality::Qp(q) => X264Rate::Qp(q),
         };
-        let decoded = x264_round_trip_with(&rgb, w, h, f, rate)?;
+        let decoded = x264_round_trip_with(&rgb, w, h, f, rate, X264Threads::Auto)?;
         let mut out = vec![0.0; example.len()];
         for (i, px) in decoded.chunks_exact(3).enumerate() {
             for (c, v) in px.iter().enumerate() {

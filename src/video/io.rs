@@ -4,7 +4,7 @@
 //! | format | read | write |
 //! |---|---|---|
 //! | MP4 (`.mp4`, `.m4v`, `.mov`) holding H.264 | pure Rust + OpenH264 ([`super::mp4_read`]) | OpenH264 at QP 20 ([`super::mp4_write`]) |
-//! | MP4 with another codec | `ffmpeg` feature | – |
+//! | MP4 with another codec, or 10-bit, 4:2:2 or 4:4:4 H.264 (which OpenH264 cannot decode) | `ffmpeg` feature | – |
 //! | animated GIF | composited frames ([`super::gif_read`]) | per-frame palettes ([`crate::media::gif`]) |
 //! | a directory of `.png`/`.jpg`/`.jpeg` frames | natural name order, 25 fps ([`super::frames_dir`]) | – |
 //! | one PNG or JPEG | one frame at 25 fps | – |
@@ -119,8 +119,15 @@ pub fn read_video(path: &Path) -> Result<Video> {
 fn read_format(path: &Path, format: Option<VideoFormat>) -> Result<Video> {
     match format {
         Some(VideoFormat::Mp4) => match super::mp4_read::read_mp4(path) {
+            // Another codec, or H.264 OpenH264 cannot decode: FFmpeg's turn.
             #[cfg(feature = "ffmpeg")]
             Err(Error::Unsupported(_)) => super::ffmpeg::read_ffmpeg(path),
+            // A damaged or unusual H.264 stream: FFmpeg may still decode it; if it cannot either,
+            // the first error says more.
+            #[cfg(feature = "ffmpeg")]
+            Err(native @ Error::Decode { .. }) => {
+                super::ffmpeg::read_ffmpeg(path).map_err(|_| native)
+            }
             other => other,
         },
         Some(VideoFormat::Gif) => super::gif_read::read_gif(path),

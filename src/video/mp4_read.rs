@@ -33,30 +33,52 @@ pub fn read_mp4(path: &Path) -> Result<Video> {
 pub fn decode_mp4(path: &Path, bytes: &[u8]) -> Result<Video> {
     let mp4 = super::io::no_panic(path, "MP4 demuxer", || Mp4::read_bytes(bytes))?
         .map_err(|e| Error::decode(path, format!("not a readable MP4: {e}")))?;
-    let track = mp4
+    // The first track with a video handler; re_mp4 only labels tracks whose codec it knows.
+    let (track, trak) = mp4
         .tracks()
         .values()
-        .find(|t| t.kind == Some(TrackKind::Video))
+        .filter_map(|t| {
+            let trak = mp4
+                .moov
+                .traks
+                .iter()
+                .find(|k| k.tkhd.track_id == t.track_id)?;
+            let video =
+                &trak.mdia.hdlr.handler_type.value == b"vide" || t.kind == Some(TrackKind::Video);
+            video.then_some((t, trak))
+        })
+        .next()
         .ok_or_else(|| Error::decode(path, "the MP4 has no video track"))?;
-    let trak = mp4
-        .moov
-        .traks
-        .iter()
-        .find(|t| t.tkhd.track_id == track.track_id)
-        .ok_or_else(|| Error::decode(path, "the MP4's video track has no trak box"))?;
     let avcc = match &trak.mdia.minf.stbl.stsd.contents {
         StsdBoxContent::Avc1(avc1) => &avc1.avcc.contents,
         other => {
-            let codec = other
-                .codec_string()
-                .unwrap_or_else(|| "an unknown codec".into());
+            let codec = match other {
+                StsdBoxContent::Unknown(fourcc) => format!("'{fourcc}'"),
+                known => known.codec_string().unwrap_or_else(|| "not H.264".into()),
+            };
             return Err(Error::Unsupported(format!(
-                "{}: the video track is {codec}; without the `ffmpeg` cargo feature only H.264 \
-                 (avc1) MP4s decode",
-                path.display()
+                "{}: the video track's codec is {codec}; without FFmpeg only H.264 (avc1) MP4s \
+                 decode; {}",
+                path.display(),
+                super::io::FFMPEG_HINT
             )));
         }
     };
+    // OpenH264 decodes 8-bit 4:2:0 only; these profiles are 10-bit, 4:2:2 or 4:4:4.
+    if let Some(name) = match avcc.avc_profile_indication {
+        110 => Some("High 10"),
+        122 => Some("High 4:2:2"),
+        244 => Some("High 4:4:4 Predictive"),
+        44 => Some("CAVLC 4:4:4 Intra"),
+        _ => None,
+    } {
+        return Err(Error::Unsupported(format!(
+            "{}: H.264 {name} profile; OpenH264 decodes 8-bit 4:2:0 only (Baseline, Main, High); \
+             to read it with FFmpeg, {}",
+            path.display(),
+            super::io::FFMPEG_HINT
+        )));
+    }
     if track.samples.is_empty() {
         return Err(Error::decode(path, "the MP4's video track has no frames"));
     }
@@ -181,6 +203,15 @@ impl<'a> Frames<'a> {
                 format!("none of the {samples} H.264 samples decoded to a picture"),
             ));
         };
+        if self.count != samples {
+            return Err(Error::decode(
+                self.path,
+                format!(
+                    "{} of the track's {samples} frames decoded; the stream is damaged",
+                    self.count
+                ),
+            ));
+        }
         Video::new(w, h, fps, self.rgb)
     }
 }

@@ -9,8 +9,25 @@
 //!   base 1/25 (rawvideo's default rate), frame `i` at pts `i`;
 //! - **`threads=auto`**, the CLI's default, unlike libavcodec's API default of 1 thread: frame
 //!   threads change x264's decisions, so this matters for bit-exactness. x264 picks its thread
-//!   count from the machine's cores, so ART's output (and this one) can differ between machines;
+//!   count from the machine's cores, so ART's output (and this one) can differ between machines
+//!   (not for small frames, where x264 uses one thread anyway);
 //! - decoding with libavcodec's h264 decoder and back to RGB24 with the bicubic scaler.
+//!
+//! # Threads and reproducibility
+//!
+//! Measured here (FFmpeg 5.1, x264 0.164, 2 cores): with x264's threads (`threads=auto`, and even
+//! `threads=1`, whose lookahead still runs in a thread of its own) the bitstream can change from
+//! run to run when **other threads of the same process** are busy at the same time (another
+//! encode, a swscale conversion, or plain Rust arithmetic), while separate processes, like ART's
+//! ffmpeg calls, always agreed. Hence:
+//! - [`X264Threads::Auto`] (ART's settings) round trips are serialised through one process-wide
+//!   lock, so parallel defence examples cannot disturb each other. Alone in the process they were
+//!   bit-identical to ART's CLI (the 32 × 24 × 12 fixture in every run, and a 16-frame 224 × 224
+//!   clip at CRF 30);
+//!   busy unrelated threads in the same process can still perturb them.
+//! - [`X264Threads::One`] (one thread, synchronous lookahead) gives the same output in every run,
+//!   under any load, on every machine, but the synchronous lookahead makes different frame-type
+//!   decisions: identical to ART on the small fixture, not at 224 × 224.
 //!
 //! ART crashes on odd sizes (x264 refuses them with 4:2:0); here frames are padded to even by edge
 //! replication and the output is cropped back, so odd sizes work (and differ from nothing, since
@@ -32,9 +49,21 @@ pub enum X264Rate {
     Qp(u8),
 }
 
+/// How x264 uses threads (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum X264Threads {
+    /// `threads=auto`, as ART's ffmpeg CLI: ART's output on this machine. Round trips are
+    /// serialised process-wide.
+    #[default]
+    Auto,
+    /// One thread and a synchronous lookahead: the same output in every run on every machine, but
+    /// not ART's output beyond small frames.
+    One,
+}
+
 /// Encodes `n_frames` RGB frames (`[n_frames, height, width, 3]` bytes) with libx264 at `crf` and
 /// decodes them again, as ART's `VideoCompression(constant_rate_factor=crf)` does (see the module
-/// docs); returns the decoded frames in the same layout.
+/// docs); returns the decoded frames in the same layout. The input is not modified.
 pub fn x264_round_trip(
     frames_rgb: &[u8],
     width: usize,
@@ -42,16 +71,24 @@ pub fn x264_round_trip(
     n_frames: usize,
     crf: u8,
 ) -> Result<Vec<u8>> {
-    x264_round_trip_with(frames_rgb, width, height, n_frames, X264Rate::Crf(crf))
+    x264_round_trip_with(
+        frames_rgb,
+        width,
+        height,
+        n_frames,
+        X264Rate::Crf(crf),
+        X264Threads::Auto,
+    )
 }
 
-/// [`x264_round_trip`] with any [`X264Rate`].
+/// [`x264_round_trip`] with any [`X264Rate`] and [`X264Threads`].
 pub fn x264_round_trip_with(
     frames_rgb: &[u8],
     width: usize,
     height: usize,
     n_frames: usize,
     rate: X264Rate,
+    threads: X264Threads,
 ) -> Result<Vec<u8>> {
     let (key, value) = match rate {
         X264Rate::Crf(v) => ("crf", v),
@@ -87,6 +124,12 @@ pub fn x264_round_trip_with(
         ));
     }
     init()?;
+    // Threaded x264 is disturbed by other busy threads of this process; see the module docs.
+    static X264_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = match threads {
+        X264Threads::Auto => Some(X264_LOCK.lock().unwrap_or_else(|e| e.into_inner())),
+        X264Threads::One => None,
+    };
     let (pw, ph) = (width + width % 2, height + height % 2);
     let time_base = Rational::new(1, 25);
 
@@ -104,7 +147,13 @@ pub fn x264_round_trip_with(
     let mut options = ff::Dictionary::new();
     options.set(key, &value.to_string());
     options.set("preset", "medium");
-    options.set("threads", "auto");
+    match threads {
+        X264Threads::Auto => options.set("threads", "auto"),
+        X264Threads::One => {
+            options.set("threads", "1");
+            options.set("x264-params", "sync-lookahead=0");
+        }
+    }
     let mut enc = enc
         .open_with(options)
         .map_err(|e| fail("the encoder does not open", e))?;

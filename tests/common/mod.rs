@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod video;
+
 use avfoil::array::tensor_to_vec;
 use avfoil::classifier::NeuralClassifier;
 use avfoil::model::linear::LinearSoftmax;
