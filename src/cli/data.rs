@@ -1,6 +1,6 @@
 //! `avfoil data`: generate stand-in datasets in published layouts.
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use avfoil::data::tts::{Engine, SpokenDigitsOptions, SpokenDigitsPlan, Summary};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,6 +18,50 @@ enum DataCommand {
     /// Synthesise spoken digits with Debian's TTS engines in AudioMNIST's layout:
     /// OUT/data/NN/<digit>_NN_<rep>.wav (48 kHz 16-bit mono) and OUT/data/audioMNIST_meta.txt.
     SpokenDigits(SpokenDigitsArgs),
+    /// Render procedural action clips of 10 UCF101 classes in UCF101's layout:
+    /// OUT/UCF-101/<Class>/v_<Class>_gGG_cCC.{mp4|avi} and OUT/ucfTrainTestlist/*.txt.
+    Actions(ActionsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ActionsArgs {
+    /// Output folder (created; clips of the same names are replaced).
+    #[arg(long)]
+    out: PathBuf,
+    /// Groups (UCF101 has 25; its split k tests on the k-th 7/25 of them).
+    #[arg(long, default_value_t = 25)]
+    groups: usize,
+    /// Clips per group and class.
+    #[arg(long, default_value_t = 4)]
+    clips: usize,
+    /// Frames per clip.
+    #[arg(long, default_value_t = 48)]
+    frames: usize,
+    /// Frame size, WIDTHxHEIGHT (UCF101's is 320x240).
+    #[arg(long, default_value = "320x240", value_parser = parse_size)]
+    size: (usize, usize),
+    /// Frames per second.
+    #[arg(long, default_value_t = 25.0)]
+    fps: f64,
+    /// Container and codec: mp4 (H.264, built in) or avi (MPEG-4 part 2 like UCF101's, needs the
+    /// `ffmpeg` feature). Default: avi with the feature, mp4 without.
+    #[arg(long)]
+    format: Option<String>,
+    /// Seed for every random choice; the same seed renders the same frames.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub(super) fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("expected WIDTHxHEIGHT, got {s:?}"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("expected WIDTHxHEIGHT, got {s:?}"))
+    };
+    Ok((p(w)?, p(h)?))
 }
 
 #[derive(Args, Debug)]
@@ -51,6 +95,7 @@ fn parse_engine(s: &str) -> Result<Engine, String> {
 pub fn run(args: DataArgs) -> Result<()> {
     match args.command {
         DataCommand::SpokenDigits(args) => spoken_digits(args),
+        DataCommand::Actions(args) => actions(args),
     }
 }
 
@@ -73,6 +118,83 @@ fn spoken_digits(args: SpokenDigitsArgs) -> Result<()> {
     bar.finish_and_clear();
     let summary = summary?;
     report(&summary, &args.out, start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn actions(args: ActionsArgs) -> Result<()> {
+    use avfoil::data::actions::{ActionsConfig, CLASSES};
+    use rayon::prelude::*;
+    let config = ActionsConfig {
+        groups: args.groups,
+        clips: args.clips,
+        frames: args.frames,
+        width: args.size.0,
+        height: args.size.1,
+        fps: args.fps,
+        seed: args.seed,
+    };
+    config.validate()?;
+    let default_format = if cfg!(feature = "ffmpeg") {
+        "avi"
+    } else {
+        "mp4"
+    };
+    let ext = args
+        .format
+        .as_deref()
+        .unwrap_or(default_format)
+        .to_lowercase();
+    if ext != "mp4" && ext != "avi" {
+        bail!("--format: expected mp4 or avi, got {ext:?}");
+    }
+    let videos = args.out.join("UCF-101");
+    let lists = args.out.join("ucfTrainTestlist");
+    for class in CLASSES {
+        std::fs::create_dir_all(videos.join(class))
+            .with_context(|| format!("--out: creating {}", videos.join(class).display()))?;
+    }
+    std::fs::create_dir_all(&lists)
+        .with_context(|| format!("--out: creating {}", lists.display()))?;
+    let items: Vec<(usize, usize, usize)> = (0..CLASSES.len())
+        .flat_map(|k| {
+            (1..=config.groups).flat_map(move |g| (1..=config.clips).map(move |c| (k, g, c)))
+        })
+        .collect();
+    let bar = ProgressBar::new(items.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} clips, {elapsed} (eta {eta})")
+            .expect("a valid template"),
+    );
+    let start = Instant::now();
+    items
+        .par_iter()
+        .try_for_each(|&(k, g, c)| -> avfoil::Result<()> {
+            let video = config.render(k, g, c)?;
+            let path = videos.join(format!("{}.{ext}", ActionsConfig::clip_stem(k, g, c)));
+            avfoil::video::io::write_video(&path, &video)?;
+            bar.inc(1);
+            Ok(())
+        })?;
+    bar.finish_and_clear();
+    for (name, text) in config.lists(&ext) {
+        avfoil::media::fs::write_atomic(&lists.join(name), text.as_bytes())?;
+    }
+    println!(
+        "wrote {} clips ({} classes x {} groups x {}) of {} frames {}x{} to {} in {:.1} s",
+        items.len(),
+        CLASSES.len(),
+        config.groups,
+        config.clips,
+        config.frames,
+        config.width,
+        config.height,
+        args.out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    for k in 1..=3 {
+        let test = config.test_groups(k);
+        println!("split {k}: test groups {}-{}", test.start, test.end - 1);
+    }
     Ok(())
 }
 

@@ -5,8 +5,10 @@ mod attack;
 mod data;
 mod defend;
 mod demo;
+
 mod predict;
 mod train;
+mod train_video;
 
 use anyhow::{Context, Result, bail};
 use avfoil::array::Array;
@@ -76,7 +78,14 @@ enum Source {
     Npy,
     /// A WAV file, read as one example at the model's rate and length.
     Wav,
+    /// A video (MP4, GIF, a folder of frames; AVI and more with the `ffmpeg` feature), read as one
+    /// clip through the model's frame sampling. Written back as `.npy` (exact) plus an `.mp4` to
+    /// watch (H.264 at high quality, which does not keep a perturbation of a few grey levels).
+    Video,
 }
+
+/// Extensions read as videos (a folder of frames is a video too).
+const VIDEO_EXTENSIONS: [&str; 7] = ["mp4", "m4v", "mov", "avi", "mkv", "gif", "webm"];
 
 /// One input file: its examples `[rows, ...]` in the model's units.
 struct InputFile {
@@ -115,7 +124,15 @@ impl Inputs {
                     Array::new(shape.clone(), audio_format(model)?.load(path, 0)?)?,
                     Source::Wav,
                 ),
-                _ => bail!("{}: expected a .npy or .wav file", path.display()),
+                e if VIDEO_EXTENSIONS.contains(&e) || path.is_dir() => (
+                    Array::new(shape.clone(), video_clip(path, model)?)?,
+                    Source::Video,
+                ),
+                _ => bail!(
+                    "{}: expected a .npy, .wav or video file ({}) or a folder of frames",
+                    path.display(),
+                    VIDEO_EXTENSIONS.join(", ")
+                ),
             };
             let rows = array
                 .batch_len(shape)
@@ -166,7 +183,7 @@ impl Inputs {
         let mut written = Vec::new();
         for f in &self.files {
             let ext = match f.source {
-                Source::Npy => "npy",
+                Source::Npy | Source::Video => "npy",
                 Source::Wav => "wav",
             };
             let path = if single && out.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext)) {
@@ -189,6 +206,19 @@ impl Inputs {
                     let unit: Vec<f32> = part.iter().map(|v| v / format.scale.factor()).collect();
                     write_wav(&path, format.sample_rate, &unit, encoding)?;
                 }
+                Source::Video => {
+                    let shape = &model.config.input.shape;
+                    write_npy(&path, &Array::new(shape.clone(), part.to_vec())?)?;
+                    let max = video_scale(model).factor();
+                    let fps =
+                        25.0 / model.config.input.sampling.as_ref().map_or(1, |s| s.stride) as f64;
+                    let video = avfoil::video::Video::from_clip(part, shape, max, fps)?;
+                    // OpenH264 needs 16 × 16 at least: enlarge tiny clips by pixel repetition.
+                    let video = enlarge(&video, 16);
+                    let mp4 = path.with_extension("mp4");
+                    avfoil::video::io::write_video(&mp4, &video)?;
+                    written.push(mp4);
+                }
             }
             written.push(path);
             offset += f.rows;
@@ -201,7 +231,7 @@ impl Inputs {
         let is_file = self.files.len() == 1
             && out.extension().is_some_and(|e| {
                 let e = e.to_ascii_lowercase();
-                (e == "npy" && self.files[0].source == Source::Npy)
+                (e == "npy" && self.files[0].source != Source::Wav)
                     || (e == "wav" && self.files[0].source == Source::Wav)
             });
         if !is_file {
@@ -228,6 +258,57 @@ fn audio_format(model: &Model) -> Result<ClipFormat> {
         scale: AudioScale::from_clip(input.clip.map(|[a, b]| (a, b))),
         placement: Placement::Centre,
     })
+}
+
+/// A video file or folder of frames as one clip of a video model: the model's frame sampling
+/// (`[input.sampling]`, default every second frame from the first), resized and centre-cropped to its
+/// `[3, F, H, W]`, in its units (`[0, 1]`, or `[0, 255]` when its clip range says so).
+fn video_clip(path: &Path, model: &Model) -> Result<Vec<f32>> {
+    let input = &model.config.input;
+    let (Modality::Video, &[3, f, h, w]) = (input.modality, input.shape.as_slice()) else {
+        bail!(
+            "{}: video inputs need a video model with input.shape [3, F, H, W], and {} is not one",
+            path.display(),
+            model.dir.display()
+        );
+    };
+    let video = avfoil::video::io::read_video(path)?;
+    let sampling = input.sampling.clone().unwrap_or_default();
+    let clip = sampling
+        .clip(&video, f, h, w)
+        .with_context(|| path.display().to_string())?;
+    let k = video_scale(model).factor();
+    Ok(clip.into_iter().map(|v| v * k).collect())
+}
+
+/// `video` repeated `k × k` per pixel for the smallest `k` that makes both sides at least `min`.
+fn enlarge(video: &avfoil::video::Video, min: usize) -> avfoil::video::Video {
+    let k = min.div_ceil(video.width.min(video.height)).max(1);
+    if k == 1 {
+        return video.clone();
+    }
+    let (w, h) = (video.width, video.height);
+    let mut rgb = Vec::with_capacity(video.rgb.len() * k * k);
+    for f in 0..video.frame_count() {
+        let frame = video.frame(f);
+        for y in 0..h * k {
+            for x in 0..w * k {
+                let p = ((y / k) * w + x / k) * 3;
+                rgb.extend_from_slice(&frame[p..p + 3]);
+            }
+        }
+    }
+    avfoil::video::Video {
+        width: w * k,
+        height: h * k,
+        fps: video.fps,
+        rgb,
+    }
+}
+
+/// Pixel units of a video model.
+fn video_scale(model: &Model) -> VideoScale {
+    VideoScale::from_clip(model.config.input.clip.map(|[a, b]| (a, b)))
 }
 
 /// The defences `--defence` may name.

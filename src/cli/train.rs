@@ -7,7 +7,7 @@ use avfoil::media::fs::write_atomic;
 use avfoil::model::raw_audio_cnn::INPUT_LEN;
 use avfoil::model::weights::write_safetensors;
 use avfoil::model::{InputConfig, Modality, ModelConfig};
-use avfoil::train::{Dataset, TrainConfig, train_raw_audio_cnn};
+use avfoil::train::{Dataset, EpochLog, Progress, TrainConfig, train_raw_audio_cnn};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -19,6 +19,8 @@ use std::path::PathBuf;
 enum Arch {
     /// The ART audio notebook's raw-waveform CNN (1 s at 8 kHz).
     RawAudioCnn,
+    /// avfoil's small 3-D CNN on frame differences, for action clips in UCF101 layout.
+    C3dLite,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -44,25 +46,27 @@ pub struct TrainArgs {
     /// Architecture.
     #[arg(long, value_enum)]
     arch: Arch,
-    /// Dataset folders in AudioMNIST layout (NN/d_NN_r.wav) or FSDD layout (d_speaker_i.wav).
+    /// Dataset folders: AudioMNIST layout (NN/d_NN_r.wav) or FSDD layout (d_speaker_i.wav) for
+    /// raw-audio-cnn; one UCF101-layout folder (UCF-101/ + ucfTrainTestlist/) for c3d-lite.
     #[arg(long, required = true, num_args = 1..)]
-    data: Vec<PathBuf>,
+    pub(super) data: Vec<PathBuf>,
     /// Model directory to write (model.toml, model.safetensors, training.json).
     #[arg(long)]
-    out: PathBuf,
+    pub(super) out: PathBuf,
     /// AudioMNIST-layout speakers to hold out for evaluation, comma-separated (default: the last
     /// fifth of each folder's speakers). FSDD always holds out its test indices 0-4.
     #[arg(long, value_delimiter = ',')]
     test_speakers: Option<Vec<String>>,
-    /// Passes over the training set.
-    #[arg(long, default_value_t = 12)]
-    epochs: usize,
-    /// Examples per optimisation step.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// Peak learning rate (Adam, one-cycle schedule).
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
+    /// Passes over the training set [default: 12 for raw-audio-cnn, 20 for c3d-lite].
+    #[arg(long)]
+    pub(super) epochs: Option<usize>,
+    /// Examples per optimisation step [default: 32 for raw-audio-cnn, 16 for c3d-lite].
+    #[arg(long)]
+    pub(super) batch_size: Option<usize>,
+    /// Peak learning rate, Adam with a one-cycle schedule [default: 1e-3 for raw-audio-cnn, 3e-3
+    /// for c3d-lite].
+    #[arg(long)]
+    pub(super) lr: Option<f64>,
     /// Random time shift of each training example, in samples either way.
     #[arg(long, default_value_t = 800)]
     max_shift: usize,
@@ -81,11 +85,15 @@ pub struct TrainArgs {
     scale: Scale,
     /// Seed of every random choice (initialisation, order, augmentation).
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub(super) seed: u64,
+    #[command(flatten)]
+    pub(super) video: super::train_video::VideoTrainArgs,
 }
 
 pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
-    let Arch::RawAudioCnn = args.arch;
+    if let Arch::C3dLite = args.arch {
+        return super::train_video::run(args, device);
+    }
     let (scale, clip) = match args.scale {
         Scale::Int16 => (AudioScale::Int16, [-32768.0f32, 32767.0]),
         Scale::Unit => (AudioScale::Unit, [-1.0f32, 1.0]),
@@ -101,9 +109,9 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         },
     };
     let config = TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        lr: args.lr,
+        epochs: args.epochs.unwrap_or(12),
+        batch_size: args.batch_size.unwrap_or(32),
+        lr: args.lr.unwrap_or(1e-3),
         seed: args.seed,
         max_shift: args.max_shift,
         gain_db: args.gain_db,
@@ -149,12 +157,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         bail!("--data: no training clips found");
     }
     let classes: Vec<String> = (0..10).map(|d| d.to_string()).collect();
-    let bar = ProgressBar::new(train.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let progress = TrainingProgress::new(train.len(), config.epochs, config.batch_size);
     let (weights, logs) = train_raw_audio_cnn(
         &train,
         &heldout,
@@ -162,36 +165,10 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         Some((clip[0], clip[1])),
         &config,
         device,
-        |p| {
-            if p.done <= config.batch_size {
-                bar.reset();
-                bar.set_prefix(format!("{}/{}", p.epoch, config.epochs));
-            }
-            bar.set_position(p.done as u64);
-            bar.set_message(format!("loss {:.4} acc {:.3}", p.loss, p.accuracy));
-        },
-        |log| {
-            let held: Vec<String> = log
-                .heldout
-                .iter()
-                .map(|(n, a)| format!("{n} {:.1}%", a * 100.0))
-                .collect();
-            let line = format!(
-                "epoch {}: loss {:.4}, train acc {:.1}%, held out: {} ({:.0} s)",
-                log.epoch,
-                log.loss,
-                log.train_accuracy * 100.0,
-                held.join(", "),
-                log.seconds
-            );
-            if bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                bar.println(line);
-            }
-        },
+        |p| progress.step(p),
+        |log| progress.epoch(log),
     )?;
-    bar.finish_and_clear();
+    progress.finish();
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
     let model_config = ModelConfig {
@@ -259,4 +236,62 @@ fn name_hash(path: &std::path::Path) -> u64 {
 fn append(to: &mut Dataset, from: &Dataset) {
     to.x.extend_from_slice(&from.x);
     to.labels.extend_from_slice(&from.labels);
+}
+
+/// A progress bar for training: one pass per epoch, and a line per finished epoch.
+pub(super) struct TrainingProgress {
+    bar: ProgressBar,
+    epochs: usize,
+    batch_size: usize,
+}
+
+impl TrainingProgress {
+    pub(super) fn new(examples: usize, epochs: usize, batch_size: usize) -> Self {
+        let bar = ProgressBar::new(examples as u64);
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Self {
+            bar,
+            epochs,
+            batch_size,
+        }
+    }
+
+    pub(super) fn step(&self, p: &Progress) {
+        if p.done <= self.batch_size {
+            self.bar.reset();
+            self.bar.set_prefix(format!("{}/{}", p.epoch, self.epochs));
+        }
+        self.bar.set_position(p.done as u64);
+        self.bar
+            .set_message(format!("loss {:.4} acc {:.3}", p.loss, p.accuracy));
+    }
+
+    pub(super) fn epoch(&self, log: &EpochLog) {
+        let held: Vec<String> = log
+            .heldout
+            .iter()
+            .map(|(n, a)| format!("{n} {:.1}%", a * 100.0))
+            .collect();
+        let line = format!(
+            "epoch {}: loss {:.4}, train acc {:.1}%, held out: {} ({:.0} s)",
+            log.epoch,
+            log.loss,
+            log.train_accuracy * 100.0,
+            held.join(", "),
+            log.seconds
+        );
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+
+    pub(super) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod audiomnist;
 pub mod fsdd;
 pub mod tts;
+pub mod ucf101;
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};

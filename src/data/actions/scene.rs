@@ -500,7 +500,7 @@ mod tests {
 
     #[test]
     fn every_class_moves_and_is_seeded() {
-        for class in 0..CLASSES.len() {
+        for (class, name) in CLASSES.iter().enumerate() {
             let s = scene(class, 7);
             let a = s.frame(0);
             assert_eq!(a.len(), 160 * 120 * 3);
@@ -510,11 +510,7 @@ mod tests {
                 .zip(&b)
                 .filter(|(x, y)| x.abs_diff(**y) > 40)
                 .count();
-            assert!(
-                moved > 30,
-                "{}: only {moved} values changed",
-                CLASSES[class]
-            );
+            assert!(moved > 30, "{name}: only {moved} values changed");
             assert_eq!(scene(class, 7).frame(3), s.frame(3));
         }
     }
