@@ -3,7 +3,7 @@
 //! and the degenerate cases (spec §3, §7.3).
 
 mod common;
-use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, Pgd, SaliencyMethod};
+use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, Pgd, PrefixSearch, SaliencyMethod};
 use avfoil::classifier::Classifier;
 use avfoil::report::{Batch, run_attack};
 use common::{host, linear_shaped, tensor};
@@ -55,6 +55,7 @@ fn fsa(method: SaliencyMethod, eps: f32) -> FrameSaliency {
         method,
         frame_axis: 1,
         batch_size: 4,
+        search: PrefixSearch::Linear,
     }
 }
 
@@ -202,6 +203,7 @@ fn one_shot_is_the_inner_attack_and_targets_already_reached_are_left_alone() {
         method: SaliencyMethod::IterativeRefresh,
         frame_axis: 1,
         batch_size: 2,
+        search: PrefixSearch::Linear,
     };
     let current = clf.predict_labels(&xt, 8).unwrap();
     let out = targeted.generate(&clf, &xt, Some(&current), None).unwrap();

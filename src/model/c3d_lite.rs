@@ -19,12 +19,12 @@
 //! Key names are those of the PyTorch twin in `tools/c3d_lite.py` (`conv1.0.weight`,
 //! `conv1.1.running_mean`, …, `fc.weight`).
 
+use super::pool3d::max_pool3d;
 use super::weights::{HostTensor, Weights};
 use crate::array::tensor_to_vec;
 use crate::classifier::Network;
 use crate::error::{Error, Result};
 use burn::module::{Module, Param, RunningState};
-use super::pool3d::max_pool3d;
 use burn::tensor::module::conv3d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData, activation::relu};
