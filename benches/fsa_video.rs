@@ -139,6 +139,13 @@ impl Classifier for Counting<'_> {
         self.gradients.set(self.gradients.get() + 1);
         self.inner.class_gradient(x, classes)
     }
+    fn prediction_loss_gradient(
+        &self,
+        x: Tensor<2>,
+    ) -> avfoil::Result<(Vec<usize>, Tensor<2>, Tensor<2>)> {
+        self.gradients.set(self.gradients.get() + 1);
+        self.inner.prediction_loss_gradient(x)
+    }
 }
 
 fn fsa(search: PrefixSearch) -> FrameSaliency {

@@ -38,3 +38,48 @@ pub fn max_pool3d(x: Tensor<5>, [kt, kh, kw]: [usize; 3]) -> Tensor<5> {
         .unsqueeze();
     y.reshape([n, c, windows, h, w])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::tensor_to_vec;
+    use burn::tensor::{Device, TensorData};
+
+    #[test]
+    fn equals_a_direct_max_over_each_window_with_floor_mode() {
+        let (n, c, f, h, w) = (2, 3, 5, 5, 7);
+        let data: Vec<f32> = (0..n * c * f * h * w)
+            .map(|i| ((i * 7919) % 211) as f32)
+            .collect();
+        let at = |i: usize| data[i];
+        for k @ [kt, kh, kw] in [[2, 2, 2], [1, 2, 2], [2, 1, 1], [3, 2, 3]] {
+            let x = Tensor::<5>::from_data(
+                TensorData::new(data.clone(), [n, c, f, h, w]),
+                &Device::flex(),
+            );
+            let got = max_pool3d(x, k);
+            let (f2, h2, w2) = (f / kt, h / kh, w / kw);
+            assert_eq!(got.dims(), [n, c, f2, h2, w2]);
+            let mut want = Vec::new();
+            for nc in 0..n * c {
+                for t in 0..f2 {
+                    for y in 0..h2 {
+                        for xx in 0..w2 {
+                            let mut m = f32::MIN;
+                            for dt in 0..kt {
+                                for dy in 0..kh {
+                                    for dx in 0..kw {
+                                        let (tt, yy, xw) = (t * kt + dt, y * kh + dy, xx * kw + dx);
+                                        m = m.max(at(((nc * f + tt) * h + yy) * w + xw));
+                                    }
+                                }
+                            }
+                            want.push(m);
+                        }
+                    }
+                }
+            }
+            assert_eq!(tensor_to_vec(got), want, "window {k:?}");
+        }
+    }
+}
