@@ -1,15 +1,18 @@
 //! Frame saliency (iterative, FGM L∞ eps 2/255) on one 16 × 112 × 112 clip: the workload of
 //! `../shared/bench/art_baseline.py fsa_video`, on the weights and input that
-//! `tools/art_fsa_video.py` saved, so that both sides attack the same model and must perturb the
-//! same frames.
+//! `tools/art_fsa_video.py` saved, so that both sides attack the same model. The frames perturbed
+//! must then be ART's (a correctness check: compare the `frames` of both JSON lines).
 //!
-//!     ~/.cache/avfoil-art-venv/bin/python tools/art_fsa_video.py time 26 0
+//!     ~/.cache/avfoil-art-venv/bin/python tools/art_fsa_video.py time 43 0 26
 //!     cargo bench --bench fsa_video -- target/bench/fsa_video_x.npy \
-//!         target/bench/fsa_video_seed26.safetensors target/bench/fsa_video_seed0.safetensors
+//!         target/bench/fsa_video_seed43.safetensors target/bench/fsa_video_seed0.safetensors \
+//!         target/bench/fsa_video_seed26.safetensors
 //!
+//! Seeds 43, 0 and 26 make ART perturb 14 frames (and flip the clip), all 16 (no flip) and 1.
 //! Options (after `--`): `--reps N` (default 3), `--pieces` (also time the forward pass at batch 1,
-//! 2 and 4 and the input gradient). Prints one JSON line per case, like the baseline script, with the
-//! frames perturbed and the number of forward and gradient passes the attack asked for.
+//! 2 and 4 and the input gradient). Prints one JSON line per case, like the baseline script, with
+//! the frames perturbed and the forward and gradient passes the attack asked for; both searches
+//! (linear, ART's answer; bisect, opt-in) run.
 
 use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, PrefixSearch, SaliencyMethod};
 use avfoil::classifier::{Classifier, Network, NeuralClassifier};

@@ -1,10 +1,11 @@
 """The ART peer of benches/fsa_video.rs, on weights both sides share.
 
-`../shared/bench/art_baseline.py fsa_video` builds its VideoCNN from whatever state torch's global
-generator is in when the case runs (seeded once at import, then advanced by every case before it),
-so the number of frames ART needs, and with it its time (two single-clip forward passes per frame),
-depends on which cases ran first. Here the weights come from `torch.manual_seed(SEED)` right before
-`VideoCNN()`, are saved for the Rust benchmark, and ART's FrameSaliencyAttack (FGM L∞ eps 2/255,
+`../shared/bench/art_baseline.py fsa_video` builds its VideoCNN from torch's global generator,
+seeded with 0 at import and advanced by every case that runs before it in the same invocation: run
+alone, `fsa_video` gets exactly the weights of seed 0 here (checked); after other cases, others. The
+number of frames ART needs, and with it its time (two single-clip forward passes per frame), depends
+on those weights. Here the weights come from `torch.manual_seed(SEED)` right before `VideoCNN()`,
+are saved for the Rust benchmark, and ART's FrameSaliencyAttack (FGM L∞ eps 2/255,
 "iterative_saliency", frame_index=2, as art_baseline) is timed on exactly those weights and on
 art_baseline's `video_batch(1)`.
 
@@ -12,6 +13,8 @@ art_baseline's `video_batch(1)`.
     ~/.cache/avfoil-art-venv/bin/python tools/art_fsa_video.py search 0 200
     # save weights and input, time ART: one warm-up, then the median of REPS
     ~/.cache/avfoil-art-venv/bin/python tools/art_fsa_video.py time SEED [SEED ...] [--reps 3]
+    # what one pass costs in PyTorch: forward at batch 1, 2, 4 (per clip) and the input gradient
+    ~/.cache/avfoil-art-venv/bin/python tools/art_fsa_video.py pieces SEED [--reps 3]
 
 Writes target/bench/fsa_video_x.npy (the clip, [1, 3, 16, 112, 112]) and
 target/bench/fsa_video_seed{SEED}.safetensors (the state_dict: `f.0.weight`, …, `fc.bias`), and
@@ -22,7 +25,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -83,6 +85,9 @@ def main():
     t = sub.add_parser("time")
     t.add_argument("seeds", type=int, nargs="+")
     t.add_argument("--reps", type=int, default=3)
+    c = sub.add_parser("pieces")
+    c.add_argument("seed", type=int)
+    c.add_argument("--reps", type=int, default=3)
     args = p.parse_args()
     x = ab.video_batch(1)
     if args.cmd == "search":
@@ -103,6 +108,26 @@ def main():
             if flips:
                 r.update(run(seed, x, 0)[1])
             print(json.dumps(r), flush=True)
+        return
+    if args.cmd == "pieces":
+        model, _ = classifier(args.seed)
+        xt = torch.from_numpy(x)
+        for n in (1, 2, 4):
+            xs = xt.repeat(n, 1, 1, 1, 1)
+
+            def forward():
+                with torch.no_grad():
+                    return model(xs)
+
+            s = ab.timed(forward, args.reps)
+            ab.report("torch_video_cnn_forward", s, n, batch=n, seed=args.seed)
+
+        def gradient():
+            xg = xt.clone().requires_grad_(True)
+            loss = torch.nn.functional.cross_entropy(model(xg), torch.tensor([0]), reduction="sum")
+            return torch.autograd.grad(loss, xg)
+
+        ab.report("torch_video_cnn_input_gradient", ab.timed(gradient, args.reps), 1, seed=args.seed)
         return
     os.makedirs(OUT, exist_ok=True)
     np.save(os.path.join(OUT, "fsa_video_x.npy"), x)
