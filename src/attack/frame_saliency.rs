@@ -239,7 +239,8 @@ impl FrameSaliency {
     ) -> Result<Vec<usize>> {
         let n = labels.len();
         let d = frame_of.len();
-        // Invariant: the lo-prefix fails, and the hi-prefix succeeds or hi = F.
+        // Invariant, for the examples searched: the lo-prefix fails, and the hi-prefix succeeds or
+        // hi = F.
         let mut lo = vec![0usize; n];
         let mut hi: Vec<usize> = fail.iter().map(|&f| if f { frames } else { 0 }).collect();
         loop {
