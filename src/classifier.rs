@@ -45,6 +45,8 @@ pub trait CpuKernel: Send + Sync {
 enum Objective<'a> {
     /// The summed cross-entropy against these labels.
     CrossEntropy(&'a [usize]),
+    /// The summed cross-entropy against each example's predicted label (first maximum logit).
+    CrossEntropyAtPrediction,
     /// The sum of these classes' logits.
     Logit(&'a [usize]),
 }
@@ -52,16 +54,18 @@ enum Objective<'a> {
 impl Objective<'_> {
     /// ∂objective/∂logits for example `i`, on the host.
     fn dlogits(&self, i: usize, logits: &[f32]) -> Vec<f32> {
+        let cross_entropy = |label: usize| {
+            let m = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = logits.iter().map(|l| (l - m).exp()).collect();
+            let z: f32 = e.iter().sum();
+            e.iter()
+                .enumerate()
+                .map(|(k, v)| v / z - if k == label { 1.0 } else { 0.0 })
+                .collect()
+        };
         match *self {
-            Objective::CrossEntropy(labels) => {
-                let m = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                let e: Vec<f32> = logits.iter().map(|l| (l - m).exp()).collect();
-                let z: f32 = e.iter().sum();
-                e.iter()
-                    .enumerate()
-                    .map(|(k, v)| v / z - if k == labels[i] { 1.0 } else { 0.0 })
-                    .collect()
-            }
+            Objective::CrossEntropy(labels) => cross_entropy(labels[i]),
+            Objective::CrossEntropyAtPrediction => cross_entropy(argmax(logits)),
             Objective::Logit(classes) => (0..logits.len())
                 .map(|k| if k == classes[i] { 1.0 } else { 0.0 })
                 .collect(),
@@ -70,12 +74,20 @@ impl Objective<'_> {
 
     /// The objective as a scalar tensor of `logits` (for burn's autodiff).
     fn of(&self, logits: Tensor<2>, device: &Device) -> Tensor<1> {
-        let k = logits.dims()[1];
+        let [n, k] = logits.dims();
+        let cross_entropy = |logits: Tensor<2>, labels: &[usize]| -> Tensor<1> {
+            (log_softmax(logits, 1) * one_hot(labels, k, device))
+                .sum()
+                .neg()
+        };
         match *self {
-            Objective::CrossEntropy(labels) => (log_softmax(logits, 1)
-                * one_hot(labels, k, device))
-            .sum()
-            .neg(),
+            Objective::CrossEntropy(labels) => cross_entropy(logits, labels),
+            Objective::CrossEntropyAtPrediction => {
+                let host = crate::array::tensor_to_vec(logits.clone().detach());
+                let labels: Vec<usize> =
+                    (0..n).map(|i| argmax(&host[i * k..(i + 1) * k])).collect();
+                cross_entropy(logits, &labels)
+            }
             Objective::Logit(classes) => (logits * one_hot(classes, k, device)).sum(),
         }
     }
@@ -121,6 +133,18 @@ pub trait Classifier {
     /// Gradient `[N, d]` of logit `classes[i]` of example `i` with respect to its input.
     fn class_gradient(&self, x: Tensor<2>, classes: &[usize]) -> Result<Tensor<2>>;
 
+    /// The predicted label of each example of `x`, the gradient of the cross-entropy against those
+    /// labels and the logits: where an untargeted attack given no labels starts (ART takes the
+    /// model's predictions, which avoids label leaking).
+    ///
+    /// The default predicts, then differentiates: two passes. [`NeuralClassifier`] reads the labels
+    /// off the logits between its forward and backward pass: one.
+    fn prediction_loss_gradient(&self, x: Tensor<2>) -> Result<(Vec<usize>, Tensor<2>, Tensor<2>)> {
+        let labels = argmax_rows(self.logits(x.clone())?);
+        let (g, logits) = self.loss_gradient_and_logits(x, &labels)?;
+        Ok((labels, g, logits))
+    }
+
     /// [`loss_gradient_and_logits`](Self::loss_gradient_and_logits) without the logits.
     fn loss_gradient(&self, x: Tensor<2>, labels: &[usize]) -> Result<Tensor<2>> {
         Ok(self.loss_gradient_and_logits(x, labels)?.0)
@@ -150,6 +174,17 @@ pub trait Classifier {
     fn predict_labels(&self, x: &Tensor<2>, batch_size: usize) -> Result<Vec<usize>> {
         Ok(argmax_rows(self.predict(x, batch_size)?))
     }
+}
+
+/// Index of the largest value of one row on the host (the first on ties), as [`argmax_rows`].
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (k, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = k;
+        }
+    }
+    best
 }
 
 /// Index of the largest value in each row (the first on ties).
@@ -474,5 +509,15 @@ impl Classifier for NeuralClassifier {
     fn class_gradient(&self, x: Tensor<2>, classes: &[usize]) -> Result<Tensor<2>> {
         self.check(&x, Some(classes))?;
         Ok(self.input_gradient(x, Objective::Logit(classes))?.0)
+    }
+
+    fn prediction_loss_gradient(&self, x: Tensor<2>) -> Result<(Vec<usize>, Tensor<2>, Tensor<2>)> {
+        self.check(&x, None)?;
+        let (g, logits) = self.input_gradient(x, Objective::CrossEntropyAtPrediction)?;
+        // The logits the objective read its labels from, read again with the same rule.
+        let [n, k] = logits.dims();
+        let host = crate::array::tensor_to_vec(logits.clone());
+        let labels = (0..n).map(|i| argmax(&host[i * k..(i + 1) * k])).collect();
+        Ok((labels, g, logits))
     }
 }

@@ -5,6 +5,7 @@
 mod common;
 
 use avfoil::attack::{Attack, Eps, Fgm, Mask, Norm, Pgd};
+use avfoil::classifier::Classifier;
 use common::*;
 
 const K: usize = 3;
@@ -153,6 +154,75 @@ fn fgm_matches_hand_computed_steps() {
             }
         }
     }
+}
+
+#[test]
+fn fgm_from_a_given_gradient_is_fgm() {
+    let f = fixture();
+    let clf = linear(&f.w, &f.b, K, D, Some((0.0, 1.0)));
+    let x = tensor(&f.x, f.n, D);
+    let per_example: Vec<f32> = MASK
+        .iter()
+        .chain(&[0.0, 1.0, 1.0, 0.0, 1.0, 1.0])
+        .copied()
+        .collect();
+    for (norm, _) in norms() {
+        for targeted in [false, true] {
+            for mask in [None, Some(MASK.to_vec()), Some(per_example.clone())] {
+                for eps in [Eps::Scalar(0.15), Eps::PerExample(vec![0.05, 0.3])] {
+                    let labels = if targeted { vec![2, 0] } else { vec![0, 1] };
+                    let fgm = Fgm {
+                        common: avfoil::attack::Common {
+                            norm,
+                            eps_step: eps.clone(),
+                            eps,
+                            targeted,
+                            batch_size: 1,
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    };
+                    let m = mask.clone().map(|m| Mask::new(m).unwrap());
+                    let g = clf.loss_gradient(x.clone(), &labels).unwrap();
+                    let given = fgm
+                        .generate_from_gradient(&clf, &x, &labels, m.as_ref(), &g)
+                        .unwrap()
+                        .expect("plain FGM is a function of the gradient");
+                    let own = fgm.generate(&clf, &x, Some(&labels), m.as_ref()).unwrap();
+                    assert_eq!(host(&given.adversarial), host(&own.adversarial), "{norm}");
+                    assert_eq!(given.eps, own.eps);
+                }
+            }
+        }
+    }
+    // Random starts and the minimal search need gradients at other points.
+    let g = clf.loss_gradient(x.clone(), &[0, 1]).unwrap();
+    for fgm in [
+        Fgm {
+            minimal: true,
+            ..Default::default()
+        },
+        Fgm {
+            common: avfoil::attack::Common {
+                num_random_init: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    ] {
+        assert!(
+            fgm.generate_from_gradient(&clf, &x, &[0, 1], None, &g)
+                .unwrap()
+                .is_none()
+        );
+    }
+    // So does PGD.
+    assert!(
+        Pgd::default()
+            .generate_from_gradient(&clf, &x, &[0, 1], None, &g)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]

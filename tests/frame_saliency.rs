@@ -3,7 +3,7 @@
 //! and the degenerate cases (spec §3, §7.3).
 
 mod common;
-use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, Pgd, SaliencyMethod};
+use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, Pgd, PrefixSearch, SaliencyMethod};
 use avfoil::classifier::Classifier;
 use avfoil::report::{Batch, run_attack};
 use common::{host, linear_shaped, tensor};
@@ -55,6 +55,7 @@ fn fsa(method: SaliencyMethod, eps: f32) -> FrameSaliency {
         method,
         frame_axis: 1,
         batch_size: 4,
+        search: PrefixSearch::Linear,
     }
 }
 
@@ -202,6 +203,7 @@ fn one_shot_is_the_inner_attack_and_targets_already_reached_are_left_alone() {
         method: SaliencyMethod::IterativeRefresh,
         frame_axis: 1,
         batch_size: 2,
+        search: PrefixSearch::Linear,
     };
     let current = clf.predict_labels(&xt, 8).unwrap();
     let out = targeted.generate(&clf, &xt, Some(&current), None).unwrap();
@@ -247,4 +249,232 @@ fn reports_count_perturbed_frames_and_bad_axes_are_errors() {
     };
     let e = bad.generate(&clf, &xt, None, None).unwrap_err().to_string();
     assert!(e.contains("frame_axis"), "{e}");
+}
+
+/// The k most salient frames of each example (clean-input saliency, ties by index), and k.
+fn salient_order(clf: &dyn Classifier, x: &[f32], n: usize, labels: &[usize]) -> Vec<Vec<usize>> {
+    let grads = host(&clf.loss_gradient(tensor(x, n, D), labels).unwrap());
+    (0..n)
+        .map(|e| {
+            let sal: Vec<f32> = (0..F)
+                .map(|f| (0..4).map(|j| grads[e * D + f * 4 + j].abs()).sum())
+                .collect();
+            let mut order: Vec<usize> = (0..F).collect();
+            order.sort_by(|&a, &b| sal[b].total_cmp(&sal[a]).then(a.cmp(&b)));
+            order
+        })
+        .collect()
+}
+
+/// Example `e` of `x` with frames `frames` taken from `full`.
+fn prefix(x: &[f32], full: &[f32], e: usize, frames: &[usize]) -> Vec<f32> {
+    let mut out = x[e * D..(e + 1) * D].to_vec();
+    for &f in frames {
+        out[f * 4..f * 4 + 4].copy_from_slice(&full[e * D + f * 4..e * D + f * 4 + 4]);
+    }
+    out
+}
+
+fn with_search(search: PrefixSearch, eps: f32) -> FrameSaliency {
+    FrameSaliency {
+        search,
+        ..fsa(SaliencyMethod::Iterative, eps)
+    }
+}
+
+#[test]
+fn bisection_gives_arts_k_where_success_is_monotone() {
+    // Two classes, linear: FGM moves every feature so as to raise the other class's logit margin,
+    // so each frame added only raises it and success is monotone in the number of frames.
+    let mut r = common::Lcg(11);
+    let mut ks = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let w = r.vec(2 * D, -1.0, 1.0);
+        let b = r.vec(2, -0.3, 0.3);
+        let clf = common::linear_shaped(&w, &b, 2, &SHAPE, Some((0.0, 1.0)));
+        let x = r.vec(3 * D, 0.1, 0.9);
+        let xt = tensor(&x, 3, D);
+        let eps = r.range(0.01, 0.1);
+        let linear = with_search(PrefixSearch::Linear, eps)
+            .generate(&clf, &xt, None, None)
+            .unwrap();
+        let bisect = with_search(PrefixSearch::Bisect, eps)
+            .generate(&clf, &xt, None, None)
+            .unwrap();
+        let (lin, bis) = (host(&linear.adversarial), host(&bisect.adversarial));
+        assert_eq!(lin, bis);
+        for e in 0..3 {
+            ks.insert(frame_linf(&x, &lin)[e].iter().filter(|&&v| v > 0.0).count());
+        }
+    }
+    // The fixtures exercise the search: small, middle and full prefixes.
+    assert!(ks.len() >= 5, "prefix lengths seen: {ks:?}");
+}
+
+#[test]
+fn bisection_returns_an_adversarial_prefix_one_frame_short_of_a_benign_one() {
+    let clf = model();
+    let mut r = common::Lcg(5);
+    let mut seen = Vec::new();
+    for round in 0..6 {
+        let n = 3;
+        let x = r.vec(n * D, 0.1, 0.9);
+        let xt = tensor(&x, n, D);
+        let eps = [0.02, 0.05, 0.1][round % 3];
+        let labels = clf.predict_labels(&xt, 8).unwrap();
+        let full = host(
+            &fgm(eps)
+                .generate(&clf, &xt, None, None)
+                .unwrap()
+                .adversarial,
+        );
+        let orders = salient_order(&clf, &x, n, &labels);
+        let adv = host(
+            &with_search(PrefixSearch::Bisect, eps)
+                .generate(&clf, &xt, None, None)
+                .unwrap()
+                .adversarial,
+        );
+        let predict = |row: Vec<f32>| clf.predict_labels(&tensor(&row, 1, D), 1).unwrap()[0];
+        for e in 0..n {
+            let k = frame_linf(&x, &adv)[e].iter().filter(|&&v| v > 0.0).count();
+            seen.push(k);
+            assert_eq!(
+                adv[e * D..(e + 1) * D],
+                prefix(&x, &full, e, &orders[e][..k])
+            );
+            if k < F {
+                assert_ne!(predict(prefix(&x, &full, e, &orders[e][..k])), labels[e]);
+            }
+            if k > 0 {
+                assert_eq!(
+                    predict(prefix(&x, &full, e, &orders[e][..k - 1])),
+                    labels[e],
+                    "round {round}, example {e}: k = {k} but k − 1 frames already succeed"
+                );
+            }
+        }
+    }
+    let inside = seen.iter().filter(|&&k| k > 1 && k < F).count();
+    assert!(inside >= 3, "frames kept: {seen:?}");
+}
+
+/// Counts what an attack asks of a classifier.
+struct Counting<'a> {
+    inner: &'a dyn Classifier,
+    forwards: std::cell::Cell<usize>,
+    gradients: std::cell::Cell<usize>,
+}
+
+impl Classifier for Counting<'_> {
+    fn num_classes(&self) -> usize {
+        self.inner.num_classes()
+    }
+    fn input_shape(&self) -> &[usize] {
+        self.inner.input_shape()
+    }
+    fn clip(&self) -> Option<(f32, f32)> {
+        self.inner.clip()
+    }
+    fn device(&self) -> &burn::tensor::Device {
+        self.inner.device()
+    }
+    fn logits(&self, x: burn::tensor::Tensor<2>) -> avfoil::Result<burn::tensor::Tensor<2>> {
+        self.forwards.set(self.forwards.get() + 1);
+        self.inner.logits(x)
+    }
+    fn loss_gradient_and_logits(
+        &self,
+        x: burn::tensor::Tensor<2>,
+        labels: &[usize],
+    ) -> avfoil::Result<(burn::tensor::Tensor<2>, burn::tensor::Tensor<2>)> {
+        self.gradients.set(self.gradients.get() + 1);
+        self.inner.loss_gradient_and_logits(x, labels)
+    }
+    fn class_gradient(
+        &self,
+        x: burn::tensor::Tensor<2>,
+        classes: &[usize],
+    ) -> avfoil::Result<burn::tensor::Tensor<2>> {
+        self.gradients.set(self.gradients.get() + 1);
+        self.inner.class_gradient(x, classes)
+    }
+    fn prediction_loss_gradient(
+        &self,
+        x: burn::tensor::Tensor<2>,
+    ) -> avfoil::Result<(Vec<usize>, burn::tensor::Tensor<2>, burn::tensor::Tensor<2>)> {
+        self.gradients.set(self.gradients.get() + 1);
+        self.inner.prediction_loss_gradient(x)
+    }
+}
+
+#[test]
+fn one_gradient_pass_and_one_forward_per_prefix_tried() {
+    let clf = model();
+    let x = inputs();
+    let xt = tensor(&x, 3, D);
+    // eps 1e-4 flips nothing: every prefix is tried.
+    for (search, eps) in [
+        (PrefixSearch::Linear, 0.05),
+        (PrefixSearch::Linear, 1e-4),
+        (PrefixSearch::Bisect, 0.05),
+    ] {
+        let counting = Counting {
+            inner: &clf,
+            forwards: Default::default(),
+            gradients: Default::default(),
+        };
+        // Batch 4 holds the 3 examples: one pass per round.
+        let adv = host(
+            &with_search(search, eps)
+                .generate(&counting, &xt, None, None)
+                .unwrap()
+                .adversarial,
+        );
+        let ks: Vec<usize> = frame_linf(&x, &adv)
+            .iter()
+            .map(|f| f.iter().filter(|&&v| v > 0.0).count())
+            .collect();
+        // The saliency, the labels, the first check and the FGM step share one gradient.
+        assert_eq!(counting.gradients.get(), 1, "{search:?} eps {eps}");
+        if eps < 1e-3 {
+            assert_eq!(ks, [F; 3]);
+        }
+        let want = match search {
+            // The examples probe k = 1, 2, … together; the F-th prefix is never checked.
+            PrefixSearch::Linear => ks.iter().map(|&k| k.min(F - 1)).max().unwrap(),
+            // ⌈log₂ 8⌉.
+            PrefixSearch::Bisect => 3,
+        };
+        assert_eq!(
+            counting.forwards.get(),
+            want,
+            "{search:?} eps {eps}: k = {ks:?}"
+        );
+    }
+    // Refresh: one gradient per frame added (the last frame needs none), no other pass.
+    let counting = Counting {
+        inner: &clf,
+        forwards: Default::default(),
+        gradients: Default::default(),
+    };
+    let x1 = tensor(&x[..D], 1, D);
+    let adv = host(
+        &fsa(SaliencyMethod::IterativeRefresh, 1e-4)
+            .generate(&counting, &x1, None, None)
+            .unwrap()
+            .adversarial,
+    );
+    assert!(frame_linf(&x[..D], &adv)[0].iter().all(|&v| v > 0.0));
+    assert_eq!((counting.forwards.get(), counting.gradients.get()), (0, F));
+}
+
+#[test]
+fn the_search_is_reported_with_the_parameters() {
+    let p = with_search(PrefixSearch::Bisect, 0.05).params();
+    assert_eq!(p["search"], "bisect");
+    assert_eq!(
+        fsa(SaliencyMethod::Iterative, 0.05).params()["search"],
+        "linear"
+    );
 }

@@ -74,6 +74,32 @@ fn logits_and_gradients_match_pytorch_from_both_formats() {
     }
 }
 
+#[test]
+fn labels_read_between_forward_and_backward_are_the_predictions() {
+    let (x, _) = inputs();
+    for kernel in [true, false] {
+        let clf = classifier("model.safetensors");
+        let clf = if kernel {
+            clf
+        } else {
+            clf.without_cpu_kernel()
+        };
+        let (labels, g, logits) = clf.prediction_loss_gradient(x.clone()).unwrap();
+        assert_eq!(
+            labels,
+            clf.predict_labels(&x, 8).unwrap(),
+            "kernel {kernel}"
+        );
+        let (want_g, want_logits) = clf.loss_gradient_and_logits(x.clone(), &labels).unwrap();
+        assert_eq!(tensor_to_vec(g), tensor_to_vec(want_g), "kernel {kernel}");
+        assert_eq!(
+            tensor_to_vec(logits),
+            tensor_to_vec(want_logits),
+            "kernel {kernel}"
+        );
+    }
+}
+
 /// Fraction of elements within `tol` of ART's output.
 fn agreement(ours: &[f32], art: &[f32], tol: f32) -> f64 {
     ours.iter()

@@ -67,6 +67,44 @@ fn frame_saliency_perturbs_the_most_salient_frame_first() {
 }
 
 #[test]
+fn frame_saliency_bisection_is_opt_in_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, x) = setup(dir.path());
+    let run = |search: Option<&str>, out: &str| {
+        let out = dir.path().join(out);
+        let mut args = vec![
+            "attack",
+            "--model",
+            s(&model),
+            "--attack",
+            "frame-saliency",
+            "--eps",
+            "0.002",
+            "--out",
+            s(&out),
+            "--json",
+            s(&x),
+        ];
+        if let Some(search) = search {
+            args.extend(["--search", search]);
+        }
+        let doc = ok_json(&args);
+        (doc, read_npy(&out).unwrap().data)
+    };
+    let (linear, adv_linear) = run(None, "linear.npy");
+    let (bisect, adv_bisect) = run(Some("bisect"), "bisect.npy");
+    assert_eq!(linear["attack"]["search"], "linear");
+    assert_eq!(bisect["attack"]["search"], "bisect");
+    // Two classes, linear: success is monotone in the frames kept, so bisection finds ART's k.
+    assert_eq!(adv_linear, adv_bisect);
+    let clean = read_npy(&x).unwrap().data;
+    let k: Vec<usize> = (0..2)
+        .map(|e| changed_frames(&clean, &adv_bisect, e).len())
+        .collect();
+    assert!(k.iter().any(|&k| k > 1), "frames kept: {k:?}");
+}
+
+#[test]
 fn frames_option_restricts_any_attack_and_is_validated() {
     let dir = tempfile::tempdir().unwrap();
     let (model, x) = setup(dir.path());

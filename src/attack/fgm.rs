@@ -5,11 +5,12 @@
 //! itself is tried (ART #10); each example stops at its own eps.
 
 use super::{
-    Attack, AttackOutput, Batch, BestOf, Common, Mask, attack_gradient, choose_rows, example_rngs,
-    gradient_step, random_start, run_batches, score, success,
+    Attack, AttackOutput, Batch, BestOf, Common, Mask, attack_direction, attack_gradient,
+    choose_rows, example_rngs, gradient_step, random_start, run_batches, score, step_along,
+    success,
 };
-use crate::classifier::{Classifier, argmax_rows};
-use crate::error::Result;
+use crate::classifier::{Classifier, argmax_rows, check_labels};
+use crate::error::{Error, Result};
 use burn::tensor::Tensor;
 
 /// FGM configuration. `Fgm::default()` has ART's defaults.
@@ -67,6 +68,43 @@ impl Attack for Fgm {
                 Ok((adv, vec![None; b.labels.len()]))
             },
         )
+    }
+
+    /// Without random starts or minimal search, FGM is one step along the sign (or ℓp direction) of
+    /// the loss gradient at `x`: exactly what [`generate`](Attack::generate) computes, from the given
+    /// gradient instead of its own.
+    fn generate_from_gradient(
+        &self,
+        classifier: &dyn Classifier,
+        x: &Tensor<2>,
+        labels: &[usize],
+        mask: Option<&Mask>,
+        gradient: &Tensor<2>,
+    ) -> Result<Option<AttackOutput>> {
+        let c = &self.common;
+        if self.minimal || c.num_random_init > 0 {
+            return Ok(None);
+        }
+        c.validate()?;
+        let [n, d] = x.dims();
+        check_labels(labels, n, classifier.num_classes())?;
+        if gradient.dims() != [n, d] {
+            return Err(Error::invalid(
+                "gradient",
+                format!("has shape {:?}, the input {:?}", gradient.dims(), [n, d]),
+            ));
+        }
+        let eps = c.eps.per_example(n, "eps")?;
+        c.eps_step.per_example(n, "eps_step")?;
+        let mask = mask.map(|m| m.rows(n, d, 0, n, x)).transpose()?;
+        let g = attack_direction(c, gradient.clone(), mask.as_ref());
+        let eps_t = Common::column(&eps, x);
+        let adversarial = step_along(classifier, c, g, x.clone(), x, &eps_t, &eps_t);
+        Ok(Some(AttackOutput {
+            adversarial,
+            success_iteration: vec![None; n],
+            eps,
+        }))
     }
 }
 

@@ -5,11 +5,24 @@
 //! with the whole batch against each example's frame, so examples attack each other's frames, some
 //! frames twice (up to k·eps) and some never (spec §3.4); here every mask, disregard set and frame
 //! choice is per example, each frame of each example is attacked at most once and stays within eps,
-//! and only examples that still fail are attacked again. Success is checked with one batched
-//! prediction per step over the examples still failing, instead of ART's two single-example
-//! predictions per example and frame.
+//! and only examples that still fail are attacked again.
+//!
+//! What it costs, for one clip of F frames whose answer is k frames (the iterative method with FGM,
+//! as the video notebook): ART predicts the labels, predicts twice for its first success check, takes
+//! the loss gradient for the saliency, lets FGM take the same gradient again, then predicts twice
+//! (clean and adversarial, one example at a time) for each of the k frames it tries: 3 + 2k forward
+//! passes and 2 gradients. Here one gradient pass does the work of the first five: the labels are
+//! read off its logits between forward and backward ([`Classifier::prediction_loss_gradient`]), the
+//! same logits say whether the clip is adversarial already, and FGM steps along that very gradient
+//! ([`Attack::generate_from_gradient`]). Then one forward pass per prefix tried, batched across
+//! examples: k of them ([`PrefixSearch::Linear`], ART's answer; the F-th is never checked, as the
+//! output does not depend on it), or ⌈log₂ F⌉ ([`PrefixSearch::Bisect`], opt-in). Prefixes of one
+//! clip are not checked speculatively in one batch: on the CPU a batch of b clips costs b single
+//! passes (docs/benchmarks.md), so that would only add passes. The refresh method likewise takes one
+//! gradient per step, whose logits decide success and whose rows rank the next frames and drive the
+//! next FGM step, where ART predicts twice and takes two gradients.
 
-use super::{Attack, AttackOutput, Mask, success};
+use super::{Attack, AttackOutput, Mask, success, take_rows};
 use crate::array::tensor_to_vec;
 use crate::classifier::{Classifier, argmax_rows, check_labels};
 use crate::error::{Error, Result};
@@ -29,6 +42,24 @@ pub enum SaliencyMethod {
     OneShot,
 }
 
+/// How the iterative method finds k, the number of most salient frames an example keeps from the
+/// full attack. Each probe of a k is one forward pass (batched across examples).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrefixSearch {
+    /// ART's: k = 1, 2, … until the clip is adversarial, so the smallest such k. Costs k probes
+    /// (F − 1 when no prefix short of all F frames succeeds).
+    #[default]
+    Linear,
+    /// Bisection on k, which assumes that success is monotone in k (adding perturbed frames never
+    /// makes an adversarial clip benign again): ⌈log₂ F⌉ probes whatever k. Where success is
+    /// monotone it gives ART's k. Where it is not, it still returns a k whose prefix is adversarial
+    /// and whose (k − 1)-prefix is not (k = F: the full attack, whether it succeeds or not, as
+    /// ART), but possibly a larger k than ART's. Pays when k is above log₂ F; linear is cheaper
+    /// below.
+    Bisect,
+}
+
 /// Frame saliency around an inner attack.
 pub struct FrameSaliency {
     /// FGM or PGD; its norm, eps, targeting and seed apply.
@@ -38,6 +69,8 @@ pub struct FrameSaliency {
     pub frame_axis: usize,
     /// Examples per prediction and gradient.
     pub batch_size: usize,
+    /// How the iterative method searches k (the refresh method adds frames one by one as ART).
+    pub search: PrefixSearch,
 }
 
 /// Which frame each feature of a flattened example belongs to, and the number of frames.
@@ -54,6 +87,56 @@ pub fn frame_index(shape: &[usize], axis: usize) -> Result<(Vec<usize>, usize)> 
     Ok(((0..d).map(|i| (i / inner) % frames).collect(), frames))
 }
 
+/// `S[n][f]`: mean |∂loss/∂x| over frame f of each example of the host gradient `g` (`[n, d]`).
+fn mean_abs_per_frame(g: &[f32], d: usize, frame_of: &[usize], frames: usize) -> Vec<Vec<f64>> {
+    let per_frame = (d / frames) as f64;
+    g.chunks(d)
+        .map(|row| {
+            let mut s = vec![0f64; frames];
+            for (v, &f) in row.iter().zip(frame_of) {
+                s[f] += v.abs() as f64;
+            }
+            s.into_iter().map(|v| v / per_frame).collect()
+        })
+        .collect()
+}
+
+/// Frames in descending saliency, ties by index; `skip` frames left out.
+fn order(saliency: &[f64], skip: &[bool]) -> Vec<usize> {
+    let mut o: Vec<usize> = (0..saliency.len()).filter(|&f| !skip[f]).collect();
+    o.sort_by(|&a, &b| saliency[b].total_cmp(&saliency[a]).then(a.cmp(&b)));
+    o
+}
+
+/// `clean` with the frames `frames` taken from `candidate` (both one example).
+fn with_frames(
+    clean: &[f32],
+    candidate: &[f32],
+    frames: &[usize],
+    frame_of: &[usize],
+    count: usize,
+) -> Vec<f32> {
+    let mut take = vec![false; count];
+    for &f in frames {
+        take[f] = true;
+    }
+    clean
+        .iter()
+        .zip(candidate)
+        .zip(frame_of)
+        .map(|((&c, &a), &f)| if take[f] { a } else { c })
+        .collect()
+}
+
+/// Rows `rows` of the host batch `values` (`[·, d]`) as one `[rows.len(), d]` tensor.
+fn upload_rows(classifier: &dyn Classifier, values: &[f32], rows: &[usize], d: usize) -> Tensor<2> {
+    let data: Vec<f32> = rows
+        .iter()
+        .flat_map(|&e| values[e * d..(e + 1) * d].iter().copied())
+        .collect();
+    Tensor::from_data(TensorData::new(data, [rows.len(), d]), classifier.device())
+}
+
 impl FrameSaliency {
     fn check(&self, classifier: &dyn Classifier) -> Result<(Vec<usize>, usize)> {
         if self.batch_size == 0 {
@@ -62,59 +145,138 @@ impl FrameSaliency {
         frame_index(classifier.input_shape(), self.frame_axis)
     }
 
-    /// `S[n][f]`: mean |∂loss/∂x| over frame f of example n.
-    fn saliency(
+    /// The labels (the given ones, or the predictions at `x` when untargeted), the loss gradient at
+    /// `x` against them and the logits at `x`, `batch_size` examples per pass.
+    fn gradient(
+        &self,
+        classifier: &dyn Classifier,
+        x: &Tensor<2>,
+        labels: Option<&[usize]>,
+    ) -> Result<(Vec<usize>, Tensor<2>, Tensor<2>)> {
+        let [n, _] = x.dims();
+        match labels {
+            Some(l) => check_labels(l, n, classifier.num_classes())?,
+            None if self.targeted() => {
+                return Err(Error::invalid(
+                    "labels",
+                    "target labels need to be provided for a targeted attack",
+                ));
+            }
+            None => {}
+        }
+        let (mut all_labels, mut grads, mut logits) = (Vec::with_capacity(n), vec![], vec![]);
+        for start in (0..n).step_by(self.batch_size) {
+            let end = (start + self.batch_size).min(n);
+            let xb = if end - start == n {
+                x.clone()
+            } else {
+                x.clone().slice(start..end)
+            };
+            let (l, g, z) = match labels {
+                Some(l) => {
+                    let (g, z) = classifier.loss_gradient_and_logits(xb, &l[start..end])?;
+                    (l[start..end].to_vec(), g, z)
+                }
+                None => classifier.prediction_loss_gradient(xb)?,
+            };
+            all_labels.extend(l);
+            grads.push(g);
+            logits.push(z);
+        }
+        Ok((all_labels, Tensor::cat(grads, 0), Tensor::cat(logits, 0)))
+    }
+
+    /// The inner attack on `x` against `labels`, stepping along `gradient` (the loss gradient at `x`)
+    /// where the attacker is a function of it, otherwise on its own.
+    fn inner(
         &self,
         classifier: &dyn Classifier,
         x: &Tensor<2>,
         labels: &[usize],
-        frame_of: &[usize],
-        frames: usize,
-    ) -> Result<Vec<Vec<f64>>> {
-        let [n, d] = x.dims();
-        let mut out = Vec::with_capacity(n);
-        for start in (0..n).step_by(self.batch_size) {
-            let end = (start + self.batch_size).min(n);
-            let g = tensor_to_vec(
-                classifier.loss_gradient(x.clone().slice(start..end), &labels[start..end])?,
-            );
-            for row in g.chunks(d) {
-                let mut s = vec![0f64; frames];
-                for (v, &f) in row.iter().zip(frame_of) {
-                    s[f] += v.abs() as f64;
-                }
-                let per_frame = (d / frames) as f64;
-                out.push(s.into_iter().map(|v| v / per_frame).collect());
-            }
+        mask: Option<&Mask>,
+        gradient: &Tensor<2>,
+    ) -> Result<AttackOutput> {
+        match self
+            .attacker
+            .generate_from_gradient(classifier, x, labels, mask, gradient)?
+        {
+            Some(out) => Ok(out),
+            None => self.attacker.generate(classifier, x, Some(labels), mask),
         }
-        Ok(out)
     }
 
     /// Whether each of `rows` (flattened examples) is adversarial against `labels`.
     fn succeeds(
         &self,
         classifier: &dyn Classifier,
-        rows: &[f32],
+        rows: Vec<f32>,
         labels: &[usize],
     ) -> Result<Vec<bool>> {
         let n = labels.len();
         if n == 0 {
             return Ok(Vec::new());
         }
-        let x = Tensor::<2>::from_data(
-            TensorData::new(rows.to_vec(), [n, rows.len() / n]),
-            classifier.device(),
-        );
+        let d = rows.len() / n;
+        let x = Tensor::<2>::from_data(TensorData::new(rows, [n, d]), classifier.device());
         let predicted = argmax_rows(classifier.predict(&x, self.batch_size)?);
         Ok(success(&predicted, labels, self.attacker.targeted()))
     }
-}
 
-/// Frames in descending saliency, ties by index; `skip` frames left out.
-fn order(saliency: &[f64], skip: &[bool]) -> Vec<usize> {
-    let mut o: Vec<usize> = (0..saliency.len()).filter(|&f| !skip[f]).collect();
-    o.sort_by(|&a, &b| saliency[b].total_cmp(&saliency[a]).then(a.cmp(&b)));
-    o
+    /// k per example: how many of its most salient frames (`orders[e]`) it takes from `candidate`.
+    /// 0 for examples not failing at the start; otherwise found by `self.search` between 0 (known to
+    /// fail) and F (the whole candidate, never checked: the output does not depend on it).
+    #[allow(clippy::too_many_arguments)]
+    fn prefix_lengths(
+        &self,
+        classifier: &dyn Classifier,
+        clean: &[f32],
+        candidate: &[f32],
+        orders: &[Vec<usize>],
+        labels: &[usize],
+        fail: &[bool],
+        frame_of: &[usize],
+        frames: usize,
+    ) -> Result<Vec<usize>> {
+        let n = labels.len();
+        let d = frame_of.len();
+        // Invariant, for the examples searched: the lo-prefix fails, and the hi-prefix succeeds or
+        // hi = F.
+        let mut lo = vec![0usize; n];
+        let mut hi: Vec<usize> = fail.iter().map(|&f| if f { frames } else { 0 }).collect();
+        loop {
+            let searching: Vec<usize> = (0..n).filter(|&e| hi[e] > lo[e] + 1).collect();
+            if searching.is_empty() {
+                return Ok(hi);
+            }
+            let probes: Vec<usize> = searching
+                .iter()
+                .map(|&e| match self.search {
+                    PrefixSearch::Linear => lo[e] + 1,
+                    PrefixSearch::Bisect => lo[e] + (hi[e] - lo[e]) / 2,
+                })
+                .collect();
+            let mut rows = Vec::with_capacity(searching.len() * d);
+            for (&e, &k) in searching.iter().zip(&probes) {
+                let span = e * d..(e + 1) * d;
+                rows.extend(with_frames(
+                    &clean[span.clone()],
+                    &candidate[span],
+                    &orders[e][..k],
+                    frame_of,
+                    frames,
+                ));
+            }
+            let sub_labels: Vec<usize> = searching.iter().map(|&e| labels[e]).collect();
+            let ok = self.succeeds(classifier, rows, &sub_labels)?;
+            for ((&e, &k), ok) in searching.iter().zip(&probes).zip(ok) {
+                if ok {
+                    hi[e] = k;
+                } else {
+                    lo[e] = k;
+                }
+            }
+        }
+    }
 }
 
 impl Attack for FrameSaliency {
@@ -127,7 +289,7 @@ impl Attack for FrameSaliency {
         inner["name"] = serde_json::json!(self.attacker.name());
         serde_json::json!({
             "method": self.method, "frame_axis": self.frame_axis, "batch_size": self.batch_size,
-            "attacker": inner,
+            "search": self.search, "attacker": inner,
         })
     }
 
@@ -147,72 +309,63 @@ impl Attack for FrameSaliency {
         mask: Option<&Mask>,
     ) -> Result<AttackOutput> {
         let (frame_of, frames) = self.check(classifier)?;
-        let [n, d] = x.dims();
-        let labels = match labels {
-            Some(l) => {
-                check_labels(l, n, classifier.num_classes())?;
-                l.to_vec()
-            }
-            None if self.targeted() => {
-                return Err(Error::invalid(
-                    "labels",
-                    "target labels need to be provided for a targeted attack",
-                ));
-            }
-            None => classifier.predict_labels(x, self.batch_size)?,
-        };
         if self.method == SaliencyMethod::OneShot {
-            return self.attacker.generate(classifier, x, Some(&labels), mask);
+            return self.attacker.generate(classifier, x, labels, mask);
         }
-        let user_mask: Option<Vec<f32>> = mask.map(|m| m.expand(n, d)).transpose()?;
-        let clean = tensor_to_vec(x.clone());
-        let mut adv = clean.clone();
-        let mut fail: Vec<bool> = self
-            .succeeds(classifier, &adv, &labels)?
+        let [n, d] = x.dims();
+        let (labels, grad, logits) = self.gradient(classifier, x, labels)?;
+        let targeted = self.targeted();
+        let mut fail: Vec<bool> = success(&argmax_rows(logits), &labels, targeted)
             .iter()
             .map(|s| !s)
             .collect();
-        let saliency = self.saliency(classifier, x, &labels, &frame_of, frames)?;
-        let no_skip = vec![false; frames];
-        let mut eps = vec![0f32; n];
-        match self.method {
+        let clean = tensor_to_vec(x.clone());
+        let mut saliency = mean_abs_per_frame(&tensor_to_vec(grad.clone()), d, &frame_of, frames);
+        let (adv, eps) = match self.method {
             SaliencyMethod::Iterative => {
-                let full = self.attacker.generate(classifier, x, Some(&labels), mask)?;
-                eps = full.eps;
+                let full = self.inner(classifier, x, &labels, mask, &grad)?;
                 let candidate = tensor_to_vec(full.adversarial);
+                let no_skip = vec![false; frames];
                 let orders: Vec<Vec<usize>> = saliency.iter().map(|s| order(s, &no_skip)).collect();
-                let mut taken = vec![0usize; n];
-                for _ in 0..frames {
-                    let failing: Vec<usize> = (0..n).filter(|&e| fail[e]).collect();
-                    if failing.is_empty() {
-                        break;
-                    }
-                    for &e in &failing {
-                        let f = orders[e][taken[e]];
-                        taken[e] += 1;
-                        copy_frame(&mut adv, &candidate, e, d, f, &frame_of);
-                    }
-                    self.update(classifier, &adv, &labels, &failing, d, &mut fail)?;
+                let k = self.prefix_lengths(
+                    classifier, &clean, &candidate, &orders, &labels, &fail, &frame_of, frames,
+                )?;
+                let mut adv = Vec::with_capacity(n * d);
+                for e in 0..n {
+                    let span = e * d..(e + 1) * d;
+                    adv.extend(with_frames(
+                        &clean[span.clone()],
+                        &candidate[span],
+                        &orders[e][..k[e]],
+                        &frame_of,
+                        frames,
+                    ));
                 }
+                (adv, full.eps)
             }
             SaliencyMethod::IterativeRefresh => {
+                let user_mask: Option<Vec<f32>> = mask.map(|m| m.expand(n, d)).transpose()?;
+                let mut adv = clean;
+                let mut eps = vec![0f32; n];
                 let mut done = vec![vec![false; frames]; n];
-                let mut saliency = saliency;
-                for _ in 0..frames {
-                    let failing: Vec<usize> = (0..n).filter(|&e| fail[e]).collect();
+                let mut failing: Vec<usize> = (0..n).filter(|&e| fail[e]).collect();
+                // The loss gradient at `adv` of each failing example, in `failing`'s order.
+                let mut grad = grad;
+                if failing.len() < n && !failing.is_empty() {
+                    grad = take_rows(&grad, &failing);
+                }
+                for step in 0..frames {
                     if failing.is_empty() {
                         break;
                     }
                     // Each failing example attacks its own most salient frame not yet attacked,
                     // from where it stands.
-                    let mut start = Vec::with_capacity(failing.len() * d);
                     let mut masks = Vec::with_capacity(failing.len() * d);
                     let mut chosen = Vec::with_capacity(failing.len());
                     for &e in &failing {
                         let f = order(&saliency[e], &done[e])[0];
                         done[e][f] = true;
                         chosen.push(f);
-                        start.extend_from_slice(&adv[e * d..(e + 1) * d]);
                         masks.extend((0..d).map(|j| {
                             let user = user_mask.as_ref().map_or(1.0, |m| m[e * d + j]);
                             if frame_of[j] == f && user != 0.0 {
@@ -222,51 +375,58 @@ impl Attack for FrameSaliency {
                             }
                         }));
                     }
-                    let m = failing.len();
-                    let start_t =
-                        Tensor::<2>::from_data(TensorData::new(start, [m, d]), classifier.device());
+                    let start = upload_rows(classifier, &adv, &failing, d);
                     let sub_labels: Vec<usize> = failing.iter().map(|&e| labels[e]).collect();
-                    let out = self.attacker.generate(
+                    let out = self.inner(
                         classifier,
-                        &start_t,
-                        Some(&sub_labels),
+                        &start,
+                        &sub_labels,
                         Some(&Mask::new(masks)?),
+                        &grad,
                     )?;
                     let new = tensor_to_vec(out.adversarial);
                     for (k, &e) in failing.iter().enumerate() {
                         eps[e] = out.eps[k];
-                        copy_frame(
-                            &mut adv,
+                        let span = e * d..(e + 1) * d;
+                        let row = with_frames(
+                            &adv[span.clone()],
                             &new[k * d..(k + 1) * d],
-                            e,
-                            d,
-                            chosen[k],
+                            &[chosen[k]],
                             &frame_of,
+                            frames,
                         );
+                        adv[span].copy_from_slice(&row);
                     }
-                    self.update(classifier, &adv, &labels, &failing, d, &mut fail)?;
-                    let still: Vec<usize> = failing.into_iter().filter(|&e| fail[e]).collect();
+                    if step + 1 == frames {
+                        // Every frame attacked: the output no longer depends on success.
+                        break;
+                    }
+                    // One gradient at the new points: its logits say who succeeded, its rows rank
+                    // the next frames of those still failing and drive their next step.
+                    let at = upload_rows(classifier, &adv, &failing, d);
+                    let (_, g, logits) = self.gradient(classifier, &at, Some(&sub_labels))?;
+                    let ok = success(&argmax_rows(logits), &sub_labels, targeted);
+                    let mut still = Vec::new();
+                    for (k, &e) in failing.iter().enumerate() {
+                        fail[e] = !ok[k];
+                        if fail[e] {
+                            still.push(k);
+                        }
+                    }
                     if still.is_empty() {
                         break;
                     }
-                    let sub: Vec<f32> = still
-                        .iter()
-                        .flat_map(|&e| adv[e * d..(e + 1) * d].to_vec())
-                        .collect();
-                    let sub_t = Tensor::<2>::from_data(
-                        TensorData::new(sub, [still.len(), d]),
-                        classifier.device(),
-                    );
-                    let sub_labels: Vec<usize> = still.iter().map(|&e| labels[e]).collect();
-                    let fresh =
-                        self.saliency(classifier, &sub_t, &sub_labels, &frame_of, frames)?;
-                    for (k, &e) in still.iter().enumerate() {
-                        saliency[e] = fresh[k].clone();
+                    let fresh = saliency_of_rows(&g, &still, d, &frame_of, frames);
+                    for (&k, s) in still.iter().zip(fresh) {
+                        saliency[failing[k]] = s;
                     }
+                    grad = take_rows(&g, &still);
+                    failing = still.into_iter().map(|k| failing[k]).collect();
                 }
+                (adv, eps)
             }
             SaliencyMethod::OneShot => unreachable!("handled above"),
-        }
+        };
         Ok(AttackOutput {
             adversarial: Tensor::from_data(TensorData::new(adv, [n, d]), classifier.device()),
             success_iteration: vec![None; n],
@@ -275,43 +435,13 @@ impl Attack for FrameSaliency {
     }
 }
 
-impl FrameSaliency {
-    /// Re-checks the `failing` examples of `adv` and clears their `fail` flag where they succeed.
-    fn update(
-        &self,
-        classifier: &dyn Classifier,
-        adv: &[f32],
-        labels: &[usize],
-        failing: &[usize],
-        d: usize,
-        fail: &mut [bool],
-    ) -> Result<()> {
-        let rows: Vec<f32> = failing
-            .iter()
-            .flat_map(|&e| adv[e * d..(e + 1) * d].to_vec())
-            .collect();
-        let sub_labels: Vec<usize> = failing.iter().map(|&e| labels[e]).collect();
-        for (k, ok) in self
-            .succeeds(classifier, &rows, &sub_labels)?
-            .into_iter()
-            .enumerate()
-        {
-            fail[failing[k]] = !ok;
-        }
-        Ok(())
-    }
-}
-
-/// Copies frame `f` of example `e` from `from` (a batch, or one example) into `to`.
-fn copy_frame(to: &mut [f32], from: &[f32], e: usize, d: usize, f: usize, frame_of: &[usize]) {
-    let src = if from.len() == d {
-        from
-    } else {
-        &from[e * d..(e + 1) * d]
-    };
-    for (j, (&fr, v)) in frame_of.iter().zip(src).enumerate() {
-        if fr == f {
-            to[e * d + j] = *v;
-        }
-    }
+/// [`mean_abs_per_frame`] of rows `rows` (not empty) of the gradient tensor `g`.
+fn saliency_of_rows(
+    g: &Tensor<2>,
+    rows: &[usize],
+    d: usize,
+    frame_of: &[usize],
+    frames: usize,
+) -> Vec<Vec<f64>> {
+    mean_abs_per_frame(&tensor_to_vec(take_rows(g, rows)), d, frame_of, frames)
 }

@@ -10,7 +10,7 @@ pub mod geometry;
 pub mod pgd;
 
 pub use fgm::Fgm;
-pub use frame_saliency::{FrameSaliency, SaliencyMethod};
+pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
 pub use pgd::Pgd;
 
@@ -212,6 +212,24 @@ pub trait Attack {
         labels: Option<&[usize]>,
         mask: Option<&Mask>,
     ) -> Result<AttackOutput>;
+
+    /// [`generate`](Self::generate) given `gradient`, the loss gradient at `x` against `labels` as
+    /// [`Classifier::loss_gradient`] returns it, for attacks whose output is a function of that
+    /// gradient alone (FGM without random starts or minimal search); `Ok(None)` for the others, which
+    /// need gradients elsewhere or more passes. The default is `None`.
+    ///
+    /// Why: a caller that needs that gradient anyway pays for it once instead of twice. Frame saliency
+    /// ranks frames by exactly the gradient its inner FGM then steps along (ART computes it twice).
+    fn generate_from_gradient(
+        &self,
+        _classifier: &dyn Classifier,
+        _x: &Tensor<2>,
+        _labels: &[usize],
+        _mask: Option<&Mask>,
+        _gradient: &Tensor<2>,
+    ) -> Result<Option<AttackOutput>> {
+        Ok(None)
+    }
 }
 
 /// Settings every gradient attack shares.
@@ -499,16 +517,9 @@ fn random_start(
     Common::clip(classifier, x0.clone() + r)
 }
 
-/// The gradient an attack follows at `cur`: the loss gradient, negated when targeted (descend towards
-/// the target), NaN entries set to 0 and masked features zeroed. Also returns the logits at `cur`.
-fn attack_gradient(
-    classifier: &dyn Classifier,
-    common: &Common,
-    cur: Tensor<2>,
-    labels: &[usize],
-    mask: Option<&Tensor<2>>,
-) -> Result<(Tensor<2>, Tensor<2>)> {
-    let (mut g, logits) = classifier.loss_gradient_and_logits(cur, labels)?;
+/// The gradient an attack follows, from the raw loss gradient `g`: negated when targeted (descend
+/// towards the target), NaN entries set to 0 and masked features zeroed.
+fn attack_direction(common: &Common, mut g: Tensor<2>, mask: Option<&Tensor<2>>) -> Tensor<2> {
     if common.targeted {
         g = g.neg();
     }
@@ -517,7 +528,20 @@ fn attack_gradient(
     if let Some(m) = mask {
         g = g * m.clone();
     }
-    Ok((g, logits))
+    g
+}
+
+/// The gradient an attack follows at `cur` ([`attack_direction`] of the loss gradient), and the
+/// logits at `cur`.
+fn attack_gradient(
+    classifier: &dyn Classifier,
+    common: &Common,
+    cur: Tensor<2>,
+    labels: &[usize],
+    mask: Option<&Tensor<2>>,
+) -> Result<(Tensor<2>, Tensor<2>)> {
+    let (g, logits) = classifier.loss_gradient_and_logits(cur, labels)?;
+    Ok((attack_direction(common, g, mask), logits))
 }
 
 /// One attack step shared by FGM and PGD (ART's `_compute`): the gradient at `cur` (negated when
@@ -543,6 +567,23 @@ fn gradient_step(
         *velocity = velocity.clone() * decay + g / l1;
         g = velocity.clone();
     }
+    Ok((
+        step_along(classifier, common, g, cur, x0, eps, step),
+        logits,
+    ))
+}
+
+/// The rest of [`gradient_step`] once its gradient `g` is known: the steepest unit direction, a step
+/// of `step`, a clip and the projection onto the eps-ball around `x0`.
+fn step_along(
+    classifier: &dyn Classifier,
+    common: &Common,
+    g: Tensor<2>,
+    cur: Tensor<2>,
+    x0: &Tensor<2>,
+    eps: &Tensor<2>,
+    step: &Tensor<2>,
+) -> Tensor<2> {
     let direction = geometry::steepest_direction(g, common.norm);
     let next = Common::clip(classifier, cur + direction * step.clone());
     let delta = geometry::project(
@@ -551,5 +592,5 @@ fn gradient_step(
         common.norm,
         common.projection,
     );
-    Ok((x0.clone() + delta, logits))
+    x0.clone() + delta
 }

@@ -4,7 +4,8 @@ use super::{DefenceArgs, Inputs, class_index, load_model, with_defences};
 use anyhow::{Context, Result, bail};
 use avfoil::attack::frame_saliency::frame_index;
 use avfoil::attack::{
-    Attack, Common, Eps, Fgm, FrameSaliency, Mask, Norm, Pgd, Projection, SaliencyMethod,
+    Attack, Common, Eps, Fgm, FrameSaliency, Mask, Norm, Pgd, PrefixSearch, Projection,
+    SaliencyMethod,
 };
 use avfoil::audio::AudioScale;
 use avfoil::audio::wav::WavEncoding;
@@ -41,6 +42,15 @@ enum MethodName {
     IterativeRefresh,
     /// The inner attack on every frame.
     OneShot,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SearchName {
+    /// ART's: keep 1, 2, 3, … frames until the clip is adversarial (one prediction each).
+    Linear,
+    /// Bisect the number of frames, assuming more perturbed frames never undo success
+    /// (log2(frames) predictions; may keep more frames than ART where that assumption fails).
+    Bisect,
 }
 
 #[derive(Args, Debug)]
@@ -105,6 +115,9 @@ pub struct AttackArgs {
     /// Frame saliency: how frames are chosen.
     #[arg(long, value_enum, default_value = "iterative")]
     method: MethodName,
+    /// Frame saliency, iterative method: how the number of perturbed frames is found.
+    #[arg(long, value_enum, default_value = "linear")]
+    search: SearchName,
     /// Frame saliency: the attack run on the chosen frames.
     #[arg(long, value_enum, default_value = "fgm")]
     inner: InnerName,
@@ -241,6 +254,10 @@ fn build_attack(args: &AttackArgs) -> Result<Box<dyn Attack>> {
             },
             frame_axis: args.frame_axis,
             batch_size: args.batch_size as usize,
+            search: match args.search {
+                SearchName::Linear => PrefixSearch::Linear,
+                SearchName::Bisect => PrefixSearch::Bisect,
+            },
         }),
         _ => attack,
     })

@@ -14,18 +14,19 @@
 //! leaves the motion. With a single frame (`F = 1`) there is nothing to difference, so the network
 //! sees the frame itself and pools only in space: that is the single-frame baseline of the model card.
 //!
-//! burn has no `max_pool3d`; pooling is `max_pool2d` on a `[N, C·F, H, W]` view for space and a
-//! reshape-and-max for time (kernel = stride = 2, an odd last frame dropped as PyTorch's floor mode).
+//! burn has no `max_pool3d`; [`max_pool3d`] composes it (kernel = stride, an odd last frame dropped
+//! as PyTorch's floor mode).
 //! Key names are those of the PyTorch twin in `tools/c3d_lite.py` (`conv1.0.weight`,
 //! `conv1.1.running_mean`, …, `fc.weight`).
 
+use super::pool3d::max_pool3d;
 use super::weights::{HostTensor, Weights};
 use crate::array::tensor_to_vec;
 use crate::classifier::Network;
 use crate::error::{Error, Result};
 use burn::module::{Module, Param, RunningState};
-use burn::tensor::module::{conv3d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::module::conv3d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData, activation::relu};
 use std::collections::BTreeMap;
 
@@ -283,34 +284,21 @@ fn affine(
     (scale, shift)
 }
 
-/// Max pool (1, 2, 2): `max_pool2d` over a `[N, C·F, H, W]` view.
+/// Max pool (1, 2, 2); a clip smaller than 2 × 2 passes.
 fn pool_space(x: Tensor<5>) -> Tensor<5> {
-    let [n, c, f, h, w] = x.dims();
+    let [_, _, _, h, w] = x.dims();
     if h < 2 || w < 2 {
         return x;
     }
-    let y = max_pool2d(
-        x.reshape([n, c * f, h, w]),
-        MaxPoolOptions::new([2, 2]).with_stride([2, 2]),
-    );
-    let [_, _, h2, w2] = y.dims();
-    y.reshape([n, c, f, h2, w2])
+    max_pool3d(x, [1, 2, 2])
 }
 
 /// Max pool over time with kernel and stride 2 (an odd last frame dropped); a single frame passes.
 fn pool_time(x: Tensor<5>) -> Tensor<5> {
-    let [n, c, f, h, w] = x.dims();
-    if f < 2 {
+    if x.dims()[2] < 2 {
         return x;
     }
-    let half = f / 2;
-    let x = x.slice([0..n, 0..c, 0..2 * half, 0..h, 0..w]);
-    let y: Tensor<4> = x
-        .reshape([n * c * half, 2, h, w])
-        .max_dim(1)
-        .reshape([n * c * half, h, w])
-        .unsqueeze();
-    y.reshape([n, c, half, h, w])
+    max_pool3d(x, [2, 1, 1])
 }
 
 impl Network for C3dLite {

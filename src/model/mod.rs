@@ -32,6 +32,7 @@
 
 pub mod c3d_lite;
 pub mod linear;
+pub mod pool3d;
 pub mod raw_audio_cnn;
 mod raw_audio_cnn_cpu;
 pub mod raw_audio_cnn_train_cpu;

@@ -1,0 +1,262 @@
+//! Frame saliency (iterative, FGM L∞ eps 2/255) on one 16 × 112 × 112 clip: the workload of
+//! `../shared/bench/art_baseline.py fsa_video`, on the weights and input that
+//! `tools/art_fsa_video.py` saved, so that both sides attack the same model. The frames perturbed
+//! must then be ART's (a correctness check: compare the `frames` of both JSON lines).
+//!
+//!     ~/.cache/avfoil-art-venv/bin/python tools/art_fsa_video.py time 43 0 26
+//!     cargo bench --bench fsa_video -- target/bench/fsa_video_x.npy \
+//!         target/bench/fsa_video_seed43.safetensors target/bench/fsa_video_seed0.safetensors \
+//!         target/bench/fsa_video_seed26.safetensors
+//!
+//! Seeds 43, 0 and 26 make ART perturb 14 frames (and flip the clip), all 16 (no flip) and 1.
+//! Options (after `--`): `--reps N` (default 3), `--pieces` (also time the forward pass at batch 1,
+//! 2 and 4 and the input gradient). Prints one JSON line per case, like the baseline script, with
+//! the frames perturbed and the forward and gradient passes the attack asked for; both searches
+//! (linear, ART's answer; bisect, opt-in) run.
+
+use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, PrefixSearch, SaliencyMethod};
+use avfoil::classifier::{Classifier, Network, NeuralClassifier};
+use avfoil::media::npy::read_npy;
+use avfoil::model::Weights;
+use avfoil::model::pool3d::max_pool3d;
+use burn::module::{Module, Param};
+use burn::tensor::activation::relu;
+use burn::tensor::module::conv3d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData};
+use common::{report, time};
+use serde_json::json;
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+#[allow(dead_code)] // the audio batch is for the audio benchmarks
+mod common;
+
+const SHAPE: [usize; 4] = [3, 16, 112, 112];
+const CLASSES: usize = 10;
+const WIDTHS: [usize; 4] = [32, 64, 128, 256];
+/// `nn.Sequential` indices of the four convolutions in art_baseline's `VideoCNN.f`.
+const CONV_KEYS: [usize; 4] = [0, 3, 6, 9];
+
+/// art_baseline's `VideoCNN`: four Conv3d k3 p1 + ReLU, max pools (1,2,2), 2, 2, a global average
+/// pool and a linear layer. A benchmark model, not an architecture avfoil ships.
+#[derive(Module, Debug)]
+struct VideoCnn {
+    conv_weights: Vec<Param<Tensor<5>>>,
+    conv_biases: Vec<Param<Tensor<1>>>,
+    fc_weight: Param<Tensor<2>>,
+    fc_bias: Param<Tensor<1>>,
+}
+
+impl VideoCnn {
+    fn load(path: &Path, device: &Device) -> avfoil::Result<Self> {
+        let mut w = Weights::load(path)?;
+        let (mut conv_weights, mut conv_biases) = (Vec::new(), Vec::new());
+        let mut cin = SHAPE[0];
+        for (&cout, key) in WIDTHS.iter().zip(CONV_KEYS) {
+            conv_weights.push(w.param(&format!("f.{key}.weight"), [cout, cin, 3, 3, 3], device)?);
+            conv_biases.push(w.param(&format!("f.{key}.bias"), [cout], device)?);
+            cin = cout;
+        }
+        let net = Self {
+            conv_weights,
+            conv_biases,
+            fc_weight: w.param("fc.weight", [CLASSES, WIDTHS[3]], device)?,
+            fc_bias: w.param("fc.bias", [CLASSES], device)?,
+        };
+        w.finish()?;
+        Ok(net)
+    }
+}
+
+impl Network for VideoCnn {
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let [n, _] = x.dims();
+        let [c, f, h, w] = SHAPE;
+        let mut x = x.reshape([n, c, f, h, w]);
+        for (i, (weight, bias)) in self.conv_weights.iter().zip(&self.conv_biases).enumerate() {
+            x = relu(conv3d(
+                x,
+                weight.val(),
+                Some(bias.val()),
+                ConvOptions::new([1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
+            ));
+            x = match i {
+                0 => max_pool3d(x, [1, 2, 2]),
+                1 | 2 => max_pool3d(x, [2, 2, 2]),
+                _ => x,
+            };
+        }
+        let [n, c, f, h, w] = x.dims();
+        let pooled: Tensor<2> = x.reshape([n, c, f * h * w]).mean_dim(2).reshape([n, c]);
+        pooled.matmul(self.fc_weight.val().transpose()) + self.fc_bias.val().unsqueeze::<2>()
+    }
+}
+
+/// A classifier that counts what an attack asks of it: forward passes (examples) and gradients.
+struct Counting<'a> {
+    inner: &'a dyn Classifier,
+    forwards: Cell<usize>,
+    forward_rows: Cell<usize>,
+    gradients: Cell<usize>,
+}
+
+impl<'a> Counting<'a> {
+    fn new(inner: &'a dyn Classifier) -> Self {
+        Self {
+            inner,
+            forwards: Cell::new(0),
+            forward_rows: Cell::new(0),
+            gradients: Cell::new(0),
+        }
+    }
+}
+
+impl Classifier for Counting<'_> {
+    fn num_classes(&self) -> usize {
+        self.inner.num_classes()
+    }
+    fn input_shape(&self) -> &[usize] {
+        self.inner.input_shape()
+    }
+    fn clip(&self) -> Option<(f32, f32)> {
+        self.inner.clip()
+    }
+    fn device(&self) -> &Device {
+        self.inner.device()
+    }
+    fn logits(&self, x: Tensor<2>) -> avfoil::Result<Tensor<2>> {
+        self.forwards.set(self.forwards.get() + 1);
+        self.forward_rows.set(self.forward_rows.get() + x.dims()[0]);
+        self.inner.logits(x)
+    }
+    fn loss_gradient_and_logits(
+        &self,
+        x: Tensor<2>,
+        labels: &[usize],
+    ) -> avfoil::Result<(Tensor<2>, Tensor<2>)> {
+        self.gradients.set(self.gradients.get() + 1);
+        self.inner.loss_gradient_and_logits(x, labels)
+    }
+    fn class_gradient(&self, x: Tensor<2>, classes: &[usize]) -> avfoil::Result<Tensor<2>> {
+        self.gradients.set(self.gradients.get() + 1);
+        self.inner.class_gradient(x, classes)
+    }
+    fn prediction_loss_gradient(
+        &self,
+        x: Tensor<2>,
+    ) -> avfoil::Result<(Vec<usize>, Tensor<2>, Tensor<2>)> {
+        self.gradients.set(self.gradients.get() + 1);
+        self.inner.prediction_loss_gradient(x)
+    }
+}
+
+fn fsa(search: PrefixSearch) -> FrameSaliency {
+    FrameSaliency {
+        attacker: Box::new(Fgm {
+            common: Common {
+                eps: Eps::Scalar(2.0 / 255.0),
+                eps_step: Eps::Scalar(2.0 / 255.0),
+                ..Default::default()
+            },
+            minimal: false,
+        }),
+        method: SaliencyMethod::Iterative,
+        frame_axis: 1,
+        batch_size: 1,
+        search,
+    }
+}
+
+/// Frames (along axis 1 of `[3, F, H, W]`) where `adv` differs from `clean`.
+fn perturbed_frames(clean: &[f32], adv: &[f32]) -> Vec<usize> {
+    let [c, f, h, w] = SHAPE;
+    (0..f)
+        .filter(|&t| {
+            (0..c).any(|ci| {
+                let o = (ci * f + t) * h * w;
+                clean[o..o + h * w] != adv[o..o + h * w]
+            })
+        })
+        .collect()
+}
+
+fn main() -> avfoil::Result<()> {
+    let mut reps = 3;
+    let mut pieces = false;
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--bench" => {} // what `cargo bench` passes
+            "--reps" => reps = args.next().and_then(|v| v.parse().ok()).expect("--reps N"),
+            "--pieces" => pieces = true,
+            _ => paths.push(a.into()),
+        }
+    }
+    let [x_path, weight_paths @ ..] = paths.as_slice() else {
+        panic!("usage: fsa_video [--reps N] [--pieces] X.npy WEIGHTS.safetensors ...");
+    };
+    let device = Device::flex();
+    let d: usize = SHAPE.iter().product();
+    let clean = read_npy(x_path)?;
+    assert_eq!(clean.data.len(), d, "one clip of {SHAPE:?} expected");
+    let x = Tensor::<2>::from_data(TensorData::new(clean.data.clone(), [1, d]), &device);
+    for path in weight_paths {
+        let clf = NeuralClassifier::new(
+            VideoCnn::load(path, &device)?,
+            &device,
+            SHAPE.to_vec(),
+            CLASSES,
+            Some((0.0, 1.0)),
+        )?;
+        let weights = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if pieces {
+            for n in [1, 2, 4] {
+                let xs = x.clone().repeat_dim(0, n);
+                let (s, _) = time(reps, || clf.logits(xs.clone()).expect("logits"));
+                report(
+                    "video_cnn_forward",
+                    s,
+                    n,
+                    json!({"weights": weights, "batch": n}),
+                );
+            }
+            let (s, _) = time(reps, || {
+                clf.loss_gradient_and_logits(x.clone(), &[0])
+                    .expect("gradient")
+            });
+            report(
+                "video_cnn_input_gradient",
+                s,
+                1,
+                json!({"weights": weights}),
+            );
+        }
+        let clean_label = clf.predict_labels(&x, 1)?[0];
+        for search in [PrefixSearch::Linear, PrefixSearch::Bisect] {
+            let attack = fsa(search);
+            let (s, adv) = time(reps, || {
+                attack
+                    .generate(&clf, &x, None, None)
+                    .expect("attack")
+                    .adversarial
+            });
+            let counting = Counting::new(&clf);
+            attack.generate(&counting, &x, None, None)?;
+            let adv_label = clf.predict_labels(&adv, 1)?[0];
+            let frames = perturbed_frames(&clean.data, &avfoil::array::tensor_to_vec(adv));
+            report(
+                "fsa_iter_video_16x112",
+                s,
+                1,
+                json!({"weights": weights, "search": search, "frames_perturbed": frames.len(),
+                       "frames": frames, "clean_label": clean_label, "adversarial_label": adv_label,
+                       "forward_passes": counting.forwards.get(),
+                       "forward_rows": counting.forward_rows.get(),
+                       "gradient_passes": counting.gradients.get(), "reps": reps}),
+            );
+        }
+    }
+    Ok(())
+}
