@@ -369,3 +369,48 @@ fn a_mask_file_limits_the_perturbation() {
         "only {moved} of the 300 unmasked samples moved"
     );
 }
+
+#[test]
+fn video_demo_tells_the_notebook_story_on_the_shipped_action_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_avfoil"))
+        .current_dir(dir.path())
+        .args(["demo", "video", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = doc["top5"].as_array().unwrap();
+    assert_eq!(steps.len(), 5);
+    // The bundled clip is a Basketball the model gets right; the attacks stay within 8/255.
+    assert_eq!(steps[0]["top5"][0][0], "Basketball");
+    for run in ["fgm", "frame_saliency"] {
+        let e = &doc[run]["examples"][0];
+        assert!(
+            e["linf"].as_f64().unwrap() <= 8.0 / 255.0 + 1e-6,
+            "{run}: {e}"
+        );
+        assert_eq!(e["true_class"], "Basketball");
+    }
+    let fsa = &doc["frame_saliency"]["examples"][0];
+    let frames = fsa["perturbed_frames"].as_u64().unwrap();
+    assert!((1..=16).contains(&frames), "{fsa}");
+    let demo = dir.path().join("avfoil-demo");
+    for gif in ["clean", "fgm", "saliency", "saliency.h264"] {
+        let video =
+            avfoil::video::io::read_video(&demo.join(format!("v_Basketball_g02_c01.{gif}.gif")))
+                .unwrap();
+        assert_eq!(
+            (video.width, video.height, video.frame_count()),
+            (320, 240, 16)
+        );
+    }
+    assert!(
+        demo.join("v_Basketball_g02_c01.saliency.frames.png")
+            .is_file()
+    );
+}

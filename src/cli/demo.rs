@@ -32,18 +32,24 @@ const SPOKEN_DIGITS_LABELS: [usize; 4] = [1, 3, 5, 8];
 enum Demo {
     /// Spoken digits: clean, PGD, MP3 defence, adaptive PGD through MP3 (the ART audio notebook).
     Audio,
+    /// An action clip: clean, FGM, frame saliency, H.264 defence (the ART video notebook).
+    Video,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
-    /// Which demo.
-    demo: Demo,
+    /// Which demo [default: both, audio then video, in OUT/audio and OUT/video].
+    demo: Option<Demo>,
     /// Folder for the WAV files, plots and report.json.
     #[arg(long, default_value = "avfoil-demo")]
     out: PathBuf,
-    /// L∞ budget of both attacks, in int16 sample units.
-    #[arg(long, default_value_t = 64.0)]
-    eps: f32,
+    /// L∞ budget of the attacks: int16 sample units for audio [default: 64], pixels in [0, 1]
+    /// for video [default: 8/255].
+    #[arg(long)]
+    eps: Option<f32>,
+    /// Video: H.264 constant rate factor of the defence.
+    #[arg(long, default_value_t = 30)]
+    crf: u8,
     /// Step of the attack on the undefended model, which stops as soon as the label flips.
     #[arg(long, default_value_t = 1.0)]
     eps_step: f32,
@@ -77,17 +83,31 @@ fn pgd(eps: f32, eps_step: f32, max_iter: usize, early_stop: bool, seed: u64) ->
     Ok(pgd)
 }
 
-pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
-    let Demo::Audio = args.demo;
-    let attack = pgd(args.eps, args.eps_step, args.max_iter, true, args.seed)?;
-    let adaptive_step = if args.eps > 0.0 { args.eps / 5.0 } else { 1.0 };
-    let adaptive = pgd(
-        args.eps,
-        adaptive_step,
-        args.adaptive_iter,
-        false,
-        args.seed,
-    )?;
+pub fn run(mut args: DemoArgs, device: &Device) -> Result<()> {
+    let Some(demo) = args.demo else {
+        let root = args.out.clone();
+        for (which, sub) in [(Demo::Audio, "audio"), (Demo::Video, "video")] {
+            args.demo = Some(which);
+            args.out = root.join(sub);
+            run(args.clone(), device)?;
+            println!();
+        }
+        return Ok(());
+    };
+    if let Demo::Video = demo {
+        let demo = super::demo_video::VideoDemo {
+            out: &args.out,
+            eps: args.eps.unwrap_or(8.0 / 255.0),
+            crf: args.crf,
+            seed: args.seed,
+            json: args.json,
+        };
+        return super::demo_video::run(demo, device);
+    }
+    let eps = args.eps.unwrap_or(64.0);
+    let attack = pgd(eps, args.eps_step, args.max_iter, true, args.seed)?;
+    let adaptive_step = if eps > 0.0 { eps / 5.0 } else { 1.0 };
+    let adaptive = pgd(eps, adaptive_step, args.adaptive_iter, false, args.seed)?;
     let shipped = Shipped::find("spoken-digits").expect("spoken-digits is shipped");
     let model = shipped.load(device)?;
     let mp3_only = DefenceArgs {
@@ -191,7 +211,7 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
     let table = story_table(classes, &pgd_run, &clean_mp3, &adv_mp3, &adaptive_run);
     let doc = serde_json::json!({
         "model": model.dir.display().to_string(),
-        "eps": args.eps,
+        "eps": eps,
         "seed": args.seed,
         "pgd": pgd_run.report,
         "mp3_on_clean": clean_mp3.iter().map(|&l| &classes[l]).collect::<Vec<_>>(),
@@ -209,12 +229,12 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
     );
     println!(
         "2: PGD L∞ eps {} int16 units, steps of {}, stopping at the first flip (at most {} iterations).",
-        args.eps, args.eps_step, args.max_iter
+        eps, args.eps_step, args.max_iter
     );
     println!("3: MP3 at 8 kb/s (ART's setting) on the clean and on the adversarial clips.");
     println!(
         "4: PGD through MP3 with identity gradients (BPDA), eps {}, steps of {}, {} iterations.\n",
-        args.eps, adaptive_step, args.adaptive_iter
+        eps, adaptive_step, args.adaptive_iter
     );
     println!("{table}");
     println!("details of step 2:");

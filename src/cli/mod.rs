@@ -5,6 +5,7 @@ mod attack;
 mod data;
 mod defend;
 mod demo;
+mod demo_video;
 
 mod predict;
 mod train;

@@ -15,11 +15,18 @@ pub struct Shipped {
 }
 
 /// Every shipped model.
-pub const SHIPPED: &[Shipped] = &[Shipped {
-    name: "spoken-digits",
-    model_toml: include_str!("../../models/spoken-digits/model.toml"),
-    weights: include_bytes!("../../models/spoken-digits/model.safetensors"),
-}];
+pub const SHIPPED: &[Shipped] = &[
+    Shipped {
+        name: "spoken-digits",
+        model_toml: include_str!("../../models/spoken-digits/model.toml"),
+        weights: include_bytes!("../../models/spoken-digits/model.safetensors"),
+    },
+    Shipped {
+        name: "actions",
+        model_toml: include_str!("../../models/actions/model.toml"),
+        weights: include_bytes!("../../models/actions/model.safetensors"),
+    },
+];
 
 impl Shipped {
     /// The shipped model called `name`, if any.
