@@ -16,8 +16,8 @@
 //!
 //! burn has no `max_pool3d`; [`max_pool3d`] composes it (kernel = stride, an odd last frame dropped
 //! as PyTorch's floor mode).
-//! Key names are those of the PyTorch twin in `tools/c3d_lite.py` (`conv1.0.weight`,
-//! `conv1.1.running_mean`, …, `fc.weight`).
+//! Key names are PyTorch's for blocks written as `nn.Sequential(nn.Conv3d, nn.BatchNorm3d)`
+//! (`conv1.0.weight`, `conv1.1.running_mean`, …, `fc.weight`).
 
 use super::pool3d::max_pool3d;
 use super::weights::{HostTensor, Weights};
