@@ -55,12 +55,7 @@ pub struct C3dLite {
     shape: [usize; 4],
 }
 
-/// Per-channel batch statistics of one block in training mode (mean, unbiased variance).
-#[derive(Clone, Debug)]
-pub struct BatchStats {
-    pub mean: Vec<f32>,
-    pub var: Vec<f32>,
-}
+pub use super::batch_stats::BatchStats;
 
 impl C3dLite {
     /// Checks that examples of `shape` fit: RGB, at least 1 frame, at least 4 × 4 pixels.

@@ -30,6 +30,7 @@
 //! resize = 128
 //! ```
 
+pub mod batch_stats;
 pub mod c3d_lite;
 pub mod linear;
 pub mod pool3d;

@@ -153,12 +153,7 @@ fn batch_norm_eval(
     x * scale.reshape([1, c, 1]) + shift.reshape([1, c, 1])
 }
 
-/// One block's batch statistics from a training-mode pass: per-channel mean and unbiased variance
-/// (what PyTorch folds into its running statistics).
-pub struct BatchStats {
-    pub mean: Vec<f32>,
-    pub var: Vec<f32>,
-}
+pub use super::batch_stats::BatchStats;
 
 impl RawAudioCnn {
     /// A freshly initialised network, as PyTorch initialises it (uniform ±1/√fan_in for convolution

@@ -8,7 +8,8 @@
 use super::{EpochLog, Progress, argmax_host, cross_entropy_mean, one_cycle};
 use crate::classifier::{Classifier, NeuralClassifier};
 use crate::error::{Error, Result};
-use crate::model::c3d_lite::{BatchStats, C3dLite};
+use crate::model::batch_stats::{BatchStats, average, blend};
+use crate::model::c3d_lite::C3dLite;
 use crate::model::weights::{HostTensor, Weights};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -179,7 +180,7 @@ pub fn train_c3d_lite(
             });
         }
         if epoch == config.epochs {
-            recalibrate(&model, train, frames, device)?;
+            recalibrate(&model, train, classes, frames, device)?;
         } else if let Some(r) = &running {
             model.set_running_stats(r);
         }
@@ -250,76 +251,38 @@ pub fn accuracy(
 
 /// Sets the running statistics to the average batch statistics over the training set (first `F`
 /// frames, no flip), in batches of 16, without building a gradient graph.
-fn recalibrate(model: &C3dLite, train: &ClipSet, frames: usize, device: &Device) -> Result<()> {
+fn recalibrate(
+    model: &C3dLite,
+    train: &ClipSet,
+    classes: usize,
+    frames: usize,
+    device: &Device,
+) -> Result<()> {
     let plain = C3dLite::from_weights(
         &mut Weights::from_tensors("recalibrate", model.host_tensors()),
-        model_classes(model),
+        classes,
         &[3, frames, train.height, train.width],
         device,
     )?;
     let (h, w) = (train.height, train.width);
-    let mut sums: Option<Vec<BatchStats>> = None;
-    let mut batches = 0;
-    for chunk in (0..train.len()).collect::<Vec<_>>().chunks(16) {
-        if chunk.len() < 2 {
-            continue;
-        }
+    let chunks: Vec<Vec<usize>> = (0..train.len())
+        .collect::<Vec<_>>()
+        .chunks(16)
+        .filter(|c| c.len() >= 2)
+        .map(<[usize]>::to_vec)
+        .collect();
+    let batches = chunks.iter().map(|chunk| {
         let mut x = Vec::new();
         for &i in chunk {
             train.window(i, 0, frames, false, &mut x);
         }
         let x = Tensor::<5>::from_data(TensorData::new(x, [chunk.len(), 3, frames, h, w]), device);
-        let stats = plain.forward_train(x).1;
-        batches += 1;
-        sums = Some(match sums {
-            None => stats,
-            Some(acc) => blend_sum(acc, stats),
-        });
-    }
-    if let Some(sums) = sums {
-        let k = batches as f32;
-        let avg: Vec<BatchStats> = sums
-            .into_iter()
-            .map(|s| BatchStats {
-                mean: s.mean.iter().map(|v| v / k).collect(),
-                var: s.var.iter().map(|v| v / k).collect(),
-            })
-            .collect();
+        plain.forward_train(x).1
+    });
+    if let Some(avg) = average(batches) {
         model.set_running_stats(&avg);
     }
     Ok(())
-}
-
-fn model_classes(model: &C3dLite) -> usize {
-    model.host_tensors()["fc.bias"].data.len()
-}
-
-fn blend_sum(a: Vec<BatchStats>, b: Vec<BatchStats>) -> Vec<BatchStats> {
-    a.into_iter()
-        .zip(b)
-        .map(|(a, b)| BatchStats {
-            mean: a.mean.iter().zip(&b.mean).map(|(x, y)| x + y).collect(),
-            var: a.var.iter().zip(&b.var).map(|(x, y)| x + y).collect(),
-        })
-        .collect()
-}
-
-/// PyTorch's running-statistics update: `(1 − m)·running + m·batch`.
-fn blend(running: Vec<BatchStats>, batch: Vec<BatchStats>, m: f32) -> Vec<BatchStats> {
-    let mix = |a: &[f32], b: &[f32]| {
-        a.iter()
-            .zip(b)
-            .map(|(a, b)| (1.0 - m) * a + m * b)
-            .collect()
-    };
-    running
-        .iter()
-        .zip(&batch)
-        .map(|(r, b)| BatchStats {
-            mean: mix(&r.mean, &b.mean),
-            var: mix(&r.var, &b.var),
-        })
-        .collect()
 }
 
 fn validate(

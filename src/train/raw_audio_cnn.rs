@@ -9,7 +9,8 @@
 use super::{EpochLog, Progress, argmax_host, cross_entropy_mean, one_cycle};
 use crate::classifier::{Classifier, NeuralClassifier};
 use crate::error::{Error, Result};
-use crate::model::raw_audio_cnn::{BatchStats, INPUT_LEN, RawAudioCnn};
+use crate::model::batch_stats::{BatchStats, average, blend};
+use crate::model::raw_audio_cnn::{INPUT_LEN, RawAudioCnn};
 use crate::model::raw_audio_cnn_train_cpu::{Adam, batch_stats, train_step};
 use crate::model::weights::{HostTensor, Weights};
 use burn::module::Module;
@@ -249,24 +250,6 @@ pub fn train_raw_audio_cnn(
     Ok((engine.weights(), logs))
 }
 
-/// PyTorch's running-statistics update: `(1 − m)·running + m·batch`.
-fn blend(running: Vec<BatchStats>, batch: Vec<BatchStats>, m: f32) -> Vec<BatchStats> {
-    let mix = |a: &[f32], b: &[f32]| {
-        a.iter()
-            .zip(b)
-            .map(|(a, b)| (1.0 - m) * a + m * b)
-            .collect()
-    };
-    running
-        .iter()
-        .zip(&batch)
-        .map(|(r, b)| BatchStats {
-            mean: mix(&r.mean, &b.mean),
-            var: mix(&r.var, &b.var),
-        })
-        .collect()
-}
-
 /// Every training example after an MP3 round trip at LAME's default bitrate.
 fn mp3_copy(train: &Dataset, clip: Option<(f32, f32)>) -> Result<Dataset> {
     use rayon::prelude::*;
@@ -364,35 +347,14 @@ fn augmented_batch(
 /// Sets every block's running statistics to the average of its batch statistics over the training
 /// set (PyTorch's `momentum=None`), batches of 100 without augmentation.
 fn recalibrate_batch_norm(engine: &mut Engine, train: &Dataset) {
-    let mut sums: Option<Vec<BatchStats>> = None;
-    let mut batches = 0;
-    for start in (0..train.len()).step_by(100) {
-        let end = (start + 100).min(train.len());
-        if end - start < 2 {
-            continue;
-        }
-        let stats = engine.batch_stats(&train.x[start * INPUT_LEN..end * INPUT_LEN], end - start);
-        batches += 1;
-        sums = Some(match sums {
-            None => stats,
-            Some(acc) => acc
-                .into_iter()
-                .zip(stats)
-                .map(|(a, s)| BatchStats {
-                    mean: a.mean.iter().zip(&s.mean).map(|(x, y)| x + y).collect(),
-                    var: a.var.iter().zip(&s.var).map(|(x, y)| x + y).collect(),
-                })
-                .collect(),
+    let batches = (0..train.len())
+        .step_by(100)
+        .map(|start| (start, (start + 100).min(train.len())))
+        .filter(|(start, end)| end - start >= 2)
+        .map(|(start, end)| {
+            engine.batch_stats(&train.x[start * INPUT_LEN..end * INPUT_LEN], end - start)
         });
-    }
-    if let Some(sums) = sums {
-        let avg: Vec<BatchStats> = sums
-            .into_iter()
-            .map(|s| BatchStats {
-                mean: s.mean.iter().map(|v| v / batches as f32).collect(),
-                var: s.var.iter().map(|v| v / batches as f32).collect(),
-            })
-            .collect();
+    if let Some(avg) = average(batches) {
         engine.set_running_stats(&avg);
     }
 }
