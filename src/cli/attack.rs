@@ -146,7 +146,9 @@ pub struct AttackArgs {
     #[arg(long)]
     json: bool,
     /// .npy files (one example of the model's input shape, or a batch with a leading axis) or, for
-    /// audio models, mono WAV files (resampled to the model's rate, centred, padded or cropped).
+    /// audio models, mono WAV files (resampled to the model's rate, centred, padded or cropped), or
+    /// for video models video files (MP4, GIF, a folder of frames; AVI and MKV with the `ffmpeg`
+    /// feature), sampled as the model's `[input.sampling]` says.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
 }

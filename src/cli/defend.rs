@@ -32,7 +32,8 @@ pub struct DefendArgs {
     /// Print one JSON document on stdout.
     #[arg(long)]
     json: bool,
-    /// .npy files or, for audio models, mono WAV files.
+    /// .npy files, or mono WAV files for audio models, or video files (MP4, GIF, a folder of frames;
+    /// AVI and MKV with the `ffmpeg` feature) for video models.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
 }

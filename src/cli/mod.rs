@@ -42,7 +42,7 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Craft adversarial examples: FGM, PGD, frame saliency.
     Attack(Box<attack::AttackArgs>),
-    /// Apply defences (MP3 compression) to inputs and compare predictions.
+    /// Apply defences (MP3, H.264 compression) to inputs and compare predictions.
     Defend(defend::DefendArgs),
     /// Train a model from recordings (AudioMNIST or FSDD layout).
     Train(train::TrainArgs),

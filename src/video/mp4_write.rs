@@ -81,9 +81,11 @@ pub fn encode_mp4(video: &Video) -> Result<Vec<u8>> {
     let codec = |what: &str, e: openh264::Error| {
         Error::invalid("video", format!("OpenH264 {what} failed: {e}"))
     };
+    // Constant QP; buffer-based rather than quality mode only to avoid its stderr warning (see
+    // `H264Compression::config`).
     let config = EncoderConfig::new()
         .usage_type(UsageType::CameraVideoRealTime)
-        .rate_control_mode(RateControlMode::Quality)
+        .rate_control_mode(RateControlMode::Bufferbased)
         .qp(QpRange::new(MP4_QP, MP4_QP))
         .bitrate(BitRate::from_bps(50_000_000))
         .max_frame_rate(FrameRate::from_hz(video.fps as f32))

@@ -11,39 +11,59 @@
 /// `rgb` is `height × width × 3` bytes, interleaved; `width` and `height` must be even (callers pad
 /// or crop first).
 pub fn rgb_to_yuv420(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
-    debug_assert!(width.is_multiple_of(2) && height.is_multiple_of(2));
     debug_assert_eq!(rgb.len(), width * height * 3);
+    let mut planes = [const { Vec::new() }; 3];
+    for (c, plane) in planes.iter_mut().enumerate() {
+        *plane = rgb.iter().skip(c).step_by(3).copied().collect();
+    }
+    let [r, g, b] = &planes;
+    planar_rgb_to_yuv420(r, g, b, width, height)
+}
+
+/// [`rgb_to_yuv420`] from three `height × width` planes (R, G, B), the layout the video models
+/// use; the loops run over contiguous rows, so the compiler vectorises them.
+pub fn planar_rgb_to_yuv420(r: &[u8], g: &[u8], b: &[u8], width: usize, height: usize) -> Vec<u8> {
+    debug_assert!(width.is_multiple_of(2) && height.is_multiple_of(2));
+    debug_assert!([r.len(), g.len(), b.len()] == [width * height; 3]);
     let (cw, ch) = (width / 2, height / 2);
     let mut buf = vec![0u8; width * height + 2 * cw * ch];
     let (ys, uv) = buf.split_at_mut(width * height);
     let (us, vs) = uv.split_at_mut(cw * ch);
-    let q = |v: f32| v.round().clamp(0.0, 255.0) as u8;
-    for (yv, p) in ys.iter_mut().zip(rgb.chunks_exact(3)) {
-        let [r, g, b] = [p[0], p[1], p[2]].map(f32::from);
-        *yv = q(16.0 + 0.256_788 * r + 0.504_129 * g + 0.097_906 * b);
+    for (i, yv) in ys.iter_mut().enumerate() {
+        let [r, g, b] = [r[i], g[i], b[i]].map(f32::from);
+        *yv = round_u8(16.0 + 0.256_788 * r + 0.504_129 * g + 0.097_906 * b);
     }
+    // The mean of a 2 × 2 block: its byte sum is exact in f32.
+    let block = |p: &[u8], cy: usize, cx: usize| {
+        let (top, bottom) = (2 * cy * width + 2 * cx, (2 * cy + 1) * width + 2 * cx);
+        let sum = u16::from(p[top]) + u16::from(p[top + 1]);
+        f32::from(sum + u16::from(p[bottom]) + u16::from(p[bottom + 1])) / 4.0
+    };
     for cy in 0..ch {
         for cx in 0..cw {
-            let mut s = [0.0f32; 3];
-            for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                let i = ((2 * cy + dy) * width + 2 * cx + dx) * 3;
-                for (c, acc) in s.iter_mut().enumerate() {
-                    *acc += f32::from(rgb[i + c]);
-                }
-            }
-            let [r, g, b] = s.map(|v| v / 4.0);
-            us[cy * cw + cx] = q(128.0 - 0.148_223 * r - 0.290_993 * g + 0.439_216 * b);
-            vs[cy * cw + cx] = q(128.0 + 0.439_216 * r - 0.367_788 * g - 0.071_427 * b);
+            let (r, g, b) = (block(r, cy, cx), block(g, cy, cx), block(b, cy, cx));
+            us[cy * cw + cx] = round_u8(128.0 - 0.148_223 * r - 0.290_993 * g + 0.439_216 * b);
+            vs[cy * cw + cx] = round_u8(128.0 + 0.439_216 * r - 0.367_788 * g - 0.071_427 * b);
         }
     }
     buf
+}
+
+/// `v.round().clamp(0.0, 255.0) as u8` (half away from zero, saturated, NaN to 0) without the
+/// libm call that `round` becomes on baseline x86-64, where it dominated the H.264 defence's
+/// colour conversion. Exact: `v - trunc(v)` has no rounding error for `v` in `[0, 255]`.
+#[inline]
+pub fn round_u8(v: f32) -> u8 {
+    let v = v.clamp(0.0, 255.0);
+    let t = v as u8;
+    t + u8::from(v - f32::from(t) >= 0.5)
 }
 
 /// BT.601 limited-range YUV → RGB for one pixel, rounded and saturated.
 pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
     let l = 1.164_383 * (f32::from(y) - 16.0);
     let (u, v) = (f32::from(u) - 128.0, f32::from(v) - 128.0);
-    let q = |x: f32| x.round().clamp(0.0, 255.0) as u8;
+    let q = round_u8;
     [
         q(l + 1.596_027 * v),
         q(l - 0.391_762 * u - 0.812_968 * v),
@@ -115,6 +135,26 @@ mod tests {
                     "{rgb:?} → {back:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn round_u8_equals_round_then_saturate() {
+        let mut v = -3.0f32;
+        while v < 260.0 {
+            for x in [v, v.next_up(), v.next_down()] {
+                assert_eq!(round_u8(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
+            }
+            v += 0.125;
+        }
+        for x in [
+            0.499_999_97,
+            254.5,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ] {
+            assert_eq!(round_u8(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
         }
     }
 
