@@ -1,7 +1,8 @@
 //! The H.264 defence, the workload of `../shared/bench/art_baseline.py h264`: one 32 × 224 × 224
 //! clip (a random texture brightening over time, in `[0, 255]`) round-tripped at CRF 30.
 //!
-//!     cargo bench --bench h264_video
+//!     cargo bench --bench h264_video                      # OpenH264
+//!     cargo bench --features ffmpeg --bench h264_video     # and libx264, as ART
 //!
 //! Prints one JSON line, like the baseline script.
 
@@ -52,5 +53,17 @@ fn main() -> avfoil::Result<()> {
         1,
         json!({"crf": 30, "qp": h264.qp(), "codec": "openh264", "digest": format!("{digest:016x}")}),
     );
+    // ART's own codec, in process (`cargo bench --features ffmpeg --bench h264_video`).
+    #[cfg(feature = "ffmpeg")]
+    {
+        let x264 = h264.with_backend(avfoil::defence::H264Backend::X264)?;
+        let (s, _) = time(5, || x264.compress(&x).unwrap());
+        report(
+            "h264_roundtrip_32x224",
+            s,
+            1,
+            json!({"crf": 30, "codec": "libx264"}),
+        );
+    }
     Ok(())
 }

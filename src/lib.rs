@@ -22,10 +22,12 @@ pub mod data;
 pub mod defence;
 pub mod device;
 pub mod error;
+pub mod eval;
 pub mod media;
 pub mod metrics;
 pub mod model;
 pub mod report;
+pub mod seed;
 pub mod train;
 pub mod video;
 

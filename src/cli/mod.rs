@@ -6,6 +6,7 @@ mod data;
 mod defend;
 mod demo;
 mod demo_video;
+mod eval;
 
 mod predict;
 mod train;
@@ -16,8 +17,8 @@ use avfoil::array::Array;
 use avfoil::audio::wav::{WavEncoding, write_wav};
 use avfoil::audio::{AudioScale, ClipFormat, Placement};
 use avfoil::classifier::Preprocessor;
-use avfoil::defence::Mp3Compression;
-use avfoil::defence::h264::{H264Backend, H264Compression, H264Quality, VideoScale};
+use avfoil::defence::DefenceSpec;
+use avfoil::defence::h264::{H264Backend, H264Quality, VideoScale};
 use avfoil::media::npy::{read_npy, write_npy};
 use avfoil::model::{Modality, Model};
 use burn::tensor::{Device, Tensor};
@@ -50,6 +51,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Generate stand-in datasets (spoken digits from TTS engines).
     Data(data::DataArgs),
+    /// Evaluate robustness over a data set from a scenario file (resumable, shardable).
+    Eval(eval::EvalArgs),
 }
 
 /// Runs the parsed command line.
@@ -62,6 +65,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(args, &device),
         Command::Demo(args) => demo::run(args, &device),
         Command::Data(args) => data::run(args),
+        Command::Eval(args) => eval::run(args, &device),
     }
 }
 
@@ -354,43 +358,26 @@ enum H264BackendName {
 impl DefenceArgs {
     /// The defences, built for `model`'s inputs.
     fn build(&self, model: &Model) -> Result<Vec<Box<dyn Preprocessor>>> {
-        let config = &model.config;
-        let clip = config.input.clip.map(|[a, b]| (a, b));
         self.defence
             .iter()
             .map(|d| -> Result<Box<dyn Preprocessor>> {
-                Ok(match d {
-                    DefenceName::Mp3 => {
-                        let rate = config.input.sample_rate.with_context(|| {
-                            format!(
-                                "--defence mp3: {} has no input.sample_rate",
-                                model.dir.display()
-                            )
-                        })?;
-                        let scale = AudioScale::from_clip(clip);
-                        Box::new(Mp3Compression::new(
-                            rate,
-                            &config.input.shape,
-                            scale,
-                            self.mp3_bitrate,
-                        )?)
-                    }
-                    DefenceName::H264 => {
-                        let quality = match self.qp {
+                let spec = match d {
+                    DefenceName::Mp3 => DefenceSpec::Mp3 {
+                        bitrate: self.mp3_bitrate,
+                    },
+                    DefenceName::H264 => DefenceSpec::H264 {
+                        quality: match self.qp {
                             Some(qp) => H264Quality::Qp(qp),
                             None => H264Quality::Crf(self.crf),
-                        };
-                        let scale = VideoScale::from_clip(clip);
-                        let backend = match self.h264_backend {
+                        },
+                        backend: match self.h264_backend {
                             H264BackendName::Openh264 => H264Backend::OpenH264,
                             H264BackendName::X264 => H264Backend::X264,
-                        };
-                        Box::new(
-                            H264Compression::new(&config.input.shape, scale, quality)?
-                                .with_backend(backend)?,
-                        )
-                    }
-                })
+                        },
+                    },
+                };
+                spec.build(&model.config)
+                    .with_context(|| format!("--defence: {}", model.dir.display()))
             })
             .collect()
     }

@@ -763,6 +763,86 @@ pub fn frame_strip_png(
     write_atomic(path, &bytes)
 }
 
+/// One line of an accuracy chart: its name and `(eps, accuracy)` points, eps ascending.
+pub type Curve = (String, Vec<(f64, f64)>);
+
+/// Accuracy (0-100%) against eps, one line per curve, for evaluation reports; PNG bytes.
+pub fn accuracy_png(title: &str, x_label: &str, curves: &[Curve]) -> Result<Vec<u8>> {
+    const PALETTE: [RGBColor; 6] = [
+        ORIGINAL_COLOUR,
+        ADVERSARIAL_COLOUR,
+        PERTURBATION_COLOUR,
+        RGBColor(148, 103, 189),
+        RGBColor(255, 127, 14),
+        RGBColor(23, 190, 207),
+    ];
+    let xs = || curves.iter().flat_map(|(_, p)| p.iter().map(|&(x, _)| x));
+    let x_max = xs().fold(0.0f64, f64::max);
+    let x_min = xs().fold(f64::INFINITY, f64::min);
+    // Budgets usually grow geometrically: a log axis when they span a decade or more.
+    if x_min > 0.0 && x_max >= 8.0 * x_min {
+        let range = (x_min / 1.5..x_max * 1.5).log_scale();
+        return render(Path::new(title), (900, 560), |root| {
+            let chart = ChartBuilder::on(root)
+                .caption(title, font(22.0))
+                .margin(16)
+                .x_label_area_size(48)
+                .y_label_area_size(64)
+                .build_cartesian_2d(range, 0.0..100.0)?;
+            draw_accuracy(chart, x_label, curves, &PALETTE)
+        });
+    }
+    let x_max = if x_max > 0.0 { x_max * 1.05 } else { 1.0 };
+    render(Path::new(title), (900, 560), |root| {
+        let chart = ChartBuilder::on(root)
+            .caption(title, font(22.0))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..x_max, 0.0..100.0)?;
+        draw_accuracy(chart, x_label, curves, &PALETTE)
+    })
+}
+
+fn draw_accuracy<'a, X>(
+    mut chart: ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, RangedCoordf64>>,
+    x_label: &str,
+    curves: &[Curve],
+    palette: &[RGBColor],
+) -> Drawn
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    {
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc("accuracy (%)")
+            .label_style(font(15.0))
+            .axis_desc_style(font(16.0))
+            .light_line_style(GRID_COLOUR)
+            .draw()?;
+        for (i, (name, points)) in curves.iter().enumerate() {
+            let colour = palette[i % palette.len()];
+            let style = ShapeStyle::from(colour).stroke_width(3);
+            let pts: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x, 100.0 * y)).collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), style))?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
+            chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 5, colour.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(font(15.0))
+            .background_style(WHITE.mix(0.85))
+            .border_style(AXIS_COLOUR)
+            .draw()?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

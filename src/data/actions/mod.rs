@@ -21,6 +21,7 @@ pub mod canvas;
 pub mod scene;
 
 use crate::error::{Error, Result};
+use crate::seed::mix;
 use crate::video::Video;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -159,19 +160,6 @@ impl ActionsConfig {
         }
         out
     }
-}
-
-/// A seed for one part of the corpus (SplitMix64 over the parts), so every group, actor and clip
-/// has its own stream whatever order they are rendered in.
-fn mix(seed: u64, parts: &[u64]) -> u64 {
-    let mut z = seed;
-    for &p in parts {
-        z = z.wrapping_add(p.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-    }
-    z
 }
 
 #[cfg(test)]

@@ -1,0 +1,222 @@
+//! The examples of an evaluation: a data set on disk in its published layout, its labels mapped to
+//! the model's classes, in a seeded order, each loaded as the model's input.
+
+use super::scenario::{DatasetSpec, DigitSplit, VideoPart};
+use crate::audio::{AudioScale, ClipFormat, Placement};
+use crate::data::actions::{ActionsConfig, CLASSES};
+use crate::data::ucf101::{Part, Ucf101};
+use crate::data::{DigitCorpus, DigitLayout};
+use crate::defence::VideoScale;
+use crate::error::{Error, Result};
+use crate::model::{Modality, ModelConfig};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use std::path::{Path, PathBuf};
+
+/// One example: where it is and what it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Example {
+    /// Position in the evaluation's order (after the seeded shuffle); keys the results.
+    pub index: usize,
+    /// The file, relative to the data set's root where possible (for reports).
+    pub id: String,
+    pub path: PathBuf,
+    /// The true class, as the model's class index.
+    pub label: usize,
+}
+
+/// The examples `spec` names, shuffled with `seed` and cut to its limit. `work` holds what a
+/// generated data set renders (the `actions` loader).
+pub fn open(
+    spec: &DatasetSpec,
+    model: &ModelConfig,
+    seed: u64,
+    work: &Path,
+) -> Result<Vec<Example>> {
+    let (root, items): (PathBuf, Vec<(PathBuf, String)>) = match spec {
+        DatasetSpec::Fsdd { root, split, .. } | DatasetSpec::Audiomnist { root, split, .. } => {
+            let corpus = DigitCorpus::open(root)?;
+            let want = if matches!(spec, DatasetSpec::Fsdd { .. }) {
+                DigitLayout::Fsdd
+            } else {
+                DigitLayout::AudioMnist
+            };
+            if corpus.layout != want {
+                return Err(Error::invalid(
+                    "dataset.root",
+                    format!(
+                        "{} holds {:?}, not {}",
+                        root.display(),
+                        corpus.layout,
+                        spec.loader()
+                    ),
+                ));
+            }
+            let speakers = match spec {
+                DatasetSpec::Audiomnist { test_speakers, .. } => test_speakers.clone(),
+                _ => Vec::new(),
+            };
+            let (train, test) = corpus.split(&speakers);
+            let clips = match split {
+                DigitSplit::Test => test,
+                DigitSplit::Train => train,
+                DigitSplit::All => corpus.clips.clone(),
+            };
+            let items = clips
+                .into_iter()
+                .map(|c| (c.path, c.digit.to_string()))
+                .collect();
+            (root.clone(), items)
+        }
+        DatasetSpec::Ucf101 {
+            root, split, part, ..
+        } => (root.clone(), ucf101_items(root, *split, *part)?),
+        DatasetSpec::Actions {
+            groups,
+            clips,
+            frames,
+            size,
+            fps,
+            seed,
+            split,
+            part,
+            ..
+        } => {
+            let config = ActionsConfig {
+                groups: *groups,
+                clips: *clips,
+                frames: *frames,
+                width: size[0],
+                height: size[1],
+                fps: *fps,
+                seed: *seed,
+            };
+            let root = work.join("dataset");
+            render_actions(&config, *split, *part, &root)?;
+            (root.clone(), ucf101_items(&root, *split, *part)?)
+        }
+    };
+    if items.is_empty() {
+        return Err(Error::invalid(
+            "dataset",
+            format!("{} has no examples in this split", root.display()),
+        ));
+    }
+    let mut examples = items
+        .into_iter()
+        .map(|(path, class)| {
+            let label = model
+                .classes
+                .iter()
+                .position(|c| *c == class)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "dataset",
+                        format!(
+                            "{}: class {class:?} is not one of the model's ({})",
+                            path.display(),
+                            model.classes.join(", ")
+                        ),
+                    )
+                })?;
+            let id = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            Ok(Example {
+                index: 0,
+                id,
+                path,
+                label,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    examples.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    examples.truncate(spec.limit().unwrap_or(usize::MAX));
+    for (i, e) in examples.iter_mut().enumerate() {
+        e.index = i;
+    }
+    Ok(examples)
+}
+
+fn ucf101_items(root: &Path, split: u32, part: VideoPart) -> Result<Vec<(PathBuf, String)>> {
+    let ucf = Ucf101::open(root)?;
+    let part = match part {
+        VideoPart::Test => Part::Test,
+        VideoPart::Train => Part::Train,
+    };
+    Ok(ucf
+        .split(split, part)?
+        .into_iter()
+        .map(|v| (v.path, ucf.classes[v.label].clone()))
+        .collect())
+}
+
+/// Writes the clips of one part of one split of the action corpus (MP4) with all the list files,
+/// skipping clips already there (an interrupted evaluation resumes its rendering too).
+fn render_actions(config: &ActionsConfig, split: u32, part: VideoPart, root: &Path) -> Result<()> {
+    use rayon::prelude::*;
+    config.validate()?;
+    let test = config.test_groups(split as usize);
+    let videos = root.join("UCF-101");
+    let lists = root.join("ucfTrainTestlist");
+    let mut todo = Vec::new();
+    for (class, name) in CLASSES.iter().enumerate() {
+        let dir = videos.join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        for group in (1..=config.groups).filter(|g| test.contains(g) == (part == VideoPart::Test)) {
+            for clip in 1..=config.clips {
+                let path = videos.join(format!(
+                    "{}.mp4",
+                    ActionsConfig::clip_stem(class, group, clip)
+                ));
+                if !path.is_file() {
+                    todo.push((class, group, clip, path));
+                }
+            }
+        }
+    }
+    todo.par_iter().try_for_each(|(class, group, clip, path)| {
+        crate::video::io::write_video(path, &config.render(*class, *group, *clip)?)
+    })?;
+    std::fs::create_dir_all(&lists).map_err(|e| Error::io(&lists, e))?;
+    for (name, text) in config.lists("mp4") {
+        crate::media::fs::write_atomic(&lists.join(name), text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// One example as the model's input: a WAV resampled, centred and fitted to an audio model, or a
+/// video sampled, resized and cropped for a video model, in the model's units.
+pub fn load(path: &Path, model: &ModelConfig) -> Result<Vec<f32>> {
+    let input = &model.input;
+    let clip = input.clip.map(|[a, b]| (a, b));
+    match (input.modality, input.shape.as_slice()) {
+        (Modality::Audio, &[1, len]) => {
+            let rate = input
+                .sample_rate
+                .ok_or_else(|| Error::invalid("model", "an audio model needs input.sample_rate"))?;
+            let format = ClipFormat {
+                sample_rate: rate,
+                len,
+                scale: AudioScale::from_clip(clip),
+                placement: Placement::Centre,
+            };
+            format.load(path, 0)
+        }
+        (Modality::Video, &[3, f, h, w]) => {
+            let video = crate::video::io::read_video(path)?;
+            let sampling = input.sampling.clone().unwrap_or_default();
+            let k = VideoScale::from_clip(clip).factor();
+            let frames = sampling
+                .clip(&video, f, h, w)
+                .map_err(|e| Error::decode(path, e.to_string()))?;
+            Ok(frames.into_iter().map(|v| v * k).collect())
+        }
+        (modality, shape) => Err(Error::invalid(
+            "model",
+            format!("cannot load files for a {modality:?} model of input shape {shape:?}"),
+        )),
+    }
+}

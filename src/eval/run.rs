@@ -1,0 +1,534 @@
+//! The evaluation loop: examples in batches ("chunks"), every configuration of each chunk measured
+//! and appended to `results.jsonl` as it finishes.
+//!
+//! Determinism: chunk `c` holds examples `c·B .. (c+1)·B` of the seeded order (B = the scenario's
+//! batch size) and draws its attacks' random streams from `mix(seed, [c, attack, eps])`; noise is
+//! drawn per example. So a chunk gives the same records whichever shard runs it and whether or not
+//! the run was interrupted, and `--shard i/n` (chunks with `c mod n = i`) partitions the work.
+
+use super::configs::{Config, configs};
+use super::dataset::{self, Example};
+use super::records::{Kind, Record, Results, done};
+use super::scenario::Scenario;
+use crate::array::tensor_to_vec;
+use crate::attack::Norm;
+use crate::classifier::{Classifier, NeuralClassifier};
+use crate::error::{Error, Result};
+use crate::metrics::perturbation_sizes;
+use crate::model::{Modality, ModelConfig};
+use crate::report::{AttackRun, Batch, run_attack};
+use crate::seed::mix;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Instant;
+
+/// Which part of the examples this process evaluates: chunks `c` with `c mod count = index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Self { index: 0, count: 1 }
+    }
+}
+
+impl FromStr for Shard {
+    type Err = Error;
+
+    /// `i/n`, 0-based: `0/3`, `1/3`, `2/3` (Kubernetes' `JOB_COMPLETION_INDEX` counts from 0).
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::invalid("shard", format!("expected i/n with 0 <= i < n, got {s:?}"));
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl Shard {
+    /// Whether this shard runs chunk `c`.
+    pub fn owns(&self, chunk: usize) -> bool {
+        chunk % self.count == self.index
+    }
+}
+
+/// The model under evaluation, bare and behind each defence of the scenario.
+pub struct Models {
+    pub config: ModelConfig,
+    pub dir: PathBuf,
+    pub bare: NeuralClassifier,
+    /// In the scenario's defence order.
+    pub defended: Vec<NeuralClassifier>,
+}
+
+impl Models {
+    /// Loads the scenario's model once per defence and puts each defence in front of its copy.
+    pub fn load(scenario: &Scenario, device: &Device) -> Result<Self> {
+        let open = || crate::model::shipped::open(&scenario.model.path, device);
+        let bare = open()?;
+        let mut defended = Vec::new();
+        for (i, entry) in scenario.defences.iter().enumerate() {
+            let defence = entry.get_ref().spec().build(&bare.config).map_err(|e| {
+                Error::invalid(
+                    "defence",
+                    format!("[[defence]] #{} ({}): {e}", i + 1, entry.get_ref().label()),
+                )
+            })?;
+            defended.push(open()?.classifier.with_defence(defence));
+        }
+        Ok(Self {
+            config: bare.config,
+            dir: bare.dir,
+            bare: bare.classifier,
+            defended,
+        })
+    }
+
+    /// `audio` or `video`.
+    pub fn modality(&self) -> &'static str {
+        match self.config.input.modality {
+            Modality::Audio => "audio",
+            Modality::Video => "video",
+        }
+    }
+
+    /// The classifier behind defence `d` (`None`: bare).
+    pub fn classifier(&self, d: Option<usize>) -> &NeuralClassifier {
+        match d {
+            None => &self.bare,
+            Some(i) => &self.defended[i],
+        }
+    }
+}
+
+/// One chunk loaded: its examples, inputs and labels.
+pub struct Chunk<'a> {
+    pub index: usize,
+    pub examples: &'a [Example],
+    pub x: Tensor<2>,
+    pub labels: Vec<usize>,
+}
+
+/// Loads a chunk's inputs (in parallel: video decoding dominates).
+pub fn load_chunk<'a>(
+    index: usize,
+    examples: &'a [Example],
+    models: &Models,
+    device: &Device,
+) -> Result<Chunk<'a>> {
+    use rayon::prelude::*;
+    let rows: Vec<Vec<f32>> = examples
+        .par_iter()
+        .map(|e| dataset::load(&e.path, &models.config))
+        .collect::<Result<_>>()?;
+    let d = models.bare.features();
+    let x = Tensor::from_data(TensorData::new(rows.concat(), [examples.len(), d]), device);
+    Ok(Chunk {
+        index,
+        examples,
+        x,
+        labels: examples.iter().map(|e| e.label).collect(),
+    })
+}
+
+/// Runs the configurations of `chunk` that `finished` lacks, calling `write` with each one's records
+/// as soon as it is measured.
+pub fn run_chunk(
+    scenario: &Scenario,
+    models: &Models,
+    chunk: &Chunk,
+    finished: &HashSet<(usize, String)>,
+    mut write: impl FnMut(Vec<Record>) -> Result<()>,
+) -> Result<()> {
+    let all = configs(scenario);
+    let missing = |c: &Config| {
+        chunk
+            .examples
+            .iter()
+            .any(|e| !finished.contains(&(e.index, c.key.clone())))
+    };
+    let keep = |records: Vec<Record>| -> Vec<Record> {
+        records
+            .into_iter()
+            .filter(|r| !finished.contains(&(r.example, r.config.clone())))
+            .collect()
+    };
+    let bs = scenario.batch_size();
+    let n = chunk.examples.len();
+    // Clean inputs, bare and defended.
+    for c in all.iter().filter(|c| c.kind == Kind::Clean && missing(c)) {
+        let started = Instant::now();
+        let predicted = models.classifier(c.defence).predict_labels(&chunk.x, bs)?;
+        let seconds = started.elapsed().as_secs_f64() / n as f64;
+        let records = (0..n)
+            .map(|i| record(chunk, i, c, scenario, predicted[i], None, seconds))
+            .collect();
+        write(keep(records))?;
+    }
+    let clean = tensor_to_vec(chunk.x.clone());
+    for (a, spec) in scenario.attacks.iter().enumerate() {
+        let spec = spec.get_ref();
+        for (e, &eps) in spec.eps.iter().enumerate() {
+            let group: Vec<&Config> = all
+                .iter()
+                .filter(|c| c.attack == Some(a) && c.eps == Some(e))
+                .collect();
+            let seed = mix(scenario.seed, &[1, chunk.index as u64, a as u64, e as u64]);
+            // Against the bare model, then carried to each defence (transfer).
+            let transfer: Vec<&&Config> = group
+                .iter()
+                .filter(|c| c.kind == Kind::Attack && !c.adaptive)
+                .collect();
+            if transfer.iter().any(|c| missing(c)) {
+                let attack = spec.build(eps, seed, bs)?;
+                let run = attack_chunk(models, None, attack.as_ref(), chunk)?;
+                let adversarial = Tensor::from_data(
+                    TensorData::new(run.adversarial.clone(), chunk.x.dims()),
+                    &chunk.x.device(),
+                );
+                for c in transfer {
+                    let (predicted, seconds) = if c.defence.is_none() {
+                        let p = run.report.examples.iter().map(|r| r.adversarial.label);
+                        (p.collect(), run.report.seconds / n as f64)
+                    } else {
+                        let started = Instant::now();
+                        let p = models
+                            .classifier(c.defence)
+                            .predict_labels(&adversarial, bs)?;
+                        (p, started.elapsed().as_secs_f64() / n as f64)
+                    };
+                    let records = (0..n)
+                        .map(|i| {
+                            let size = Size::of_report(&run, i, models, &clean);
+                            record(chunk, i, c, scenario, predicted[i], Some(size), seconds)
+                        })
+                        .collect();
+                    write(keep(records))?;
+                }
+            }
+            // Through each defence (BPDA): the adaptive attack.
+            for c in group
+                .iter()
+                .filter(|c| c.kind == Kind::Attack && c.adaptive && missing(c))
+            {
+                let attack = spec.build(eps, seed, bs)?;
+                let run = attack_chunk(models, c.defence, attack.as_ref(), chunk)?;
+                let seconds = run.report.seconds / n as f64;
+                let records = (0..n)
+                    .map(|i| {
+                        let size = Size::of_report(&run, i, models, &clean);
+                        let label = run.report.examples[i].adversarial.label;
+                        record(chunk, i, c, scenario, label, Some(size), seconds)
+                    })
+                    .collect();
+                write(keep(records))?;
+            }
+            // Random noise of the same norm and budget: the baseline every attack must beat.
+            let noise_configs: Vec<&&Config> = group
+                .iter()
+                .filter(|c| c.kind == Kind::Noise && missing(c))
+                .collect();
+            if !noise_configs.is_empty() {
+                let norm = spec.norm()?;
+                let noisy = noise(chunk, &clean, norm, eps, a, e, scenario.seed, &models.bare);
+                let sizes = perturbation_sizes(&clean, &noisy, n);
+                let noisy =
+                    Tensor::from_data(TensorData::new(noisy, chunk.x.dims()), &chunk.x.device());
+                for c in noise_configs {
+                    let started = Instant::now();
+                    let predicted = models.classifier(c.defence).predict_labels(&noisy, bs)?;
+                    let seconds = started.elapsed().as_secs_f64() / n as f64;
+                    let records = (0..n)
+                        .map(|i| {
+                            let size = Size::new(
+                                sizes[i].linf,
+                                sizes[i].l2,
+                                sizes[i].snr_db,
+                                None,
+                                models,
+                            );
+                            record(chunk, i, c, scenario, predicted[i], Some(size), seconds)
+                        })
+                        .collect();
+                    write(keep(records))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `attack` on the chunk through defence `d`, judged against the true labels.
+pub fn attack_chunk(
+    models: &Models,
+    d: Option<usize>,
+    attack: &dyn crate::attack::Attack,
+    chunk: &Chunk,
+) -> Result<AttackRun> {
+    let origins: Vec<(String, usize)> = chunk.examples.iter().map(|e| (e.id.clone(), 0)).collect();
+    let batch = Batch {
+        x: &chunk.x,
+        labels: Some(&chunk.labels),
+        mask: None,
+        origins: &origins,
+    };
+    run_attack(
+        models.classifier(d),
+        &models.config.classes,
+        attack,
+        &batch,
+        chunk.examples.len(),
+    )
+}
+
+/// The size of a perturbation, in the measures that suit the modality.
+struct Size {
+    linf: f32,
+    l2: f32,
+    snr_db: Option<f32>,
+    psnr_db: Option<f32>,
+    perturbed_frames: Option<usize>,
+}
+
+impl Size {
+    fn new(
+        linf: f32,
+        l2: f32,
+        snr_db: Option<f32>,
+        perturbed_frames: Option<usize>,
+        models: &Models,
+    ) -> Self {
+        let video = models.config.input.modality == Modality::Video;
+        let d = models.bare.features() as f32;
+        let range = models.bare.clip().map_or(1.0, |(lo, hi)| hi - lo);
+        Self {
+            linf,
+            l2,
+            snr_db: if video { None } else { snr_db },
+            psnr_db: (video && l2 > 0.0).then(|| 10.0 * (range * range * d / (l2 * l2)).log10()),
+            perturbed_frames: if video { perturbed_frames } else { None },
+        }
+    }
+
+    fn of_report(run: &AttackRun, i: usize, models: &Models, _clean: &[f32]) -> Self {
+        let r = &run.report.examples[i];
+        let frames = r.perturbed_frames.or_else(|| {
+            // Attacks without a frame axis report none; count them the same way for video.
+            (models.config.input.modality == Modality::Video).then_some(0)
+        });
+        Self::new(r.linf, r.l2, r.snr_db, frames, models)
+    }
+}
+
+fn record(
+    chunk: &Chunk,
+    i: usize,
+    c: &Config,
+    scenario: &Scenario,
+    prediction: usize,
+    size: Option<Size>,
+    seconds: f64,
+) -> Record {
+    let e = &chunk.examples[i];
+    let attack = c.attack.map(|a| scenario.attacks[a].get_ref());
+    Record {
+        example: e.index,
+        id: e.id.clone(),
+        label: e.label,
+        config: c.key.clone(),
+        kind: c.kind,
+        attack: attack.map(|a| a.label()),
+        eps: attack.zip(c.eps).map(|(a, e)| a.eps[e]),
+        defence: c
+            .defence
+            .map(|d| scenario.defences[d].get_ref().label().to_string()),
+        adaptive: c.adaptive,
+        prediction,
+        correct: prediction == e.label,
+        linf: size.as_ref().map(|s| s.linf),
+        l2: size.as_ref().map(|s| s.l2),
+        snr_db: size.as_ref().and_then(|s| s.snr_db),
+        psnr_db: size.as_ref().and_then(|s| s.psnr_db),
+        perturbed_frames: size.as_ref().and_then(|s| s.perturbed_frames),
+        seconds,
+    }
+}
+
+/// Random noise on each example of the chunk: every feature ±eps for ℓ∞, else a Gaussian direction
+/// scaled to ℓp norm eps; clipped to the valid range. Drawn per example (not per chunk).
+#[allow(clippy::too_many_arguments)]
+fn noise(
+    chunk: &Chunk,
+    clean: &[f32],
+    norm: Norm,
+    eps: f32,
+    attack: usize,
+    eps_index: usize,
+    seed: u64,
+    model: &NeuralClassifier,
+) -> Vec<f32> {
+    let d = model.features();
+    let mut out = clean.to_vec();
+    for (row, e) in out.chunks_mut(d).zip(chunk.examples) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(mix(
+            seed,
+            &[2, e.index as u64, attack as u64, eps_index as u64],
+        ));
+        let delta: Vec<f32> = match norm {
+            Norm::Inf => (0..d)
+                .map(|_| if rng.random::<bool>() { eps } else { -eps })
+                .collect(),
+            Norm::P(p) => {
+                let g: Vec<f32> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+                let size = g
+                    .iter()
+                    .map(|v| f64::from(v.abs()).powf(p))
+                    .sum::<f64>()
+                    .powf(1.0 / p) as f32;
+                g.iter()
+                    .map(|v| v * eps / size.max(f32::MIN_POSITIVE))
+                    .collect()
+            }
+        };
+        for (v, dv) in row.iter_mut().zip(delta) {
+            *v += dv;
+            if let Some((lo, hi)) = model.clip() {
+                *v = v.clamp(lo, hi);
+            }
+        }
+    }
+    out
+}
+
+/// What `evaluate` needs besides the scenario.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The output folder.
+    pub out: PathBuf,
+    /// Continue the run in `out` instead of refusing to overwrite it.
+    pub resume: bool,
+    pub shard: Shard,
+}
+
+/// The run's identity, written beside its results: a resumed or merged run must match it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunInfo {
+    pub scenario: String,
+    /// FNV-1a of the scenario file's text.
+    pub fingerprint: String,
+    pub seed: u64,
+    pub shard: Shard,
+    pub model: String,
+    /// `audio` or `video`.
+    pub modality: String,
+    pub examples: usize,
+    pub avfoil: String,
+}
+
+impl RunInfo {
+    pub const FILE: &'static str = "run.json";
+}
+
+/// FNV-1a, hex: enough to tell two scenario texts apart.
+pub fn fingerprint(text: &str) -> String {
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{h:016x}")
+}
+
+/// What a run needs at hand: the folder prepared, the run identity checked, results opened.
+pub fn prepare(
+    scenario: &Scenario,
+    text: &str,
+    examples: usize,
+    models: &Models,
+    options: &Options,
+) -> Result<(Results, Vec<Record>)> {
+    let out = &options.out;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let info = RunInfo {
+        scenario: scenario.name.clone(),
+        fingerprint: fingerprint(text),
+        seed: scenario.seed,
+        shard: options.shard,
+        model: models.dir.display().to_string(),
+        modality: models.modality().into(),
+        examples,
+        avfoil: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let info_path = out.join(RunInfo::FILE);
+    if options.resume && info_path.is_file() {
+        let old: RunInfo = serde_json::from_str(
+            &std::fs::read_to_string(&info_path).map_err(|e| Error::io(&info_path, e))?,
+        )
+        .map_err(|e| Error::decode(&info_path, e.to_string()))?;
+        if (&old.fingerprint, old.shard, old.examples) != (&info.fingerprint, info.shard, examples)
+        {
+            return Err(Error::invalid(
+                "resume",
+                format!(
+                    "{} was written by another scenario, shard or data set ({} shard {}/{}); \
+                     resume with the same scenario file and --shard",
+                    out.display(),
+                    old.scenario,
+                    old.shard.index,
+                    old.shard.count
+                ),
+            ));
+        }
+    }
+    let opened = Results::open(out, options.resume)?;
+    crate::media::fs::write_atomic(
+        &info_path,
+        serde_json::to_string_pretty(&info)
+            .expect("plain data")
+            .as_bytes(),
+    )?;
+    crate::media::fs::write_atomic(&out.join("scenario.toml"), text.as_bytes())?;
+    Ok(opened)
+}
+
+/// The chunks of `examples` this shard runs, as (chunk index, its examples).
+pub fn chunks(examples: &[Example], batch: usize, shard: Shard) -> Vec<(usize, &[Example])> {
+    examples
+        .chunks(batch)
+        .enumerate()
+        .filter(|(c, _)| shard.owns(*c))
+        .collect()
+}
+
+/// Records still to measure in `chunks`.
+pub fn remaining(
+    scenario: &Scenario,
+    chunks: &[(usize, &[Example])],
+    finished: &HashSet<(usize, String)>,
+) -> usize {
+    let keys: Vec<String> = configs(scenario).into_iter().map(|c| c.key).collect();
+    chunks
+        .iter()
+        .flat_map(|(_, ex)| ex.iter())
+        .map(|e| {
+            keys.iter()
+                .filter(|k| !finished.contains(&(e.index, (*k).clone())))
+                .count()
+        })
+        .sum()
+}
+
+/// `done` over records, re-exported for the CLI.
+pub fn finished(records: &[Record]) -> HashSet<(usize, String)> {
+    done(records)
+}

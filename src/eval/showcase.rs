@@ -1,0 +1,243 @@
+//! A few examples shown in full in the report: the clean input, the adversarial one and what the
+//! first defence makes of both attacks, as sounds (WAV) or animations (GIF), with plots.
+//!
+//! The showcase examples are the first rows of the shard's first chunk, attacked with that chunk's
+//! seed: attacks treat rows independently, so these are the very adversarial examples the records
+//! describe.
+
+use super::records::{Kind, Record};
+use super::run::{Chunk, Models, attack_chunk, load_chunk};
+use super::scenario::Scenario;
+use crate::array::tensor_to_vec;
+use crate::audio::AudioScale;
+use crate::audio::wav::{WavEncoding, write_wav};
+use crate::classifier::Classifier;
+use crate::error::{Error, Result};
+use crate::media::gif::write_gif;
+use crate::media::plot::{frame_strip_png, spectrogram_png, waveform_png};
+use crate::model::Modality;
+use crate::seed::mix;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One input shown.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Item {
+    /// `clean`, `adversarial`, `adversarial + mp3`, …
+    pub title: String,
+    /// The class the (defended) model predicts.
+    pub class: String,
+    /// The file, relative to the output folder.
+    pub path: String,
+    /// `wav` or `gif`.
+    pub media: String,
+}
+
+/// One example shown.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Showcase {
+    pub example: usize,
+    pub id: String,
+    pub label: String,
+    pub attack: String,
+    pub eps: f32,
+    pub items: Vec<Item>,
+    /// PNG plots, relative to the output folder.
+    pub plots: Vec<String>,
+}
+
+/// The folder of the showcase under an output folder.
+pub const DIR: &str = "examples";
+
+/// Writes the showcase of `chunk` (its first `count` rows) under `out/examples/` and returns it.
+/// The last attack of the scenario is shown at the smallest eps that fools the bare model on each
+/// example (its largest when none does).
+pub fn write(
+    scenario: &Scenario,
+    models: &Models,
+    first_chunk: (usize, &[super::dataset::Example]),
+    records: &[Record],
+    out: &Path,
+    device: &Device,
+) -> Result<Vec<Showcase>> {
+    let count = scenario.report.examples.min(first_chunk.1.len());
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let a = scenario.attacks.len() - 1;
+    let spec = scenario.attacks[a].get_ref();
+    let label = spec.label();
+    let chunk = load_chunk(first_chunk.0, &first_chunk.1[..count], models, device)?;
+    let mut shown = Vec::new();
+    for row in 0..count {
+        let example = &chunk.examples[row];
+        let fooled = |eps: f32| {
+            records.iter().any(|r| {
+                r.example == example.index
+                    && r.kind == Kind::Attack
+                    && r.defence.is_none()
+                    && r.attack.as_deref() == Some(&label)
+                    && r.eps == Some(eps)
+                    && !r.correct
+            })
+        };
+        let mut order: Vec<usize> = (0..spec.eps.len()).collect();
+        order.sort_by(|&i, &j| spec.eps[i].total_cmp(&spec.eps[j]));
+        let e = order
+            .iter()
+            .copied()
+            .find(|&i| fooled(spec.eps[i]))
+            .unwrap_or(*order.last().expect("eps lists are not empty"));
+        let eps = spec.eps[e];
+        let seed = mix(scenario.seed, &[1, chunk.index as u64, a as u64, e as u64]);
+        let bs = scenario.batch_size();
+        // Rows before `row` are attacked too so that this row keeps its random stream.
+        let rows = Chunk {
+            index: chunk.index,
+            examples: &chunk.examples[..=row],
+            x: chunk.x.clone().narrow(0, 0, row + 1),
+            labels: chunk.labels[..=row].to_vec(),
+        };
+        let run = attack_chunk(models, None, spec.build(eps, seed, bs)?.as_ref(), &rows)?;
+        let d = models.bare.features();
+        let clean = tensor_to_vec(rows.x.clone().narrow(0, row, 1));
+        let adversarial = run.adversarial[row * d..(row + 1) * d].to_vec();
+        let mut inputs = vec![
+            ("clean".to_string(), clean.clone(), None),
+            ("adversarial".to_string(), adversarial.clone(), None),
+        ];
+        if let Some(entry) = scenario.defences.first() {
+            let name = entry.get_ref().label();
+            inputs.push((
+                format!("adversarial + {name}"),
+                adversarial.clone(),
+                Some(0),
+            ));
+            if entry.get_ref().adaptive {
+                let adaptive =
+                    attack_chunk(models, Some(0), spec.build(eps, seed, bs)?.as_ref(), &rows)?;
+                let adv = adaptive.adversarial[row * d..(row + 1) * d].to_vec();
+                inputs.push((format!("adaptive adversarial + {name}"), adv, Some(0)));
+            }
+        }
+        let dir_name = format!("{DIR}/{:04}", example.index);
+        let dir = out.join(&dir_name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut items = Vec::new();
+        for (title, values, defence) in inputs {
+            // What the defended model sees is what the reader should hear or watch.
+            let shown_values = match defence {
+                Some(i) => {
+                    let pre = scenario.defences[i]
+                        .get_ref()
+                        .spec()
+                        .build(&models.config)?;
+                    tensor_to_vec(pre.forward(row_tensor(&values, device))?)
+                }
+                None => values,
+            };
+            let predicted = models
+                .classifier(defence)
+                .predict_labels(&row_tensor(&shown_values, device), 1)?[0];
+            let stem = title.replace(" + ", "-").replace(' ', "-");
+            let (file, media) = write_media(models, &dir.join(&stem), &shown_values)?;
+            items.push(Item {
+                title,
+                class: models.config.classes[predicted].clone(),
+                path: format!("{dir_name}/{file}"),
+                media,
+            });
+        }
+        let plots = write_plots(models, &dir, &dir_name, &example.id, &clean, &adversarial)?;
+        shown.push(Showcase {
+            example: example.index,
+            id: example.id.clone(),
+            label: models.config.classes[example.label].clone(),
+            attack: label.clone(),
+            eps,
+            items,
+            plots,
+        });
+    }
+    let json = serde_json::to_string_pretty(&shown).expect("plain data");
+    crate::media::fs::write_atomic(&out.join(DIR).join("showcase.json"), json.as_bytes())?;
+    Ok(shown)
+}
+
+/// Reads the showcase a run wrote (none when it wrote none).
+pub fn read(out: &Path) -> Result<Vec<Showcase>> {
+    let path = out.join(DIR).join("showcase.json");
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::decode(&path, e.to_string()))
+}
+
+fn row_tensor(values: &[f32], device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values.to_vec(), [1, values.len()]), device)
+}
+
+/// A WAV (audio, 16-bit: what a listener gets) or a GIF (video); returns (file name, media).
+fn write_media(models: &Models, stem: &Path, values: &[f32]) -> Result<(String, String)> {
+    let input = &models.config.input;
+    let name = stem
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    match input.modality {
+        Modality::Audio => {
+            let rate = input.sample_rate.unwrap_or(8000);
+            let scale = AudioScale::from_clip(input.clip.map(|[a, b]| (a, b)));
+            let unit: Vec<f32> = values.iter().map(|v| v / scale.factor()).collect();
+            write_wav(&stem.with_extension("wav"), rate, &unit, WavEncoding::Int16)?;
+            Ok((format!("{name}.wav"), "wav".into()))
+        }
+        Modality::Video => {
+            let max = models.bare.clip().map_or(1.0, |(_, hi)| hi);
+            write_gif(&stem.with_extension("gif"), values, &input.shape, max, 12.5)?;
+            Ok((format!("{name}.gif"), "gif".into()))
+        }
+    }
+}
+
+fn write_plots(
+    models: &Models,
+    dir: &Path,
+    dir_name: &str,
+    title: &str,
+    clean: &[f32],
+    adversarial: &[f32],
+) -> Result<Vec<String>> {
+    let input = &models.config.input;
+    match input.modality {
+        Modality::Audio => {
+            let rate = input.sample_rate.unwrap_or(8000);
+            waveform_png(&dir.join("waveform.png"), title, rate, clean, adversarial)?;
+            spectrogram_png(
+                &dir.join("spectrogram.png"),
+                title,
+                rate,
+                clean,
+                adversarial,
+            )?;
+            Ok(vec![
+                format!("{dir_name}/waveform.png"),
+                format!("{dir_name}/spectrogram.png"),
+            ])
+        }
+        Modality::Video => {
+            let max = models.bare.clip().map_or(1.0, |(_, hi)| hi);
+            frame_strip_png(
+                &dir.join("frames.png"),
+                title,
+                clean,
+                adversarial,
+                &input.shape,
+                max,
+            )?;
+            Ok(vec![format!("{dir_name}/frames.png")])
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! From per-example records to the numbers a robustness claim rests on, and the sanity checks of
+//! Carlini et al., "On Evaluating Adversarial Robustness" (2019), that say when not to trust them.
+
+use super::configs::configs;
+use super::records::{Kind, Record};
+use super::scenario::Scenario;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The summary of a run (or of merged shards: the same records give the same summary).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub model: String,
+    /// `audio` or `video`.
+    pub modality: String,
+    /// Examples with results.
+    pub examples: usize,
+    /// Accuracy of the bare model on clean inputs.
+    pub clean_accuracy: f64,
+    /// Accuracy on clean inputs behind each defence, in scenario order.
+    pub defended_clean_accuracy: Vec<DefenceAccuracy>,
+    /// One row per attack, eps, defence and mode.
+    pub rows: Vec<Row>,
+    pub checks: Vec<Check>,
+    /// What a reader must know before quoting a number.
+    pub warnings: Vec<String>,
+    pub timing: Timing,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DefenceAccuracy {
+    pub defence: String,
+    pub accuracy: f64,
+}
+
+/// How a defended row was attacked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// No defence: the attack on the bare model.
+    Direct,
+    /// Adversarial examples made for the bare model, then defended (what ART's notebook shows).
+    Transfer,
+    /// The attack run through the defence with identity gradients (BPDA).
+    Adaptive,
+}
+
+/// Accuracy under one attack at one budget, behind one defence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub attack: String,
+    pub eps: f32,
+    /// `none` or the defence's name.
+    pub defence: String,
+    pub mode: Mode,
+    pub examples: usize,
+    /// Fraction still classified correctly.
+    pub accuracy: f64,
+    /// Among examples the (defended) model got right when clean, the fraction it now gets wrong.
+    pub success_rate: f64,
+    /// Accuracy under random noise of the same norm and budget (`null` without the noise check).
+    pub noise_accuracy: Option<f64>,
+    pub linf_mean: f64,
+    pub linf_max: f64,
+    pub l2_mean: f64,
+    pub snr_db_mean: Option<f64>,
+    pub psnr_db_mean: Option<f64>,
+    pub perturbed_frames_mean: Option<f64>,
+    /// Compute per example for this row (the attack, or the defended prediction for transfer rows).
+    pub seconds_per_example: f64,
+}
+
+/// One sanity check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Compute measured in the records (attacks, defences, predictions), summed.
+    pub compute_seconds: f64,
+    /// Per example.
+    pub seconds_per_example: f64,
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+fn accuracy(records: &[&Record]) -> f64 {
+    mean(records.iter().map(|r| f64::from(u8::from(r.correct)))).unwrap_or(0.0)
+}
+
+/// Summarises `records` of `scenario` (any order, from any number of shards).
+pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Record]) -> Summary {
+    let mut by_config: HashMap<&str, Vec<&Record>> = HashMap::new();
+    for r in records {
+        by_config.entry(&r.config).or_default().push(r);
+    }
+    for list in by_config.values_mut() {
+        list.sort_by_key(|r| r.example);
+    }
+    let empty = Vec::new();
+    let get = |key: &str| by_config.get(key).unwrap_or(&empty);
+    let clean_key = |d: &Option<String>| match d {
+        None => "clean".to_string(),
+        Some(d) => format!("clean|{d}"),
+    };
+    let mut examples: Vec<usize> = records.iter().map(|r| r.example).collect();
+    examples.sort_unstable();
+    examples.dedup();
+
+    let defended_clean_accuracy = scenario
+        .defences
+        .iter()
+        .map(|d| {
+            let name = d.get_ref().label().to_string();
+            DefenceAccuracy {
+                accuracy: accuracy(get(&clean_key(&Some(name.clone())))),
+                defence: name,
+            }
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for c in configs(scenario).iter().filter(|c| c.kind == Kind::Attack) {
+        let list = get(&c.key);
+        if list.is_empty() {
+            continue;
+        }
+        let first = list[0];
+        let defence = first.defence.clone();
+        let clean_right: HashMap<usize, bool> = get(&clean_key(&defence))
+            .iter()
+            .map(|r| (r.example, r.correct))
+            .collect();
+        let eligible: Vec<&&Record> = list
+            .iter()
+            .filter(|r| clean_right.get(&r.example).copied().unwrap_or(false))
+            .collect();
+        let success_rate =
+            mean(eligible.iter().map(|r| f64::from(u8::from(!r.correct)))).unwrap_or(0.0);
+        let noise_key = format!(
+            "noise|{}|{}|{}",
+            first.attack.as_deref().unwrap_or(""),
+            first.eps.unwrap_or(0.0),
+            defence.as_deref().unwrap_or("none")
+        );
+        let noise = get(&noise_key);
+        let values = |f: fn(&Record) -> Option<f64>| mean(list.iter().filter_map(|r| f(r)));
+        rows.push(Row {
+            attack: first.attack.clone().unwrap_or_default(),
+            eps: first.eps.unwrap_or(0.0),
+            defence: defence.clone().unwrap_or_else(|| "none".into()),
+            mode: match (defence.is_some(), c.adaptive) {
+                (false, _) => Mode::Direct,
+                (true, false) => Mode::Transfer,
+                (true, true) => Mode::Adaptive,
+            },
+            examples: list.len(),
+            accuracy: accuracy(list),
+            success_rate,
+            noise_accuracy: (!noise.is_empty()).then(|| accuracy(noise)),
+            linf_mean: values(|r| r.linf.map(f64::from)).unwrap_or(0.0),
+            linf_max: list
+                .iter()
+                .filter_map(|r| r.linf)
+                .fold(0.0f64, |m, v| m.max(f64::from(v))),
+            l2_mean: values(|r| r.l2.map(f64::from)).unwrap_or(0.0),
+            snr_db_mean: values(|r| r.snr_db.map(f64::from)),
+            psnr_db_mean: values(|r| r.psnr_db.map(f64::from)),
+            perturbed_frames_mean: values(|r| r.perturbed_frames.map(|f| f as f64)),
+            seconds_per_example: values(|r| Some(r.seconds)).unwrap_or(0.0),
+        });
+    }
+    let clean_accuracy = accuracy(get("clean"));
+    let (checks, warnings) = sanity_checks(scenario, clean_accuracy, &rows);
+    let compute_seconds: f64 = records.iter().map(|r| r.seconds).sum();
+    Summary {
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        model: model.to_string(),
+        modality: modality.to_string(),
+        examples: examples.len(),
+        clean_accuracy,
+        defended_clean_accuracy,
+        rows,
+        checks,
+        warnings,
+        timing: Timing {
+            compute_seconds,
+            seconds_per_example: compute_seconds / examples.len().max(1) as f64,
+        },
+    }
+}
+
+/// The checks, and a warning for each one that fails.
+fn sanity_checks(scenario: &Scenario, clean: f64, rows: &[Row]) -> (Vec<Check>, Vec<String>) {
+    let mut checks = Vec::new();
+    let mut warn = Vec::new();
+    let threshold = scenario.checks.large_eps_success;
+    let direct = |attack: &str| -> Vec<&Row> {
+        rows.iter()
+            .filter(|r| r.mode == Mode::Direct && r.attack == attack)
+            .collect()
+    };
+    let one_example = |r: &Row| 1.0 / r.examples.max(1) as f64;
+    for spec in &scenario.attacks {
+        let label = spec.get_ref().label();
+        let own = direct(&label);
+        // 1. A large enough budget must break (almost) everything.
+        if let Some(top) = own.iter().max_by(|a, b| a.eps.total_cmp(&b.eps)) {
+            let passed = top.success_rate >= threshold;
+            let detail = format!(
+                "{label} at its largest eps {}: success {:.1}% (expected >= {:.0}%)",
+                top.eps,
+                100.0 * top.success_rate,
+                100.0 * threshold
+            );
+            if !passed {
+                warn.push(format!(
+                    "{detail}: the attack may be too weak (more iterations, a larger eps, random \
+                     restarts) and its accuracies overestimate robustness"
+                ));
+            }
+            checks.push(Check {
+                name: "large-eps-success".into(),
+                passed,
+                detail,
+            });
+        }
+        // 2. An attack must beat random noise of its own norm and budget.
+        for r in &own {
+            if let Some(noise) = r.noise_accuracy {
+                let passed = r.accuracy <= noise + 1e-9;
+                let detail = format!(
+                    "{label} at eps {}: accuracy {:.1}% under attack, {:.1}% under random noise",
+                    r.eps,
+                    100.0 * r.accuracy,
+                    100.0 * noise
+                );
+                if !passed {
+                    warn.push(format!(
+                        "{detail}: the attack does worse than noise; its gradients are likely \
+                         wrong or masked"
+                    ));
+                }
+                checks.push(Check {
+                    name: "beats-random-noise".into(),
+                    passed,
+                    detail,
+                });
+            }
+            // 3. An attack that changed nothing is not an evaluation.
+            if r.linf_max == 0.0 || (r.eps > 0.0 && r.success_rate == 0.0 && r.accuracy >= clean) {
+                let detail = format!(
+                    "{label} at eps {} left accuracy at the clean {:.1}% (largest change {})",
+                    r.eps,
+                    100.0 * clean,
+                    r.linf_max
+                );
+                warn.push(format!(
+                    "{detail}: the attack changed nothing; check eps against the input units"
+                ));
+                checks.push(Check {
+                    name: "attack-changed-something".into(),
+                    passed: false,
+                    detail,
+                });
+            }
+        }
+    }
+    // 4. Iterative attacks must do at least as well as one-step ones at the same norm and eps.
+    for it in scenario
+        .attacks
+        .iter()
+        .map(|a| a.get_ref())
+        .filter(|a| a.iterative())
+    {
+        for one in scenario
+            .attacks
+            .iter()
+            .map(|a| a.get_ref())
+            .filter(|a| !a.iterative())
+        {
+            if it.norm().ok() != one.norm().ok() {
+                continue;
+            }
+            for r in direct(&it.label()) {
+                let Some(o) = direct(&one.label()).into_iter().find(|o| o.eps == r.eps) else {
+                    continue;
+                };
+                let passed = r.accuracy <= o.accuracy + one_example(r) + 1e-9;
+                let detail = format!(
+                    "eps {}: {} accuracy {:.1}%, {} {:.1}%",
+                    r.eps,
+                    it.label(),
+                    100.0 * r.accuracy,
+                    one.label(),
+                    100.0 * o.accuracy
+                );
+                if !passed {
+                    warn.push(format!(
+                        "{detail}: the iterative attack is weaker than the one-step one; it is \
+                         probably misconfigured (step size, iterations)"
+                    ));
+                }
+                checks.push(Check {
+                    name: "iterative-beats-one-step".into(),
+                    passed,
+                    detail,
+                });
+            }
+        }
+    }
+    // 5. A defence is judged by the adaptive attack; a gap to the transfer attack is masking.
+    for entry in &scenario.defences {
+        let name = entry.get_ref().label();
+        let of = |mode: Mode| -> Vec<&Row> {
+            rows.iter()
+                .filter(|r| r.defence == name && r.mode == mode)
+                .collect()
+        };
+        if !entry.get_ref().adaptive {
+            let detail = format!(
+                "{name} was not attacked adaptively: its accuracies under attack are upper bounds"
+            );
+            warn.push(detail.clone());
+            checks.push(Check {
+                name: "adaptive-attack".into(),
+                passed: false,
+                detail,
+            });
+            continue;
+        }
+        for t in of(Mode::Transfer) {
+            let Some(a) = of(Mode::Adaptive)
+                .into_iter()
+                .find(|a| a.attack == t.attack && a.eps == t.eps)
+            else {
+                continue;
+            };
+            let gap = t.accuracy - a.accuracy;
+            let passed = gap < 0.2;
+            let detail = format!(
+                "{name} vs {} at eps {}: accuracy {:.1}% against the transfer attack, {:.1}% \
+                 against the adaptive one",
+                t.attack,
+                t.eps,
+                100.0 * t.accuracy,
+                100.0 * a.accuracy
+            );
+            if !passed {
+                warn.push(format!(
+                    "{detail}: the defence looks strong only against the non-adaptive attack \
+                     (gradient masking); quote the adaptive number"
+                ));
+            }
+            checks.push(Check {
+                name: "adaptive-attack".into(),
+                passed,
+                detail,
+            });
+        }
+    }
+    (checks, warn)
+}
