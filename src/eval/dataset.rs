@@ -1,7 +1,7 @@
 //! The examples of an evaluation: a data set on disk in its published layout, its labels mapped to
 //! the model's classes, in a seeded order, each loaded as the model's input.
 
-use super::scenario::{DatasetSpec, DigitSplit, VideoPart};
+use super::scenario::{DataPart, DatasetSpec, Loader};
 use crate::audio::{AudioScale, ClipFormat, Placement};
 use crate::data::actions::{ActionsConfig, CLASSES};
 use crate::data::ucf101::{Part, Ucf101};
@@ -33,10 +33,11 @@ pub fn open(
     seed: u64,
     work: &Path,
 ) -> Result<Vec<Example>> {
-    let (root, items): (PathBuf, Vec<(PathBuf, String)>) = match spec {
-        DatasetSpec::Fsdd { root, split, .. } | DatasetSpec::Audiomnist { root, split, .. } => {
-            let corpus = DigitCorpus::open(root)?;
-            let want = if matches!(spec, DatasetSpec::Fsdd { .. }) {
+    let (root, items): (PathBuf, Vec<(PathBuf, String)>) = match spec.loader {
+        Loader::Fsdd | Loader::Audiomnist => {
+            let root = spec.root.clone().unwrap_or_default();
+            let corpus = DigitCorpus::open(&root)?;
+            let want = if spec.loader == Loader::Fsdd {
                 DigitLayout::Fsdd
             } else {
                 DigitLayout::AudioMnist
@@ -52,48 +53,38 @@ pub fn open(
                     ),
                 ));
             }
-            let speakers = match spec {
-                DatasetSpec::Audiomnist { test_speakers, .. } => test_speakers.clone(),
-                _ => Vec::new(),
-            };
-            let (train, test) = corpus.split(&speakers);
-            let clips = match split {
-                DigitSplit::Test => test,
-                DigitSplit::Train => train,
-                DigitSplit::All => corpus.clips.clone(),
+            let (train, test) = corpus.split(spec.test_speakers.as_deref().unwrap_or_default());
+            let clips = match spec.part {
+                DataPart::Test => test,
+                DataPart::Train => train,
+                DataPart::All => corpus.clips.clone(),
             };
             let items = clips
                 .into_iter()
                 .map(|c| (c.path, c.digit.to_string()))
                 .collect();
-            (root.clone(), items)
+            (root, items)
         }
-        DatasetSpec::Ucf101 {
-            root, split, part, ..
-        } => (root.clone(), ucf101_items(root, *split, *part)?),
-        DatasetSpec::Actions {
-            groups,
-            clips,
-            frames,
-            size,
-            fps,
-            seed,
-            split,
-            part,
-            ..
-        } => {
+        Loader::Ucf101 => {
+            let root = spec.root.clone().unwrap_or_default();
+            let items = ucf101_items(&root, spec.split(), spec.part)?;
+            (root, items)
+        }
+        Loader::Actions => {
+            let defaults = ActionsConfig::default();
             let config = ActionsConfig {
-                groups: *groups,
-                clips: *clips,
-                frames: *frames,
-                width: size[0],
-                height: size[1],
-                fps: *fps,
-                seed: *seed,
+                groups: spec.groups.unwrap_or(defaults.groups),
+                clips: spec.clips.unwrap_or(defaults.clips),
+                frames: spec.frames.unwrap_or(defaults.frames),
+                width: spec.size.map_or(defaults.width, |s| s[0]),
+                height: spec.size.map_or(defaults.height, |s| s[1]),
+                fps: spec.fps.unwrap_or(defaults.fps),
+                seed: spec.seed.unwrap_or(defaults.seed),
             };
             let root = work.join("dataset");
-            render_actions(&config, *split, *part, &root)?;
-            (root.clone(), ucf101_items(&root, *split, *part)?)
+            render_actions(&config, spec.split(), spec.part, &root)?;
+            let items = ucf101_items(&root, spec.split(), spec.part)?;
+            (root, items)
         }
     };
     if items.is_empty() {
@@ -133,18 +124,18 @@ pub fn open(
         })
         .collect::<Result<Vec<_>>>()?;
     examples.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
-    examples.truncate(spec.limit().unwrap_or(usize::MAX));
+    examples.truncate(spec.limit.unwrap_or(usize::MAX));
     for (i, e) in examples.iter_mut().enumerate() {
         e.index = i;
     }
     Ok(examples)
 }
 
-fn ucf101_items(root: &Path, split: u32, part: VideoPart) -> Result<Vec<(PathBuf, String)>> {
+fn ucf101_items(root: &Path, split: u32, part: DataPart) -> Result<Vec<(PathBuf, String)>> {
     let ucf = Ucf101::open(root)?;
     let part = match part {
-        VideoPart::Test => Part::Test,
-        VideoPart::Train => Part::Train,
+        DataPart::Train => Part::Train,
+        _ => Part::Test,
     };
     Ok(ucf
         .split(split, part)?
@@ -155,7 +146,7 @@ fn ucf101_items(root: &Path, split: u32, part: VideoPart) -> Result<Vec<(PathBuf
 
 /// Writes the clips of one part of one split of the action corpus (MP4) with all the list files,
 /// skipping clips already there (an interrupted evaluation resumes its rendering too).
-fn render_actions(config: &ActionsConfig, split: u32, part: VideoPart, root: &Path) -> Result<()> {
+fn render_actions(config: &ActionsConfig, split: u32, part: DataPart, root: &Path) -> Result<()> {
     use rayon::prelude::*;
     config.validate()?;
     let test = config.test_groups(split as usize);
@@ -165,7 +156,7 @@ fn render_actions(config: &ActionsConfig, split: u32, part: VideoPart, root: &Pa
     for (class, name) in CLASSES.iter().enumerate() {
         let dir = videos.join(name);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        for group in (1..=config.groups).filter(|g| test.contains(g) == (part == VideoPart::Test)) {
+        for group in (1..=config.groups).filter(|g| test.contains(g) == (part == DataPart::Test)) {
             for clip in 1..=config.clips {
                 let path = videos.join(format!(
                     "{}.mp4",

@@ -52,114 +52,120 @@ pub struct ModelSpec {
     pub path: String,
 }
 
-/// `[dataset]`: which examples, with their true labels.
+/// `[dataset]`: which examples, with their true labels. One flat table for every loader (so that
+/// a wrong type is reported at its own line); keys that do not apply to the loader are errors.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(tag = "loader", rename_all = "lowercase", deny_unknown_fields)]
-pub enum DatasetSpec {
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    pub loader: Loader,
+    /// The data set's folder, relative to the scenario file (not for `actions`).
+    pub root: Option<PathBuf>,
+    /// Which examples: `test` (default), `train`, or `all` (spoken digits only).
+    #[serde(default)]
+    pub part: DataPart,
+    /// UCF101 layouts: split 1 (default), 2 or 3.
+    pub split: Option<u32>,
+    /// AudioMNIST: the test speakers (the ART notebook: "49" … "60").
+    pub test_speakers: Option<Vec<String>>,
+    /// At most this many examples (after the seeded shuffle).
+    pub limit: Option<usize>,
+    /// `actions`: what `avfoil data actions` would render (UCF101's 25 groups, 4 clips of 48
+    /// frames of 320 × 240 at 25 fps, seed 0 by default), rendered into `OUT/dataset`.
+    pub groups: Option<usize>,
+    pub clips: Option<usize>,
+    pub frames: Option<usize>,
+    pub size: Option<[usize; 2]>,
+    pub fps: Option<f64>,
+    pub seed: Option<u64>,
+}
+
+/// The data set loaders.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Loader {
     /// Free Spoken Digit Dataset (`recordings/d_speaker_i.wav`); test = recordings 0-4.
-    Fsdd {
-        root: PathBuf,
-        #[serde(default)]
-        split: DigitSplit,
-        limit: Option<usize>,
-    },
-    /// AudioMNIST (`data/NN/d_NN_r.wav`); test = the listed speakers (the ART notebook: 49-60).
-    Audiomnist {
-        root: PathBuf,
-        #[serde(default)]
-        split: DigitSplit,
-        test_speakers: Vec<String>,
-        limit: Option<usize>,
-    },
-    /// UCF101's layout (`UCF-101/`, `ucfTrainTestlist/`): split 1-3, its test or train list.
-    Ucf101 {
-        root: PathBuf,
-        #[serde(default = "one")]
-        split: u32,
-        #[serde(default)]
-        part: VideoPart,
-        limit: Option<usize>,
-    },
-    /// The procedural action corpus of `avfoil data actions`, rendered into `OUT/dataset` on first
-    /// use (only the clips of the part asked for) and then read like UCF101.
-    Actions {
-        #[serde(default = "default_groups")]
-        groups: usize,
-        #[serde(default = "default_clips")]
-        clips: usize,
-        #[serde(default = "default_frames")]
-        frames: usize,
-        #[serde(default = "default_size")]
-        size: [usize; 2],
-        #[serde(default = "default_fps")]
-        fps: f64,
-        #[serde(default)]
-        seed: u64,
-        #[serde(default = "one")]
-        split: u32,
-        #[serde(default)]
-        part: VideoPart,
-        limit: Option<usize>,
-    },
+    Fsdd,
+    /// AudioMNIST (`data/NN/d_NN_r.wav`); test = the listed speakers.
+    Audiomnist,
+    /// UCF101's layout (`UCF-101/`, `ucfTrainTestlist/`).
+    Ucf101,
+    /// The procedural action corpus of `avfoil data actions`, rendered on first use (only the clips
+    /// of the part asked for) and then read like UCF101.
+    Actions,
 }
 
-fn one() -> u32 {
-    1
-}
-fn default_groups() -> usize {
-    25
-}
-fn default_clips() -> usize {
-    4
-}
-fn default_frames() -> usize {
-    48
-}
-fn default_size() -> [usize; 2] {
-    [320, 240]
-}
-fn default_fps() -> f64 {
-    25.0
-}
-
-/// Which recordings of a spoken-digit corpus.
+/// Which part of a data set.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum DigitSplit {
+pub enum DataPart {
     #[default]
     Test,
     Train,
     All,
 }
 
-/// Which list of a UCF101 split.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum VideoPart {
-    #[default]
-    Test,
-    Train,
-}
-
 impl DatasetSpec {
     /// The loader's name.
     pub fn loader(&self) -> &'static str {
-        match self {
-            DatasetSpec::Fsdd { .. } => "fsdd",
-            DatasetSpec::Audiomnist { .. } => "audiomnist",
-            DatasetSpec::Ucf101 { .. } => "ucf101",
-            DatasetSpec::Actions { .. } => "actions",
+        match self.loader {
+            Loader::Fsdd => "fsdd",
+            Loader::Audiomnist => "audiomnist",
+            Loader::Ucf101 => "ucf101",
+            Loader::Actions => "actions",
         }
     }
 
-    /// At most this many examples (after the seeded shuffle).
-    pub fn limit(&self) -> Option<usize> {
-        match self {
-            DatasetSpec::Fsdd { limit, .. }
-            | DatasetSpec::Audiomnist { limit, .. }
-            | DatasetSpec::Ucf101 { limit, .. }
-            | DatasetSpec::Actions { limit, .. } => *limit,
+    /// The UCF101 split (1 when not given).
+    pub fn split(&self) -> u32 {
+        self.split.unwrap_or(1)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let given = [
+            ("root", self.root.is_some()),
+            ("split", self.split.is_some()),
+            ("test_speakers", self.test_speakers.is_some()),
+            ("groups", self.groups.is_some()),
+            ("clips", self.clips.is_some()),
+            ("frames", self.frames.is_some()),
+            ("size", self.size.is_some()),
+            ("fps", self.fps.is_some()),
+            ("seed", self.seed.is_some()),
+        ];
+        let allowed: &[&str] = match self.loader {
+            Loader::Fsdd => &["root"],
+            Loader::Audiomnist => &["root", "test_speakers"],
+            Loader::Ucf101 => &["root", "split"],
+            Loader::Actions => &["split", "groups", "clips", "frames", "size", "fps", "seed"],
+        };
+        if let Some((key, _)) = given.iter().find(|(k, set)| *set && !allowed.contains(k)) {
+            return Err(Error::invalid(
+                *key,
+                format!("does not apply to loader = \"{}\"", self.loader()),
+            ));
         }
+        if self.loader != Loader::Actions && self.root.is_none() {
+            return Err(Error::invalid("root", "the data set's folder is required"));
+        }
+        if self.loader == Loader::Audiomnist && self.test_speakers.is_none() {
+            return Err(Error::invalid(
+                "test_speakers",
+                "AudioMNIST has no official split: list the test speakers",
+            ));
+        }
+        if matches!(self.loader, Loader::Ucf101 | Loader::Actions) && self.part == DataPart::All {
+            return Err(Error::invalid("part", "UCF101 splits have a test and a train part"));
+        }
+        if !(1..=3).contains(&self.split()) {
+            return Err(Error::invalid(
+                "split",
+                format!("UCF101 has splits 1, 2 and 3, got {}", self.split()),
+            ));
+        }
+        if self.limit == Some(0) {
+            return Err(Error::invalid("limit", "at least 1 example"));
+        }
+        Ok(())
     }
 }
 
@@ -517,11 +523,8 @@ impl Scenario {
             toml::from_str(text).map_err(|e| Error::decode(path, e.to_string()))?;
         scenario.validate(text, path)?;
         let base = path.parent().unwrap_or(Path::new(""));
-        match &mut *scenario.dataset.get_mut() {
-            DatasetSpec::Fsdd { root, .. }
-            | DatasetSpec::Audiomnist { root, .. }
-            | DatasetSpec::Ucf101 { root, .. } => *root = base.join(&*root),
-            DatasetSpec::Actions { .. } => {}
+        if let Some(root) = &mut scenario.dataset.get_mut().root {
+            *root = base.join(&*root);
         }
         let model = base.join(&scenario.model.path);
         if model.is_dir() {
@@ -582,26 +585,10 @@ impl Scenario {
             }
             names.push(d.get_ref().label());
         }
-        let dataset = self.dataset.get_ref();
-        if dataset.limit() == Some(0) {
-            return Err(at(
-                self.dataset.span(),
-                "[dataset]".into(),
-                Error::invalid("limit", "at least 1 example"),
-            ));
-        }
-        if let DatasetSpec::Ucf101 { split, .. } | DatasetSpec::Actions { split, .. } = dataset
-            && !(1..=3).contains(split)
-        {
-            return Err(at(
-                self.dataset.span(),
-                "[dataset]".into(),
-                Error::invalid(
-                    "split",
-                    format!("UCF101 has splits 1, 2 and 3, got {split}"),
-                ),
-            ));
-        }
+        self.dataset
+            .get_ref()
+            .validate()
+            .map_err(|e| at(self.dataset.span(), "[dataset]".into(), e))?;
         let checks = &self.checks;
         if !(0.0..=1.0).contains(&checks.large_eps_success) {
             return Err(Error::decode(

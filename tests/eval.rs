@@ -1,0 +1,262 @@
+//! `avfoil eval` end to end on the shipped spoken-digit model and a few real FSDD recordings:
+//! resuming, sharding and merging give the results of one run; bad scenarios fail before any work
+//! with the file, line and key; the HTML report opens in a headless browser.
+
+use avfoil::eval::records::{Record, Results, read_records};
+use avfoil::eval::{Options, Shard, Summary};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fsdd() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fsdd")
+}
+
+/// Six test recordings in batches of two: three chunks, so three shards get one each.
+fn scenario(dir: &Path) -> PathBuf {
+    let text = format!(
+        r#"name = "tiny"
+seed = 7
+batch_size = 2
+
+[model]
+path = "spoken-digits"
+
+[dataset]
+loader = "fsdd"
+root = "{}"
+limit = 6
+
+[[attack]]
+name = "fgm"
+eps = [64, 2048]
+
+[[attack]]
+name = "pgd"
+eps = [64]
+max_iter = 3
+
+[[defence]]
+name = "mp3"
+
+[report]
+examples = 1
+"#,
+        fsdd().display()
+    );
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn evaluate(scenario: &Path, out: &Path, resume: bool, shard: Shard) -> avfoil::Result<Summary> {
+    let options = Options {
+        out: out.to_path_buf(),
+        resume,
+        shard,
+    };
+    let device = avfoil::device::parse_device("cpu").unwrap();
+    avfoil::eval::evaluate(scenario, &options, &device, &mut |_, _| {}).map(|o| o.summary)
+}
+
+/// Records without their timings, in a fixed order.
+fn measured(dir: &Path) -> Vec<Record> {
+    let (mut records, _) = read_records(&dir.join(Results::FILE)).unwrap();
+    for r in &mut records {
+        r.seconds = 0.0;
+    }
+    records.sort_by(|a, b| (a.example, &a.config).cmp(&(b.example, &b.config)));
+    records
+}
+
+fn without_timing(mut s: Summary) -> Summary {
+    s.timing.compute_seconds = 0.0;
+    s.timing.seconds_per_example = 0.0;
+    for r in &mut s.rows {
+        r.seconds_per_example = 0.0;
+    }
+    s
+}
+
+fn avfoil() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_avfoil"))
+}
+
+#[test]
+fn shards_merged_and_resumed_runs_equal_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = scenario(tmp.path());
+    let whole = tmp.path().join("whole");
+    let summary = evaluate(&scenario, &whole, false, Shard::default()).unwrap();
+    let records = measured(&whole);
+    // 6 examples × (2 clean + 3 eps × (2 attack + 1 adaptive + 2 noise)) configurations.
+    assert_eq!(records.len(), 6 * (2 + 3 * 5));
+    assert_eq!(summary.examples, 6);
+    assert_eq!(summary.rows.len(), 3 * 3);
+    for r in &summary.rows {
+        assert!((0.0..=1.0).contains(&r.accuracy));
+        assert!(r.linf_max <= f64::from(r.eps) + 1e-3, "{r:?}");
+    }
+    // Once more: refused without --resume, nothing new with it.
+    assert!(evaluate(&scenario, &whole, false, Shard::default()).is_err());
+
+    // Three shards through the CLI, then merged.
+    let mut dirs = Vec::new();
+    for i in 0..3 {
+        let dir = tmp.path().join(format!("shard{i}"));
+        let status = avfoil()
+            .args(["eval", "--quiet", "--scenario"])
+            .arg(&scenario)
+            .arg("--out")
+            .arg(&dir)
+            .args(["--shard", &format!("{i}/3")])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        dirs.push(dir);
+    }
+    let merged = tmp.path().join("merged");
+    let out = avfoil()
+        .args(["eval", "merge", "--json", "--out"])
+        .arg(&merged)
+        .args(&dirs)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let from_shards: Summary = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(without_timing(from_shards), without_timing(summary.clone()));
+    assert_eq!(measured(&merged), records);
+    for file in ["report.html", "report.md", "summary.json"] {
+        assert!(merged.join(file).is_file(), "{file}");
+    }
+    // A missing shard is an error naming it.
+    let out = avfoil()
+        .args(["eval", "merge", "--out"])
+        .arg(tmp.path().join("partial"))
+        .args(&dirs[..2])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shard 2/3 is missing"));
+
+    // An interrupted run: 40 complete lines and half of the next.
+    let cut = tmp.path().join("cut");
+    std::fs::create_dir(&cut).unwrap();
+    let text = std::fs::read_to_string(whole.join(Results::FILE)).unwrap();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut partial: String = lines[..40].concat();
+    partial.push_str(&lines[40][..lines[40].len() / 2]);
+    std::fs::write(cut.join(Results::FILE), partial).unwrap();
+    for file in ["run.json", "scenario.toml"] {
+        std::fs::copy(whole.join(file), cut.join(file)).unwrap();
+    }
+    let options = Options {
+        out: cut.clone(),
+        resume: true,
+        shard: Shard::default(),
+    };
+    let device = avfoil::device::parse_device("cpu").unwrap();
+    let outcome = avfoil::eval::evaluate(&scenario, &options, &device, &mut |_, _| {}).unwrap();
+    assert_eq!(outcome.measured, records.len() - 40);
+    assert_eq!(measured(&cut), records);
+    assert_eq!(without_timing(outcome.summary), without_timing(summary));
+}
+
+#[test]
+fn bad_scenarios_fail_before_any_work_naming_file_line_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(scenario(tmp.path())).unwrap();
+    let cases: [(&str, String, &[&str]); 6] = [
+        (
+            "unknown key",
+            good.replace("max_iter = 3", "max_iter = 3\nsteps = 4"),
+            &["line 21", "steps"],
+        ),
+        (
+            "wrong type",
+            good.replace("limit = 6", "limit = \"six\""),
+            &["line 11", "limit"],
+        ),
+        (
+            "unknown attack",
+            good.replace("name = \"pgd\"", "name = \"cw\""),
+            &["line 18", "cw"],
+        ),
+        (
+            "unknown defence",
+            good.replace("name = \"mp3\"", "name = \"jpeg\""),
+            &["line 23", "jpeg"],
+        ),
+        (
+            "eps out of range",
+            good.replace("eps = [64]", "eps = [-64]"),
+            &["line 17", "[[attack]] #2 (pgd)", "eps"],
+        ),
+        (
+            "empty data set",
+            good.replace("limit = 6", "limit = 0"),
+            &["[dataset]", "limit"],
+        ),
+    ];
+    for (what, text, needles) in cases {
+        let path = tmp.path().join("bad.toml");
+        std::fs::write(&path, &text).unwrap();
+        let out_dir = tmp.path().join("never");
+        let err = evaluate(&path, &out_dir, false, Shard::default())
+            .expect_err(what)
+            .to_string();
+        assert!(err.contains("bad.toml"), "{what}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{what}: {err:?} lacks {n:?}");
+        }
+        assert!(!out_dir.exists(), "{what}: work started");
+    }
+    // A defence that does not fit the model: caught when the model is loaded, still before work.
+    let path = tmp.path().join("h264.toml");
+    std::fs::write(&path, good.replace("name = \"mp3\"", "name = \"h264\"")).unwrap();
+    let err = evaluate(&path, &tmp.path().join("never"), false, Shard::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("h264 needs a video model"), "{err}");
+}
+
+/// Debian's headless Chromium (installed by `.ci/run`) loads the report: the charts, tables and
+/// players are in the page it renders.
+#[test]
+fn the_html_report_opens_in_a_headless_browser() {
+    let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+    else {
+        eprintln!("SKIPPED: no headless Chromium (`apt-get install chromium`, as .ci/run does)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = scenario(tmp.path());
+    let out = tmp.path().join("run");
+    let summary = evaluate(&scenario, &out, false, Shard::default()).unwrap();
+    let report = out.join("report.html");
+    let dom = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+        ])
+        .arg(format!("--user-data-dir={}", tmp.path().join("profile").display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap();
+    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    // One chart per attack, the result rows, one example with four players and two plots.
+    assert_eq!(dom.matches("class=\"plot chart\"").count(), 2, "charts");
+    assert!(dom.contains("<table id=\"results\">"));
+    assert_eq!(
+        dom.matches("<tr><td>").count(),
+        1 + summary.defended_clean_accuracy.len() + summary.rows.len() + summary.checks.len(),
+        "table rows"
+    );
+    assert_eq!(dom.matches("<audio controls").count(), 4, "players");
+    assert!(dom.contains("waveform.png") && dom.contains("spectrogram.png"));
+    assert!(dom.contains("data:audio/wav;base64,UklGR"), "inline WAV");
+}
