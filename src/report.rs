@@ -241,7 +241,7 @@ pub fn run_attack(
 /// For video (examples `[C, F, H, W]`, or an attack with its own frame axis): how many frames of each
 /// example changed, counted as ART's notebook does (the frame's ℓ2 change, rounded to 4 decimals, is
 /// not zero).
-fn perturbed_frames(
+pub fn perturbed_frames(
     shape: &[usize],
     axis: Option<usize>,
     clean: &[f32],

@@ -16,7 +16,7 @@ use crate::classifier::{Classifier, NeuralClassifier};
 use crate::error::{Error, Result};
 use crate::metrics::perturbation_sizes;
 use crate::model::{Modality, ModelConfig};
-use crate::report::{AttackRun, Batch, run_attack};
+use crate::report::perturbed_frames;
 use crate::seed::mix;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -195,13 +195,12 @@ pub fn run_chunk(
                 let attack = spec.build(eps, seed, bs)?;
                 let run = attack_chunk(models, None, attack.as_ref(), chunk)?;
                 let adversarial = Tensor::from_data(
-                    TensorData::new(run.adversarial.clone(), chunk.x.dims()),
+                    TensorData::new(run.adversarial, chunk.x.dims()),
                     &chunk.x.device(),
                 );
                 for c in transfer {
                     let (predicted, seconds) = if c.defence.is_none() {
-                        let p = run.report.examples.iter().map(|r| r.adversarial.label);
-                        (p.collect(), run.report.seconds / n as f64)
+                        (run.predicted.clone(), run.seconds)
                     } else {
                         let started = Instant::now();
                         let p = models
@@ -211,7 +210,7 @@ pub fn run_chunk(
                     };
                     let records = (0..n)
                         .map(|i| {
-                            let size = Size::of_report(&run, i, models, &clean);
+                            let size = run.sizes[i].clone();
                             record(chunk, i, c, scenario, predicted[i], Some(size), seconds)
                         })
                         .collect();
@@ -225,12 +224,10 @@ pub fn run_chunk(
             {
                 let attack = spec.build(eps, seed, bs)?;
                 let run = attack_chunk(models, c.defence, attack.as_ref(), chunk)?;
-                let seconds = run.report.seconds / n as f64;
                 let records = (0..n)
                     .map(|i| {
-                        let size = Size::of_report(&run, i, models, &clean);
-                        let label = run.report.examples[i].adversarial.label;
-                        record(chunk, i, c, scenario, label, Some(size), seconds)
+                        let size = run.sizes[i].clone();
+                        record(chunk, i, c, scenario, run.predicted[i], Some(size), run.seconds)
                     })
                     .collect();
                 write(keep(records))?;
@@ -270,30 +267,58 @@ pub fn run_chunk(
     Ok(())
 }
 
-/// `attack` on the chunk through defence `d`, judged against the true labels.
+/// An attack's outcome on a chunk.
+pub struct Attacked {
+    /// `[n, d]` adversarial inputs.
+    pub adversarial: Vec<f32>,
+    /// The attacked model's predictions on them.
+    pub predicted: Vec<usize>,
+    sizes: Vec<Size>,
+    /// Per example: the attack and the prediction.
+    seconds: f64,
+}
+
+/// `attack` on the chunk through defence `d`, against the true labels, and the prediction of the
+/// same (defended) model on its output, both timed.
 pub fn attack_chunk(
     models: &Models,
     d: Option<usize>,
     attack: &dyn crate::attack::Attack,
     chunk: &Chunk,
-) -> Result<AttackRun> {
-    let origins: Vec<(String, usize)> = chunk.examples.iter().map(|e| (e.id.clone(), 0)).collect();
-    let batch = Batch {
-        x: &chunk.x,
-        labels: Some(&chunk.labels),
-        mask: None,
-        origins: &origins,
-    };
-    run_attack(
-        models.classifier(d),
-        &models.config.classes,
-        attack,
-        &batch,
-        chunk.examples.len(),
-    )
+) -> Result<Attacked> {
+    let n = chunk.examples.len();
+    let classifier = models.classifier(d);
+    let started = Instant::now();
+    let out = attack.generate(classifier, &chunk.x, Some(&chunk.labels), None)?;
+    let predicted = classifier.predict_labels(&out.adversarial, n)?;
+    let seconds = started.elapsed().as_secs_f64() / n as f64;
+    let adversarial = tensor_to_vec(out.adversarial);
+    let clean = tensor_to_vec(chunk.x.clone());
+    let frames = perturbed_frames(
+        classifier.input_shape(),
+        attack.frame_axis(),
+        &clean,
+        &adversarial,
+        n,
+    );
+    let sizes = perturbation_sizes(&clean, &adversarial, n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let f = frames.as_ref().map(|f| f[i]);
+            Size::new(s.linf, s.l2, s.snr_db, f, models)
+        })
+        .collect();
+    Ok(Attacked {
+        adversarial,
+        predicted,
+        sizes,
+        seconds,
+    })
 }
 
 /// The size of a perturbation, in the measures that suit the modality.
+#[derive(Clone, Debug)]
 struct Size {
     linf: f32,
     l2: f32,
@@ -318,18 +343,11 @@ impl Size {
             l2,
             snr_db: if video { None } else { snr_db },
             psnr_db: (video && l2 > 0.0).then(|| 10.0 * (range * range * d / (l2 * l2)).log10()),
-            perturbed_frames: if video { perturbed_frames } else { None },
+            // Attacks without a frame axis count frames the same way.
+            perturbed_frames: if video { perturbed_frames.or(Some(0)) } else { None },
         }
     }
 
-    fn of_report(run: &AttackRun, i: usize, models: &Models, _clean: &[f32]) -> Self {
-        let r = &run.report.examples[i];
-        let frames = r.perturbed_frames.or_else(|| {
-            // Attacks without a frame axis report none; count them the same way for video.
-            (models.config.input.modality == Modality::Video).then_some(0)
-        });
-        Self::new(r.linf, r.l2, r.snr_db, frames, models)
-    }
 }
 
 fn record(
