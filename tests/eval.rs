@@ -121,7 +121,11 @@ fn shards_merged_and_resumed_runs_equal_one_run() {
         .args(&dirs)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let from_shards: Summary = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(without_timing(from_shards), without_timing(summary.clone()));
     assert_eq!(measured(&merged), records);
@@ -225,7 +229,12 @@ fn bad_scenarios_fail_before_any_work_naming_file_line_and_key() {
 fn the_html_report_opens_in_a_headless_browser() {
     let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
     else {
         eprintln!("SKIPPED: no headless Chromium (`apt-get install chromium`, as .ci/run does)");
         return;
@@ -236,17 +245,20 @@ fn the_html_report_opens_in_a_headless_browser() {
     let summary = evaluate(&scenario, &out, false, Shard::default()).unwrap();
     let report = out.join("report.html");
     let dom = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-        ])
-        .arg(format!("--user-data-dir={}", tmp.path().join("profile").display()))
+        .args(["--headless", "--no-sandbox", "--disable-gpu"])
+        .arg(format!(
+            "--user-data-dir={}",
+            tmp.path().join("profile").display()
+        ))
         .arg("--dump-dom")
         .arg(format!("file://{}", report.display()))
         .output()
         .unwrap();
-    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     let dom = String::from_utf8_lossy(&dom.stdout);
     // One chart per attack, the result rows, one example with four players and two plots.
     assert_eq!(dom.matches("class=\"plot chart\"").count(), 2, "charts");

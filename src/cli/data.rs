@@ -3,7 +3,6 @@
 use anyhow::{Context, Result, bail};
 use avfoil::data::tts::{Engine, SpokenDigitsOptions, SpokenDigitsPlan, Summary};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -108,10 +107,9 @@ fn spoken_digits(args: SpokenDigitsArgs) -> Result<()> {
     for note in plan.skipped() {
         eprintln!("skipped {note}");
     }
-    let bar = ProgressBar::new(plan.clip_count() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} clips, {elapsed} (eta {eta})")
-            .expect("a valid template"),
+    let bar = super::progress_bar(
+        plan.clip_count() as u64,
+        "{bar:40} {pos}/{len} clips, {elapsed} (eta {eta})",
     );
     let start = Instant::now();
     let summary = plan.run(&|| bar.inc(1));
@@ -160,10 +158,9 @@ fn actions(args: ActionsArgs) -> Result<()> {
             (1..=config.groups).flat_map(move |g| (1..=config.clips).map(move |c| (k, g, c)))
         })
         .collect();
-    let bar = ProgressBar::new(items.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} clips, {elapsed} (eta {eta})")
-            .expect("a valid template"),
+    let bar = super::progress_bar(
+        items.len() as u64,
+        "{bar:40} {pos}/{len} clips, {elapsed} (eta {eta})",
     );
     let start = Instant::now();
     items

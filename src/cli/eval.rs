@@ -4,7 +4,6 @@ use anyhow::{Context, Result, bail};
 use avfoil::eval::summary::Mode;
 use avfoil::eval::{Options, Outcome, Shard};
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -50,9 +49,6 @@ struct MergeArgs {
 
 #[derive(clap::Args, Debug, Clone, Copy)]
 struct OutputArgs {
-    /// No progress bar and no summary table (errors still go to stderr).
-    #[arg(long)]
-    quiet: bool,
     /// Print the summary as one JSON document on stdout.
     #[arg(long)]
     json: bool,
@@ -72,16 +68,9 @@ pub fn run(args: EvalArgs, device: &Device) -> Result<()> {
         resume: args.resume,
         shard,
     };
-    let bar = if args.output.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} measurements, {elapsed} (eta {eta}) {msg}",
-        )
-        .expect("a valid template"),
+    let bar = super::progress_bar(
+        0,
+        "{bar:40} {pos}/{len} measurements, {elapsed} (eta {eta})",
     );
     let outcome = avfoil::eval::evaluate(&scenario, &options, device, &mut |done, total| {
         bar.set_length(total as u64);
@@ -98,8 +87,8 @@ fn print(outcome: &Outcome, output: OutputArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(s)?);
         return Ok(());
     }
-    if output.quiet {
-        return Ok(());
+    if super::quiet() {
+        return Ok(()); // `--quiet`: no summary table either
     }
     println!(
         "{}: {} examples, clean accuracy {:.1}%",

@@ -33,6 +33,10 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "cpu")]
     device: String,
 
+    /// No progress bars (long commands draw one with an ETA on stderr otherwise).
+    #[arg(long, global = true)]
+    quiet: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -58,6 +62,7 @@ enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let device = avfoil::device::parse_device(&cli.device)?;
+    QUIET.set(cli.quiet).expect("run once");
     match cli.command {
         Command::Predict(args) => predict::run(args, &device),
         Command::Attack(args) => attack::run(*args, &device),
@@ -67,6 +72,25 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data(args) => data::run(args),
         Command::Eval(args) => eval::run(args, &device),
     }
+}
+
+static QUIET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Whether `--quiet` was given.
+fn quiet() -> bool {
+    QUIET.get().copied().unwrap_or(false)
+}
+
+/// A progress bar of `len` steps drawn with `template` on stderr, hidden under `--quiet` (and by
+/// indicatif when stderr is not a terminal).
+fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = if quiet() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(len)
+    };
+    bar.set_style(indicatif::ProgressStyle::with_template(template).expect("a valid template"));
+    bar
 }
 
 /// Loads `--model`: a model directory or the name of a shipped model.

@@ -10,7 +10,7 @@ use avfoil::model::{InputConfig, Modality, ModelConfig};
 use avfoil::train::{Dataset, EpochLog, Progress, TrainConfig, train_raw_audio_cnn};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 use serde_json::json;
 use std::path::PathBuf;
@@ -247,11 +247,9 @@ pub(super) struct TrainingProgress {
 
 impl TrainingProgress {
     pub(super) fn new(examples: usize, epochs: usize, batch_size: usize) -> Self {
-        let bar = ProgressBar::new(examples as u64);
-        bar.set_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
+        let bar = super::progress_bar(
+            examples as u64,
+            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})",
         );
         Self {
             bar,

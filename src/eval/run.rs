@@ -227,7 +227,15 @@ pub fn run_chunk(
                 let records = (0..n)
                     .map(|i| {
                         let size = run.sizes[i].clone();
-                        record(chunk, i, c, scenario, run.predicted[i], Some(size), run.seconds)
+                        record(
+                            chunk,
+                            i,
+                            c,
+                            scenario,
+                            run.predicted[i],
+                            Some(size),
+                            run.seconds,
+                        )
                     })
                     .collect();
                 write(keep(records))?;
@@ -344,10 +352,13 @@ impl Size {
             snr_db: if video { None } else { snr_db },
             psnr_db: (video && l2 > 0.0).then(|| 10.0 * (range * range * d / (l2 * l2)).log10()),
             // Attacks without a frame axis count frames the same way.
-            perturbed_frames: if video { perturbed_frames.or(Some(0)) } else { None },
+            perturbed_frames: if video {
+                perturbed_frames.or(Some(0))
+            } else {
+                None
+            },
         }
     }
-
 }
 
 fn record(

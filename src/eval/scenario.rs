@@ -154,7 +154,10 @@ impl DatasetSpec {
             ));
         }
         if matches!(self.loader, Loader::Ucf101 | Loader::Actions) && self.part == DataPart::All {
-            return Err(Error::invalid("part", "UCF101 splits have a test and a train part"));
+            return Err(Error::invalid(
+                "part",
+                "UCF101 splits have a test and a train part",
+            ));
         }
         if !(1..=3).contains(&self.split()) {
             return Err(Error::invalid(
