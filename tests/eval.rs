@@ -272,3 +272,146 @@ fn the_html_report_opens_in_a_headless_browser() {
     assert!(dom.contains("waveform.png") && dom.contains("spectrogram.png"));
     assert!(dom.contains("data:audio/wav;base64,UklGR"), "inline WAV");
 }
+
+/// The video path: the stand-in corpus rendered on first use (ten tiny clips), the shipped c3d-lite,
+/// FGM and frame saliency behind H.264; video measures (PSNR, perturbed frames) and GIFs.
+#[test]
+fn a_video_scenario_renders_its_data_and_measures_frames() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("video.toml");
+    std::fs::write(
+        &path,
+        r#"name = "tiny-video"
+batch_size = 5
+
+[model]
+path = "actions"
+
+[dataset]
+loader = "actions"
+groups = 4          # split 1 tests group 1: one clip per class
+clips = 1
+frames = 32
+size = [80, 60]
+
+[[attack]]
+name = "fgm"
+eps = [0.0314]
+
+[[attack]]
+name = "frame-saliency"
+eps = [0.0314]
+
+[[defence]]
+name = "h264"
+crf = 30
+
+[report]
+examples = 1
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let summary = evaluate(&path, &out, false, Shard::default()).unwrap();
+    assert_eq!(summary.examples, 10);
+    assert_eq!(summary.modality, "video");
+    assert!(
+        out.join("dataset/UCF-101/YoYo/v_YoYo_g01_c01.mp4")
+            .is_file()
+    );
+    let records = measured(&out);
+    for r in records.iter().filter(|r| r.linf.is_some_and(|l| l > 0.0)) {
+        assert!(r.psnr_db.is_some() && r.snr_db.is_none(), "{r:?}");
+        let frames = r.perturbed_frames.unwrap();
+        assert!((1..=16).contains(&frames), "{r:?}");
+        if r.attack.as_deref() == Some("fgm") {
+            assert_eq!(frames, 16, "FGM moves every frame: {r:?}");
+        }
+    }
+    let fsa = summary
+        .rows
+        .iter()
+        .find(|r| r.attack == "frame-saliency" && r.defence == "none")
+        .unwrap();
+    assert!(fsa.perturbed_frames_mean.unwrap() <= 16.0);
+    let shown = avfoil::eval::showcase::read(&out).unwrap();
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].items.iter().all(|i| i.media == "gif"));
+    assert!(out.join(&shown[0].plots[0]).is_file());
+}
+
+/// The scenarios the README runs parse, name models that load, and (audio) find their data.
+#[test]
+fn the_example_scenarios_are_valid() {
+    let device = avfoil::device::parse_device("cpu").unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for name in ["audio-notebook.toml", "video-notebook.toml"] {
+        let scenario = avfoil::eval::Scenario::read(&dir.join(name)).unwrap();
+        let models = avfoil::eval::run::Models::load(&scenario, &device).unwrap();
+        assert_eq!(models.defended.len(), scenario.defences.len());
+        if name.starts_with("audio") {
+            let examples = avfoil::eval::dataset::open(
+                scenario.dataset.get_ref(),
+                &models.config,
+                scenario.seed,
+                Path::new("unused"),
+            )
+            .unwrap();
+            assert_eq!(examples.len(), scenario.dataset.get_ref().limit.unwrap());
+            // The seeded shuffle mixes digits and speakers into the first examples.
+            let digits: std::collections::HashSet<usize> =
+                examples[..16].iter().map(|e| e.label).collect();
+            assert!(digits.len() >= 6, "{digits:?}");
+        }
+    }
+}
+
+/// `deploy/slurm-eval.sh` against a stand-in `sbatch` that runs each job in place (array tasks one
+/// after the other): the shards run and the merge writes the report.
+#[test]
+fn the_slurm_script_runs_the_shards_and_the_merge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = scenario(tmp.path());
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let sbatch = bin.join("sbatch");
+    std::fs::write(
+        &sbatch,
+        r#"#!/bin/bash
+# Runs a job now: --wrap's command, once per array index.
+array="" wrap=""
+for a in "$@"; do
+    case "$a" in
+        --array=*) array="${a#--array=}" ;;
+        --wrap=*) wrap="${a#--wrap=}" ;;
+    esac
+done
+if [ -n "$array" ]; then
+    for i in $(seq "${array%-*}" "${array#*-}"); do SLURM_ARRAY_TASK_ID=$i bash -c "$wrap" || exit 1; done
+else
+    bash -c "$wrap" || exit 1
+fi
+echo 4242
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sbatch, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = tmp.path().join("results");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let status = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/slurm-eval.sh"))
+        .arg(&scenario)
+        .arg(&out)
+        .arg("3")
+        .env("PATH", path)
+        .env("AVFOIL", env!("CARGO_BIN_EXE_avfoil"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let summary: Summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("merged/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary.examples, 6);
+    assert!(out.join("merged/report.html").is_file());
+    assert_eq!(measured(&out.join("merged")).len(), 6 * 17);
+}

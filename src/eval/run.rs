@@ -249,6 +249,8 @@ pub fn run_chunk(
                 let norm = spec.norm()?;
                 let noisy = noise(chunk, &clean, norm, eps, a, e, scenario.seed, &models.bare);
                 let sizes = perturbation_sizes(&clean, &noisy, n);
+                let shape = models.bare.input_shape();
+                let frames = perturbed_frames(shape, None, &clean, &noisy, n);
                 let noisy =
                     Tensor::from_data(TensorData::new(noisy, chunk.x.dims()), &chunk.x.device());
                 for c in noise_configs {
@@ -261,7 +263,7 @@ pub fn run_chunk(
                                 sizes[i].linf,
                                 sizes[i].l2,
                                 sizes[i].snr_db,
-                                None,
+                                frames.as_ref().map(|f| f[i]),
                                 models,
                             );
                             record(chunk, i, c, scenario, predicted[i], Some(size), seconds)
