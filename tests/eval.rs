@@ -221,6 +221,26 @@ fn bad_scenarios_fail_before_any_work_naming_file_line_and_key() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("h264 needs a video model"), "{err}");
+    assert!(err.contains("line 22: [[defence]] #1 (h264)"), "{err}");
+    // A data set without examples in the split asked for.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::copy(
+        fsdd().join("recordings/0_george_10.wav"),
+        empty.join("0_george_10.wav"),
+    )
+    .unwrap();
+    let path = tmp.path().join("empty.toml");
+    let text = good.replace(&fsdd().display().to_string(), &empty.display().to_string());
+    std::fs::write(&path, text).unwrap();
+    let err = evaluate(&path, &tmp.path().join("never"), false, Shard::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 8: [dataset]") && err.contains("no examples"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("never").exists());
 }
 
 /// Debian's headless Chromium (installed by `.ci/run`) loads the report: the charts, tables and
@@ -346,8 +366,10 @@ fn the_example_scenarios_are_valid() {
     let device = avfoil::device::parse_device("cpu").unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     for name in ["audio-notebook.toml", "video-notebook.toml"] {
-        let scenario = avfoil::eval::Scenario::read(&dir.join(name)).unwrap();
-        let models = avfoil::eval::run::Models::load(&scenario, &device).unwrap();
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let scenario = avfoil::eval::Scenario::parse(&text, &path).unwrap();
+        let models = avfoil::eval::run::Models::load(&scenario, &text, &path, &device).unwrap();
         assert_eq!(models.defended.len(), scenario.defences.len());
         if name.starts_with("audio") {
             let examples = avfoil::eval::dataset::open(

@@ -45,13 +45,14 @@ pub fn evaluate(
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let scenario = Scenario::parse(&text, path)?;
     // Everything that can fail on bad input fails here, before any work.
-    let models = Models::load(&scenario, device)?;
+    let models = Models::load(&scenario, &text, path, device)?;
     let examples = dataset::open(
         scenario.dataset.get_ref(),
         &models.config,
         scenario.seed,
         &options.out,
-    )?;
+    )
+    .map_err(|e| scenario::at(&text, path, scenario.dataset.span(), "[dataset]", e))?;
     let (mut results, old) = run::prepare(&scenario, &text, examples.len(), &models, options)?;
     let finished = run::finished(&old);
     let chunks = run::chunks(&examples, scenario.batch_size(), options.shard);

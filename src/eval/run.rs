@@ -9,7 +9,7 @@
 use super::configs::{Config, configs};
 use super::dataset::{self, Example};
 use super::records::{Kind, Record, Results, done};
-use super::scenario::Scenario;
+use super::scenario::{Scenario, at};
 use crate::array::tensor_to_vec;
 use crate::attack::Norm;
 use crate::classifier::{Classifier, NeuralClassifier};
@@ -75,16 +75,20 @@ pub struct Models {
 
 impl Models {
     /// Loads the scenario's model once per defence and puts each defence in front of its copy.
-    pub fn load(scenario: &Scenario, device: &Device) -> Result<Self> {
-        let open = || crate::model::shipped::open(&scenario.model.path, device);
-        let bare = open()?;
+    /// Errors say which table of the scenario file (`text` at `path`) they come from.
+    pub fn load(
+        scenario: &Scenario,
+        text: &str,
+        path: &std::path::Path,
+        device: &Device,
+    ) -> Result<Self> {
+        let open = || crate::model::shipped::open(&scenario.model.get_ref().path, device);
+        let bare = open().map_err(|e| at(text, path, scenario.model.span(), "[model]", e))?;
         let mut defended = Vec::new();
         for (i, entry) in scenario.defences.iter().enumerate() {
             let defence = entry.get_ref().spec().build(&bare.config).map_err(|e| {
-                Error::invalid(
-                    "defence",
-                    format!("[[defence]] #{} ({}): {e}", i + 1, entry.get_ref().label()),
-                )
+                let what = format!("[[defence]] #{} ({})", i + 1, entry.get_ref().label());
+                at(text, path, entry.span(), &what, e)
             })?;
             defended.push(open()?.classifier.with_defence(defence));
         }

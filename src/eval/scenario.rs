@@ -14,6 +14,12 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+/// `e`, said of the table `what` that starts at `span` of the scenario file `path` (text `text`).
+pub fn at(text: &str, path: &Path, span: Range<usize>, what: &str, e: Error) -> Error {
+    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    Error::decode(path, format!("line {line}: {what}: {e}"))
+}
+
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,7 +34,7 @@ pub struct Scenario {
     /// Examples per attack call; results depend on it (random streams are drawn per batch).
     #[serde(default = "default_batch_size")]
     pub batch_size: Spanned<usize>,
-    pub model: ModelSpec,
+    pub model: Spanned<ModelSpec>,
     pub dataset: Spanned<DatasetSpec>,
     #[serde(rename = "attack")]
     pub attacks: Vec<Spanned<AttackSpec>>,
@@ -529,18 +535,15 @@ impl Scenario {
         if let Some(root) = &mut scenario.dataset.get_mut().root {
             *root = base.join(&*root);
         }
-        let model = base.join(&scenario.model.path);
+        let model = base.join(&scenario.model.get_ref().path);
         if model.is_dir() {
-            scenario.model.path = model.display().to_string();
+            scenario.model.get_mut().path = model.display().to_string();
         }
         Ok(scenario)
     }
 
     fn validate(&self, text: &str, path: &Path) -> Result<()> {
-        let at = |span: Range<usize>, what: String, e: Error| {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            Error::decode(path, format!("line {line}: {what}: {e}"))
-        };
+        let at = |span: Range<usize>, what: String, e: Error| at(text, path, span, &what, e);
         if *self.batch_size.get_ref() == 0 {
             return Err(at(
                 self.batch_size.span(),
