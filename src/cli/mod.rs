@@ -15,12 +15,11 @@ mod train_video;
 use anyhow::{Context, Result, bail};
 use avfoil::array::Array;
 use avfoil::audio::wav::{WavEncoding, write_wav};
-use avfoil::audio::{AudioScale, ClipFormat, Placement};
 use avfoil::classifier::Preprocessor;
 use avfoil::defence::DefenceSpec;
-use avfoil::defence::h264::{H264Backend, H264Quality, VideoScale};
+use avfoil::defence::h264::{H264Backend, H264Quality};
 use avfoil::media::npy::{read_npy, write_npy};
-use avfoil::model::{Modality, Model};
+use avfoil::model::Model;
 use burn::tensor::{Device, Tensor};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -150,11 +149,14 @@ impl Inputs {
             let (array, source) = match ext.as_str() {
                 "npy" => (read_npy(path)?, Source::Npy),
                 "wav" => (
-                    Array::new(shape.clone(), audio_format(model)?.load(path, 0)?)?,
+                    Array::new(
+                        shape.clone(),
+                        model.config.input.audio_format()?.load(path, 0)?,
+                    )?,
                     Source::Wav,
                 ),
                 e if VIDEO_EXTENSIONS.contains(&e) || path.is_dir() => (
-                    Array::new(shape.clone(), video_clip(path, model)?)?,
+                    Array::new(shape.clone(), model.config.input.video_clip(path)?)?,
                     Source::Video,
                 ),
                 _ => bail!(
@@ -231,14 +233,14 @@ impl Inputs {
                     write_npy(&path, &Array::new(f.array.shape.clone(), part.to_vec())?)?
                 }
                 Source::Wav => {
-                    let format = audio_format(model)?;
+                    let format = model.config.input.audio_format()?;
                     let unit: Vec<f32> = part.iter().map(|v| v / format.scale.factor()).collect();
                     write_wav(&path, format.sample_rate, &unit, encoding)?;
                 }
                 Source::Video => {
                     let shape = &model.config.input.shape;
                     write_npy(&path, &Array::new(shape.clone(), part.to_vec())?)?;
-                    let max = video_scale(model).factor();
+                    let max = model.config.input.video_scale().factor();
                     let fps =
                         25.0 / model.config.input.sampling.as_ref().map_or(1, |s| s.stride) as f64;
                     let video = avfoil::video::Video::from_clip(part, shape, max, fps)?;
@@ -270,46 +272,6 @@ impl Inputs {
     }
 }
 
-/// How WAV files become inputs of an audio model.
-fn audio_format(model: &Model) -> Result<ClipFormat> {
-    let input = &model.config.input;
-    let (Modality::Audio, Some(rate), [1, len]) =
-        (input.modality, input.sample_rate, input.shape.as_slice())
-    else {
-        bail!(
-            "{}: WAV inputs need a mono audio model with input.sample_rate in model.toml",
-            model.dir.display()
-        );
-    };
-    Ok(ClipFormat {
-        sample_rate: rate,
-        len: *len,
-        scale: AudioScale::from_clip(input.clip.map(|[a, b]| (a, b))),
-        placement: Placement::Centre,
-    })
-}
-
-/// A video file or folder of frames as one clip of a video model: the model's frame sampling
-/// (`[input.sampling]`, default every second frame from the first), resized and centre-cropped to its
-/// `[3, F, H, W]`, in its units (`[0, 1]`, or `[0, 255]` when its clip range says so).
-fn video_clip(path: &Path, model: &Model) -> Result<Vec<f32>> {
-    let input = &model.config.input;
-    let (Modality::Video, &[3, f, h, w]) = (input.modality, input.shape.as_slice()) else {
-        bail!(
-            "{}: video inputs need a video model with input.shape [3, F, H, W], and {} is not one",
-            path.display(),
-            model.dir.display()
-        );
-    };
-    let video = avfoil::video::io::read_video(path)?;
-    let sampling = input.sampling.clone().unwrap_or_default();
-    let clip = sampling
-        .clip(&video, f, h, w)
-        .with_context(|| path.display().to_string())?;
-    let k = video_scale(model).factor();
-    Ok(clip.into_iter().map(|v| v * k).collect())
-}
-
 /// `video` repeated `k × k` per pixel for the smallest `k` that makes both sides at least `min`.
 fn enlarge(video: &avfoil::video::Video, min: usize) -> avfoil::video::Video {
     let k = min.div_ceil(video.width.min(video.height)).max(1);
@@ -333,11 +295,6 @@ fn enlarge(video: &avfoil::video::Video, min: usize) -> avfoil::video::Video {
         fps: video.fps,
         rgb,
     }
-}
-
-/// Pixel units of a video model.
-fn video_scale(model: &Model) -> VideoScale {
-    VideoScale::from_clip(model.config.input.clip.map(|[a, b]| (a, b)))
 }
 
 /// The defences `--defence` may name.

@@ -2,13 +2,11 @@
 //! the model's classes, in a seeded order, each loaded as the model's input.
 
 use super::scenario::{DataPart, DatasetSpec, Loader};
-use crate::audio::{AudioScale, ClipFormat, Placement};
 use crate::data::actions::{ActionsConfig, CLASSES};
 use crate::data::ucf101::{Part, Ucf101};
 use crate::data::{DigitCorpus, DigitLayout};
-use crate::defence::VideoScale;
 use crate::error::{Error, Result};
-use crate::model::{Modality, ModelConfig};
+use crate::model::ModelConfig;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use std::path::{Path, PathBuf};
@@ -178,36 +176,7 @@ fn render_actions(config: &ActionsConfig, split: u32, part: DataPart, root: &Pat
     Ok(())
 }
 
-/// One example as the model's input: a WAV resampled, centred and fitted to an audio model, or a
-/// video sampled, resized and cropped for a video model, in the model's units.
+/// One example as the model's input (see [`crate::model::InputConfig::load_file`]).
 pub fn load(path: &Path, model: &ModelConfig) -> Result<Vec<f32>> {
-    let input = &model.input;
-    let clip = input.clip.map(|[a, b]| (a, b));
-    match (input.modality, input.shape.as_slice()) {
-        (Modality::Audio, &[1, len]) => {
-            let rate = input
-                .sample_rate
-                .ok_or_else(|| Error::invalid("model", "an audio model needs input.sample_rate"))?;
-            let format = ClipFormat {
-                sample_rate: rate,
-                len,
-                scale: AudioScale::from_clip(clip),
-                placement: Placement::Centre,
-            };
-            format.load(path, 0)
-        }
-        (Modality::Video, &[3, f, h, w]) => {
-            let video = crate::video::io::read_video(path)?;
-            let sampling = input.sampling.clone().unwrap_or_default();
-            let k = VideoScale::from_clip(clip).factor();
-            let frames = sampling
-                .clip(&video, f, h, w)
-                .map_err(|e| Error::decode(path, e.to_string()))?;
-            Ok(frames.into_iter().map(|v| v * k).collect())
-        }
-        (modality, shape) => Err(Error::invalid(
-            "model",
-            format!("cannot load files for a {modality:?} model of input shape {shape:?}"),
-        )),
-    }
+    model.input.load_file(path)
 }

@@ -32,6 +32,7 @@
 
 pub mod batch_stats;
 pub mod c3d_lite;
+mod input;
 pub mod linear;
 pub mod pool3d;
 pub mod raw_audio_cnn;

@@ -1,0 +1,54 @@
+//! c3d-lite against its PyTorch twin (tools/make_c3d_lite_fixtures.py): the same state dict gives
+//! the same evaluation-mode logits and input gradients, so weights move between the two unchanged.
+
+use avfoil::array::tensor_to_vec;
+use avfoil::classifier::{Classifier, NeuralClassifier};
+use avfoil::media::npy::read_npy;
+use avfoil::model::Weights;
+use avfoil::model::c3d_lite::C3dLite;
+use burn::tensor::Device;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/c3d_lite")
+        .join(name)
+}
+
+/// max |a − b| / max |b|.
+fn rel_err(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let diff = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() as f64)
+        .fold(0.0, f64::max);
+    diff / b.iter().map(|y| y.abs() as f64).fold(0.0, f64::max)
+}
+
+#[test]
+fn logits_and_input_gradients_match_the_pytorch_twin() {
+    let device = Device::flex();
+    let x = read_npy(&fixture("x.npy")).unwrap();
+    let n = x.shape[0];
+    let shape = x.shape[1..].to_vec();
+    let labels: Vec<usize> = read_npy(&fixture("labels.npy"))
+        .unwrap()
+        .data
+        .iter()
+        .map(|&l| l as usize)
+        .collect();
+    let want_logits = read_npy(&fixture("logits.npy")).unwrap();
+    let classes = want_logits.shape[1];
+    let mut weights = Weights::load(&fixture("model.safetensors")).unwrap();
+    let net = C3dLite::from_weights(&mut weights, classes, &shape, &device).unwrap();
+    weights.finish().unwrap();
+    let clf = NeuralClassifier::new(net, &device, shape, classes, Some((0.0, 1.0))).unwrap();
+    let x = x.to_tensor(n, &device);
+    let (grad, logits) = clf.loss_gradient_and_logits(x, &labels).unwrap();
+    let e = rel_err(&tensor_to_vec(logits), &want_logits.data);
+    assert!(e <= 1e-5, "logits relative error {e}");
+    let want_grad = read_npy(&fixture("grad.npy")).unwrap().data;
+    let e = rel_err(&tensor_to_vec(grad), &want_grad);
+    assert!(e <= 1e-4, "input gradient relative error {e}");
+}
