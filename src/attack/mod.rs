@@ -8,6 +8,7 @@ pub mod fgm;
 pub mod frame_saliency;
 pub mod geometry;
 pub mod pgd;
+pub mod progress;
 
 pub use fgm::Fgm;
 pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
@@ -455,6 +456,7 @@ fn run_batches(
         let (adv, its) = attack_batch(&b, &mut rngs[start..end])?;
         parts.push(adv);
         iterations.extend(its);
+        progress::report(end, n);
     }
     let adversarial = if parts.is_empty() {
         x.clone()

@@ -345,7 +345,21 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
         origins: &origins,
     };
     let bs = args.batch_size as usize;
-    let mut run = run_attack(clf, classes, attack.as_ref(), &batch, bs)?;
+    // A bar over the batches when there are several (the attack reports each one it finishes).
+    let bar = if n > bs {
+        super::progress_bar(
+            n as u64,
+            "{bar:40} {pos}/{len} examples, {elapsed} (eta {eta})",
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let hook = bar.clone();
+    let mut run = avfoil::attack::progress::with_progress(
+        move |done, _| hook.set_position(done as u64),
+        || run_attack(clf, classes, attack.as_ref(), &batch, bs),
+    )?;
+    bar.finish_and_clear();
     let clean = avfoil::array::tensor_to_vec(inputs.batch.clone());
     let scale = AudioScale::from_clip(clf.clip());
     let (outputs, encoding) = if args.wav_int16 {
