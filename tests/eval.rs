@@ -437,3 +437,16 @@ echo 4242
     assert!(out.join("merged/report.html").is_file());
     assert_eq!(measured(&out.join("merged")).len(), 6 * 17);
 }
+
+/// The key reference in docs/scenarios.md is a valid scenario.
+#[test]
+fn the_documented_scenario_parses() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scenarios.md");
+    let text = std::fs::read_to_string(&docs).unwrap();
+    let start = text.find("```toml\n").unwrap() + "```toml\n".len();
+    let toml = &text[start..start + text[start..].find("```").unwrap()];
+    let scenario = avfoil::eval::Scenario::parse(toml, &docs).unwrap();
+    assert_eq!(scenario.attacks.len(), 1);
+    assert_eq!(scenario.defences.len(), 1);
+    assert_eq!(scenario.batch_size(), 16);
+}

@@ -181,6 +181,7 @@ pub fn html(summary: &Summary, showcase: &[Showcase], dir: &Path) -> Result<Stri
          th{{background:#f2f2f2}}td:nth-child(-n+4){{text-align:left}}.fail{{color:#b00;font-weight:bold}}\
          .pass{{color:#080}}.warn{{background:#fff4e5;border-left:4px solid #f0a020;padding:.5em 1em}}\
          figure{{display:inline-block;margin:.5em;vertical-align:top}}img.plot{{max-width:100%}}\
+         img.clip{{width:240px;image-rendering:pixelated}}\
          </style></head><body>\n<h1>Robustness evaluation: {0}</h1>\n<p>Model <code>{1}</code> ({2}), \
          {3} examples, seed {4}.</p>\n",
         escape(&summary.scenario),
