@@ -265,7 +265,12 @@ fn the_html_report_opens_in_a_headless_browser() {
     let summary = evaluate(&scenario, &out, false, Shard::default()).unwrap();
     let report = out.join("report.html");
     let dom = Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+        ])
         .arg(format!(
             "--user-data-dir={}",
             tmp.path().join("profile").display()
