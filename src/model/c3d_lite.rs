@@ -155,6 +155,14 @@ impl C3dLite {
     /// Logits for clips `[N, 3, F, H, W]`; batch norm with running statistics (evaluation), or with
     /// the batch's own statistics (training), which are then returned per block.
     fn run(&self, x: Tensor<5>, train: bool) -> (Tensor<2>, Vec<BatchStats>) {
+        let (x, stats) = self.features(x, train);
+        let [n, c, f, h, w] = x.dims();
+        let pooled: Tensor<2> = x.reshape([n, c, f * h * w]).mean_dim(2).reshape([n, c]);
+        (self.head(pooled), stats)
+    }
+
+    /// The last block's output `[N, 64, F', H', W']` before the mean over time and space.
+    pub(crate) fn features(&self, x: Tensor<5>, train: bool) -> (Tensor<5>, Vec<BatchStats>) {
         let [n, c, f, h, w] = x.dims();
         let mut x = if f > 1 {
             x.clone().slice([0..n, 0..c, 1..f, 0..h, 0..w])
@@ -202,11 +210,25 @@ impl C3dLite {
                 _ => x,
             };
         }
-        let [n, c, f, h, w] = x.dims();
-        let pooled: Tensor<2> = x.reshape([n, c, f * h * w]).mean_dim(2).reshape([n, c]);
-        let logits =
-            pooled.matmul(self.fc_weight.val().transpose()) + self.fc_bias.val().unsqueeze::<2>();
-        (logits, stats)
+        (x, stats)
+    }
+
+    /// The linear layer on pooled features `[N, 64]`.
+    pub(crate) fn head(&self, pooled: Tensor<2>) -> Tensor<2> {
+        pooled.matmul(self.fc_weight.val().transpose()) + self.fc_bias.val().unsqueeze::<2>()
+    }
+
+    /// Example shape `[3, F, H, W]`.
+    pub fn shape(&self) -> [usize; 4] {
+        self.shape
+    }
+
+    /// The linear layer's weight `[K, 64]` and bias on the host.
+    pub(crate) fn fc_host(&self) -> (Vec<f32>, Vec<f32>) {
+        (
+            tensor_to_vec(self.fc_weight.val()),
+            tensor_to_vec(self.fc_bias.val()),
+        )
     }
 
     /// Training-mode forward pass: logits and each block's batch statistics (detached).
@@ -303,6 +325,12 @@ impl Network for C3dLite {
         let [n, _] = x.dims();
         let [c, f, h, w] = self.shape;
         self.forward_clip(x.reshape([n, c, f, h, w]))
+    }
+
+    /// Long clips go through [`ChunkedC3dLite`] (the same numbers in bounded memory).
+    fn cpu_kernel(&self) -> Option<Box<dyn crate::classifier::CpuKernel>> {
+        use super::c3d_lite_chunked::{ChunkedC3dLite, worth_chunking};
+        worth_chunking(self.shape[1]).then(|| Box::new(ChunkedC3dLite::new(self)) as _)
     }
 }
 

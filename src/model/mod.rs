@@ -32,6 +32,7 @@
 
 pub mod batch_stats;
 pub mod c3d_lite;
+pub mod c3d_lite_chunked;
 mod input;
 pub mod linear;
 pub mod pool3d;
