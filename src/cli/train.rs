@@ -5,7 +5,7 @@ use avfoil::audio::{AudioScale, ClipFormat, Placement};
 use avfoil::data::{DigitClip, DigitCorpus, DigitLayout};
 use avfoil::media::fs::write_atomic;
 use avfoil::model::raw_audio_cnn::INPUT_LEN;
-use avfoil::model::weights::write_safetensors;
+use avfoil::model::weights::{HostTensor, write_safetensors};
 use avfoil::model::{InputConfig, Modality, ModelConfig};
 use avfoil::train::{Dataset, EpochLog, Progress, TrainConfig, train_raw_audio_cnn};
 use burn::tensor::Device;
@@ -185,7 +185,6 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
             sampling: None,
         },
     };
-    write_safetensors(&args.out.join("model.safetensors"), &weights)?;
     let report = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "config": config,
@@ -193,19 +192,29 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         "data": sources,
         "epochs": logs,
     });
+    write_model_dir(&args.out, &model_config, &weights, &report, &logs)
+}
+
+/// Writes a trained model directory (`model.safetensors`, `training.json`, then `model.toml`, so a
+/// folder with a model.toml is complete) and prints the last epoch's held-out accuracies.
+pub(super) fn write_model_dir(
+    out: &std::path::Path,
+    config: &ModelConfig,
+    weights: &std::collections::BTreeMap<String, HostTensor>,
+    report: &serde_json::Value,
+    logs: &[EpochLog],
+) -> Result<()> {
+    write_safetensors(&out.join("model.safetensors"), weights)?;
     write_atomic(
-        &args.out.join("training.json"),
-        serde_json::to_string_pretty(&report)?.as_bytes(),
+        &out.join("training.json"),
+        serde_json::to_string_pretty(report)?.as_bytes(),
     )?;
-    write_atomic(
-        &args.out.join("model.toml"),
-        toml::to_string(&model_config)?.as_bytes(),
-    )?;
+    write_atomic(&out.join("model.toml"), toml::to_string(config)?.as_bytes())?;
     let last = logs.last().expect("at least one epoch");
     for (name, acc) in &last.heldout {
         println!("held-out accuracy on {name}: {:.1}%", acc * 100.0);
     }
-    println!("wrote {}", args.out.display());
+    println!("wrote {}", out.display());
     Ok(())
 }
 

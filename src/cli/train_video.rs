@@ -3,8 +3,6 @@
 use super::train::{TrainArgs, TrainingProgress};
 use anyhow::{Context, Result, bail};
 use avfoil::data::ucf101::{Part, Ucf101, VideoItem};
-use avfoil::media::fs::write_atomic;
-use avfoil::model::weights::write_safetensors;
 use avfoil::model::{InputConfig, Modality, ModelConfig};
 use avfoil::train::c3d_lite::{ClipSet, VideoTrainConfig, train_c3d_lite};
 use avfoil::video::clip::{Sampling, ShortVideo};
@@ -110,7 +108,6 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
             sampling: Some(sampling),
         },
     };
-    write_safetensors(&args.out.join("model.safetensors"), &weights)?;
     let report = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "config": config,
@@ -121,20 +118,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         "frames": v.frames, "stride": v.stride, "jitter": v.jitter,
         "epochs": logs,
     });
-    write_atomic(
-        &args.out.join("training.json"),
-        serde_json::to_string_pretty(&report)?.as_bytes(),
-    )?;
-    write_atomic(
-        &args.out.join("model.toml"),
-        toml::to_string(&model_config)?.as_bytes(),
-    )?;
-    let last = logs.last().expect("at least one epoch");
-    for (name, acc) in &last.heldout {
-        println!("held-out accuracy on {name}: {:.1}%", acc * 100.0);
-    }
-    println!("wrote {}", args.out.display());
-    Ok(())
+    super::train::write_model_dir(&args.out, &model_config, &weights, &report, &logs)
 }
 
 /// Decodes and samples every video, in parallel, keeping `stored` frames of each.
