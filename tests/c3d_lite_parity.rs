@@ -1,29 +1,20 @@
 //! c3d-lite against its PyTorch twin (tools/make_c3d_lite_fixtures.py): the same state dict gives
 //! the same evaluation-mode logits and input gradients, so weights move between the two unchanged.
 
+mod common;
 use avfoil::array::tensor_to_vec;
 use avfoil::classifier::{Classifier, NeuralClassifier};
 use avfoil::media::npy::read_npy;
 use avfoil::model::Weights;
 use avfoil::model::c3d_lite::C3dLite;
 use burn::tensor::Device;
+use common::rel_err;
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/c3d_lite")
         .join(name)
-}
-
-/// max |a − b| / max |b|.
-fn rel_err(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let diff = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() as f64)
-        .fold(0.0, f64::max);
-    diff / b.iter().map(|y| y.abs() as f64).fold(0.0, f64::max)
 }
 
 #[test]

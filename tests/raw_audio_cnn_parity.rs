@@ -2,12 +2,14 @@
 //! wrote with PyTorch (random weights, non-trivial batch-norm statistics), loaded from safetensors
 //! and from a `.pt` state dict; and FGM/PGD against ART on the same model.
 
+mod common;
 use avfoil::array::tensor_to_vec;
 use avfoil::attack::{Attack, Common, Eps, Fgm, Pgd};
 use avfoil::classifier::Classifier;
 use avfoil::media::npy::read_npy;
 use avfoil::model::{ModelConfig, Weights, build_classifier};
 use burn::tensor::Device;
+use common::rel_err;
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -26,18 +28,6 @@ fn classifier(weights: &str) -> avfoil::classifier::NeuralClassifier {
     let clf = build_classifier(&config, &mut w, &Device::flex()).unwrap();
     w.finish().unwrap();
     clf
-}
-
-/// max |a − b| / max |b|.
-fn rel_err(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let diff = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() as f64)
-        .fold(0.0, f64::max);
-    let scale = b.iter().map(|y| y.abs() as f64).fold(0.0, f64::max);
-    diff / scale
 }
 
 fn inputs() -> (burn::tensor::Tensor<2>, Vec<usize>) {

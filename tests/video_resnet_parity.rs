@@ -3,12 +3,14 @@
 //! random weights, non-trivial batch-norm statistics), loaded from safetensors and from a `.pt` state
 //! dict; and the errors a wrong weight file gives.
 
+mod common;
 use avfoil::array::tensor_to_vec;
 use avfoil::classifier::{Classifier, NeuralClassifier, Standardise};
 use avfoil::media::npy::read_npy;
 use avfoil::model::video_resnet::{Variant, VideoResNet, VideoResNetSpec};
 use avfoil::model::{InputConfig, Modality, ModelConfig, Weights, build_classifier};
 use burn::tensor::Device;
+use common::rel_err;
 use std::path::{Path, PathBuf};
 
 const ARCHS: [(&str, Variant); 2] = [("r3d_18", Variant::R3d), ("r2plus1d_18", Variant::R2Plus1d)];
@@ -85,18 +87,6 @@ fn classifier(arch: &str, variant: Variant, weights: &str) -> NeuralClassifier {
     NeuralClassifier::new(net, &device, shape.clone(), s.classes, Some((0.0, 1.0)))
         .unwrap()
         .with_standardise(Standardise::new(&s.mean, &s.std, &shape).unwrap())
-}
-
-/// max |a − b| / max |b|.
-fn rel_err(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let diff = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() as f64)
-        .fold(0.0, f64::max);
-    let scale = b.iter().map(|y| y.abs() as f64).fold(0.0, f64::max);
-    diff / scale
 }
 
 #[test]

@@ -264,3 +264,15 @@ pub fn write_linear_model(
     avfoil::model::weights::write_safetensors(&model.join("model.safetensors"), &t).unwrap();
     model
 }
+
+/// max |a − b| / max |b|: how far `a` is from the reference `b`, relative to `b`'s scale.
+pub fn rel_err(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let diff = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() as f64)
+        .fold(0.0, f64::max);
+    let scale = b.iter().map(|y| y.abs() as f64).fold(0.0, f64::max);
+    diff / scale
+}
