@@ -20,22 +20,35 @@ pub struct Config {
     pub adaptive: bool,
 }
 
+/// `clean` (the bare model) or `clean|DEFENCE`.
+pub fn clean_key(defence: Option<&str>) -> String {
+    match defence {
+        None => "clean".into(),
+        Some(d) => format!("clean|{d}"),
+    }
+}
+
+/// `ATTACK|EPS|none` (direct), `ATTACK|EPS|DEFENCE` (transfer) or `ATTACK|EPS|DEFENCE|adaptive`.
+pub fn attack_key(label: &str, eps: f32, defence: Option<&str>, adaptive: bool) -> String {
+    let suffix = if adaptive { "|adaptive" } else { "" };
+    format!("{label}|{eps}|{}{suffix}", defence.unwrap_or("none"))
+}
+
+/// `noise|ATTACK|EPS|DEFENCE` (`none` for the bare model): noise of the attack's norm and budget.
+pub fn noise_key(label: &str, eps: f32, defence: Option<&str>) -> String {
+    format!("noise|{label}|{eps}|{}", defence.unwrap_or("none"))
+}
+
 /// Every configuration of `scenario`, in the order they run.
 pub fn configs(scenario: &Scenario) -> Vec<Config> {
     let defences: Vec<Option<usize>> = std::iter::once(None)
         .chain((0..scenario.defences.len()).map(Some))
         .collect();
-    let name = |d: Option<usize>| match d {
-        None => "none".to_string(),
-        Some(i) => scenario.defences[i].get_ref().label().to_string(),
-    };
+    let name = |d: Option<usize>| d.map(|i| scenario.defences[i].get_ref().label());
     let mut out = Vec::new();
     for &d in &defences {
         out.push(Config {
-            key: match d {
-                None => "clean".into(),
-                Some(_) => format!("clean|{}", name(d)),
-            },
+            key: clean_key(name(d)),
             kind: Kind::Clean,
             attack: None,
             eps: None,
@@ -46,10 +59,10 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
     for (a, attack) in scenario.attacks.iter().enumerate() {
         let attack = attack.get_ref();
         let label = attack.label();
-        for (e, eps) in attack.eps.iter().enumerate() {
+        for (e, &eps) in attack.eps.iter().enumerate() {
             for &d in &defences {
                 out.push(Config {
-                    key: format!("{label}|{eps}|{}", name(d)),
+                    key: attack_key(&label, eps, name(d), false),
                     kind: Kind::Attack,
                     attack: Some(a),
                     eps: Some(e),
@@ -60,7 +73,7 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
             for (i, entry) in scenario.defences.iter().enumerate() {
                 if entry.get_ref().adaptive {
                     out.push(Config {
-                        key: format!("{label}|{eps}|{}|adaptive", name(Some(i))),
+                        key: attack_key(&label, eps, name(Some(i)), true),
                         kind: Kind::Attack,
                         attack: Some(a),
                         eps: Some(e),
@@ -72,7 +85,7 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
             if scenario.checks.noise {
                 for &d in &defences {
                     out.push(Config {
-                        key: format!("noise|{label}|{eps}|{}", name(d)),
+                        key: noise_key(&label, eps, name(d)),
                         kind: Kind::Noise,
                         attack: Some(a),
                         eps: Some(e),

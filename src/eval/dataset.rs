@@ -175,8 +175,3 @@ fn render_actions(config: &ActionsConfig, split: u32, part: DataPart, root: &Pat
     }
     Ok(())
 }
-
-/// One example as the model's input (see [`crate::model::InputConfig::load_file`]).
-pub fn load(path: &Path, model: &ModelConfig) -> Result<Vec<f32>> {
-    model.input.load_file(path)
-}

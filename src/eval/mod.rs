@@ -54,13 +54,13 @@ pub fn evaluate(
     )
     .map_err(|e| scenario::at(&text, path, scenario.dataset.span(), "[dataset]", e))?;
     let (mut results, old) = run::prepare(&scenario, &text, examples.len(), &models, options)?;
-    let finished = run::finished(&old);
+    let finished = records::done(&old);
     let chunks = run::chunks(&examples, scenario.batch_size(), options.shard);
     let total = run::remaining(&scenario, &chunks, &finished);
     let mut measured = 0;
     progress(0, total);
+    let keys = configs::configs(&scenario);
     for &(index, part) in &chunks {
-        let keys = configs::configs(&scenario);
         let all_done = part.iter().all(|e| {
             keys.iter()
                 .all(|c| finished.contains(&(e.index, c.key.clone())))

@@ -7,8 +7,8 @@
 //! the run was interrupted, and `--shard i/n` (chunks with `c mod n = i`) partitions the work.
 
 use super::configs::{Config, configs};
-use super::dataset::{self, Example};
-use super::records::{Kind, Record, Results, done};
+use super::dataset::Example;
+use super::records::{Kind, Record, Results};
 use super::scenario::{Scenario, at};
 use crate::array::tensor_to_vec;
 use crate::attack::Norm;
@@ -117,11 +117,14 @@ impl Models {
     }
 }
 
-/// One chunk loaded: its examples, inputs and labels.
+/// One chunk loaded: its examples, inputs (on the device, and the host copy they came from, which
+/// perturbation sizes are measured against) and labels.
 pub struct Chunk<'a> {
     pub index: usize,
     pub examples: &'a [Example],
     pub x: Tensor<2>,
+    /// `x` on the host, `[n·d]`.
+    pub clean: Vec<f32>,
     pub labels: Vec<usize>,
 }
 
@@ -135,14 +138,16 @@ pub fn load_chunk<'a>(
     use rayon::prelude::*;
     let rows: Vec<Vec<f32>> = examples
         .par_iter()
-        .map(|e| dataset::load(&e.path, &models.config))
+        .map(|e| models.config.input.load_file(&e.path))
         .collect::<Result<_>>()?;
     let d = models.bare.features();
-    let x = Tensor::from_data(TensorData::new(rows.concat(), [examples.len(), d]), device);
+    let clean = rows.concat();
+    let x = Tensor::from_data(TensorData::new(clean.clone(), [examples.len(), d]), device);
     Ok(Chunk {
         index,
         examples,
         x,
+        clean,
         labels: examples.iter().map(|e| e.label).collect(),
     })
 }
@@ -181,7 +186,7 @@ pub fn run_chunk(
             .collect();
         write(keep(records))?;
     }
-    let clean = tensor_to_vec(chunk.x.clone());
+    let clean = &chunk.clean;
     for (a, spec) in scenario.attacks.iter().enumerate() {
         let spec = spec.get_ref();
         for (e, &eps) in spec.eps.iter().enumerate() {
@@ -251,10 +256,10 @@ pub fn run_chunk(
                 .collect();
             if !noise_configs.is_empty() {
                 let norm = spec.norm()?;
-                let noisy = noise(chunk, &clean, norm, eps, a, e, scenario.seed, &models.bare);
-                let sizes = perturbation_sizes(&clean, &noisy, n);
+                let noisy = noise(chunk, clean, norm, eps, a, e, scenario.seed, &models.bare);
+                let sizes = perturbation_sizes(clean, &noisy, n);
                 let shape = models.bare.input_shape();
-                let frames = perturbed_frames(shape, None, &clean, &noisy, n);
+                let frames = perturbed_frames(shape, None, clean, &noisy, n);
                 let noisy =
                     Tensor::from_data(TensorData::new(noisy, chunk.x.dims()), &chunk.x.device());
                 for c in noise_configs {
@@ -307,15 +312,15 @@ pub fn attack_chunk(
     let predicted = classifier.predict_labels(&out.adversarial, n)?;
     let seconds = started.elapsed().as_secs_f64() / n as f64;
     let adversarial = tensor_to_vec(out.adversarial);
-    let clean = tensor_to_vec(chunk.x.clone());
+    let clean = &chunk.clean;
     let frames = perturbed_frames(
         classifier.input_shape(),
         attack.frame_axis(),
-        &clean,
+        clean,
         &adversarial,
         n,
     );
-    let sizes = perturbation_sizes(&clean, &adversarial, n)
+    let sizes = perturbation_sizes(clean, &adversarial, n)
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
@@ -561,9 +566,4 @@ pub fn remaining(
                 .count()
         })
         .sum()
-}
-
-/// `done` over records, re-exported for the CLI.
-pub fn finished(records: &[Record]) -> HashSet<(usize, String)> {
-    done(records)
 }

@@ -19,6 +19,7 @@ use crate::model::Modality;
 use crate::seed::mix;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// One input shown.
@@ -69,55 +70,78 @@ pub fn write(
     let spec = scenario.attacks[a].get_ref();
     let label = spec.label();
     let chunk = load_chunk(first_chunk.0, &first_chunk.1[..count], models, device)?;
-    let mut shown = Vec::new();
-    for row in 0..count {
-        let example = &chunk.examples[row];
-        let fooled = |eps: f32| {
-            records.iter().any(|r| {
-                r.example == example.index
-                    && r.kind == Kind::Attack
-                    && r.defence.is_none()
-                    && r.attack.as_deref() == Some(&label)
-                    && r.eps == Some(eps)
-                    && !r.correct
-            })
-        };
-        let mut order: Vec<usize> = (0..spec.eps.len()).collect();
-        order.sort_by(|&i, &j| spec.eps[i].total_cmp(&spec.eps[j]));
-        let e = order
-            .iter()
-            .copied()
-            .find(|&i| fooled(spec.eps[i]))
-            .unwrap_or(*order.last().expect("eps lists are not empty"));
-        let eps = spec.eps[e];
-        let seed = mix(scenario.seed, &[1, chunk.index as u64, a as u64, e as u64]);
-        let bs = scenario.batch_size();
-        // Rows before `row` are attacked too so that this row keeps its random stream.
+    let bs = scenario.batch_size();
+    let d = models.bare.features();
+    // The budget shown for each row.
+    let mut order: Vec<usize> = (0..spec.eps.len()).collect();
+    order.sort_by(|&i, &j| spec.eps[i].total_cmp(&spec.eps[j]));
+    let chosen: Vec<usize> = chunk
+        .examples
+        .iter()
+        .map(|example| {
+            let fooled = |eps: f32| {
+                records.iter().any(|r| {
+                    r.example == example.index
+                        && r.kind == Kind::Attack
+                        && r.defence.is_none()
+                        && r.attack.as_deref() == Some(&label)
+                        && r.eps == Some(eps)
+                        && !r.correct
+                })
+            };
+            order
+                .iter()
+                .copied()
+                .find(|&i| fooled(spec.eps[i]))
+                .unwrap_or(*order.last().expect("eps lists are not empty"))
+        })
+        .collect();
+    // One attack per budget shown (bare, and adaptive through the first defence), on the rows up to
+    // the last that shows it: rows before it are attacked too so that it keeps its random stream.
+    let first_defence = scenario.defences.first().map(|d| d.get_ref());
+    let mut attacked: HashMap<usize, (Vec<f32>, Option<Vec<f32>>)> = HashMap::new();
+    for &e in &chosen {
+        if attacked.contains_key(&e) {
+            continue;
+        }
+        let last = chosen.iter().rposition(|&c| c == e).expect("e was chosen");
         let rows = Chunk {
             index: chunk.index,
-            examples: &chunk.examples[..=row],
-            x: chunk.x.clone().narrow(0, 0, row + 1),
-            labels: chunk.labels[..=row].to_vec(),
+            examples: &chunk.examples[..=last],
+            x: chunk.x.clone().narrow(0, 0, last + 1),
+            clean: chunk.clean[..(last + 1) * d].to_vec(),
+            labels: chunk.labels[..=last].to_vec(),
         };
-        let run = attack_chunk(models, None, spec.build(eps, seed, bs)?.as_ref(), &rows)?;
-        let d = models.bare.features();
-        let clean = tensor_to_vec(rows.x.clone().narrow(0, row, 1));
-        let adversarial = run.adversarial[row * d..(row + 1) * d].to_vec();
+        let seed = mix(scenario.seed, &[1, chunk.index as u64, a as u64, e as u64]);
+        let eps = spec.eps[e];
+        let bare = attack_chunk(models, None, spec.build(eps, seed, bs)?.as_ref(), &rows)?;
+        let adaptive = match first_defence {
+            Some(entry) if entry.adaptive => {
+                let attack = spec.build(eps, seed, bs)?;
+                Some(attack_chunk(models, Some(0), attack.as_ref(), &rows)?.adversarial)
+            }
+            _ => None,
+        };
+        attacked.insert(e, (bare.adversarial, adaptive));
+    }
+    let defence = first_defence
+        .map(|entry| entry.spec().build(&models.config))
+        .transpose()?;
+    let mut shown = Vec::new();
+    for (row, example) in chunk.examples.iter().enumerate() {
+        let e = chosen[row];
+        let (bare, adaptive) = &attacked[&e];
+        let clean = &chunk.clean[row * d..(row + 1) * d];
+        let adversarial = &bare[row * d..(row + 1) * d];
         let mut inputs = vec![
-            ("clean".to_string(), clean.clone(), None),
-            ("adversarial".to_string(), adversarial.clone(), None),
+            ("clean".to_string(), clean, None),
+            ("adversarial".to_string(), adversarial, None),
         ];
-        if let Some(entry) = scenario.defences.first() {
-            let name = entry.get_ref().label();
-            inputs.push((
-                format!("adversarial + {name}"),
-                adversarial.clone(),
-                Some(0),
-            ));
-            if entry.get_ref().adaptive {
-                let adaptive =
-                    attack_chunk(models, Some(0), spec.build(eps, seed, bs)?.as_ref(), &rows)?;
-                let adv = adaptive.adversarial[row * d..(row + 1) * d].to_vec();
+        if let Some(entry) = first_defence {
+            let name = entry.label();
+            inputs.push((format!("adversarial + {name}"), adversarial, Some(0)));
+            if let Some(adaptive) = adaptive {
+                let adv = &adaptive[row * d..(row + 1) * d];
                 inputs.push((format!("adaptive adversarial + {name}"), adv, Some(0)));
             }
         }
@@ -125,20 +149,14 @@ pub fn write(
         let dir = out.join(&dir_name);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut items = Vec::new();
-        for (title, values, defence) in inputs {
+        for (title, values, d) in inputs {
             // What the defended model sees is what the reader should hear or watch.
-            let shown_values = match defence {
-                Some(i) => {
-                    let pre = scenario.defences[i]
-                        .get_ref()
-                        .spec()
-                        .build(&models.config)?;
-                    tensor_to_vec(pre.forward(row_tensor(&values, device))?)
-                }
-                None => values,
+            let shown_values = match (d, &defence) {
+                (Some(_), Some(pre)) => tensor_to_vec(pre.forward(row_tensor(values, device))?),
+                _ => values.to_vec(),
             };
             let predicted = models
-                .classifier(defence)
+                .classifier(d)
                 .predict_labels(&row_tensor(&shown_values, device), 1)?[0];
             let stem = title.replace(" + ", "-").replace(' ', "-");
             let (file, media) = write_media(models, &dir.join(&stem), &shown_values)?;
@@ -149,13 +167,13 @@ pub fn write(
                 media,
             });
         }
-        let plots = write_plots(models, &dir, &dir_name, &example.id, &clean, &adversarial)?;
+        let plots = write_plots(models, &dir, &dir_name, &example.id, clean, adversarial)?;
         shown.push(Showcase {
             example: example.index,
             id: example.id.clone(),
             label: models.config.classes[example.label].clone(),
             attack: label.clone(),
-            eps,
+            eps: spec.eps[e],
             items,
             plots,
         });

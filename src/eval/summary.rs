@@ -1,7 +1,7 @@
 //! From per-example records to the numbers a robustness claim rests on, and the sanity checks of
 //! Carlini et al., "On Evaluating Adversarial Robustness" (2019), that say when not to trust them.
 
-use super::configs::configs;
+use super::configs::{clean_key, configs, noise_key};
 use super::records::{Kind, Record};
 use super::scenario::Scenario;
 use serde::{Deserialize, Serialize};
@@ -108,10 +108,6 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
     }
     let empty = Vec::new();
     let get = |key: &str| by_config.get(key).unwrap_or(&empty);
-    let clean_key = |d: &Option<String>| match d {
-        None => "clean".to_string(),
-        Some(d) => format!("clean|{d}"),
-    };
     let mut examples: Vec<usize> = records.iter().map(|r| r.example).collect();
     examples.sort_unstable();
     examples.dedup();
@@ -122,7 +118,7 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
         .map(|d| {
             let name = d.get_ref().label().to_string();
             DefenceAccuracy {
-                accuracy: accuracy(get(&clean_key(&Some(name.clone())))),
+                accuracy: accuracy(get(&clean_key(Some(&name)))),
                 defence: name,
             }
         })
@@ -135,7 +131,7 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
         }
         let first = list[0];
         let defence = first.defence.clone();
-        let clean_right: HashMap<usize, bool> = get(&clean_key(&defence))
+        let clean_right: HashMap<usize, bool> = get(&clean_key(defence.as_deref()))
             .iter()
             .map(|r| (r.example, r.correct))
             .collect();
@@ -145,13 +141,11 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
             .collect();
         let success_rate =
             mean(eligible.iter().map(|r| f64::from(u8::from(!r.correct)))).unwrap_or(0.0);
-        let noise_key = format!(
-            "noise|{}|{}|{}",
+        let noise = get(&noise_key(
             first.attack.as_deref().unwrap_or(""),
             first.eps.unwrap_or(0.0),
-            defence.as_deref().unwrap_or("none")
-        );
-        let noise = get(&noise_key);
+            defence.as_deref(),
+        ));
         let values = |f: fn(&Record) -> Option<f64>| mean(list.iter().filter_map(|r| f(r)));
         rows.push(Row {
             attack: first.attack.clone().unwrap_or_default(),
@@ -178,7 +172,7 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
             seconds_per_example: values(|r| Some(r.seconds)).unwrap_or(0.0),
         });
     }
-    let clean_accuracy = accuracy(get("clean"));
+    let clean_accuracy = accuracy(get(&clean_key(None)));
     let (checks, warnings) = sanity_checks(scenario, clean_accuracy, &rows);
     let compute_seconds: f64 = records.iter().map(|r| r.seconds).sum();
     Summary {
