@@ -96,6 +96,23 @@ fn shards_merged_and_resumed_runs_equal_one_run() {
         assert!((0.0..=1.0).contains(&r.accuracy));
         assert!(r.linf_max <= f64::from(r.eps) + 1e-3, "{r:?}");
     }
+    // The showcase's predictions are the ones the records hold for the same inputs.
+    let shown = avfoil::eval::showcase::read(&whole).unwrap();
+    assert_eq!(shown.len(), 1);
+    let s = &shown[0];
+    for (title, defence, adaptive) in [
+        ("adversarial", None, false),
+        ("adversarial + mp3", Some("mp3"), false),
+        ("adaptive adversarial + mp3", Some("mp3"), true),
+    ] {
+        let key = avfoil::eval::configs::attack_key(&s.attack, s.eps, defence, adaptive);
+        let r = records
+            .iter()
+            .find(|r| r.example == s.example && r.config == key)
+            .unwrap();
+        let item = s.items.iter().find(|i| i.title == title).unwrap();
+        assert_eq!(item.class, r.prediction.to_string(), "{title}");
+    }
     // Once more: refused without --resume, nothing new with it.
     assert!(evaluate(&scenario, &whole, false, Shard::default()).is_err());
 

@@ -155,8 +155,10 @@ pub fn write(
                 (Some(_), Some(pre)) => tensor_to_vec(pre.forward(row_tensor(values, device))?),
                 _ => values.to_vec(),
             };
+            // `shown_values` already went through the defence: the bare model on them is the
+            // defended model on the input, as the records measure it.
             let predicted = models
-                .classifier(d)
+                .bare
                 .predict_labels(&row_tensor(&shown_values, device), 1)?[0];
             let stem = title.replace(" + ", "-").replace(' ', "-");
             let (file, media) = write_media(models, &dir.join(&stem), &shown_values)?;
