@@ -281,7 +281,7 @@ impl H264Compression {
         let mut rgb = vec![0u8; 3 * plane];
         for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
             for (c, v) in px.iter_mut().enumerate() {
-                *v = (example[c * plane + i] * k).round().clamp(0.0, 255.0) as u8;
+                *v = round_u8(example[c * plane + i] * k);
             }
         }
         let rate = match self.quality {
@@ -315,7 +315,7 @@ impl H264Compression {
             let encoded = (|| {
                 let mut encoder =
                     Encoder::with_api_config(OpenH264API::from_source(), self.config())
-                        .map_err(|e| codec_error(e, "starting the encoder for", 0))?;
+                        .map_err(|e| codec_error(e, "starting the encoder for", 0, ""))?;
                 let mut rgb = vec![vec![0u8; pw * ph]; 3];
                 for t in 0..f {
                     // The frame as byte planes, padded by edge replication.
@@ -334,7 +334,7 @@ impl H264Compression {
                     let mut packet = Vec::new();
                     encoder
                         .encode_at(&yuv, Timestamp::from_millis(t as u64 * 40))
-                        .map_err(|e| codec_error(e, "encoding", t))?
+                        .map_err(|e| codec_error(e, "encoding", t, ENCODE_HINT))?
                         .write_vec(&mut packet);
                     if packets.send(packet).is_err() {
                         break; // the decoder stopped on an error, which it reports
@@ -363,14 +363,14 @@ impl H264Compression {
         let (r_out, gb_out) = out.split_at_mut(f * plane);
         let (g_out, b_out) = gb_out.split_at_mut(f * plane);
         let mut decoder =
-            Decoder::new().map_err(|e| codec_error(e, "starting the decoder for", 0))?;
+            Decoder::new().map_err(|e| codec_error(e, "starting the decoder for", 0, ""))?;
         for t in 0..f {
             let Ok(packet) = packets.recv() else {
                 return Ok(()); // the encoder stopped on an error, which it reports
             };
             let decoded = decoder
                 .decode(&packet)
-                .map_err(|e| codec_error(e, "decoding", t))?
+                .map_err(|e| codec_error(e, "decoding", t, ""))?
                 .ok_or_else(|| Error::invalid("h264", format!("frame {t} was not decoded")))?;
             let (dw, dh) = decoded.dimensions();
             if (dw, dh) != (pw, ph) {
@@ -421,13 +421,11 @@ impl H264Compression {
     }
 }
 
-fn codec_error(e: openh264::Error, doing: &str, frame: usize) -> Error {
-    let hint = if doing == "encoding" {
-        " (OpenH264 fails this way when a frame's bitstream outgrows its buffer, as noise-like \
-         frames do at a low QP: try a higher --crf or --qp, or the x264 backend)"
-    } else {
-        ""
-    };
+/// Why encoding a frame fails in practice.
+const ENCODE_HINT: &str = " (OpenH264 fails this way when a frame's bitstream outgrows its buffer, \
+    as noise-like frames do at a low QP: try a higher --crf or --qp, or the x264 backend)";
+
+fn codec_error(e: openh264::Error, doing: &str, frame: usize, hint: &str) -> Error {
     Error::invalid(
         "h264",
         format!("OpenH264 failed {doing} frame {frame}: {e}{hint}"),
