@@ -15,9 +15,10 @@
 //! (linear, ART's answer; bisect, opt-in) run.
 
 use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, PrefixSearch, SaliencyMethod};
-use avfoil::classifier::{Classifier, Network, NeuralClassifier};
+use avfoil::classifier::{Classifier, Counting, Network, NeuralClassifier};
 use avfoil::media::npy::read_npy;
 use avfoil::model::Weights;
+use avfoil::model::clip_kernel::{ClipBlock, ClipKernel};
 use avfoil::model::pool3d::max_pool3d;
 use burn::module::{Module, Param};
 use burn::tensor::activation::relu;
@@ -26,7 +27,6 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{report, time};
 use serde_json::json;
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 #[allow(dead_code)] // the audio batch is for the audio benchmarks
@@ -69,7 +69,36 @@ impl VideoCnn {
     }
 }
 
+impl VideoCnn {
+    /// The same network on the host, for frame-by-frame updates.
+    fn to_clip_kernel(&self) -> avfoil::Result<ClipKernel> {
+        let host = |t: Tensor<1>| avfoil::array::tensor_to_vec(t);
+        let blocks = (0..4)
+            .map(|i| {
+                let pool = [Some([1, 2, 2]), Some([2, 2, 2]), Some([2, 2, 2]), None][i];
+                ClipBlock::new(
+                    &avfoil::array::tensor_to_vec(self.conv_weights[i].val()),
+                    &host(self.conv_biases[i].val()),
+                    None,
+                    pool,
+                )
+            })
+            .collect::<avfoil::Result<Vec<_>>>()?;
+        ClipKernel::new(
+            SHAPE,
+            false,
+            blocks,
+            avfoil::array::tensor_to_vec(self.fc_weight.val()),
+            host(self.fc_bias.val()),
+        )
+    }
+}
+
 impl Network for VideoCnn {
+    fn clip_kernel(&self) -> Option<ClipKernel> {
+        self.to_clip_kernel().ok()
+    }
+
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let [n, _] = x.dims();
         let [c, f, h, w] = SHAPE;
@@ -90,64 +119,6 @@ impl Network for VideoCnn {
         let [n, c, f, h, w] = x.dims();
         let pooled: Tensor<2> = x.reshape([n, c, f * h * w]).mean_dim(2).reshape([n, c]);
         pooled.matmul(self.fc_weight.val().transpose()) + self.fc_bias.val().unsqueeze::<2>()
-    }
-}
-
-/// A classifier that counts what an attack asks of it: forward passes (examples) and gradients.
-struct Counting<'a> {
-    inner: &'a dyn Classifier,
-    forwards: Cell<usize>,
-    forward_rows: Cell<usize>,
-    gradients: Cell<usize>,
-}
-
-impl<'a> Counting<'a> {
-    fn new(inner: &'a dyn Classifier) -> Self {
-        Self {
-            inner,
-            forwards: Cell::new(0),
-            forward_rows: Cell::new(0),
-            gradients: Cell::new(0),
-        }
-    }
-}
-
-impl Classifier for Counting<'_> {
-    fn num_classes(&self) -> usize {
-        self.inner.num_classes()
-    }
-    fn input_shape(&self) -> &[usize] {
-        self.inner.input_shape()
-    }
-    fn clip(&self) -> Option<(f32, f32)> {
-        self.inner.clip()
-    }
-    fn device(&self) -> &Device {
-        self.inner.device()
-    }
-    fn logits(&self, x: Tensor<2>) -> avfoil::Result<Tensor<2>> {
-        self.forwards.set(self.forwards.get() + 1);
-        self.forward_rows.set(self.forward_rows.get() + x.dims()[0]);
-        self.inner.logits(x)
-    }
-    fn loss_gradient_and_logits(
-        &self,
-        x: Tensor<2>,
-        labels: &[usize],
-    ) -> avfoil::Result<(Tensor<2>, Tensor<2>)> {
-        self.gradients.set(self.gradients.get() + 1);
-        self.inner.loss_gradient_and_logits(x, labels)
-    }
-    fn class_gradient(&self, x: Tensor<2>, classes: &[usize]) -> avfoil::Result<Tensor<2>> {
-        self.gradients.set(self.gradients.get() + 1);
-        self.inner.class_gradient(x, classes)
-    }
-    fn prediction_loss_gradient(
-        &self,
-        x: Tensor<2>,
-    ) -> avfoil::Result<(Vec<usize>, Tensor<2>, Tensor<2>)> {
-        self.gradients.set(self.gradients.get() + 1);
-        self.inner.prediction_loss_gradient(x)
     }
 }
 
@@ -212,6 +183,32 @@ fn main() -> avfoil::Result<()> {
         )?;
         let weights = path.file_name().map(|n| n.to_string_lossy().into_owned());
         if pieces {
+            let net = VideoCnn::load(path, &device)?;
+            let kernel = net.to_clip_kernel()?;
+            let (s, state) = time(reps, || kernel.start(&clean.data));
+            report("clip_kernel_start", s, 1, json!({"weights": weights}));
+            let burn_logits = avfoil::array::tensor_to_vec(clf.logits(x.clone())?);
+            eprintln!(
+                "host logits {:?}\nburn logits {:?}",
+                state.logits(),
+                burn_logits
+            );
+            let (s, _) = time(reps, || state.input_gradient(&[1.0; CLASSES]));
+            report("clip_kernel_gradient", s, 1, json!({"weights": weights}));
+            let other: Vec<f32> = clean.data.iter().map(|v| (v + 0.01).min(1.0)).collect();
+            for frame in [0, 7, 15] {
+                let mut st = kernel.start(&clean.data);
+                let (s, _) = time(reps, || {
+                    st.replace(&other, &[frame]);
+                    st.replace(&clean.data, &[frame]);
+                });
+                report(
+                    "clip_kernel_two_frame_updates",
+                    s,
+                    1,
+                    json!({"frame": frame}),
+                );
+            }
             for n in [1, 2, 4] {
                 let xs = x.clone().repeat_dim(0, n);
                 let (s, _) = time(reps, || clf.logits(xs.clone()).expect("logits"));
@@ -234,27 +231,43 @@ fn main() -> avfoil::Result<()> {
             );
         }
         let clean_label = clf.predict_labels(&x, 1)?[0];
-        for search in [PrefixSearch::Linear, PrefixSearch::Bisect] {
+        let passes = NeuralClassifier::new(
+            VideoCnn::load(path, &device)?,
+            &device,
+            SHAPE.to_vec(),
+            CLASSES,
+            Some((0.0, 1.0)),
+        )?
+        .without_cpu_kernel();
+        // Linear through clip sessions (the default), linear through ordinary forward passes,
+        // and bisection.
+        for (search, clf, how) in [
+            (PrefixSearch::Linear, &clf, "frame-updates"),
+            (PrefixSearch::Linear, &passes, "forward-passes"),
+            (PrefixSearch::Bisect, &clf, "forward-passes"),
+        ] {
             let attack = fsa(search);
             let (s, adv) = time(reps, || {
                 attack
-                    .generate(&clf, &x, None, None)
+                    .generate(clf, &x, None, None)
                     .expect("attack")
                     .adversarial
             });
-            let counting = Counting::new(&clf);
+            let counting = Counting::new(clf);
             attack.generate(&counting, &x, None, None)?;
+            let c = counting.counts();
             let adv_label = clf.predict_labels(&adv, 1)?[0];
             let frames = perturbed_frames(&clean.data, &avfoil::array::tensor_to_vec(adv));
             report(
                 "fsa_iter_video_16x112",
                 s,
                 1,
-                json!({"weights": weights, "search": search, "frames_perturbed": frames.len(),
-                       "frames": frames, "clean_label": clean_label, "adversarial_label": adv_label,
-                       "forward_passes": counting.forwards.get(),
-                       "forward_rows": counting.forward_rows.get(),
-                       "gradient_passes": counting.gradients.get(), "reps": reps}),
+                json!({"weights": weights, "search": search, "checks": how,
+                       "frames_perturbed": frames.len(), "frames": frames,
+                       "clean_label": clean_label, "adversarial_label": adv_label,
+                       "forward_passes": c.forwards.get(), "gradient_passes": c.gradients.get(),
+                       "clip_sessions": c.sessions.get(), "frame_updates": c.frame_updates.get(),
+                       "reps": reps}),
             );
         }
     }

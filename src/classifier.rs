@@ -7,7 +7,11 @@
 //! i.e. BPDA, unless a defence overrides it) through the chain, with every defence given the input it
 //! actually saw in the forward pass (ART gives all of them the original input, its bug #27).
 
+mod counting;
+pub use counting::{Counting, Counts};
+
 use crate::error::{Error, Result};
+use crate::model::clip_kernel::{ClipKernel, ClipState};
 use burn::module::Module;
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -23,6 +27,23 @@ pub trait Network: Send + Sync {
     fn cpu_kernel(&self) -> Option<Box<dyn CpuKernel>> {
         None
     }
+
+    /// The same network as a [`ClipKernel`], for [`Classifier::clip_session`] on the flex (CPU)
+    /// device. `None` (the default) where the network is not of that form.
+    fn clip_kernel(&self) -> Option<ClipKernel> {
+        None
+    }
+}
+
+/// One clip evaluated with every activation kept, so that replacing some of its frames is cheap
+/// (see [`Classifier::clip_session`]). Clips are one example each, flattened, in input space.
+pub trait ClipSession {
+    /// Logits of the current clip.
+    fn logits(&self) -> Vec<f32>;
+    /// Gradient of the cross-entropy against `label` at the current clip.
+    fn loss_gradient(&self, label: usize) -> Vec<f32>;
+    /// Replaces the frames `frames` of the current clip by those of `x`; returns the new logits.
+    fn replace(&mut self, x: &[f32], frames: &[usize]) -> Vec<f32>;
 }
 
 /// A network's forward pass and input gradient on host memory (see [`Network::cpu_kernel`]).
@@ -145,6 +166,18 @@ pub trait Classifier {
         Ok((labels, g, logits))
     }
 
+    /// A [`ClipSession`] on the single example `x` (`[d]`), whose frames lie along `frame_axis` of
+    /// the example's shape; `None` where the classifier has no cheaper way to evaluate a few
+    /// changed frames than a forward pass (the default; also any classifier with a defence in front,
+    /// which sees the whole clip).
+    fn clip_session(
+        &self,
+        _x: &[f32],
+        _frame_axis: usize,
+    ) -> Result<Option<Box<dyn ClipSession + '_>>> {
+        Ok(None)
+    }
+
     /// [`loss_gradient_and_logits`](Self::loss_gradient_and_logits) without the logits.
     fn loss_gradient(&self, x: Tensor<2>, labels: &[usize]) -> Result<Tensor<2>> {
         Ok(self.loss_gradient_and_logits(x, labels)?.0)
@@ -177,7 +210,7 @@ pub trait Classifier {
 }
 
 /// Index of the largest value of one row on the host (the first on ties), as [`argmax_rows`].
-fn argmax(row: &[f32]) -> usize {
+pub fn argmax(row: &[f32]) -> usize {
     let mut best = 0;
     for (k, &v) in row.iter().enumerate() {
         if v > row[best] {
@@ -288,11 +321,15 @@ fn one_hot(labels: &[usize], k: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(data, [n, k]), device)
 }
 
+/// The most memory one clip session may hold; larger clips take the ordinary passes.
+const CLIP_SESSION_BYTES: usize = 1 << 30;
+
 /// A neural network with its input description, standardisation and defence chain.
 pub struct NeuralClassifier {
     eval: Box<dyn Network>,
     grad: Box<dyn Network>,
     kernel: Option<Box<dyn CpuKernel>>,
+    clip_kernel: Option<ClipKernel>,
     device: Device,
     input_shape: Vec<usize>,
     num_classes: usize,
@@ -332,15 +369,16 @@ impl NeuralClassifier {
         }
         let grad = network.valid().fork(&device.clone().autodiff()).freeze();
         let eval = network.valid();
-        let kernel = if *device == Device::flex() {
-            eval.cpu_kernel()
-        } else {
-            None
-        };
+        let on_cpu = *device == Device::flex();
+        let kernel = if on_cpu { eval.cpu_kernel() } else { None };
+        // Long clips would hold gigabytes per session (c3d-lite chunks them for that reason).
+        let clip_kernel = if on_cpu { eval.clip_kernel() } else { None }
+            .filter(|k| k.state_bytes() <= CLIP_SESSION_BYTES);
         Ok(Self {
             eval: Box::new(eval),
             grad: Box::new(grad),
             kernel,
+            clip_kernel,
             device: device.clone(),
             input_shape,
             num_classes,
@@ -351,9 +389,10 @@ impl NeuralClassifier {
     }
 
     /// Always uses burn's autodiff, even where a hand-written CPU kernel exists (for checking one
-    /// against the other, and for benchmarks).
+    /// against the other, and for benchmarks); no clip sessions either.
     pub fn without_cpu_kernel(mut self) -> Self {
         self.kernel = None;
+        self.clip_kernel = None;
         self
     }
 
@@ -511,6 +550,32 @@ impl Classifier for NeuralClassifier {
         Ok(self.input_gradient(x, Objective::Logit(classes))?.0)
     }
 
+    fn clip_session(
+        &self,
+        x: &[f32],
+        frame_axis: usize,
+    ) -> Result<Option<Box<dyn ClipSession + '_>>> {
+        let Some(kernel) = &self.clip_kernel else {
+            return Ok(None);
+        };
+        if frame_axis != 1 || !self.defences.is_empty() || kernel.shape()[..] != self.input_shape {
+            return Ok(None);
+        }
+        if x.len() != self.features() {
+            return Err(Error::invalid(
+                "input",
+                format!(
+                    "expected one example of {} features, got {}",
+                    self.features(),
+                    x.len()
+                ),
+            ));
+        }
+        let standardise = self.standardise.as_ref();
+        let state = kernel.start(&standardised_host(standardise, x));
+        Ok(Some(Box::new(NeuralClipSession { state, standardise })))
+    }
+
     fn prediction_loss_gradient(&self, x: Tensor<2>) -> Result<(Vec<usize>, Tensor<2>, Tensor<2>)> {
         self.check(&x, None)?;
         let (g, logits) = self.input_gradient(x, Objective::CrossEntropyAtPrediction)?;
@@ -519,5 +584,46 @@ impl Classifier for NeuralClassifier {
         let host = crate::array::tensor_to_vec(logits.clone());
         let labels = (0..n).map(|i| argmax(&host[i * k..(i + 1) * k])).collect();
         Ok((labels, g, logits))
+    }
+}
+
+/// `x` (one example) standardised on the host.
+fn standardised_host(standardise: Option<&Standardise>, x: &[f32]) -> Vec<f32> {
+    match standardise {
+        Some(s) => x
+            .iter()
+            .zip(s.mean.iter().zip(&s.std))
+            .map(|(v, (m, sd))| (v - m) / sd)
+            .collect(),
+        None => x.to_vec(),
+    }
+}
+
+/// [`NeuralClassifier`]'s clip session: its [`ClipKernel`] state behind the standardisation.
+struct NeuralClipSession<'a> {
+    state: ClipState<'a>,
+    standardise: Option<&'a Standardise>,
+}
+
+impl ClipSession for NeuralClipSession<'_> {
+    fn logits(&self) -> Vec<f32> {
+        self.state.logits()
+    }
+
+    fn loss_gradient(&self, label: usize) -> Vec<f32> {
+        let dlogits = Objective::CrossEntropy(&[label]).dlogits(0, &self.state.logits());
+        let mut g = self.state.input_gradient(&dlogits);
+        if let Some(s) = self.standardise {
+            for (g, sd) in g.iter_mut().zip(&s.std) {
+                *g /= sd;
+            }
+        }
+        g
+    }
+
+    fn replace(&mut self, x: &[f32], frames: &[usize]) -> Vec<f32> {
+        self.state
+            .replace(&standardised_host(self.standardise, x), frames);
+        self.state.logits()
     }
 }

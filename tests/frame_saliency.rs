@@ -4,7 +4,7 @@
 
 mod common;
 use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, Pgd, PrefixSearch, SaliencyMethod};
-use avfoil::classifier::Classifier;
+use avfoil::classifier::{Classifier, Counting};
 use avfoil::report::{Batch, run_attack};
 use common::{host, linear_shaped, tensor};
 
@@ -359,55 +359,6 @@ fn bisection_returns_an_adversarial_prefix_one_frame_short_of_a_benign_one() {
     assert!(inside >= 3, "frames kept: {seen:?}");
 }
 
-/// Counts what an attack asks of a classifier.
-struct Counting<'a> {
-    inner: &'a dyn Classifier,
-    forwards: std::cell::Cell<usize>,
-    gradients: std::cell::Cell<usize>,
-}
-
-impl Classifier for Counting<'_> {
-    fn num_classes(&self) -> usize {
-        self.inner.num_classes()
-    }
-    fn input_shape(&self) -> &[usize] {
-        self.inner.input_shape()
-    }
-    fn clip(&self) -> Option<(f32, f32)> {
-        self.inner.clip()
-    }
-    fn device(&self) -> &burn::tensor::Device {
-        self.inner.device()
-    }
-    fn logits(&self, x: burn::tensor::Tensor<2>) -> avfoil::Result<burn::tensor::Tensor<2>> {
-        self.forwards.set(self.forwards.get() + 1);
-        self.inner.logits(x)
-    }
-    fn loss_gradient_and_logits(
-        &self,
-        x: burn::tensor::Tensor<2>,
-        labels: &[usize],
-    ) -> avfoil::Result<(burn::tensor::Tensor<2>, burn::tensor::Tensor<2>)> {
-        self.gradients.set(self.gradients.get() + 1);
-        self.inner.loss_gradient_and_logits(x, labels)
-    }
-    fn class_gradient(
-        &self,
-        x: burn::tensor::Tensor<2>,
-        classes: &[usize],
-    ) -> avfoil::Result<burn::tensor::Tensor<2>> {
-        self.gradients.set(self.gradients.get() + 1);
-        self.inner.class_gradient(x, classes)
-    }
-    fn prediction_loss_gradient(
-        &self,
-        x: burn::tensor::Tensor<2>,
-    ) -> avfoil::Result<(Vec<usize>, burn::tensor::Tensor<2>, burn::tensor::Tensor<2>)> {
-        self.gradients.set(self.gradients.get() + 1);
-        self.inner.prediction_loss_gradient(x)
-    }
-}
-
 #[test]
 fn one_gradient_pass_and_one_forward_per_prefix_tried() {
     let clf = model();
@@ -419,11 +370,7 @@ fn one_gradient_pass_and_one_forward_per_prefix_tried() {
         (PrefixSearch::Linear, 1e-4),
         (PrefixSearch::Bisect, 0.05),
     ] {
-        let counting = Counting {
-            inner: &clf,
-            forwards: Default::default(),
-            gradients: Default::default(),
-        };
+        let counting = Counting::new(&clf);
         // Batch 4 holds the 3 examples: one pass per round.
         let adv = host(
             &with_search(search, eps)
@@ -436,7 +383,7 @@ fn one_gradient_pass_and_one_forward_per_prefix_tried() {
             .map(|f| f.iter().filter(|&&v| v > 0.0).count())
             .collect();
         // The saliency, the labels, the first check and the FGM step share one gradient.
-        assert_eq!(counting.gradients.get(), 1, "{search:?} eps {eps}");
+        assert_eq!(counting.counts().gradients.get(), 1, "{search:?} eps {eps}");
         if eps < 1e-3 {
             assert_eq!(ks, [F; 3]);
         }
@@ -447,17 +394,13 @@ fn one_gradient_pass_and_one_forward_per_prefix_tried() {
             PrefixSearch::Bisect => 3,
         };
         assert_eq!(
-            counting.forwards.get(),
+            counting.counts().forwards.get(),
             want,
             "{search:?} eps {eps}: k = {ks:?}"
         );
     }
     // Refresh: one gradient per frame added (the last frame needs none), no other pass.
-    let counting = Counting {
-        inner: &clf,
-        forwards: Default::default(),
-        gradients: Default::default(),
-    };
+    let counting = Counting::new(&clf);
     let x1 = tensor(&x[..D], 1, D);
     let adv = host(
         &fsa(SaliencyMethod::IterativeRefresh, 1e-4)
@@ -466,7 +409,13 @@ fn one_gradient_pass_and_one_forward_per_prefix_tried() {
             .adversarial,
     );
     assert!(frame_linf(&x[..D], &adv)[0].iter().all(|&v| v > 0.0));
-    assert_eq!((counting.forwards.get(), counting.gradients.get()), (0, F));
+    assert_eq!(
+        (
+            counting.counts().forwards.get(),
+            counting.counts().gradients.get()
+        ),
+        (0, F)
+    );
 }
 
 #[test]

@@ -70,6 +70,10 @@ impl Attack for Fgm {
         )
     }
 
+    fn is_function_of_gradient(&self) -> bool {
+        !self.minimal && self.common.num_random_init == 0
+    }
+
     /// Without random starts or minimal search, FGM is one step along the sign (or ℓp direction) of
     /// the loss gradient at `x`: exactly what [`generate`](Attack::generate) computes, from the given
     /// gradient instead of its own.
@@ -82,7 +86,7 @@ impl Attack for Fgm {
         gradient: &Tensor<2>,
     ) -> Result<Option<AttackOutput>> {
         let c = &self.common;
-        if self.minimal || c.num_random_init > 0 {
+        if !self.is_function_of_gradient() {
             return Ok(None);
         }
         c.validate()?;

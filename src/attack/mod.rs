@@ -231,6 +231,12 @@ pub trait Attack {
     ) -> Result<Option<AttackOutput>> {
         Ok(None)
     }
+
+    /// Whether [`generate_from_gradient`](Self::generate_from_gradient) gives an output; then each
+    /// example's output depends on that example alone.
+    fn is_function_of_gradient(&self) -> bool {
+        false
+    }
 }
 
 /// Settings every gradient attack shares.

@@ -21,6 +21,7 @@
 //! holds the PyTorch twin, and `tests/c3d_lite_parity.rs` checks both give the same logits and input
 //! gradients from one state dict.
 
+use super::clip_kernel::{ClipBlock, ClipKernel};
 use super::pool3d::max_pool3d;
 use super::weights::{HostTensor, Weights};
 use crate::array::tensor_to_vec;
@@ -223,6 +224,38 @@ impl C3dLite {
         self.shape
     }
 
+    /// The same network (evaluation mode, batch norm folded in) on the host with its activations
+    /// kept, for frame-by-frame updates ([`ClipKernel`]).
+    pub fn to_clip_kernel(&self) -> Result<ClipKernel> {
+        let last = self.blocks.len() - 1;
+        let blocks = self
+            .blocks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let (scale, shift) = affine(
+                    b.bn_weight.val(),
+                    b.bn_bias.val(),
+                    b.bn_mean.value(),
+                    b.bn_var.value(),
+                );
+                let pool = match i {
+                    0 => Some([1, 2, 2]),
+                    _ if i == last => None,
+                    _ => Some([2, 2, 2]),
+                };
+                ClipBlock::new(
+                    &tensor_to_vec(b.conv_weight.val()),
+                    &tensor_to_vec(b.conv_bias.val()),
+                    Some((&tensor_to_vec(scale), &tensor_to_vec(shift))),
+                    pool,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (fc_w, fc_b) = self.fc_host();
+        ClipKernel::new(self.shape, self.shape[1] > 1, blocks, fc_w, fc_b)
+    }
+
     /// The linear layer's weight `[K, 64]` and bias on the host.
     pub(crate) fn fc_host(&self) -> (Vec<f32>, Vec<f32>) {
         (
@@ -331,6 +364,10 @@ impl Network for C3dLite {
     fn cpu_kernel(&self) -> Option<Box<dyn crate::classifier::CpuKernel>> {
         use super::c3d_lite_chunked::{ChunkedC3dLite, worth_chunking};
         worth_chunking(self.shape[1]).then(|| Box::new(ChunkedC3dLite::new(self)) as _)
+    }
+
+    fn clip_kernel(&self) -> Option<ClipKernel> {
+        self.to_clip_kernel().ok()
     }
 }
 

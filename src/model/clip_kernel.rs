@@ -1,0 +1,737 @@
+//! Plain 3-D CNNs on the host with every activation kept, so that replacing a few frames of a clip
+//! costs only what those frames reach.
+//!
+//! Frame saliency checks one prefix of salient frames after another, each differing from the last
+//! in one frame. A full forward pass per check recomputes everything; here a changed input frame `s`
+//! of a 3 × 3 × 3 convolution (padding 1) changes output frames `s − 1 ..= s + 1` by the
+//! convolution of `new − old` (it is linear), the ReLU and max pool are redone only on those outputs,
+//! and the next block sees only the pooled frames that changed. On the 16 × 112 × 112 networks of
+//! the benchmarks a one-frame change costs about a third of a forward pass.
+//!
+//! The networks: optional consecutive-frame differences (c3d-lite), then blocks of Conv3d k3 p1
+//! (any per-channel affine, such as an evaluation-mode batch norm, folded in) → ReLU → max pool with
+//! kernel = stride (floor; an axis shorter than its kernel is not pooled), the last block without
+//! pool; then the mean over time and space and a linear layer.
+//!
+//! Layout: frames channels-last, `[T][H][W][C]`. One GEMM multiplies the 3 × 3 patches of the
+//! changed frames `[frames · H · W, 9 · cin]` by the weights `[9 · cin, 3 · cout]` (the three
+//! temporal taps side by side); each column block is added to its output frame. A full forward
+//! pass is the same update with every frame changed from zero, so there is one code path.
+
+use crate::error::{Error, Result};
+use gemm::{Parallelism, gemm};
+
+/// Patches per GEMM at most (floats), to bound the scratch memory on long or large clips.
+const SCRATCH: usize = 1 << 22;
+
+/// One block: convolution (affine folded in) → ReLU → max pool.
+pub struct ClipBlock {
+    cin: usize,
+    cout: usize,
+    /// `[9 · cin, 3 · cout]`: row `(ky · 3 + kx) · cin + c`, column `kt · cout + o`.
+    w: Vec<f32>,
+    b: Vec<f32>,
+    /// Max pool kernel = stride `[kt, kh, kw]`; `None` on the last block.
+    pool: Option<[usize; 3]>,
+}
+
+impl ClipBlock {
+    /// From PyTorch's layouts: `weight` `[cout, cin, 3, 3, 3]`, `bias` `[cout]`, and an optional
+    /// per-channel `y · scale + shift` after the convolution (`affine`).
+    pub fn new(
+        weight: &[f32],
+        bias: &[f32],
+        affine: Option<(&[f32], &[f32])>,
+        pool: Option<[usize; 3]>,
+    ) -> Result<Self> {
+        let cout = bias.len();
+        if cout == 0 || weight.is_empty() || !weight.len().is_multiple_of(cout * 27) {
+            return Err(Error::invalid(
+                "weight",
+                format!(
+                    "expected [cout, cin, 3, 3, 3] with cout = {cout} (the bias), got {} values",
+                    weight.len()
+                ),
+            ));
+        }
+        if let Some((s, t)) = affine
+            && (s.len() != cout || t.len() != cout)
+        {
+            return Err(Error::invalid(
+                "affine",
+                format!("expected {cout} scales and shifts"),
+            ));
+        }
+        if pool.is_some_and(|p| p.contains(&0)) {
+            return Err(Error::invalid("pool", "kernel sizes must be positive"));
+        }
+        let cin = weight.len() / (cout * 27);
+        let (scale, shift) = match affine {
+            Some((s, t)) => (s.to_vec(), t.to_vec()),
+            None => (vec![1.0; cout], vec![0.0; cout]),
+        };
+        let mut w = vec![0f32; 27 * cin * cout];
+        for o in 0..cout {
+            for c in 0..cin {
+                for kt in 0..3 {
+                    for k in 0..9 {
+                        let v = weight[((o * cin + c) * 3 + kt) * 9 + k];
+                        w[(k * cin + c) * 3 * cout + kt * cout + o] = v * scale[o];
+                    }
+                }
+            }
+        }
+        let b = (0..cout).map(|o| bias[o] * scale[o] + shift[o]).collect();
+        Ok(Self {
+            cin,
+            cout,
+            w,
+            b,
+            pool,
+        })
+    }
+}
+
+/// A network of [`ClipBlock`]s for clips of one shape; see the module docs.
+pub struct ClipKernel {
+    /// `[C, F, H, W]`.
+    shape: [usize; 4],
+    differences: bool,
+    blocks: Vec<ClipBlock>,
+    /// Input `[T, H, W]` of each block, then the last block's output.
+    dims: Vec<[usize; 3]>,
+    /// `[K, cout of the last block]`.
+    fc_w: Vec<f32>,
+    fc_b: Vec<f32>,
+}
+
+impl ClipKernel {
+    /// The network for clips of `shape` `[C, F, H, W]`: `differences` first if set (F ≥ 2), then
+    /// `blocks` (the last one without pool), then the mean and the linear layer `fc` (`[K, c]`, `[K]`).
+    pub fn new(
+        shape: [usize; 4],
+        differences: bool,
+        blocks: Vec<ClipBlock>,
+        fc_weight: Vec<f32>,
+        fc_bias: Vec<f32>,
+    ) -> Result<Self> {
+        let [c, f, h, w] = shape;
+        if differences && f < 2 {
+            return Err(Error::invalid(
+                "shape",
+                "frame differences need at least 2 frames",
+            ));
+        }
+        let mut dims = vec![[if differences { f - 1 } else { f }, h, w]];
+        let mut cin = c;
+        for (i, b) in blocks.iter().enumerate() {
+            if b.cin != cin || b.pool.is_none() != (i + 1 == blocks.len()) {
+                return Err(Error::invalid(
+                    "blocks",
+                    format!(
+                        "block {i} takes {} channels (expected {cin}); only the last block has no pool",
+                        b.cin
+                    ),
+                ));
+            }
+            let d = *dims.last().expect("one entry per block");
+            dims.push(match b.pool {
+                Some(p) => pooled(d, p),
+                None => d,
+            });
+            cin = b.cout;
+        }
+        let k = fc_bias.len();
+        if blocks.is_empty() || fc_weight.len() != k * cin || k == 0 {
+            return Err(Error::invalid(
+                "fc",
+                format!("expected a [K, {cin}] weight and K biases"),
+            ));
+        }
+        if dims.iter().any(|d| d.contains(&0)) {
+            return Err(Error::invalid(
+                "shape",
+                format!("{shape:?} leaves no output"),
+            ));
+        }
+        Ok(Self {
+            shape,
+            differences,
+            blocks,
+            dims,
+            fc_w: fc_weight,
+            fc_b: fc_bias,
+        })
+    }
+
+    /// Example shape `[C, F, H, W]`.
+    pub fn shape(&self) -> [usize; 4] {
+        self.shape
+    }
+
+    /// Memory one [`ClipState`] holds, in bytes.
+    pub fn state_bytes(&self) -> usize {
+        let clip: usize = self.shape.iter().product();
+        let layers: usize = self
+            .blocks
+            .iter()
+            .zip(&self.dims)
+            .map(|(b, d)| d.iter().product::<usize>() * (b.cin + b.cout))
+            .sum();
+        4 * (clip + layers)
+    }
+
+    /// Evaluates the (standardised, channels first) clip `x` and keeps every activation.
+    pub fn start(&self, x: &[f32]) -> ClipState<'_> {
+        let [c, f, h, w] = self.shape;
+        assert_eq!(x.len(), c * f * h * w, "one clip of {:?}", self.shape);
+        let mut state = ClipState {
+            net: self,
+            x: vec![0.0; x.len()],
+            inputs: Vec::new(),
+            pre: Vec::new(),
+            sums: Vec::new(),
+        };
+        for (b, d) in self.blocks.iter().zip(&self.dims) {
+            let frame = d[1] * d[2];
+            state.inputs.push(vec![0.0; d[0] * frame * b.cin]);
+            state.pre.push(
+                b.b.iter()
+                    .copied()
+                    .cycle()
+                    .take(d[0] * frame * b.cout)
+                    .collect(),
+            );
+        }
+        let last = self.blocks.last().expect("checked in new");
+        state.sums = vec![0.0; self.dims[self.blocks.len() - 1][0] * last.cout];
+        let all: Vec<usize> = (0..f).collect();
+        state.replace(x, &all);
+        state
+    }
+}
+
+/// Output `[T, H, W]` of a max pool of kernel = stride `p` (axes shorter than the kernel pass).
+fn pooled(d: [usize; 3], p: [usize; 3]) -> [usize; 3] {
+    let k = effective(d, p);
+    [d[0] / k[0], d[1] / k[1], d[2] / k[2]]
+}
+
+fn effective(d: [usize; 3], p: [usize; 3]) -> [usize; 3] {
+    [0, 1, 2].map(|i| if d[i] < p[i] { 1 } else { p[i] })
+}
+
+/// Every activation of one clip; see [`ClipKernel::start`].
+pub struct ClipState<'a> {
+    net: &'a ClipKernel,
+    /// The clip, channels last `[F][H][W][C]`.
+    x: Vec<f32>,
+    /// Per block, its input `[T][H][W][cin]`.
+    inputs: Vec<Vec<f32>>,
+    /// Per block, the convolution's output with bias `[T][H][W][cout]` (before ReLU).
+    pre: Vec<Vec<f32>>,
+    /// Last block: per output frame, the sum over space of its ReLU `[T][cout]`.
+    sums: Vec<f32>,
+}
+
+impl ClipState<'_> {
+    /// Logits of the current clip.
+    pub fn logits(&self) -> Vec<f32> {
+        let net = self.net;
+        let last = net.blocks.len() - 1;
+        let c = net.blocks[last].cout;
+        let [t, h, w] = net.dims[last];
+        let mut mean = vec![0f32; c];
+        for frame in self.sums.chunks(c) {
+            for (m, s) in mean.iter_mut().zip(frame) {
+                *m += s;
+            }
+        }
+        let count = (t * h * w) as f32;
+        net.fc_b
+            .iter()
+            .enumerate()
+            .map(|(j, b)| {
+                let row = &net.fc_w[j * c..(j + 1) * c];
+                b + row
+                    .iter()
+                    .zip(&mean)
+                    .map(|(w, m)| w * m / count)
+                    .sum::<f32>()
+            })
+            .collect()
+    }
+
+    /// Sets frames `frames` of the clip to those of `x` (standardised, channels first, a whole
+    /// clip) and updates every activation they reach.
+    pub fn replace(&mut self, x: &[f32], frames: &[usize]) {
+        let [c, f, h, w] = self.net.shape;
+        let plane = h * w;
+        let mut changed: Vec<usize> = frames.iter().copied().filter(|&t| t < f).collect();
+        changed.sort_unstable();
+        changed.dedup();
+        for &t in &changed {
+            for ch in 0..c {
+                let src = &x[(ch * f + t) * plane..(ch * f + t + 1) * plane];
+                let dst = &mut self.x[t * plane * c..(t + 1) * plane * c];
+                for (p, v) in src.iter().enumerate() {
+                    dst[p * c + ch] = *v;
+                }
+            }
+        }
+        let frame = plane * c;
+        let (mut changed, mut values): (Vec<usize>, Vec<f32>) = if self.net.differences {
+            let mut d: Vec<usize> = changed
+                .iter()
+                .flat_map(|&t| [t.wrapping_sub(1), t])
+                .filter(|&t| t < f - 1)
+                .collect();
+            d.dedup();
+            let values = d
+                .iter()
+                .flat_map(|&t| {
+                    let (a, b) = (&self.x[t * frame..], &self.x[(t + 1) * frame..]);
+                    (0..frame).map(move |i| b[i] - a[i])
+                })
+                .collect();
+            (d, values)
+        } else {
+            let values = changed
+                .iter()
+                .flat_map(|&t| self.x[t * frame..(t + 1) * frame].iter().copied())
+                .collect();
+            (changed, values)
+        };
+        for b in 0..self.net.blocks.len() {
+            if changed.is_empty() {
+                return;
+            }
+            (changed, values) = self.update_block(b, &changed, &values);
+        }
+    }
+
+    /// Block `b`'s input frames `frames` become `values`; returns the next block's changed frames
+    /// and their values (nothing after the last block, whose frame sums are updated instead).
+    fn update_block(
+        &mut self,
+        b: usize,
+        frames: &[usize],
+        values: &[f32],
+    ) -> (Vec<usize>, Vec<f32>) {
+        let block = &self.net.blocks[b];
+        let [t, h, w] = self.net.dims[b];
+        let (cin, cout) = (block.cin, block.cout);
+        let frame_in = h * w * cin;
+        let frame_out = h * w * cout;
+        // The change of each frame, which the (linear) convolution maps to the change of its outputs.
+        let mut delta = values.to_vec();
+        for (i, &s) in frames.iter().enumerate() {
+            let old = &mut self.inputs[b][s * frame_in..(s + 1) * frame_in];
+            for (d, o) in delta[i * frame_in..(i + 1) * frame_in].iter_mut().zip(old) {
+                let new = *d;
+                *d = new - *o;
+                *o = new;
+            }
+        }
+        let per_gemm = (SCRATCH / (h * w * 9 * cin)).max(1);
+        for (chunk, idx) in frames
+            .chunks(per_gemm)
+            .zip((0..frames.len()).step_by(per_gemm))
+        {
+            let rows = chunk.len() * h * w;
+            let mut patches = vec![0f32; rows * 9 * cin];
+            for (i, _) in chunk.iter().enumerate() {
+                let src = &delta[(idx + i) * frame_in..(idx + i + 1) * frame_in];
+                im2col(src, h, w, cin, &mut patches[i * h * w * 9 * cin..]);
+            }
+            let mut out = vec![0f32; rows * 3 * cout];
+            matmul(&mut out, &patches, &block.w, rows, 9 * cin, 3 * cout, false);
+            for (i, &s) in chunk.iter().enumerate() {
+                for kt in 0..3 {
+                    // Output frame τ reads input frame τ + kt − 1.
+                    let Some(tau) = (s + 1).checked_sub(kt).filter(|&tau| tau < t) else {
+                        continue;
+                    };
+                    let dst = &mut self.pre[b][tau * frame_out..(tau + 1) * frame_out];
+                    let src = &out[i * h * w * 3 * cout..(i + 1) * h * w * 3 * cout];
+                    for (d, row) in dst.chunks_mut(cout).zip(src.chunks(3 * cout)) {
+                        for (d, v) in d.iter_mut().zip(&row[kt * cout..(kt + 1) * cout]) {
+                            *d += v;
+                        }
+                    }
+                }
+            }
+        }
+        let mut dirty: Vec<usize> = frames
+            .iter()
+            .flat_map(|&s| [s.wrapping_sub(1), s, s + 1])
+            .filter(|&tau| tau < t)
+            .collect();
+        dirty.sort_unstable();
+        dirty.dedup();
+        let pre = &self.pre[b];
+        match block.pool {
+            None => {
+                for &tau in &dirty {
+                    let sums = &mut self.sums[tau * cout..(tau + 1) * cout];
+                    sums.fill(0.0);
+                    for px in pre[tau * frame_out..(tau + 1) * frame_out].chunks(cout) {
+                        for (s, v) in sums.iter_mut().zip(px) {
+                            *s += v.max(0.0);
+                        }
+                    }
+                }
+                (Vec::new(), Vec::new())
+            }
+            Some(p) => {
+                let [kt, kh, kw] = effective([t, h, w], p);
+                let [to, ho, wo] = self.net.dims[b + 1];
+                let mut next: Vec<usize> = dirty
+                    .iter()
+                    .map(|&tau| tau / kt)
+                    .filter(|&q| q < to)
+                    .collect();
+                next.dedup();
+                let mut out = vec![0f32; next.len() * ho * wo * cout];
+                for (i, &q) in next.iter().enumerate() {
+                    for y in 0..ho {
+                        for x in 0..wo {
+                            let dst = &mut out[((i * ho + y) * wo + x) * cout..][..cout];
+                            // ReLU of the maximum: the maximum of the ReLUs.
+                            dst.fill(0.0);
+                            for a in 0..kt {
+                                for yy in y * kh..(y + 1) * kh {
+                                    for xx in x * kw..(x + 1) * kw {
+                                        let src = &pre[(((q * kt + a) * h + yy) * w + xx) * cout..]
+                                            [..cout];
+                                        for (d, v) in dst.iter_mut().zip(src) {
+                                            *d = d.max(*v);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                (next, out)
+            }
+        }
+    }
+
+    /// Gradient, with respect to the (standardised, channels first) clip, of an objective whose
+    /// derivative with respect to the logits is `dlogits`, at the current clip.
+    pub fn input_gradient(&self, dlogits: &[f32]) -> Vec<f32> {
+        let net = self.net;
+        let last = net.blocks.len() - 1;
+        let c = net.blocks[last].cout;
+        let [t, h, w] = net.dims[last];
+        let count = (t * h * w) as f32;
+        let g: Vec<f32> = (0..c)
+            .map(|o| {
+                dlogits
+                    .iter()
+                    .enumerate()
+                    .map(|(j, d)| d * net.fc_w[j * c + o])
+                    .sum::<f32>()
+                    / count
+            })
+            .collect();
+        let mut dpre: Vec<f32> = self.pre[last]
+            .chunks(c)
+            .flat_map(|px| {
+                px.iter()
+                    .zip(&g)
+                    .map(|(v, g)| if *v > 0.0 { *g } else { 0.0 })
+            })
+            .collect();
+        let mut b = last;
+        let dinput = loop {
+            let din = self.conv_backward(b, &dpre);
+            if b == 0 {
+                break din;
+            }
+            b -= 1;
+            dpre = self.pool_backward(b, &din);
+        };
+        let [ch, f, hh, ww] = net.shape;
+        let plane = hh * ww;
+        let frame = plane * ch;
+        let at = |t: usize| &dinput[t * frame..(t + 1) * frame];
+        let mut grad = vec![0f32; ch * f * plane];
+        for tx in 0..f {
+            for ci in 0..ch {
+                let dst = &mut grad[(ci * f + tx) * plane..(ci * f + tx + 1) * plane];
+                for (p, d) in dst.iter_mut().enumerate() {
+                    *d = if net.differences {
+                        // d[t] = x[t + 1] − x[t].
+                        let after = if tx >= 1 {
+                            at(tx - 1)[p * ch + ci]
+                        } else {
+                            0.0
+                        };
+                        let before = if tx + 1 < f { at(tx)[p * ch + ci] } else { 0.0 };
+                        after - before
+                    } else {
+                        at(tx)[p * ch + ci]
+                    };
+                }
+            }
+        }
+        grad
+    }
+
+    /// Block `b`'s input gradient `[T][H][W][cin]` from its output gradient `dpre` (before ReLU).
+    fn conv_backward(&self, b: usize, dpre: &[f32]) -> Vec<f32> {
+        let block = &self.net.blocks[b];
+        let [t, h, w] = self.net.dims[b];
+        let (cin, cout) = (block.cin, block.cout);
+        let plane = h * w;
+        let mut din = vec![0f32; t * plane * cin];
+        let per_gemm = (SCRATCH / (plane * 9 * cin)).max(1);
+        for s0 in (0..t).step_by(per_gemm) {
+            let s1 = (s0 + per_gemm).min(t);
+            let rows = (s1 - s0) * plane;
+            // Input frame s feeds output frame s + 1 − kt through tap kt.
+            let mut a = vec![0f32; rows * 3 * cout];
+            for s in s0..s1 {
+                for kt in 0..3 {
+                    let Some(tau) = (s + 1).checked_sub(kt).filter(|&tau| tau < t) else {
+                        continue;
+                    };
+                    let src = &dpre[tau * plane * cout..(tau + 1) * plane * cout];
+                    let dst = &mut a[(s - s0) * plane * 3 * cout..];
+                    for (row, g) in dst.chunks_mut(3 * cout).zip(src.chunks(cout)) {
+                        row[kt * cout..(kt + 1) * cout].copy_from_slice(g);
+                    }
+                }
+            }
+            let mut patches = vec![0f32; rows * 9 * cin];
+            matmul(&mut patches, &a, &block.w, rows, 3 * cout, 9 * cin, true);
+            for s in s0..s1 {
+                col2im(
+                    &patches[(s - s0) * plane * 9 * cin..(s - s0 + 1) * plane * 9 * cin],
+                    h,
+                    w,
+                    cin,
+                    &mut din[s * plane * cin..(s + 1) * plane * cin],
+                );
+            }
+        }
+        din
+    }
+
+    /// Block `b`'s output gradient before ReLU from the gradient of its pooled output: each
+    /// window's gradient goes to its (first) maximum, if that is positive.
+    fn pool_backward(&self, b: usize, dpool: &[f32]) -> Vec<f32> {
+        let block = &self.net.blocks[b];
+        let [t, h, w] = self.net.dims[b];
+        let [to, ho, wo] = self.net.dims[b + 1];
+        let [kt, kh, kw] = effective([t, h, w], block.pool.expect("not the last block"));
+        let c = block.cout;
+        let pre = &self.pre[b];
+        let mut dpre = vec![0f32; pre.len()];
+        for q in 0..to {
+            for y in 0..ho {
+                for x in 0..wo {
+                    let g = &dpool[((q * ho + y) * wo + x) * c..][..c];
+                    for (o, &g) in g.iter().enumerate() {
+                        let mut best = (0.0f32, usize::MAX);
+                        for a in 0..kt {
+                            for yy in y * kh..(y + 1) * kh {
+                                for xx in x * kw..(x + 1) * kw {
+                                    let i = (((q * kt + a) * h + yy) * w + xx) * c + o;
+                                    if pre[i] > best.0 {
+                                        best = (pre[i], i);
+                                    }
+                                }
+                            }
+                        }
+                        if best.1 != usize::MAX {
+                            dpre[best.1] += g;
+                        }
+                    }
+                }
+            }
+        }
+        dpre
+    }
+}
+
+/// 3 × 3 patches (zero padding 1) of one `[H][W][C]` frame: `[H · W][9 · C]`, tap-major.
+fn im2col(frame: &[f32], h: usize, w: usize, c: usize, out: &mut [f32]) {
+    for y in 0..h {
+        for x in 0..w {
+            let row = &mut out[(y * w + x) * 9 * c..(y * w + x + 1) * 9 * c];
+            for ky in 0..3 {
+                let Some(yy) = (y + ky).checked_sub(1).filter(|&v| v < h) else {
+                    continue;
+                };
+                for kx in 0..3 {
+                    let Some(xx) = (x + kx).checked_sub(1).filter(|&v| v < w) else {
+                        continue;
+                    };
+                    let k = ky * 3 + kx;
+                    row[k * c..(k + 1) * c]
+                        .copy_from_slice(&frame[(yy * w + xx) * c..(yy * w + xx + 1) * c]);
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds each patch entry back to its pixel.
+fn col2im(patches: &[f32], h: usize, w: usize, c: usize, frame: &mut [f32]) {
+    for y in 0..h {
+        for x in 0..w {
+            let row = &patches[(y * w + x) * 9 * c..(y * w + x + 1) * 9 * c];
+            for ky in 0..3 {
+                let Some(yy) = (y + ky).checked_sub(1).filter(|&v| v < h) else {
+                    continue;
+                };
+                for kx in 0..3 {
+                    let Some(xx) = (x + kx).checked_sub(1).filter(|&v| v < w) else {
+                        continue;
+                    };
+                    let k = ky * 3 + kx;
+                    for (d, v) in frame[(yy * w + xx) * c..(yy * w + xx + 1) * c]
+                        .iter_mut()
+                        .zip(&row[k * c..(k + 1) * c])
+                    {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst [m, n] = a [m, k] · b`, all row-major, with `b` `[k, n]` or, `b_transposed`, `[n, k]`.
+fn matmul(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize, b_transposed: bool) {
+    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
+    let (b_cs, b_rs) = if b_transposed {
+        (k as isize, 1)
+    } else {
+        (1, n as isize)
+    };
+    // SAFETY: the asserts above keep every access in bounds for these strides.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::Rayon(0),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::array::tensor_to_vec;
+    use crate::classifier::{Classifier, NeuralClassifier};
+    use crate::model::c3d_lite::C3dLite;
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    /// Random pixels: a regular pattern would tie in the max pools, where the gradient's choice is
+    /// arbitrary.
+    fn clip(d: usize, seed: u64) -> Vec<f32> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..d).map(|_| rng.random_range(0.0..1.0)).collect()
+    }
+
+    fn max_rel(a: &[f32], b: &[f32]) -> f32 {
+        let diff = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        diff / b.iter().map(|y| y.abs()).fold(1e-12, f32::max)
+    }
+
+    /// Frames `frames` of `b` in `a` (channels first `[C, F, H, W]`).
+    fn splice(a: &[f32], b: &[f32], frames: &[usize], shape: [usize; 4]) -> Vec<f32> {
+        let [_, f, h, w] = shape;
+        let plane = h * w;
+        a.iter()
+            .zip(b)
+            .enumerate()
+            .map(|(i, (&x, &y))| {
+                if frames.contains(&((i / plane) % f)) {
+                    y
+                } else {
+                    x
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn c3d_lite_logits_gradients_and_frame_updates_match_burn() {
+        let device = Device::flex();
+        // Odd sizes everywhere: an odd number of differences, odd height and width.
+        let shape = [3, 8, 9, 11];
+        let d: usize = shape.iter().product();
+        let net = C3dLite::init(4, &shape, &device, 3).unwrap();
+        let kernel = net.to_clip_kernel().unwrap();
+        let burn = NeuralClassifier::new(net, &device, shape.to_vec(), 4, None)
+            .unwrap()
+            .without_cpu_kernel();
+        let logits = |x: &[f32]| {
+            let t = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [1, d]), &device);
+            tensor_to_vec(burn.logits(t).unwrap())
+        };
+        let (x, y) = (clip(d, 1), clip(d, 2));
+        let mut state = kernel.start(&x);
+        let want = logits(&x);
+        assert!(
+            max_rel(&state.logits(), &want) < 1e-5,
+            "{:?} vs {want:?}",
+            state.logits()
+        );
+
+        let t = Tensor::<2>::from_data(TensorData::new(x.clone(), [1, d]), &device);
+        let (g, z) = burn.loss_gradient_and_logits(t, &[2]).unwrap();
+        let z = tensor_to_vec(z);
+        let m = z.iter().cloned().fold(f32::MIN, f32::max);
+        let e: Vec<f32> = z.iter().map(|v| (v - m).exp()).collect();
+        let sum: f32 = e.iter().sum();
+        let dlogits: Vec<f32> = (0..4).map(|k| e[k] / sum - (k == 2) as u8 as f32).collect();
+        let got = state.input_gradient(&dlogits);
+        let g = tensor_to_vec(g);
+        let worst = (0..g.len())
+            .max_by(|&a, &b| (got[a] - g[a]).abs().total_cmp(&(got[b] - g[b]).abs()))
+            .unwrap();
+        assert!(
+            max_rel(&got, &g) < 1e-4,
+            "rel {} at {worst}: {} vs {}; frame {}",
+            max_rel(&got, &g),
+            got[worst],
+            g[worst],
+            (worst / 99) % 8
+        );
+
+        // One frame at a time, as frame saliency adds them, then two at once (first and last).
+        let mut current = x.clone();
+        for frames in [vec![4], vec![0], vec![7], vec![3, 5], vec![0, 7]] {
+            state.replace(&y, &frames);
+            current = splice(&current, &y, &frames, shape);
+            let want = logits(&current);
+            assert!(max_rel(&state.logits(), &want) < 1e-5, "after {frames:?}");
+        }
+    }
+}
