@@ -20,6 +20,7 @@
 
 use crate::error::{Error, Result};
 use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
 
 /// Patches per GEMM at most (floats), to bound the scratch memory on long or large clips.
 const SCRATCH: usize = 1 << 22;
@@ -333,34 +334,37 @@ impl ClipState<'_> {
                 *o = new;
             }
         }
-        let per_gemm = (SCRATCH / (h * w * 9 * cin)).max(1);
-        for (chunk, idx) in frames
-            .chunks(per_gemm)
-            .zip((0..frames.len()).step_by(per_gemm))
-        {
-            let rows = chunk.len() * h * w;
-            let mut patches = vec![0f32; rows * 9 * cin];
-            for (i, _) in chunk.iter().enumerate() {
-                let src = &delta[(idx + i) * frame_in..(idx + i + 1) * frame_in];
-                im2col(src, h, w, cin, &mut patches[i * h * w * 9 * cin..]);
+        let plane = h * w;
+        let patch = plane * 9 * cin;
+        let per_gemm = (SCRATCH / patch).max(1);
+        let mut i = 0;
+        while i < frames.len() {
+            // A run of consecutive frames (at most `per_gemm`): one GEMM per tap.
+            let mut m = 1;
+            while m < per_gemm && i + m < frames.len() && frames[i + m] == frames[i] + m {
+                m += 1;
             }
-            let mut out = vec![0f32; rows * 3 * cout];
-            matmul(&mut out, &patches, &block.w, rows, 9 * cin, 3 * cout, false);
-            for (i, &s) in chunk.iter().enumerate() {
-                for kt in 0..3 {
-                    // Output frame τ reads input frame τ + kt − 1.
-                    let Some(tau) = (s + 1).checked_sub(kt).filter(|&tau| tau < t) else {
-                        continue;
-                    };
-                    let dst = &mut self.pre[b][tau * frame_out..(tau + 1) * frame_out];
-                    let src = &out[i * h * w * 3 * cout..(i + 1) * h * w * 3 * cout];
-                    for (d, row) in dst.chunks_mut(cout).zip(src.chunks(3 * cout)) {
-                        for (d, v) in d.iter_mut().zip(&row[kt * cout..(kt + 1) * cout]) {
-                            *d += v;
-                        }
-                    }
+            let mut patches = vec![0f32; m * patch];
+            patches
+                .par_chunks_mut(patch)
+                .zip(delta[i * frame_in..(i + m) * frame_in].par_chunks(frame_in))
+                .for_each(|(p, d)| im2col(d, h, w, cin, p));
+            let s0 = frames[i];
+            for kt in 0..3 {
+                if let Some((s, tau, n)) = tap_span(s0, s0 + m, kt, t) {
+                    // pre[τ] += patches[s] · W[:, kt]   (τ = s + 1 − kt)
+                    gemm_acc(
+                        &mut self.pre[b][tau * frame_out..(tau + n) * frame_out],
+                        cout,
+                        &patches[(s - s0) * patch..(s - s0 + n) * patch],
+                        9 * cin,
+                        &block.w[kt * cout..],
+                        (1, 3 * cout),
+                        (n * plane, 9 * cin, cout),
+                    );
                 }
             }
+            i += m;
         }
         let mut dirty: Vec<usize> = frames
             .iter()
@@ -393,26 +397,13 @@ impl ClipState<'_> {
                     .collect();
                 next.dedup();
                 let mut out = vec![0f32; next.len() * ho * wo * cout];
-                for (i, &q) in next.iter().enumerate() {
-                    for y in 0..ho {
-                        for x in 0..wo {
-                            let dst = &mut out[((i * ho + y) * wo + x) * cout..][..cout];
-                            // ReLU of the maximum: the maximum of the ReLUs.
-                            dst.fill(0.0);
-                            for a in 0..kt {
-                                for yy in y * kh..(y + 1) * kh {
-                                    for xx in x * kw..(x + 1) * kw {
-                                        let src = &pre[(((q * kt + a) * h + yy) * w + xx) * cout..]
-                                            [..cout];
-                                        for (d, v) in dst.iter_mut().zip(src) {
-                                            *d = d.max(*v);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+                out.par_chunks_mut(ho * wo * cout)
+                    .zip(&next)
+                    .for_each(|(out, &q)| {
+                        // Frames q·kt .. q·kt + kt of `pre`.
+                        let window = &pre[q * kt * frame_out..(q + 1) * kt * frame_out];
+                        max_pool_relu(window, [kt, h, w], [kh, kw], cout, out);
+                    });
                 (next, out)
             }
         }
@@ -487,35 +478,29 @@ impl ClipState<'_> {
         let (cin, cout) = (block.cin, block.cout);
         let plane = h * w;
         let mut din = vec![0f32; t * plane * cin];
-        let per_gemm = (SCRATCH / (plane * 9 * cin)).max(1);
+        let patch = plane * 9 * cin;
+        let per_gemm = (SCRATCH / patch).max(1);
         for s0 in (0..t).step_by(per_gemm) {
             let s1 = (s0 + per_gemm).min(t);
-            let rows = (s1 - s0) * plane;
-            // Input frame s feeds output frame s + 1 − kt through tap kt.
-            let mut a = vec![0f32; rows * 3 * cout];
-            for s in s0..s1 {
-                for kt in 0..3 {
-                    let Some(tau) = (s + 1).checked_sub(kt).filter(|&tau| tau < t) else {
-                        continue;
-                    };
-                    let src = &dpre[tau * plane * cout..(tau + 1) * plane * cout];
-                    let dst = &mut a[(s - s0) * plane * 3 * cout..];
-                    for (row, g) in dst.chunks_mut(3 * cout).zip(src.chunks(cout)) {
-                        row[kt * cout..(kt + 1) * cout].copy_from_slice(g);
-                    }
+            let mut patches = vec![0f32; (s1 - s0) * patch];
+            for kt in 0..3 {
+                if let Some((s, tau, n)) = tap_span(s0, s1, kt, t) {
+                    // dpatches[s] += dpre[τ] · W[:, kt]ᵀ   (τ = s + 1 − kt)
+                    gemm_acc(
+                        &mut patches[(s - s0) * patch..(s - s0 + n) * patch],
+                        9 * cin,
+                        &dpre[tau * plane * cout..(tau + n) * plane * cout],
+                        cout,
+                        &block.w[kt * cout..],
+                        (3 * cout, 1),
+                        (n * plane, cout, 9 * cin),
+                    );
                 }
             }
-            let mut patches = vec![0f32; rows * 9 * cin];
-            matmul(&mut patches, &a, &block.w, rows, 3 * cout, 9 * cin, true);
-            for s in s0..s1 {
-                col2im(
-                    &patches[(s - s0) * plane * 9 * cin..(s - s0 + 1) * plane * 9 * cin],
-                    h,
-                    w,
-                    cin,
-                    &mut din[s * plane * cin..(s + 1) * plane * cin],
-                );
-            }
+            din[s0 * plane * cin..s1 * plane * cin]
+                .par_chunks_mut(plane * cin)
+                .zip(patches.par_chunks(patch))
+                .for_each(|(d, p)| col2im(p, h, w, cin, d));
         }
         din
     }
@@ -528,32 +513,78 @@ impl ClipState<'_> {
         let [to, ho, wo] = self.net.dims[b + 1];
         let [kt, kh, kw] = effective([t, h, w], block.pool.expect("not the last block"));
         let c = block.cout;
-        let pre = &self.pre[b];
-        let mut dpre = vec![0f32; pre.len()];
-        for q in 0..to {
-            for y in 0..ho {
-                for x in 0..wo {
-                    let g = &dpool[((q * ho + y) * wo + x) * c..][..c];
-                    for (o, &g) in g.iter().enumerate() {
-                        let mut best = (0.0f32, usize::MAX);
-                        for a in 0..kt {
-                            for yy in y * kh..(y + 1) * kh {
-                                for xx in x * kw..(x + 1) * kw {
-                                    let i = (((q * kt + a) * h + yy) * w + xx) * c + o;
-                                    if pre[i] > best.0 {
-                                        best = (pre[i], i);
-                                    }
-                                }
-                            }
-                        }
-                        if best.1 != usize::MAX {
-                            dpre[best.1] += g;
+        let frames = kt * h * w * c;
+        let mut dpre = vec![0f32; self.pre[b].len()];
+        dpre.par_chunks_mut(frames)
+            .zip(self.pre[b].par_chunks(frames))
+            .zip(dpool.par_chunks(ho * wo * c))
+            .take(to)
+            .for_each(|((dpre, pre), dpool)| {
+                max_pool_relu_backward(pre, [kt, h, w], [kh, kw], c, dpool, dpre)
+            });
+        dpre
+    }
+}
+
+/// One pooled frame: the ReLU of the maximum over each `kt × kh × kw` window of `window`
+/// (`[kt][H][W][C]`), as `out` `[H / kh][W / kw][C]` (floor).
+fn max_pool_relu(
+    window: &[f32],
+    [kt, h, w]: [usize; 3],
+    [kh, kw]: [usize; 2],
+    c: usize,
+    out: &mut [f32],
+) {
+    let (ho, wo) = (h / kh, w / kw);
+    for y in 0..ho {
+        for x in 0..wo {
+            let dst = &mut out[(y * wo + x) * c..][..c];
+            // The ReLU of the maximum is the maximum of the ReLUs.
+            dst.fill(0.0);
+            for a in 0..kt {
+                for yy in y * kh..(y + 1) * kh {
+                    for xx in x * kw..(x + 1) * kw {
+                        let src = &window[((a * h + yy) * w + xx) * c..][..c];
+                        for (d, v) in dst.iter_mut().zip(src) {
+                            *d = d.max(*v);
                         }
                     }
                 }
             }
         }
-        dpre
+    }
+}
+
+/// The gradient through [`max_pool_relu`]: each window's gradient goes to its (first) maximum,
+/// if that is positive.
+fn max_pool_relu_backward(
+    window: &[f32],
+    [kt, h, w]: [usize; 3],
+    [kh, kw]: [usize; 2],
+    c: usize,
+    dout: &[f32],
+    dwindow: &mut [f32],
+) {
+    let (ho, wo) = (h / kh, w / kw);
+    for y in 0..ho {
+        for x in 0..wo {
+            for (o, &g) in dout[(y * wo + x) * c..][..c].iter().enumerate() {
+                let mut best = (0.0f32, usize::MAX);
+                for a in 0..kt {
+                    for yy in y * kh..(y + 1) * kh {
+                        for xx in x * kw..(x + 1) * kw {
+                            let i = ((a * h + yy) * w + xx) * c + o;
+                            if window[i] > best.0 {
+                                best = (window[i], i);
+                            }
+                        }
+                    }
+                }
+                if best.1 != usize::MAX {
+                    dwindow[best.1] += g;
+                }
+            }
+        }
     }
 }
 
@@ -605,14 +636,29 @@ fn col2im(patches: &[f32], h: usize, w: usize, c: usize, frame: &mut [f32]) {
     }
 }
 
-/// `dst [m, n] = a [m, k] · b`, all row-major, with `b` `[k, n]` or, `b_transposed`, `[n, k]`.
-fn matmul(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize, b_transposed: bool) {
-    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
-    let (b_cs, b_rs) = if b_transposed {
-        (k as isize, 1)
-    } else {
-        (1, n as isize)
-    };
+/// For tap `kt` of a temporal kernel of 3 (padding 1) over `t` frames: the input frames of
+/// `s0..s1` whose output frame `s + 1 − kt` exists, as (first input, first output, count).
+fn tap_span(s0: usize, s1: usize, kt: usize, t: usize) -> Option<(usize, usize, usize)> {
+    let lo = s0.max(kt.saturating_sub(1));
+    let hi = s1.min(t + kt - 1);
+    (lo < hi).then(|| (lo, lo + 1 - kt, hi - lo))
+}
+
+/// `dst [m, n] += a [m, k] · b [k, n]`, `dst` and `a` row-major with row strides `dst_rs` and
+/// `a_rs`, `b` with (column, row) strides `b_strides`.
+fn gemm_acc(
+    dst: &mut [f32],
+    dst_rs: usize,
+    a: &[f32],
+    a_rs: usize,
+    b: &[f32],
+    b_strides: (usize, usize),
+    (m, k, n): (usize, usize, usize),
+) {
+    let last = |rows: usize, rs: usize, cols: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
+    assert!(m > 0 && k > 0 && n > 0);
+    assert!(last(m, dst_rs, n, 1) < dst.len() && last(m, a_rs, k, 1) < a.len());
+    assert!(last(k, b_strides.1, n, b_strides.0) < b.len());
     // SAFETY: the asserts above keep every access in bounds for these strides.
     unsafe {
         gemm(
@@ -621,15 +667,15 @@ fn matmul(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize, b
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
-            false,
+            dst_rs as isize,
+            true,
             a.as_ptr(),
             1,
-            k as isize,
+            a_rs as isize,
             b.as_ptr(),
-            b_cs,
-            b_rs,
-            0.0,
+            b_strides.0 as isize,
+            b_strides.1 as isize,
+            1.0,
             1.0,
             false,
             false,
