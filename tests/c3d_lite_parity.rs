@@ -35,6 +35,7 @@ fn logits_and_input_gradients_match_the_pytorch_twin() {
     let net = C3dLite::from_weights(&mut weights, classes, &shape, &device).unwrap();
     weights.finish().unwrap();
     let clf = NeuralClassifier::new(net, &device, shape, classes, Some((0.0, 1.0))).unwrap();
+    let host = x.data.clone();
     let x = x.to_tensor(n, &device);
     let (grad, logits) = clf.loss_gradient_and_logits(x, &labels).unwrap();
     let e = rel_err(&tensor_to_vec(logits), &want_logits.data);
@@ -42,4 +43,20 @@ fn logits_and_input_gradients_match_the_pytorch_twin() {
     let want_grad = read_npy(&fixture("grad.npy")).unwrap().data;
     let e = rel_err(&tensor_to_vec(grad), &want_grad);
     assert!(e <= 1e-4, "input gradient relative error {e}");
+
+    // The host evaluation that frame saliency's clip sessions run, example by example.
+    let d = host.len() / n;
+    let (mut logits, mut grad) = (Vec::new(), Vec::new());
+    for (e, &label) in labels.iter().enumerate() {
+        let session = clf
+            .clip_session(&host[e * d..(e + 1) * d], 1)
+            .unwrap()
+            .expect("c3d-lite has clip sessions on the CPU");
+        logits.extend(session.logits());
+        grad.extend(session.loss_gradient(label));
+    }
+    let e = rel_err(&logits, &want_logits.data);
+    assert!(e <= 1e-5, "clip session logits relative error {e}");
+    let e = rel_err(&grad, &want_grad);
+    assert!(e <= 1e-4, "clip session input gradient relative error {e}");
 }

@@ -14,11 +14,14 @@
 //! passes and 2 gradients. Here one gradient pass does the work of the first five: the labels are
 //! read off its logits between forward and backward ([`Classifier::prediction_loss_gradient`]), the
 //! same logits say whether the clip is adversarial already, and FGM steps along that very gradient
-//! ([`Attack::generate_from_gradient`]). Then one forward pass per prefix tried, batched across
-//! examples: k of them ([`PrefixSearch::Linear`], ART's answer; the F-th is never checked, as the
-//! output does not depend on it), or ⌈log₂ F⌉ ([`PrefixSearch::Bisect`], opt-in). Prefixes of one
-//! clip are not checked speculatively in one batch: on the CPU a batch of b clips costs b single
-//! passes (docs/benchmarks.md), so that would only add passes. The refresh method likewise takes one
+//! ([`Attack::generate_from_gradient`]). Then each prefix tried is one check: k of them
+//! ([`PrefixSearch::Linear`], ART's answer; the F-th is never checked, as the output does not depend
+//! on it), or ⌈log₂ F⌉ ([`PrefixSearch::Bisect`], opt-in). Where the classifier has
+//! [`ClipSession`](crate::classifier::ClipSession)s (c3d-lite and other plain 3-D CNNs on the CPU, no defence in front), the
+//! gradient pass is the session's and each linear check replaces one frame of the session's clip,
+//! a fraction of a forward pass (`model/clip_kernel.rs`); otherwise a check is a forward pass,
+//! batched across examples. Prefixes of one clip are not checked speculatively in one batch: on the
+//! CPU a batch of b clips costs b single passes (docs/benchmarks.md). The refresh method takes one
 //! gradient per step, whose logits decide success and whose rows rank the next frames and drive the
 //! next FGM step, where ART predicts twice and takes two gradients.
 
@@ -55,8 +58,8 @@ pub enum PrefixSearch {
     /// makes an adversarial clip benign again): ⌈log₂ F⌉ probes whatever k. Where success is
     /// monotone it gives ART's k. Where it is not, it still returns a k whose prefix is adversarial
     /// and whose (k − 1)-prefix is not (k = F: the full attack, whether it succeeds or not, as
-    /// ART), but possibly a larger k than ART's. Pays when k is above log₂ F; linear is cheaper
-    /// below.
+    /// ART), but possibly a larger k than ART's. Its probes are forward passes: it pays when k is
+    /// above log₂ F and the classifier has no clip sessions; linear is cheaper otherwise.
     Bisect,
 }
 

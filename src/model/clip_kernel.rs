@@ -267,6 +267,7 @@ impl ClipState<'_> {
     /// clip) and updates every activation they reach.
     pub fn replace(&mut self, x: &[f32], frames: &[usize]) {
         let [c, f, h, w] = self.net.shape;
+        assert_eq!(x.len(), self.x.len(), "one clip of {:?}", self.net.shape);
         let plane = h * w;
         let mut changed: Vec<usize> = frames.iter().copied().filter(|&t| t < f).collect();
         changed.sort_unstable();
