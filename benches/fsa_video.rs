@@ -14,7 +14,7 @@
 //! the frames perturbed and the forward and gradient passes the attack asked for; both searches
 //! (linear, ART's answer; bisect, opt-in) run.
 
-use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, PrefixSearch, SaliencyMethod};
+use avfoil::attack::{Attack, Fgm, FrameSaliency, PrefixSearch, SaliencyMethod};
 use avfoil::classifier::{Classifier, Counting, Network, NeuralClassifier};
 use avfoil::media::npy::read_npy;
 use avfoil::model::Weights;
@@ -124,14 +124,7 @@ impl Network for VideoCnn {
 
 fn fsa(search: PrefixSearch) -> FrameSaliency {
     FrameSaliency {
-        attacker: Box::new(Fgm {
-            common: Common {
-                eps: Eps::Scalar(2.0 / 255.0),
-                eps_step: Eps::Scalar(2.0 / 255.0),
-                ..Default::default()
-            },
-            minimal: false,
-        }),
+        attacker: Box::new(Fgm::linf(2.0 / 255.0)),
         method: SaliencyMethod::Iterative,
         frame_axis: 1,
         batch_size: 1,

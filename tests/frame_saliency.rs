@@ -39,14 +39,7 @@ fn inputs() -> Vec<f32> {
 }
 
 fn fgm(eps: f32) -> Box<dyn Attack> {
-    Box::new(Fgm {
-        common: Common {
-            eps: Eps::Scalar(eps),
-            eps_step: Eps::Scalar(eps),
-            ..Default::default()
-        },
-        minimal: false,
-    })
+    Box::new(Fgm::linf(eps))
 }
 
 fn fsa(method: SaliencyMethod, eps: f32) -> FrameSaliency {

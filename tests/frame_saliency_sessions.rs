@@ -68,14 +68,7 @@ fn fsa(batch_size: usize, search: PrefixSearch, inner: Box<dyn Attack>) -> Frame
 }
 
 fn fgm(eps: f32) -> Box<dyn Attack> {
-    Box::new(Fgm {
-        common: Common {
-            eps: Eps::Scalar(eps),
-            eps_step: Eps::Scalar(eps),
-            ..Default::default()
-        },
-        minimal: false,
-    })
+    Box::new(Fgm::linf(eps))
 }
 
 fn host(t: Tensor<2>) -> Vec<f32> {

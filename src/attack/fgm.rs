@@ -24,6 +24,20 @@ pub struct Fgm {
     pub minimal: bool,
 }
 
+impl Fgm {
+    /// One untargeted step of `eps` in ℓ∞ (eps_step = eps), no restarts: the video notebook's FGM.
+    pub fn linf(eps: f32) -> Self {
+        Self {
+            common: Common {
+                eps: super::Eps::Scalar(eps),
+                eps_step: super::Eps::Scalar(eps),
+                ..Default::default()
+            },
+            minimal: false,
+        }
+    }
+}
+
 impl Attack for Fgm {
     fn name(&self) -> &'static str {
         "fgm"

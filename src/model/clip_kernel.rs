@@ -589,11 +589,12 @@ fn max_pool_relu_backward(
     }
 }
 
-/// 3 × 3 patches (zero padding 1) of one `[H][W][C]` frame: `[H · W][9 · C]`, tap-major.
-fn im2col(frame: &[f32], h: usize, w: usize, c: usize, out: &mut [f32]) {
+/// Calls `f(pixel, entry)` for every entry of the 3 × 3 patches (zero padding 1) of an `[H][W][C]`
+/// frame, laid out `[H · W][9 · C]` tap-major: the offsets of the C values of the pixel in the frame
+/// and of the entry in the patches. Entries in the padding are skipped (they stay zero).
+fn for_each_patch_entry(h: usize, w: usize, c: usize, mut f: impl FnMut(usize, usize)) {
     for y in 0..h {
         for x in 0..w {
-            let row = &mut out[(y * w + x) * 9 * c..(y * w + x + 1) * 9 * c];
             for ky in 0..3 {
                 let Some(yy) = (y + ky).checked_sub(1).filter(|&v| v < h) else {
                     continue;
@@ -602,39 +603,27 @@ fn im2col(frame: &[f32], h: usize, w: usize, c: usize, out: &mut [f32]) {
                     let Some(xx) = (x + kx).checked_sub(1).filter(|&v| v < w) else {
                         continue;
                     };
-                    let k = ky * 3 + kx;
-                    row[k * c..(k + 1) * c]
-                        .copy_from_slice(&frame[(yy * w + xx) * c..(yy * w + xx + 1) * c]);
+                    f((yy * w + xx) * c, ((y * w + x) * 9 + ky * 3 + kx) * c);
                 }
             }
         }
     }
 }
 
+/// The 3 × 3 patches of one `[H][W][C]` frame into `out` `[H · W][9 · C]` (zeroed by the caller).
+fn im2col(frame: &[f32], h: usize, w: usize, c: usize, out: &mut [f32]) {
+    for_each_patch_entry(h, w, c, |p, e| {
+        out[e..e + c].copy_from_slice(&frame[p..p + c]);
+    });
+}
+
 /// The adjoint of [`im2col`]: adds each patch entry back to its pixel.
 fn col2im(patches: &[f32], h: usize, w: usize, c: usize, frame: &mut [f32]) {
-    for y in 0..h {
-        for x in 0..w {
-            let row = &patches[(y * w + x) * 9 * c..(y * w + x + 1) * 9 * c];
-            for ky in 0..3 {
-                let Some(yy) = (y + ky).checked_sub(1).filter(|&v| v < h) else {
-                    continue;
-                };
-                for kx in 0..3 {
-                    let Some(xx) = (x + kx).checked_sub(1).filter(|&v| v < w) else {
-                        continue;
-                    };
-                    let k = ky * 3 + kx;
-                    for (d, v) in frame[(yy * w + xx) * c..(yy * w + xx + 1) * c]
-                        .iter_mut()
-                        .zip(&row[k * c..(k + 1) * c])
-                    {
-                        *d += v;
-                    }
-                }
-            }
+    for_each_patch_entry(h, w, c, |p, e| {
+        for (d, v) in frame[p..p + c].iter_mut().zip(&patches[e..e + c]) {
+            *d += v;
         }
-    }
+    });
 }
 
 /// For tap `kt` of a temporal kernel of 3 (padding 1) over `t` frames: the input frames of
