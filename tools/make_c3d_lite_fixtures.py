@@ -16,6 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from fixture_weights import randomise
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "c3d_lite")
 CLASSES = 4
 # Odd frame count and sizes, so that the floor-mode pools and the H/W order matter:
@@ -47,26 +49,6 @@ class C3dLite(nn.Module):
             x = F.max_pool3d(x, (2, 1, 1))
         x = F.relu(self.conv3(x))
         return self.fc(x.mean(dim=(2, 3, 4)))
-
-
-def randomise(model, calibration):
-    """Random weights and batch-norm statistics that are neither identity nor the calibration batch's
-    own, so every running_mean/running_var/weight/bias matters."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm3d):
-                m.momentum = None
-                m.reset_running_stats()
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.2)
-        model.train()
-        model(calibration)
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm3d):
-                m.running_mean.add_(torch.randn_like(m.running_mean) * 0.1 * m.running_var.sqrt())
-                m.running_var.mul_(torch.empty_like(m.running_var).uniform_(0.8, 1.25))
-        model.fc.bias.normal_(0.0, 0.5)
-    return model.eval()
 
 
 def main():

@@ -26,6 +26,8 @@ import torch
 import torch.nn as nn
 from safetensors.torch import save_file
 
+from fixture_weights import randomise
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "video_resnet")
 WIDTHS = (8, 12, 16, 24)
 STEM_MID = 10
@@ -150,29 +152,6 @@ def check_narrowing_is_faithful():
             assert torch.equal(ref(x), ours(x)), f"{arch}: logits differ"
 
 
-def randomise(model, calibration):
-    """Random weights everywhere and batch-norm statistics that are neither identity nor the
-    calibration batch's own, so every running_mean/running_var/weight/bias matters."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm3d):
-                m.momentum = None
-                m.reset_running_stats()
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.2)
-        # Statistics from real activations keep every layer's output at a sane scale.
-        model.train()
-        model(calibration)
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm3d):
-                m.running_mean.add_(torch.randn_like(m.running_mean) * 0.1 * m.running_var.sqrt())
-                m.running_var.mul_(torch.empty_like(m.running_var).uniform_(0.8, 1.25))
-        bound = 1.0 / np.sqrt(model.fc.in_features)
-        model.fc.weight.uniform_(-bound, bound)
-        model.fc.bias.normal_(0.0, 0.5)
-    return model.eval()
-
-
 def standardise(x):
     mean = torch.tensor(MEAN).reshape(1, 3, 1, 1, 1)
     std = torch.tensor(STD).reshape(1, 3, 1, 1, 1)
@@ -196,7 +175,7 @@ def main():
     for arch in ("r3d_18", "r2plus1d_18"):
         out = os.path.join(OUT, arch)
         os.makedirs(out, exist_ok=True)
-        model = randomise(narrow(arch, WIDTHS, STEM_MID, CLASSES), standardise(torch.rand(4, *CLIP[1:])))
+        model = randomise(narrow(arch, WIDTHS, STEM_MID, CLASSES), standardise(torch.rand(4, *CLIP[1:])), fc_weight=True)
         # num_batches_tracked (int64) stays in both files: real state dicts carry it.
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         save_file(state, os.path.join(out, "model.safetensors"))
