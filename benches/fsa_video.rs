@@ -9,13 +9,16 @@
 //!         target/bench/fsa_video_seed26.safetensors
 //!
 //! Seeds 43, 0 and 26 make ART perturb 14 frames (and flip the clip), all 16 (no flip) and 1.
-//! Options (after `--`): `--reps N` (default 3), `--pieces` (also time the forward pass at batch 1,
-//! 2 and 4 and the input gradient). Prints one JSON line per case, like the baseline script, with
-//! the frames perturbed and the forward and gradient passes the attack asked for; both searches
-//! (linear, ART's answer; bisect, opt-in) run.
+//! Options (after `--`): `--reps N` (default 3), `--pieces` (also time the host kernel's pieces, the
+//! forward pass at batch 1, 2 and 4 and the input gradient). Prints one JSON line per case, like the
+//! baseline script: FGM at 8/255 on the whole clip (art_baseline's `fgm_video`, on the seed-0
+//! weights its own model), through the host kernel (`ClipKernel`, the CPU path) and through burn;
+//! then frame saliency with the frames perturbed and the passes it asked for, searched linearly
+//! through clip sessions (ART's answer, the default), linearly through forward passes, and by
+//! bisection.
 
 use avfoil::attack::{Attack, Fgm, FrameSaliency, PrefixSearch, SaliencyMethod};
-use avfoil::classifier::{Classifier, Counting, Network, NeuralClassifier};
+use avfoil::classifier::{Classifier, Counting, CpuKernel, Network, NeuralClassifier};
 use avfoil::media::npy::read_npy;
 use avfoil::model::Weights;
 use avfoil::model::clip_kernel::{ClipBlock, ClipKernel};
@@ -97,6 +100,10 @@ impl VideoCnn {
 impl Network for VideoCnn {
     fn clip_kernel(&self) -> Option<ClipKernel> {
         self.to_clip_kernel().ok()
+    }
+
+    fn cpu_kernel(&self) -> Option<Box<dyn CpuKernel>> {
+        Some(Box::new(self.to_clip_kernel().ok()?))
     }
 
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
@@ -232,6 +239,21 @@ fn main() -> avfoil::Result<()> {
             Some((0.0, 1.0)),
         )?
         .without_cpu_kernel();
+        // art_baseline's fgm_video: FGM at 8/255 on the whole clip, no labels given.
+        for (clf, path) in [(&clf, "host-kernel"), (&passes, "burn")] {
+            let fgm = Fgm::linf(8.0 / 255.0);
+            let (s, _) = time(reps, || {
+                fgm.generate(clf, &x, None, None)
+                    .expect("attack")
+                    .adversarial
+            });
+            report(
+                "fgm_video_16x112",
+                s,
+                1,
+                json!({"weights": weights, "path": path, "reps": reps}),
+            );
+        }
         // Linear through clip sessions (the default), linear through ordinary forward passes,
         // and bisection.
         for (search, clf, how) in [

@@ -34,15 +34,34 @@ fn logits_and_input_gradients_match_the_pytorch_twin() {
     let mut weights = Weights::load(&fixture("model.safetensors")).unwrap();
     let net = C3dLite::from_weights(&mut weights, classes, &shape, &device).unwrap();
     weights.finish().unwrap();
-    let clf = NeuralClassifier::new(net, &device, shape, classes, Some((0.0, 1.0))).unwrap();
+    let clf =
+        NeuralClassifier::new(net, &device, shape.clone(), classes, Some((0.0, 1.0))).unwrap();
     let host = x.data.clone();
     let x = x.to_tensor(n, &device);
-    let (grad, logits) = clf.loss_gradient_and_logits(x, &labels).unwrap();
-    let e = rel_err(&tensor_to_vec(logits), &want_logits.data);
-    assert!(e <= 1e-5, "logits relative error {e}");
     let want_grad = read_npy(&fixture("grad.npy")).unwrap().data;
-    let e = rel_err(&tensor_to_vec(grad), &want_grad);
-    assert!(e <= 1e-4, "input gradient relative error {e}");
+    // The CPU path (the host kernel of model/clip_kernel.rs), then burn's (every other device).
+    let burn = NeuralClassifier::new(
+        C3dLite::from_weights(
+            &mut Weights::load(&fixture("model.safetensors")).unwrap(),
+            classes,
+            &shape,
+            &device,
+        )
+        .unwrap(),
+        &device,
+        shape.clone(),
+        classes,
+        Some((0.0, 1.0)),
+    )
+    .unwrap()
+    .without_cpu_kernel();
+    for (path, clf) in [("host kernel", &clf), ("burn", &burn)] {
+        let (grad, logits) = clf.loss_gradient_and_logits(x.clone(), &labels).unwrap();
+        let e = rel_err(&tensor_to_vec(logits), &want_logits.data);
+        assert!(e <= 1e-5, "{path}: logits relative error {e}");
+        let e = rel_err(&tensor_to_vec(grad), &want_grad);
+        assert!(e <= 1e-4, "{path}: input gradient relative error {e}");
+    }
 
     // The host evaluation that frame saliency's clip sessions run, example by example.
     let d = host.len() / n;

@@ -360,10 +360,14 @@ impl Network for C3dLite {
         self.forward_clip(x.reshape([n, c, f, h, w]))
     }
 
-    /// Long clips go through [`ChunkedC3dLite`] (the same numbers in bounded memory).
+    /// Long clips go through [`ChunkedC3dLite`] (the same numbers in bounded memory), the others
+    /// through the [`ClipKernel`] (twice as fast as burn's generic path on the CPU).
     fn cpu_kernel(&self) -> Option<Box<dyn crate::classifier::CpuKernel>> {
         use super::c3d_lite_chunked::{ChunkedC3dLite, worth_chunking};
-        worth_chunking(self.shape[1]).then(|| Box::new(ChunkedC3dLite::new(self)) as _)
+        if worth_chunking(self.shape[1]) {
+            return Some(Box::new(ChunkedC3dLite::new(self)));
+        }
+        Some(Box::new(self.to_clip_kernel().ok()?))
     }
 
     fn clip_kernel(&self) -> Option<ClipKernel> {

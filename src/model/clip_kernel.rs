@@ -18,6 +18,7 @@
 //! temporal taps side by side); each column block is added to its output frame. A full forward
 //! pass is the same update with every frame changed from zero, so there is one code path.
 
+use crate::classifier::CpuKernel;
 use crate::error::{Error, Result};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
@@ -209,6 +210,35 @@ impl ClipKernel {
         let all: Vec<usize> = (0..f).collect();
         state.replace(x, &all);
         state
+    }
+}
+
+/// Whole clips one at a time: avfoil's CPU path for these networks (about twice as fast as
+/// burn-flex's generic convolutions on c3d-lite, docs/benchmarks.md).
+impl CpuKernel for ClipKernel {
+    fn logits(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let d = x.len() / n.max(1);
+        x.chunks(d.max(1))
+            .take(n)
+            .flat_map(|clip| self.start(clip).logits())
+            .collect()
+    }
+
+    fn input_gradient(
+        &self,
+        x: &[f32],
+        n: usize,
+        dlogits: &(dyn Fn(usize, &[f32]) -> Vec<f32> + Sync),
+    ) -> (Vec<f32>, Vec<f32>) {
+        let d = x.len() / n.max(1);
+        let (mut logits, mut grad) = (Vec::new(), Vec::with_capacity(x.len()));
+        for (i, clip) in x.chunks(d.max(1)).take(n).enumerate() {
+            let state = self.start(clip);
+            let z = state.logits();
+            grad.extend(state.input_gradient(&dlogits(i, &z)));
+            logits.extend(z);
+        }
+        (logits, grad)
     }
 }
 
