@@ -22,31 +22,23 @@
 //! gradients from one state dict.
 
 use super::clip_kernel::{ClipBlock, ClipKernel};
+use super::conv_bn::{BN_EPS, ConvBn, host_tensor, uniform};
 use super::pool3d::max_pool3d;
 use super::weights::{HostTensor, Weights};
 use crate::array::tensor_to_vec;
 use crate::classifier::Network;
 use crate::error::{Error, Result};
-use burn::module::{Module, Param, RunningState};
+use burn::module::{Module, Param};
 use burn::tensor::module::conv3d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor, TensorData, activation::relu};
+use burn::tensor::{Device, Tensor, activation::relu};
 use std::collections::BTreeMap;
 
 /// Channels of the three convolutions.
 pub const WIDTHS: [usize; 3] = [16, 32, 64];
-const BN_EPS: f64 = 1e-5;
 
-/// One Conv3d → BatchNorm3d → ReLU block.
-#[derive(Module, Debug)]
-pub struct Block {
-    conv_weight: Param<Tensor<5>>,
-    conv_bias: Param<Tensor<1>>,
-    bn_weight: Param<Tensor<1>>,
-    bn_bias: Param<Tensor<1>>,
-    bn_mean: RunningState<Tensor<1>>,
-    bn_var: RunningState<Tensor<1>>,
-}
+/// One Conv3d → BatchNorm3d block (ReLU and pooling follow in the forward pass).
+pub type Block = ConvBn<5>;
 
 /// The network; see the module docs.
 #[derive(Module, Debug)]
@@ -85,19 +77,8 @@ impl C3dLite {
         let mut blocks = Vec::with_capacity(3);
         let mut cin = 3;
         for (i, &cout) in WIDTHS.iter().enumerate() {
-            let p = format!("conv{}", i + 1);
-            blocks.push(Block {
-                conv_weight: weights.param(
-                    &format!("{p}.0.weight"),
-                    [cout, cin, 3, 3, 3],
-                    device,
-                )?,
-                conv_bias: weights.param(&format!("{p}.0.bias"), [cout], device)?,
-                bn_weight: weights.param(&format!("{p}.1.weight"), [cout], device)?,
-                bn_bias: weights.param(&format!("{p}.1.bias"), [cout], device)?,
-                bn_mean: weights.state(&format!("{p}.1.running_mean"), [cout], device)?,
-                bn_var: weights.state(&format!("{p}.1.running_var"), [cout], device)?,
-            });
+            let prefix = format!("conv{}", i + 1);
+            blocks.push(Block::load(weights, &prefix, [cout, cin, 3, 3, 3], device)?);
             cin = cout;
         }
         Ok(Self {
@@ -110,41 +91,18 @@ impl C3dLite {
 
     /// PyTorch's default initialisation (uniform ±1/√fan_in; batch norm at identity), from `seed`.
     pub fn init(classes: usize, shape: &[usize], device: &Device, seed: u64) -> Result<Self> {
-        use rand::{Rng, SeedableRng};
+        use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let mut uniform = |shape: Vec<usize>, fan_in: usize| -> HostTensor {
-            let bound = 1.0 / (fan_in as f32).sqrt();
-            let n = shape.iter().product();
-            HostTensor {
-                data: (0..n).map(|_| rng.random_range(-bound..bound)).collect(),
-                shape,
-            }
-        };
         let mut tensors = BTreeMap::new();
         let mut cin = 3;
         for (i, &cout) in WIDTHS.iter().enumerate() {
-            let p = format!("conv{}", i + 1);
-            let fan_in = cin * 27;
-            tensors.insert(
-                format!("{p}.0.weight"),
-                uniform(vec![cout, cin, 3, 3, 3], fan_in),
-            );
-            tensors.insert(format!("{p}.0.bias"), uniform(vec![cout], fan_in));
-            let constant = |v: f32| HostTensor {
-                shape: vec![cout],
-                data: vec![v; cout],
-            };
-            tensors.insert(format!("{p}.1.weight"), constant(1.0));
-            tensors.insert(format!("{p}.1.bias"), constant(0.0));
-            tensors.insert(format!("{p}.1.running_mean"), constant(0.0));
-            tensors.insert(format!("{p}.1.running_var"), constant(1.0));
+            let prefix = format!("conv{}", i + 1);
+            Block::init_tensors(&mut rng, &prefix, [cout, cin, 3, 3, 3], &mut tensors);
             cin = cout;
         }
-        tensors.insert(
-            "fc.weight".into(),
-            uniform(vec![classes, WIDTHS[2]], WIDTHS[2]),
-        );
-        tensors.insert("fc.bias".into(), uniform(vec![classes], WIDTHS[2]));
+        let c = WIDTHS[2];
+        tensors.insert("fc.weight".into(), uniform(&mut rng, vec![classes, c], c));
+        tensors.insert("fc.bias".into(), uniform(&mut rng, vec![classes], c));
         Self::from_weights(
             &mut Weights::from_tensors("init", tensors),
             classes,
@@ -195,14 +153,11 @@ impl C3dLite {
                         .map(|v| v * count / (count - 1.0).max(1.0))
                         .collect(),
                 });
-                affine(block.bn_weight.val(), block.bn_bias.val(), mean, var)
+                let scale = block.bn_weight.val() / (var + BN_EPS).sqrt();
+                let shift = block.bn_bias.val() - mean * scale.clone();
+                (scale, shift)
             } else {
-                affine(
-                    block.bn_weight.val(),
-                    block.bn_bias.val(),
-                    block.bn_mean.value(),
-                    block.bn_var.value(),
-                )
+                block.eval_affine()
             };
             x = relu(x * scale.reshape([1, cout, 1, 1, 1]) + shift.reshape([1, cout, 1, 1, 1]));
             x = match i {
@@ -233,12 +188,7 @@ impl C3dLite {
             .iter()
             .enumerate()
             .map(|(i, b)| {
-                let (scale, shift) = affine(
-                    b.bn_weight.val(),
-                    b.bn_bias.val(),
-                    b.bn_mean.value(),
-                    b.bn_var.value(),
-                );
+                let (scale, shift) = b.eval_affine();
                 let pool = match i {
                     0 => Some([1, 2, 2]),
                     _ if i == last => None,
@@ -277,63 +227,25 @@ impl C3dLite {
     /// Replaces every block's running statistics.
     pub fn set_running_stats(&self, stats: &[BatchStats]) {
         for (block, s) in self.blocks.iter().zip(stats) {
-            let device = block.bn_mean.value().device();
-            let c = s.mean.len();
-            let upload =
-                |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [c]), &device);
-            block.bn_mean.update(upload(&s.mean));
-            block.bn_var.update(upload(&s.var));
-            // `update` records a per-thread value that `value()` only sees after a sync.
-            block.bn_mean.value_sync();
-            block.bn_var.value_sync();
+            block.set_running_stats(s);
         }
     }
 
     /// Every block's running statistics.
     pub fn running_stats(&self) -> Vec<BatchStats> {
-        self.blocks
-            .iter()
-            .map(|b| BatchStats {
-                mean: tensor_to_vec(b.bn_mean.value()),
-                var: tensor_to_vec(b.bn_var.value()),
-            })
-            .collect()
+        self.blocks.iter().map(Block::running_stats).collect()
     }
 
     /// Every tensor under its PyTorch name, for saving.
     pub fn host_tensors(&self) -> BTreeMap<String, HostTensor> {
-        fn host<const D: usize>(t: Tensor<D>) -> HostTensor {
-            HostTensor {
-                shape: t.dims().to_vec(),
-                data: tensor_to_vec(t),
-            }
-        }
         let mut out = BTreeMap::new();
         for (i, b) in self.blocks.iter().enumerate() {
-            let p = format!("conv{}", i + 1);
-            out.insert(format!("{p}.0.weight"), host(b.conv_weight.val()));
-            out.insert(format!("{p}.0.bias"), host(b.conv_bias.val()));
-            out.insert(format!("{p}.1.weight"), host(b.bn_weight.val()));
-            out.insert(format!("{p}.1.bias"), host(b.bn_bias.val()));
-            out.insert(format!("{p}.1.running_mean"), host(b.bn_mean.value()));
-            out.insert(format!("{p}.1.running_var"), host(b.bn_var.value()));
+            b.host_tensors(&format!("conv{}", i + 1), &mut out);
         }
-        out.insert("fc.weight".into(), host(self.fc_weight.val()));
-        out.insert("fc.bias".into(), host(self.fc_bias.val()));
+        out.insert("fc.weight".into(), host_tensor(self.fc_weight.val()));
+        out.insert("fc.bias".into(), host_tensor(self.fc_bias.val()));
         out
     }
-}
-
-/// Batch norm as the per-channel affine map `x·scale + shift`.
-fn affine(
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    mean: Tensor<1>,
-    var: Tensor<1>,
-) -> (Tensor<1>, Tensor<1>) {
-    let scale = gamma / (var + BN_EPS).sqrt();
-    let shift = beta - mean * scale.clone();
-    (scale, shift)
 }
 
 /// Max pool (1, 2, 2); a clip smaller than 2 × 2 passes.
@@ -378,6 +290,7 @@ impl Network for C3dLite {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::TensorData;
 
     fn clip(n: usize, shape: [usize; 4], seed: usize) -> Vec<f32> {
         let d: usize = shape.iter().product();

@@ -34,6 +34,7 @@ pub mod batch_stats;
 pub mod c3d_lite;
 pub mod c3d_lite_chunked;
 pub mod clip_kernel;
+pub mod conv_bn;
 mod input;
 pub mod linear;
 pub mod pool3d;

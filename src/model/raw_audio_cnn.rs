@@ -4,15 +4,16 @@
 //! 8000 samples → 8002 → 4000 → 2000 → … → 62 → 60 (the unpadded conv8) → 30; 32·30 = 960 → K.
 //! Key names are PyTorch's (`conv1.0.weight`, `conv1.1.running_mean`, …, `fc.bias`).
 
+use super::conv_bn::{ConvBn, host_tensor, uniform};
 use super::raw_audio_cnn_cpu::{BlockParams, RawAudioCnnCpu};
 use super::weights::{HostTensor, Weights};
 use crate::array::tensor_to_vec;
 use crate::classifier::{CpuKernel, Network};
 use crate::error::{Error, Result};
-use burn::module::{Module, Param, RunningState};
+use burn::module::{Module, Param};
 use burn::tensor::module::{conv1d, max_pool1d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
-use burn::tensor::{Device, Tensor, TensorData, activation::relu};
+use burn::tensor::{Device, Tensor, activation::relu};
 
 /// Channels in and out, conv padding, pool kernel and stride of each block.
 pub(super) const BLOCKS: [(usize, usize, usize, usize, usize); 8] = [
@@ -29,18 +30,10 @@ pub(super) const BLOCKS: [(usize, usize, usize, usize, usize); 8] = [
 /// Samples per example the architecture is built for (1 s at 8 kHz).
 pub const INPUT_LEN: usize = 8000;
 pub(super) const FC_IN: usize = 32 * 30;
-pub(super) const BN_EPS: f64 = 1e-5;
+pub(super) use super::conv_bn::BN_EPS;
 
-/// One Conv → BatchNorm → ReLU → MaxPool block.
-#[derive(Module, Debug)]
-pub struct Block {
-    conv_weight: Param<Tensor<3>>,
-    conv_bias: Param<Tensor<1>>,
-    bn_weight: Param<Tensor<1>>,
-    bn_bias: Param<Tensor<1>>,
-    bn_mean: RunningState<Tensor<1>>,
-    bn_var: RunningState<Tensor<1>>,
-}
+/// One Conv1d → BatchNorm1d block (ReLU and max pool follow in the forward pass).
+pub type Block = ConvBn<3>;
 
 /// The network; see the module docs.
 #[derive(Module, Debug)]
@@ -55,15 +48,8 @@ impl RawAudioCnn {
     pub fn from_weights(weights: &mut Weights, classes: usize, device: &Device) -> Result<Self> {
         let mut blocks = Vec::with_capacity(BLOCKS.len());
         for (i, &(cin, cout, ..)) in BLOCKS.iter().enumerate() {
-            let p = format!("conv{}", i + 1);
-            blocks.push(Block {
-                conv_weight: weights.param(&format!("{p}.0.weight"), [cout, cin, 3], device)?,
-                conv_bias: weights.param(&format!("{p}.0.bias"), [cout], device)?,
-                bn_weight: weights.param(&format!("{p}.1.weight"), [cout], device)?,
-                bn_bias: weights.param(&format!("{p}.1.bias"), [cout], device)?,
-                bn_mean: weights.state(&format!("{p}.1.running_mean"), [cout], device)?,
-                bn_var: weights.state(&format!("{p}.1.running_var"), [cout], device)?,
-            });
+            let prefix = format!("conv{}", i + 1);
+            blocks.push(Block::load(weights, &prefix, [cout, cin, 3], device)?);
         }
         let fc_weight = weights.param("fc.weight", [classes, FC_IN], device)?;
         let fc_bias = weights.param("fc.bias", [classes], device)?;
@@ -95,13 +81,9 @@ impl RawAudioCnn {
                 Some(block.conv_bias.val()),
                 ConvOptions::new([1], [pad], [1], 1),
             );
-            x = batch_norm_eval(
-                x,
-                block.bn_weight.val(),
-                block.bn_bias.val(),
-                block.bn_mean.value(),
-                block.bn_var.value(),
-            );
+            let (scale, shift) = block.eval_affine();
+            let [c] = scale.dims();
+            x = x * scale.reshape([1, c, 1]) + shift.reshape([1, c, 1]);
             x = max_pool1d(relu(x), MaxPoolOptions::new([kernel]).with_stride([stride]));
         }
         let [n, _, _] = x.dims();
@@ -139,55 +121,28 @@ impl Network for RawAudioCnn {
     }
 }
 
-/// Batch norm with running statistics as one per-channel affine map `x·scale + shift`.
-fn batch_norm_eval(
-    x: Tensor<3>,
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    mean: Tensor<1>,
-    var: Tensor<1>,
-) -> Tensor<3> {
-    let scale = gamma / (var + BN_EPS).sqrt();
-    let shift = beta - mean * scale.clone();
-    let [c] = scale.dims();
-    x * scale.reshape([1, c, 1]) + shift.reshape([1, c, 1])
-}
-
 pub use super::batch_stats::BatchStats;
 
 impl RawAudioCnn {
     /// A freshly initialised network, as PyTorch initialises it (uniform ±1/√fan_in for convolution
     /// and linear weights and biases, batch norm at identity), drawn from `seed`.
     pub fn init(classes: usize, device: &Device, seed: u64) -> Self {
-        use rand::{Rng, SeedableRng};
+        use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let mut uniform = |shape: Vec<usize>, fan_in: usize| -> HostTensor {
-            let bound = 1.0 / (fan_in as f32).sqrt();
-            let n = shape.iter().product();
-            HostTensor {
-                data: (0..n).map(|_| rng.random_range(-bound..bound)).collect(),
-                shape,
-            }
-        };
         let mut tensors = std::collections::BTreeMap::new();
         for (i, &(cin, cout, ..)) in BLOCKS.iter().enumerate() {
-            let p = format!("conv{}", i + 1);
-            tensors.insert(
-                format!("{p}.0.weight"),
-                uniform(vec![cout, cin, 3], cin * 3),
+            Block::init_tensors(
+                &mut rng,
+                &format!("conv{}", i + 1),
+                [cout, cin, 3],
+                &mut tensors,
             );
-            tensors.insert(format!("{p}.0.bias"), uniform(vec![cout], cin * 3));
-            let constant = |v: f32| HostTensor {
-                shape: vec![cout],
-                data: vec![v; cout],
-            };
-            tensors.insert(format!("{p}.1.weight"), constant(1.0));
-            tensors.insert(format!("{p}.1.bias"), constant(0.0));
-            tensors.insert(format!("{p}.1.running_mean"), constant(0.0));
-            tensors.insert(format!("{p}.1.running_var"), constant(1.0));
         }
-        tensors.insert("fc.weight".into(), uniform(vec![classes, FC_IN], FC_IN));
-        tensors.insert("fc.bias".into(), uniform(vec![classes], FC_IN));
+        tensors.insert(
+            "fc.weight".into(),
+            uniform(&mut rng, vec![classes, FC_IN], FC_IN),
+        );
+        tensors.insert("fc.bias".into(), uniform(&mut rng, vec![classes], FC_IN));
         let mut weights = Weights::from_tensors("init", tensors);
         Self::from_weights(&mut weights, classes, device).expect("shapes are the architecture's")
     }
@@ -235,53 +190,18 @@ impl RawAudioCnn {
     /// Replaces every block's running statistics.
     pub fn set_running_stats(&self, stats: &[BatchStats]) {
         for (block, s) in self.blocks.iter().zip(stats) {
-            let device = block.bn_mean.value().device();
-            let c = s.mean.len();
-            let upload =
-                |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [c]), &device);
-            block.bn_mean.update(upload(&s.mean));
-            block.bn_var.update(upload(&s.var));
-            // `update` records a per-thread value that `value()` only sees after a sync.
-            block.bn_mean.value_sync();
-            block.bn_var.value_sync();
+            block.set_running_stats(s);
         }
     }
 
     /// Every tensor under its PyTorch name, for saving.
     pub fn host_tensors(&self) -> std::collections::BTreeMap<String, HostTensor> {
-        let host = |t: Tensor<1>| {
-            let shape = t.dims().to_vec();
-            HostTensor {
-                shape,
-                data: tensor_to_vec(t),
-            }
-        };
         let mut out = std::collections::BTreeMap::new();
         for (i, b) in self.blocks.iter().enumerate() {
-            let p = format!("conv{}", i + 1);
-            let w = b.conv_weight.val();
-            out.insert(
-                format!("{p}.0.weight"),
-                HostTensor {
-                    shape: w.dims().to_vec(),
-                    data: tensor_to_vec(w),
-                },
-            );
-            out.insert(format!("{p}.0.bias"), host(b.conv_bias.val()));
-            out.insert(format!("{p}.1.weight"), host(b.bn_weight.val()));
-            out.insert(format!("{p}.1.bias"), host(b.bn_bias.val()));
-            out.insert(format!("{p}.1.running_mean"), host(b.bn_mean.value()));
-            out.insert(format!("{p}.1.running_var"), host(b.bn_var.value()));
+            b.host_tensors(&format!("conv{}", i + 1), &mut out);
         }
-        let w = self.fc_weight.val();
-        out.insert(
-            "fc.weight".into(),
-            HostTensor {
-                shape: w.dims().to_vec(),
-                data: tensor_to_vec(w),
-            },
-        );
-        out.insert("fc.bias".into(), host(self.fc_bias.val()));
+        out.insert("fc.weight".into(), host_tensor(self.fc_weight.val()));
+        out.insert("fc.bias".into(), host_tensor(self.fc_bias.val()));
         out
     }
 }
@@ -309,6 +229,7 @@ fn max_pool_strided(x: Tensor<3>, kernel: usize, stride: usize) -> Tensor<3> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::TensorData;
 
     #[test]
     fn strided_pool_equals_max_pool1d() {
