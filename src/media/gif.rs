@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::media::fs::write_atomic;
 use crate::video::Video;
+use crate::video::yuv::round_u8;
 use gif::{Encoder, Frame, Repeat};
 
 /// Writes a clip `[3, F, H, W]` (channels first, RGB, values in `[0, max]`) as a looping GIF at
@@ -54,7 +55,7 @@ pub fn write_gif(
         for p in 0..plane {
             for c in 0..3 {
                 let v = clip[(c * frames + f) * plane + p] / max * 255.0;
-                rgb.push(v.round().clamp(0.0, 255.0) as u8);
+                rgb.push(round_u8(v));
             }
         }
         rgb

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::batch_stats::{BatchStats, average, blend};
 use crate::model::c3d_lite::C3dLite;
 use crate::model::weights::{HostTensor, Weights};
+use crate::video::yuv::round_u8;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
@@ -50,10 +51,7 @@ impl ClipSet {
                 format!("expected {} values, got {}", self.clip_len(), clip.len()),
             ));
         }
-        self.bytes.extend(
-            clip.iter()
-                .map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8),
-        );
+        self.bytes.extend(clip.iter().map(|v| round_u8(v * 255.0)));
         self.labels.push(label);
         Ok(())
     }

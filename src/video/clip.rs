@@ -175,7 +175,7 @@ pub fn resize_rgb(src: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> Vec<u
                 }
             }
             for c in 0..3 {
-                out[(y * nw + x) * 3 + c] = acc[c].round().clamp(0.0, 255.0) as u8;
+                out[(y * nw + x) * 3 + c] = super::yuv::round_u8(acc[c]);
             }
         }
     }

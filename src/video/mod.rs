@@ -101,7 +101,7 @@ impl Video {
         let mut rgb = vec![0u8; 3 * plane];
         for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
             for (c, v) in px.iter_mut().enumerate() {
-                *v = (clip[c * plane + i] * k).round().clamp(0.0, 255.0) as u8;
+                *v = yuv::round_u8(clip[c * plane + i] * k);
             }
         }
         Self::new(w, h, fps, rgb)

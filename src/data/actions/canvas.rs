@@ -123,7 +123,7 @@ impl Canvas {
         let mut out = Vec::with_capacity(self.px.len() * 3);
         for p in self.px {
             let n = noise();
-            out.extend(p.map(|v| (v + n).round().clamp(0.0, 255.0) as u8));
+            out.extend(p.map(|v| crate::video::yuv::round_u8(v + n)));
         }
         out
     }
