@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::media::fs::write_atomic;
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
+use plotters::coord::ranged1d::{AsRangedCoord, KeyPointHint, NoDefaultFormatting, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::register_font;
@@ -782,25 +782,32 @@ pub fn accuracy_png(title: &str, x_label: &str, curves: &[Curve]) -> Result<Vec<
     // Budgets usually grow geometrically: a log axis when they span a decade or more.
     if x_min > 0.0 && x_max >= 8.0 * x_min {
         let range = (x_min / 1.5..x_max * 1.5).log_scale();
-        return render(Path::new(title), (900, 560), |root| {
-            let chart = ChartBuilder::on(root)
-                .caption(title, font(22.0))
-                .margin(16)
-                .x_label_area_size(48)
-                .y_label_area_size(64)
-                .build_cartesian_2d(range, 0.0..100.0)?;
-            draw_accuracy(chart, x_label, curves, &PALETTE)
-        });
+        return accuracy_chart(title, x_label, curves, &PALETTE, range);
     }
     let x_max = if x_max > 0.0 { x_max * 1.05 } else { 1.0 };
+    accuracy_chart(title, x_label, curves, &PALETTE, 0.0..x_max)
+}
+
+/// [`accuracy_png`]'s chart on the x axis `x_range` (linear or logarithmic).
+fn accuracy_chart<R>(
+    title: &str,
+    x_label: &str,
+    curves: &[Curve],
+    palette: &[RGBColor],
+    x_range: R,
+) -> Result<Vec<u8>>
+where
+    R: AsRangedCoord<Value = f64>,
+    R::CoordDescType: ValueFormatter<f64>,
+{
     render(Path::new(title), (900, 560), |root| {
         let chart = ChartBuilder::on(root)
             .caption(title, font(22.0))
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(64)
-            .build_cartesian_2d(0.0..x_max, 0.0..100.0)?;
-        draw_accuracy(chart, x_label, curves, &PALETTE)
+            .build_cartesian_2d(x_range, 0.0..100.0)?;
+        draw_accuracy(chart, x_label, curves, palette)
     })
 }
 
@@ -879,6 +886,30 @@ mod tests {
         let spec = dir.path().join("spec.png");
         spectrogram_png(&spec, "PGD, eps = 0.002", 8000, &original, &adversarial).unwrap();
         assert_eq!(decoded_size(&spec), SPECTROGRAM_SIZE);
+    }
+
+    #[test]
+    fn accuracy_charts_take_linear_and_geometric_budgets() {
+        let size = |png: &[u8]| {
+            let info = png::Decoder::new(std::io::Cursor::new(png.to_vec()))
+                .read_info()
+                .unwrap()
+                .info()
+                .clone();
+            (info.width, info.height)
+        };
+        let curve = |xs: &[f64]| -> Vec<Curve> {
+            vec![(
+                "direct".into(),
+                xs.iter().map(|&x| (x, 1.0 / (1.0 + x))).collect(),
+            )]
+        };
+        // 1 to 64 spans more than a decade: a log axis; 1 to 4 does not.
+        let log = accuracy_png("FGM", "eps", &curve(&[1.0, 4.0, 16.0, 64.0])).unwrap();
+        let linear = accuracy_png("FGM", "eps", &curve(&[1.0, 2.0, 3.0, 4.0])).unwrap();
+        assert_eq!(size(&log), (900, 560));
+        assert_eq!(size(&linear), (900, 560));
+        assert_ne!(log, linear);
     }
 
     #[test]
