@@ -162,10 +162,9 @@ impl<'a> RgbFrames<'a> {
             }
             Some(_) => {}
             None => {
-                let scaler = Scaler::get(format, w, h, Pixel::RGB24, w, h, ScaleFlags::BICUBIC)
-                    .map_err(|e| {
-                        Error::decode(self.path, format!("no {format:?} → RGB24 conversion: {e}"))
-                    })?;
+                let scaler = converter(format, Pixel::RGB24, w, h).map_err(|e| {
+                    Error::decode(self.path, format!("no {format:?} → RGB24 conversion: {e}"))
+                })?;
                 self.scaler = Some((scaler, format, w, h));
             }
         }
@@ -197,6 +196,16 @@ pub(crate) fn copy_rows_out(frame: &frame::Video, w: usize, h: usize, out: &mut 
     for y in 0..h {
         out.extend_from_slice(&data[y * stride..y * stride + w * 3]);
     }
+}
+
+/// A same-size bicubic pixel-format conversion (swscale), as the codecs on both sides need.
+pub(crate) fn converter(
+    from: Pixel,
+    to: Pixel,
+    w: u32,
+    h: u32,
+) -> std::result::Result<Scaler, ff::Error> {
+    Scaler::get(from, w, h, to, w, h, ScaleFlags::BICUBIC)
 }
 
 /// Fills a packed RGB24 frame of `pw × ph` from `src` (`w × h`, interleaved), replicating the last
@@ -340,16 +349,8 @@ pub fn write_ffmpeg(path: &Path, video: &Video, encoding: Encoding) -> Result<()
             .stream(0)
             .map(|s| s.time_base())
             .unwrap_or(encoder_tb);
-        let mut scaler = Scaler::get(
-            Pixel::RGB24,
-            w as u32,
-            h as u32,
-            Pixel::YUV420P,
-            w as u32,
-            h as u32,
-            ScaleFlags::BICUBIC,
-        )
-        .map_err(|e| fail("no RGB24 → YUV420P conversion", e))?;
+        let mut scaler = converter(Pixel::RGB24, Pixel::YUV420P, w as u32, h as u32)
+            .map_err(|e| fail("no RGB24 → YUV420P conversion", e))?;
         let mut rgb = frame::Video::new(Pixel::RGB24, w as u32, h as u32);
         let mut yuv = frame::Video::empty();
         let mut packet = Packet::empty();

@@ -33,10 +33,10 @@
 //! replication and the output is cropped back, so odd sizes work (and differ from nothing, since
 //! ART has no output for them). The caller's buffer is never modified.
 
-use super::ffmpeg::{copy_rows_in, copy_rows_out, init};
+use super::ffmpeg::{converter, copy_rows_in, copy_rows_out, init};
 use crate::error::{Error, Result};
 use ff::format::Pixel;
-use ff::software::scaling::{Context as Scaler, Flags as ScaleFlags};
+use ff::software::scaling::Context as Scaler;
 use ff::{Packet, Rational, codec, decoder, encoder, frame};
 use ffmpeg_next as ff;
 
@@ -165,16 +165,8 @@ pub fn x264_round_trip_with(
         .video()
         .map_err(|e| fail("decoder setup", e))?;
 
-    let mut to_yuv = Scaler::get(
-        Pixel::RGB24,
-        pw as u32,
-        ph as u32,
-        Pixel::YUV420P,
-        pw as u32,
-        ph as u32,
-        ScaleFlags::BICUBIC,
-    )
-    .map_err(|e| fail("RGB → YUV", e))?;
+    let mut to_yuv = converter(Pixel::RGB24, Pixel::YUV420P, pw as u32, ph as u32)
+        .map_err(|e| fail("RGB → YUV", e))?;
     let mut rgb_in = frame::Video::new(Pixel::RGB24, pw as u32, ph as u32);
     let mut yuv_in = frame::Video::empty();
     let mut packet = Packet::empty();
@@ -270,10 +262,9 @@ impl Sink {
             }
             let to_rgb = match &mut self.to_rgb {
                 Some(s) => s,
-                None => self.to_rgb.insert(
-                    Scaler::get(f, w, h, Pixel::RGB24, w, h, ScaleFlags::BICUBIC)
-                        .map_err(|e| fail("YUV → RGB", e))?,
-                ),
+                None => self
+                    .to_rgb
+                    .insert(converter(f, Pixel::RGB24, w, h).map_err(|e| fail("YUV → RGB", e))?),
             };
             to_rgb
                 .run(&self.yuv, &mut self.rgb)
