@@ -4,13 +4,13 @@ import torch
 import torch.nn as nn
 
 
-def randomise(model, calibration, fc_weight=False):
+def randomise(model, calibration, fc_weight=False, fc_bias=True):
     """Random batch-norm weights and statistics that are neither identity nor the calibration batch's
-    own, so every running_mean/running_var/weight/bias matters; a random fc bias, and a fresh
-    uniform fc weight if `fc_weight`. Returns the model in evaluation mode."""
+    own, so every running_mean/running_var/weight/bias matters; a fresh uniform fc weight if
+    `fc_weight`, a random fc bias if `fc_bias`. Returns the model in evaluation mode."""
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm3d):
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.momentum = None
                 m.reset_running_stats()
                 m.weight.uniform_(0.5, 1.5)
@@ -19,11 +19,12 @@ def randomise(model, calibration, fc_weight=False):
         model.train()
         model(calibration)
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm3d):
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.running_mean.add_(torch.randn_like(m.running_mean) * 0.1 * m.running_var.sqrt())
                 m.running_var.mul_(torch.empty_like(m.running_var).uniform_(0.8, 1.25))
         if fc_weight:
             bound = 1.0 / np.sqrt(model.fc.in_features)
             model.fc.weight.uniform_(-bound, bound)
-        model.fc.bias.normal_(0.0, 0.5)
+        if fc_bias:
+            model.fc.bias.normal_(0.0, 0.5)
     return model.eval()

@@ -14,6 +14,7 @@ import torch.nn as nn
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(__file__))
+from fixture_weights import randomise  # noqa: E402
 from raw_audio_cnn import RawAudioCNN  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "raw_audio_cnn")
@@ -27,20 +28,7 @@ def main():
     # Calibrate the batch-norm statistics on int16-scale signals (as training would), so the input
     # actually reaches the logits; then move them off the calibration values so that they matter.
     calibration = torch.from_numpy(rng.normal(0, 1500, (32, 1, 8000)).astype(np.float32))
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm1d):
-                m.momentum = None
-                m.reset_running_stats()
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.2)
-        model.train()
-        model(calibration)
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm1d):
-                m.running_mean.add_(torch.randn_like(m.running_mean) * 0.1 * m.running_var.sqrt())
-                m.running_var.mul_(torch.empty_like(m.running_var).uniform_(0.8, 1.25))
-    model.eval()
+    model = randomise(model, calibration, fc_bias=False)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_file({k: v for k, v in state.items() if v.dtype == torch.float32}, os.path.join(OUT, "model.safetensors"))
     torch.save(state, os.path.join(OUT, "model.pt"))
