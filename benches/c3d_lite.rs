@@ -25,15 +25,7 @@ fn main() -> avfoil::Result<()> {
     let device = Device::flex();
     for shape in [[3usize, 16, 60, 80], [3, 16, 112, 112]] {
         let d: usize = shape.iter().product();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let pixels: Vec<f32> = (0..n * d)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 24) as f32
-            })
-            .collect();
+        let pixels = common::pixels(n * d);
         let x = Tensor::<2>::from_data(TensorData::new(pixels, [n, d]), &device);
         let labels = vec![0; n];
         for path in ["host-kernel", "burn"] {

@@ -29,16 +29,7 @@ fn main() {
     let reps = args.get(1).copied().unwrap_or(3);
     let device = Device::flex();
     let d: usize = SHAPE.iter().product();
-    // Pixels in [0, 1] from a fixed xorshift: timing does not depend on them.
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let pixels: Vec<f32> = (0..n * d)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        })
-        .collect();
+    let pixels = common::pixels(n * d);
     let x = Tensor::<2>::from_data(TensorData::new(pixels, [n, d]), &device);
     let labels: Vec<usize> = (0..n).map(|i| (i * 37) % CLASSES).collect();
     for (name, spec) in [

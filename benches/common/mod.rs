@@ -52,3 +52,17 @@ pub fn report(case: &str, seconds: f64, items: usize, extra: serde_json::Value) 
     }
     println!("{doc}");
 }
+
+/// `n` pixels in [0, 1) from a fixed xorshift: video timings do not depend on them.
+#[allow(dead_code)] // for the video benchmarks
+pub fn pixels(n: usize) -> Vec<f32> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect()
+}
