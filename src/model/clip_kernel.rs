@@ -6,7 +6,8 @@
 //! of a 3 × 3 × 3 convolution (padding 1) changes output frames `s − 1 ..= s + 1` by the
 //! convolution of `new − old` (it is linear), the ReLU and max pool are redone only on those outputs,
 //! and the next block sees only the pooled frames that changed. On the 16 × 112 × 112 networks of
-//! the benchmarks a one-frame change costs about a third of a forward pass.
+//! the benchmarks a one-frame change costs 12-20 ms against about 100 ms for the whole clip here and
+//! 120-150 ms for a forward pass through PyTorch or burn-flex (docs/benchmarks.md).
 //!
 //! The networks: optional consecutive-frame differences (c3d-lite), then blocks of Conv3d k3 p1
 //! (any per-channel affine, such as an evaluation-mode batch norm, folded in) → ReLU → max pool with
@@ -213,8 +214,8 @@ impl ClipKernel {
     }
 }
 
-/// Whole clips one at a time: avfoil's CPU path for these networks (about twice as fast as
-/// burn-flex's generic convolutions on c3d-lite, docs/benchmarks.md).
+/// Whole clips one at a time: avfoil's CPU path for these networks (on c3d-lite 2.0-2.2x burn-flex's
+/// forward pass and 1.4-1.7x its input gradient, docs/benchmarks.md).
 impl CpuKernel for ClipKernel {
     fn logits(&self, x: &[f32], n: usize) -> Vec<f32> {
         let d = x.len() / n.max(1);
