@@ -309,6 +309,22 @@ impl Standardise {
         let std = Tensor::<2>::from_data(TensorData::new(self.std.clone(), [1, d]), &device);
         (x - mean) / std
     }
+
+    /// [`apply`](Self::apply) in place on host examples (`[n·d]`, flattened).
+    fn apply_host(&self, x: &mut [f32]) {
+        let d = self.mean.len();
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = (*v - self.mean[i % d]) / self.std[i % d];
+        }
+    }
+
+    /// Maps a gradient with respect to standardised host examples back to input space.
+    fn backward_host(&self, grad: &mut [f32]) {
+        let d = self.std.len();
+        for (i, g) in grad.iter_mut().enumerate() {
+            *g /= self.std[i % d];
+        }
+    }
 }
 
 /// Builds the `[N, K]` one-hot matrix for `labels` on `device`.
@@ -456,13 +472,11 @@ impl NeuralClassifier {
         let (mut g, logits) = match &self.kernel {
             Some(kernel) => {
                 let [n, d] = defended.dims();
-                let (xs, std) = self.host_standardised(defended);
+                let xs = self.host_standardised(defended);
                 let (logits, mut grad) =
                     kernel.input_gradient(&xs, n, &|i, l| objective.dlogits(i, l));
-                if let Some(std) = std {
-                    for (i, g) in grad.iter_mut().enumerate() {
-                        *g /= std[i % d];
-                    }
+                if let Some(s) = &self.standardise {
+                    s.backward_host(&mut grad);
                 }
                 let k = logits.len() / n.max(1);
                 (self.upload(grad, n, d), self.upload(logits, n, k))
@@ -484,19 +498,9 @@ impl NeuralClassifier {
         Ok((g, logits))
     }
 
-    /// The standardised batch on the host, and the std to divide gradients by.
-    fn host_standardised(&self, x: Tensor<2>) -> (Vec<f32>, Option<&[f32]>) {
-        let mut v = crate::array::tensor_to_vec(x);
-        match &self.standardise {
-            Some(s) => {
-                let d = s.mean.len();
-                for (i, x) in v.iter_mut().enumerate() {
-                    *x = (*x - s.mean[i % d]) / s.std[i % d];
-                }
-                (v, Some(&s.std))
-            }
-            None => (v, None),
-        }
+    /// The standardised batch on the host.
+    fn host_standardised(&self, x: Tensor<2>) -> Vec<f32> {
+        standardised_host(self.standardise.as_ref(), crate::array::tensor_to_vec(x))
     }
 
     fn upload(&self, values: Vec<f32>, rows: usize, cols: usize) -> Tensor<2> {
@@ -527,7 +531,7 @@ impl Classifier for NeuralClassifier {
         match &self.kernel {
             Some(kernel) => {
                 let n = x.dims()[0];
-                let (xs, _) = self.host_standardised(x);
+                let xs = self.host_standardised(x);
                 let logits = kernel.logits(&xs, n);
                 let k = logits.len() / n.max(1);
                 Ok(self.upload(logits, n, k))
@@ -572,7 +576,7 @@ impl Classifier for NeuralClassifier {
             ));
         }
         let standardise = self.standardise.as_ref();
-        let state = kernel.start(&standardised_host(standardise, x));
+        let state = kernel.start(&standardised_host(standardise, x.to_vec()));
         Ok(Some(Box::new(NeuralClipSession { state, standardise })))
     }
 
@@ -587,16 +591,12 @@ impl Classifier for NeuralClassifier {
     }
 }
 
-/// `x` (one example) standardised on the host.
-fn standardised_host(standardise: Option<&Standardise>, x: &[f32]) -> Vec<f32> {
-    match standardise {
-        Some(s) => x
-            .iter()
-            .zip(s.mean.iter().zip(&s.std))
-            .map(|(v, (m, sd))| (v - m) / sd)
-            .collect(),
-        None => x.to_vec(),
+/// Host examples `x` standardised (unchanged without standardisation).
+fn standardised_host(standardise: Option<&Standardise>, mut x: Vec<f32>) -> Vec<f32> {
+    if let Some(s) = standardise {
+        s.apply_host(&mut x);
     }
+    x
 }
 
 /// [`NeuralClassifier`]'s clip session: its [`ClipKernel`] state behind the standardisation.
@@ -614,16 +614,14 @@ impl ClipSession for NeuralClipSession<'_> {
         let dlogits = Objective::CrossEntropy(&[label]).dlogits(0, &self.state.logits());
         let mut g = self.state.input_gradient(&dlogits);
         if let Some(s) = self.standardise {
-            for (g, sd) in g.iter_mut().zip(&s.std) {
-                *g /= sd;
-            }
+            s.backward_host(&mut g);
         }
         g
     }
 
     fn replace(&mut self, x: &[f32], frames: &[usize]) -> Vec<f32> {
         self.state
-            .replace(&standardised_host(self.standardise, x), frames);
+            .replace(&standardised_host(self.standardise, x.to_vec()), frames);
         self.state.logits()
     }
 }
