@@ -25,9 +25,9 @@
 //! gradient per step, whose logits decide success and whose rows rank the next frames and drive the
 //! next FGM step, where ART predicts twice and takes two gradients.
 
-use super::{Attack, AttackOutput, Mask, success, take_rows};
+use super::{Attack, AttackOutput, Mask, check_attack_labels, success, take_rows};
 use crate::array::tensor_to_vec;
-use crate::classifier::{Classifier, argmax, argmax_rows, check_labels};
+use crate::classifier::{Classifier, argmax, argmax_rows};
 use crate::error::{Error, Result};
 use burn::tensor::{Tensor, TensorData};
 
@@ -148,23 +148,6 @@ impl FrameSaliency {
         frame_index(classifier.input_shape(), self.frame_axis)
     }
 
-    /// Checks `labels` (one per example; required when targeted).
-    fn check_labels(
-        &self,
-        classifier: &dyn Classifier,
-        labels: Option<&[usize]>,
-        n: usize,
-    ) -> Result<()> {
-        match labels {
-            Some(l) => check_labels(l, n, classifier.num_classes()),
-            None if self.targeted() => Err(Error::invalid(
-                "labels",
-                "target labels need to be provided for a targeted attack",
-            )),
-            None => Ok(()),
-        }
-    }
-
     /// The labels (the given ones, or the predictions at `x` when untargeted), the loss gradient at
     /// `x` against them and the logits at `x`, `batch_size` examples per pass.
     fn gradient(
@@ -174,7 +157,7 @@ impl FrameSaliency {
         labels: Option<&[usize]>,
     ) -> Result<(Vec<usize>, Tensor<2>, Tensor<2>)> {
         let [n, _] = x.dims();
-        self.check_labels(classifier, labels, n)?;
+        check_attack_labels(classifier, labels, n, self.targeted())?;
         let (mut all_labels, mut grads, mut logits) = (Vec::with_capacity(n), vec![], vec![]);
         for start in (0..n).step_by(self.batch_size) {
             let end = (start + self.batch_size).min(n);
@@ -258,7 +241,7 @@ impl FrameSaliency {
         if n == 0 {
             return Ok(None);
         }
-        self.check_labels(classifier, labels, n)?;
+        check_attack_labels(classifier, labels, n, self.targeted())?;
         let clean = tensor_to_vec(x.clone());
         let row = |v: &[f32], e: usize| -> Vec<f32> { v[e * d..(e + 1) * d].to_vec() };
         let open = |e: usize| classifier.clip_session(&clean[e * d..(e + 1) * d], self.frame_axis);

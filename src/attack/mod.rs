@@ -174,6 +174,24 @@ impl Mask {
     }
 }
 
+/// Checks the labels given to an attack on `n` examples: one class per example, and some at all
+/// when `targeted` (an untargeted attack given none takes the predictions).
+pub(crate) fn check_attack_labels(
+    classifier: &dyn Classifier,
+    labels: Option<&[usize]>,
+    n: usize,
+    targeted: bool,
+) -> Result<()> {
+    match labels {
+        Some(l) => check_labels(l, n, classifier.num_classes()),
+        None if targeted => Err(Error::invalid(
+            "labels",
+            "target labels need to be provided for a targeted attack",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// What an attack hands back.
 #[derive(Debug)]
 pub struct AttackOutput {
@@ -300,15 +318,9 @@ impl Common {
         labels: Option<&[usize]>,
     ) -> Result<Vec<usize>> {
         let [n, _] = x.dims();
+        check_attack_labels(classifier, labels, n, self.targeted)?;
         match labels {
-            Some(l) => {
-                check_labels(l, n, classifier.num_classes())?;
-                Ok(l.to_vec())
-            }
-            None if self.targeted => Err(Error::invalid(
-                "labels",
-                "target labels need to be provided for a targeted attack",
-            )),
+            Some(l) => Ok(l.to_vec()),
             None => classifier.predict_labels(x, self.batch_size),
         }
     }
