@@ -22,6 +22,7 @@ use avfoil::classifier::{Classifier, Counting, CpuKernel, Network, NeuralClassif
 use avfoil::media::npy::read_npy;
 use avfoil::model::Weights;
 use avfoil::model::clip_kernel::{ClipBlock, ClipKernel};
+use avfoil::model::linear::HostLinear;
 use avfoil::model::pool3d::max_pool3d;
 use burn::module::{Module, Param};
 use burn::tensor::activation::relu;
@@ -87,13 +88,11 @@ impl VideoCnn {
                 )
             })
             .collect::<avfoil::Result<Vec<_>>>()?;
-        ClipKernel::new(
-            SHAPE,
-            false,
-            blocks,
+        let fc = HostLinear::new(
             avfoil::array::tensor_to_vec(self.fc_weight.val()),
             host(self.fc_bias.val()),
-        )
+        )?;
+        ClipKernel::new(SHAPE, false, blocks, fc)
     }
 }
 

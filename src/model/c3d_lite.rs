@@ -23,6 +23,7 @@
 
 use super::clip_kernel::{ClipBlock, ClipKernel};
 use super::conv_bn::{BN_EPS, ConvBn, host_tensor, uniform};
+use super::linear::HostLinear;
 use super::pool3d::max_pool3d;
 use super::weights::{HostTensor, Weights};
 use crate::array::tensor_to_vec;
@@ -202,16 +203,16 @@ impl C3dLite {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        let (fc_w, fc_b) = self.fc_host();
-        ClipKernel::new(self.shape, self.shape[1] > 1, blocks, fc_w, fc_b)
+        ClipKernel::new(self.shape, self.shape[1] > 1, blocks, self.fc_host())
     }
 
-    /// The linear layer's weight `[K, 64]` and bias on the host.
-    pub(crate) fn fc_host(&self) -> (Vec<f32>, Vec<f32>) {
-        (
+    /// The linear layer (`[K, 64]` and `[K]`) on the host.
+    pub(crate) fn fc_host(&self) -> HostLinear {
+        HostLinear::new(
             tensor_to_vec(self.fc_weight.val()),
             tensor_to_vec(self.fc_bias.val()),
         )
+        .expect("from_weights loaded a [K, 64] weight and K biases")
     }
 
     /// Training-mode forward pass: logits and each block's batch statistics (detached).

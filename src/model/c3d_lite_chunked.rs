@@ -15,6 +15,7 @@
 //! output `s` (of ⌊D/2⌋) depends on `d[2s−4 ..= 2s+5]`, i.e. frames `x[2s−4 ..= 2s+6]`.
 
 use super::c3d_lite::C3dLite;
+use super::linear::HostLinear;
 use crate::classifier::CpuKernel;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -31,9 +32,8 @@ pub fn worth_chunking(frames: usize) -> bool {
 pub struct ChunkedC3dLite {
     eval: C3dLite,
     grad: C3dLite,
-    /// `fc.weight`, `[K, 64]` row-major, on the host.
-    fc_weight: Vec<f32>,
-    fc_bias: Vec<f32>,
+    /// The linear layer on the host.
+    fc: HostLinear,
 }
 
 /// One chunk: outputs `s0..s1`, computed from differences `a..b` (frames `a..=b`).
@@ -48,12 +48,10 @@ impl ChunkedC3dLite {
     /// For `net` (in evaluation mode, on the flex device).
     pub fn new(net: &C3dLite) -> Self {
         let grad = net.clone().fork(&Device::flex().autodiff()).freeze();
-        let (fc_weight, fc_bias) = net.fc_host();
         Self {
             eval: net.clone(),
             grad,
-            fc_weight,
-            fc_bias,
+            fc: net.fc_host(),
         }
     }
 
@@ -115,16 +113,6 @@ impl ChunkedC3dLite {
             .collect();
         (sums, count)
     }
-
-    fn head(&self, pooled: &[f32]) -> Vec<f32> {
-        let k = self.fc_bias.len();
-        (0..k)
-            .map(|j| {
-                let row = &self.fc_weight[j * 64..(j + 1) * 64];
-                self.fc_bias[j] + row.iter().zip(pooled).map(|(w, p)| w * p).sum::<f32>()
-            })
-            .collect()
-    }
 }
 
 impl CpuKernel for ChunkedC3dLite {
@@ -133,7 +121,7 @@ impl CpuKernel for ChunkedC3dLite {
         sums.iter()
             .flat_map(|s| {
                 let pooled: Vec<f32> = s.iter().map(|v| v / count as f32).collect();
-                self.head(&pooled)
+                self.fc.forward(&pooled)
             })
             .collect()
     }
@@ -146,7 +134,7 @@ impl CpuKernel for ChunkedC3dLite {
     ) -> (Vec<f32>, Vec<f32>) {
         let logits = self.logits(x, n);
         let (windows, q) = self.windows();
-        let k = self.fc_bias.len();
+        let k = logits.len() / n.max(1);
         let d = x.len() / n.max(1);
         let [c, f, h, wd] = self.eval.shape();
         let plane = h * wd;
@@ -155,15 +143,7 @@ impl CpuKernel for ChunkedC3dLite {
         for i in 0..n {
             let g = dlogits(i, &logits[i * k..(i + 1) * k]);
             let mut count = 0;
-            let mut weights = vec![0.0f32; 64];
-            for (j, gj) in g.iter().enumerate() {
-                for (wc, fw) in weights
-                    .iter_mut()
-                    .zip(&self.fc_weight[j * 64..(j + 1) * 64])
-                {
-                    *wc += gj * fw;
-                }
-            }
+            let weights = self.fc.backward(&g);
             for w in &windows {
                 let clip = self.window_clip(x, i, w, &device).require_grad();
                 let (features, _) = self.grad.features(clip.clone(), false);

@@ -19,6 +19,7 @@
 //! temporal taps side by side); each column block is added to its output frame. A full forward
 //! pass is the same update with every frame changed from zero, so there is one code path.
 
+use super::linear::HostLinear;
 use crate::classifier::CpuKernel;
 use crate::error::{Error, Result};
 use gemm::{Parallelism, gemm};
@@ -104,19 +105,17 @@ pub struct ClipKernel {
     /// Input `[T, H, W]` of each block, then the last block's output.
     dims: Vec<[usize; 3]>,
     /// `[K, cout of the last block]`.
-    fc_w: Vec<f32>,
-    fc_b: Vec<f32>,
+    fc: HostLinear,
 }
 
 impl ClipKernel {
     /// The network for clips of `shape` `[C, F, H, W]`: `differences` first if set (F ≥ 2), then
-    /// `blocks` (the last one without pool), then the mean and the linear layer `fc` (`[K, c]`, `[K]`).
+    /// `blocks` (the last one without pool), then the mean and the linear layer `fc`.
     pub fn new(
         shape: [usize; 4],
         differences: bool,
         blocks: Vec<ClipBlock>,
-        fc_weight: Vec<f32>,
-        fc_bias: Vec<f32>,
+        fc: HostLinear,
     ) -> Result<Self> {
         let [c, f, h, w] = shape;
         if differences && f < 2 {
@@ -144,11 +143,10 @@ impl ClipKernel {
             });
             cin = b.cout;
         }
-        let k = fc_bias.len();
-        if blocks.is_empty() || fc_weight.len() != k * cin || k == 0 {
+        if blocks.is_empty() || fc.inputs() != cin {
             return Err(Error::invalid(
                 "fc",
-                format!("expected a [K, {cin}] weight and K biases"),
+                format!("expected a [K, {cin}] weight, got [K, {}]", fc.inputs()),
             ));
         }
         if dims.iter().any(|d| d.contains(&0)) {
@@ -162,8 +160,7 @@ impl ClipKernel {
             differences,
             blocks,
             dims,
-            fc_w: fc_weight,
-            fc_b: fc_bias,
+            fc,
         })
     }
 
@@ -280,18 +277,8 @@ impl ClipState<'_> {
             }
         }
         let count = (t * h * w) as f32;
-        net.fc_b
-            .iter()
-            .enumerate()
-            .map(|(j, b)| {
-                let row = &net.fc_w[j * c..(j + 1) * c];
-                b + row
-                    .iter()
-                    .zip(&mean)
-                    .map(|(w, m)| w * m / count)
-                    .sum::<f32>()
-            })
-            .collect()
+        net.fc
+            .forward(&mean.iter().map(|m| m / count).collect::<Vec<f32>>())
     }
 
     /// Sets frames `frames` of the clip to those of `x` (standardised, channels first, a whole
@@ -449,16 +436,7 @@ impl ClipState<'_> {
         let c = net.blocks[last].cout;
         let [t, h, w] = net.dims[last];
         let count = (t * h * w) as f32;
-        let g: Vec<f32> = (0..c)
-            .map(|o| {
-                dlogits
-                    .iter()
-                    .enumerate()
-                    .map(|(j, d)| d * net.fc_w[j * c + o])
-                    .sum::<f32>()
-                    / count
-            })
-            .collect();
+        let g: Vec<f32> = net.fc.backward(dlogits).iter().map(|v| v / count).collect();
         let mut dpre: Vec<f32> = self.pre[last]
             .chunks(c)
             .flat_map(|px| {
