@@ -100,19 +100,27 @@ impl<const D: usize> ConvBn<D> {
 
     /// The six tensors under their PyTorch names, into `out`.
     pub fn host_tensors(&self, prefix: &str, out: &mut BTreeMap<String, HostTensor>) {
-        let host = host_tensor::<1>;
         out.insert(
             format!("{prefix}.0.weight"),
             host_tensor(self.conv_weight.val()),
         );
-        out.insert(format!("{prefix}.0.bias"), host(self.conv_bias.val()));
-        out.insert(format!("{prefix}.1.weight"), host(self.bn_weight.val()));
-        out.insert(format!("{prefix}.1.bias"), host(self.bn_bias.val()));
+        out.insert(
+            format!("{prefix}.0.bias"),
+            host_tensor(self.conv_bias.val()),
+        );
+        out.insert(
+            format!("{prefix}.1.weight"),
+            host_tensor(self.bn_weight.val()),
+        );
+        out.insert(format!("{prefix}.1.bias"), host_tensor(self.bn_bias.val()));
         out.insert(
             format!("{prefix}.1.running_mean"),
-            host(self.bn_mean.value()),
+            host_tensor(self.bn_mean.value()),
         );
-        out.insert(format!("{prefix}.1.running_var"), host(self.bn_var.value()));
+        out.insert(
+            format!("{prefix}.1.running_var"),
+            host_tensor(self.bn_var.value()),
+        );
     }
 }
 
