@@ -32,7 +32,7 @@ fn main() -> avfoil::Result<()> {
             let net = C3dLite::init(10, &shape, &device, 1)?;
             let clf = NeuralClassifier::new(net, &device, shape.to_vec(), 10, Some((0.0, 1.0)))?;
             let clf = if path == "burn" {
-                clf.without_cpu_kernel()
+                clf.without_host_kernel()
             } else {
                 clf
             };

@@ -18,8 +18,10 @@
 //! bisection.
 
 use avfoil::attack::{Attack, Fgm, FrameSaliency, PrefixSearch, SaliencyMethod};
-use avfoil::classifier::{Classifier, Counting, CpuKernel, Network, NeuralClassifier};
+use avfoil::classifier::{Classifier, Counting, NeuralClassifier};
+use avfoil::kernel::HostKernel;
 use avfoil::media::npy::read_npy;
+use avfoil::model::Network;
 use avfoil::model::Weights;
 use avfoil::model::clip_kernel::{ClipBlock, ClipKernel};
 use avfoil::model::linear::HostLinear;
@@ -101,7 +103,7 @@ impl Network for VideoCnn {
         self.to_clip_kernel().ok()
     }
 
-    fn cpu_kernel(&self) -> Option<Box<dyn CpuKernel>> {
+    fn host_kernel(&self) -> Option<Box<dyn HostKernel>> {
         Some(Box::new(self.to_clip_kernel().ok()?))
     }
 
@@ -237,7 +239,7 @@ fn main() -> avfoil::Result<()> {
             CLASSES,
             Some((0.0, 1.0)),
         )?
-        .without_cpu_kernel();
+        .without_host_kernel();
         // art_baseline's fgm_video: FGM at 8/255 on the whole clip, no labels given.
         for (clf, path) in [(&clf, "host-kernel"), (&passes, "burn")] {
             let fgm = Fgm::linf(8.0 / 255.0);
@@ -279,8 +281,8 @@ fn main() -> avfoil::Result<()> {
                 json!({"weights": weights, "search": search, "checks": how,
                        "frames_perturbed": frames.len(), "frames": frames,
                        "clean_label": clean_label, "adversarial_label": adv_label,
-                       "forward_passes": c.forwards.get(), "gradient_passes": c.gradients.get(),
-                       "clip_sessions": c.sessions.get(), "frame_updates": c.frame_updates.get(),
+                       "forward_passes": c.forwards, "gradient_passes": c.gradients,
+                       "clip_sessions": c.sessions, "frame_updates": c.frame_updates,
                        "reps": reps}),
             );
         }

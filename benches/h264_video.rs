@@ -6,7 +6,8 @@
 //!
 //! Prints one JSON line, like the baseline script.
 
-use avfoil::defence::{H264Compression, H264Quality, VideoScale};
+use avfoil::defence::{H264Compression, H264Quality};
+use avfoil::scale::VideoScale;
 use common::{report, time};
 use serde_json::json;
 

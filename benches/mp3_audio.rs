@@ -7,10 +7,9 @@
 //! Prints one JSON line per case, like the baseline scripts.
 
 use avfoil::attack::{Attack, Common, Eps, Pgd};
-use avfoil::audio::AudioScale;
-use avfoil::classifier::Preprocessor;
+use avfoil::classifier::{Defended, Model};
 use avfoil::defence::Mp3Compression;
-use avfoil::model::Model;
+use avfoil::scale::AudioScale;
 use burn::tensor::Device;
 use common::{audio_batch, report, time};
 use serde_json::json;
@@ -22,7 +21,7 @@ fn main() -> avfoil::Result<()> {
     let device = Device::flex();
     let x = audio_batch(16).to_tensor(16, &device);
     let mp3 = Mp3Compression::new(8000, &[1, 8000], AudioScale::Int16, None)?;
-    let (s, _) = time(5, || mp3.forward(x.clone()).unwrap());
+    let (s, _) = time(5, || mp3.compress_batch(x.clone()).unwrap());
     report(
         "mp3_roundtrip_8k_1s",
         s,
@@ -35,7 +34,7 @@ fn main() -> avfoil::Result<()> {
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw_audio_cnn");
     let model = Model::load(&fixture, &device)?;
-    let defended = model.classifier.with_defence(Box::new(mp3));
+    let defended = Defended::new(model.classifier.clone(), vec![Box::new(mp3)]);
     let attack = Pgd {
         common: Common {
             eps: Eps::Scalar(0.5),

@@ -9,9 +9,9 @@
 //! Prints one JSON line per case, like the baseline script.
 
 use avfoil::attack::{Attack, Common, Eps, Pgd};
-use avfoil::classifier::Classifier;
+use avfoil::classifier::{Classifier, Model, NeuralClassifier, build_classifier};
 use avfoil::media::npy::read_npy;
-use avfoil::model::Model;
+use avfoil::model::{ModelConfig, Weights};
 use burn::tensor::Device;
 use common::{audio_batch, report, time};
 use serde_json::json;
@@ -40,14 +40,17 @@ fn main() -> avfoil::Result<()> {
         .collect();
     let device = Device::flex();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw_audio_cnn");
-    let model = Model::load(&fixture, &device)?;
+    let load = || -> avfoil::Result<NeuralClassifier> {
+        let config = ModelConfig::read(&fixture)?;
+        let file = config.weights.as_deref().unwrap_or("model.safetensors");
+        build_classifier(&config, Weights::load(&fixture.join(file))?, &device)
+    };
+    let classifier = load()?;
     let x = audio_batch(16).to_tensor(16, &device);
     let attack = pgd(0.5, 0.1, 40, false);
-    let (s, _) = time(3, || {
-        attack.generate(&model.classifier, &x, None, None).unwrap()
-    });
+    let (s, _) = time(3, || attack.generate(&classifier, &x, None, None).unwrap());
     report("pgd40_audio_b16", s, 16, json!({"path": "cpu kernel"}));
-    let burn_only = model.classifier.without_cpu_kernel();
+    let burn_only = load()?.without_host_kernel();
     let (s, _) = time(1, || attack.generate(&burn_only, &x, None, None).unwrap());
     report("pgd40_audio_b16", s, 16, json!({"path": "burn autodiff"}));
 
@@ -56,7 +59,7 @@ fn main() -> avfoil::Result<()> {
         let clips = read_npy(Path::new(clips))?;
         let n = clips.batch_len(&[1, 8000])?;
         let x = clips.to_tensor(n, &device);
-        let clf = &model.classifier;
+        let clf = model.classifier.as_ref();
         let clean = clf.predict_labels(&x, 16)?;
         let verdicts = |adv| -> avfoil::Result<Vec<bool>> {
             let labels = clf.predict_labels(&adv, 16)?;

@@ -76,3 +76,17 @@ pub fn tensor_to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         .try_into_vec::<f32>()
         .expect("a converted f32 tensor reads back as f32")
 }
+
+/// Which frame each feature of a flattened example belongs to, and the number of frames.
+pub fn frame_index(shape: &[usize], axis: usize) -> Result<(Vec<usize>, usize)> {
+    if shape.len() < 2 || axis >= shape.len() {
+        return Err(Error::invalid(
+            "frame_axis",
+            format!("axis {axis} does not exist in examples of shape {shape:?}"),
+        ));
+    }
+    let inner: usize = shape[axis + 1..].iter().product();
+    let frames = shape[axis];
+    let d: usize = shape.iter().product();
+    Ok(((0..d).map(|i| (i / inner) % frames).collect(), frames))
+}

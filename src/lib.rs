@@ -16,17 +16,25 @@
 
 pub mod array;
 pub mod attack;
+pub mod attack_report;
 pub mod audio;
+pub mod catalog;
 pub mod classifier;
 pub mod data;
 pub mod defence;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod fs;
+pub mod input;
+pub mod kernel;
+pub mod measure;
 pub mod media;
 pub mod metrics;
 pub mod model;
-pub mod report;
+pub mod params;
+pub mod registry;
+pub mod scale;
 pub mod seed;
 pub mod train;
 pub mod video;

@@ -3,8 +3,9 @@
 mod common;
 use avfoil::audio::resample::resample;
 use avfoil::audio::wav::{WavEncoding, read_wav, write_wav};
-use avfoil::audio::{AudioScale, ClipFormat, Placement};
+use avfoil::audio::{ClipFormat, Placement};
 use avfoil::data::{DigitCorpus, DigitLayout};
+use avfoil::scale::AudioScale;
 use common::{snr_db, write_stereo_wav};
 use std::path::{Path, PathBuf};
 

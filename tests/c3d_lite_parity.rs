@@ -3,6 +3,7 @@
 
 mod common;
 use avfoil::array::tensor_to_vec;
+use avfoil::classifier::objective::CrossEntropy;
 use avfoil::classifier::{Classifier, NeuralClassifier};
 use avfoil::media::npy::read_npy;
 use avfoil::model::Weights;
@@ -54,7 +55,7 @@ fn logits_and_input_gradients_match_the_pytorch_twin() {
         Some((0.0, 1.0)),
     )
     .unwrap()
-    .without_cpu_kernel();
+    .without_host_kernel();
     for (path, clf) in [("host kernel", &clf), ("burn", &burn)] {
         let (grad, logits) = clf.loss_gradient_and_logits(x.clone(), &labels).unwrap();
         let e = rel_err(&tensor_to_vec(logits), &want_logits.data);
@@ -72,7 +73,7 @@ fn logits_and_input_gradients_match_the_pytorch_twin() {
             .unwrap()
             .expect("c3d-lite has clip sessions on the CPU");
         logits.extend(session.logits());
-        grad.extend(session.loss_gradient(label));
+        grad.extend(session.gradient(&CrossEntropy(&[label])));
     }
     let e = rel_err(&logits, &want_logits.data);
     assert!(e <= 1e-5, "clip session logits relative error {e}");

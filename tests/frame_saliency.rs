@@ -4,8 +4,8 @@
 
 mod common;
 use avfoil::attack::{Attack, Common, Eps, Fgm, FrameSaliency, Pgd, PrefixSearch, SaliencyMethod};
+use avfoil::attack_report::{Batch, run_attack};
 use avfoil::classifier::{Classifier, Counting};
-use avfoil::report::{Batch, run_attack};
 use common::{host, linear_shaped, tensor};
 
 const F: usize = 8;
@@ -220,6 +220,7 @@ fn reports_count_perturbed_frames_and_bad_axes_are_errors() {
         labels: None,
         mask: None,
         origins: &origins,
+        video: true,
     };
     let run = run_attack(&clf, &classes, &attack, &batch, 4).unwrap();
     for (e, ex) in run.report.examples.iter().enumerate() {
@@ -376,7 +377,7 @@ fn one_gradient_pass_and_one_forward_per_prefix_tried() {
             .map(|f| f.iter().filter(|&&v| v > 0.0).count())
             .collect();
         // The saliency, the labels, the first check and the FGM step share one gradient.
-        assert_eq!(counting.counts().gradients.get(), 1, "{search:?} eps {eps}");
+        assert_eq!(counting.counts().gradients, 1, "{search:?} eps {eps}");
         if eps < 1e-3 {
             assert_eq!(ks, [F; 3]);
         }
@@ -387,7 +388,7 @@ fn one_gradient_pass_and_one_forward_per_prefix_tried() {
             PrefixSearch::Bisect => 3,
         };
         assert_eq!(
-            counting.counts().forwards.get(),
+            counting.counts().forwards,
             want,
             "{search:?} eps {eps}: k = {ks:?}"
         );
@@ -403,10 +404,7 @@ fn one_gradient_pass_and_one_forward_per_prefix_tried() {
     );
     assert!(frame_linf(&x[..D], &adv)[0].iter().all(|&v| v > 0.0));
     assert_eq!(
-        (
-            counting.counts().forwards.get(),
-            counting.counts().gradients.get()
-        ),
+        (counting.counts().forwards, counting.counts().gradients),
         (0, F)
     );
 }

@@ -46,7 +46,7 @@ fn classifier(sessions: bool) -> NeuralClassifier {
     if sessions {
         clf
     } else {
-        clf.without_cpu_kernel()
+        clf.without_host_kernel()
     }
 }
 
@@ -124,15 +124,15 @@ fn sessions_give_the_ordinary_passes_answer_with_one_frame_update_per_check() {
                 .fold(0.0, f32::max);
             assert!(worst < 1e-5, "eps {eps}, batch {batch}: differs by {worst}");
             let c = counting.counts();
-            assert_eq!((c.forwards.get(), c.gradients.get()), (0, 0));
-            assert_eq!(c.session_gradients.get(), N);
+            assert_eq!((c.forwards, c.gradients), (0, 0));
+            assert_eq!(c.session_gradients, N);
             // Clips adversarial already (k = 0) are not searched; the others check k = 1, 2, …
             // up to their answer, never the F-th.
             let searched = frames.iter().filter(|f| !f.is_empty()).count();
             let checks: usize = frames.iter().map(|f| f.len().min(F - 1)).sum();
             let reopened = if batch < N { searched } else { 0 };
-            assert_eq!(c.sessions.get(), N + reopened, "eps {eps}, batch {batch}");
-            assert_eq!(c.frame_updates.get(), checks, "eps {eps}, batch {batch}");
+            assert_eq!(c.sessions, N + reopened, "eps {eps}, batch {batch}");
+            assert_eq!(c.frame_updates, checks, "eps {eps}, batch {batch}");
         }
         ks.extend(want_frames.iter().map(Vec::len));
     }
@@ -185,7 +185,7 @@ fn sessions_are_not_used_where_they_would_change_the_answer_or_save_nothing() {
     ] {
         let counting = Counting::new(&with);
         attack.generate(&counting, &x, None, None).unwrap();
-        assert_eq!(counting.counts().sessions.get(), 0);
-        assert!(counting.counts().gradients.get() > 0);
+        assert_eq!(counting.counts().sessions, 0);
+        assert!(counting.counts().gradients > 0);
     }
 }

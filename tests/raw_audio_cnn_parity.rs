@@ -6,8 +6,9 @@ mod common;
 use avfoil::array::tensor_to_vec;
 use avfoil::attack::{Attack, Common, Eps, Fgm, Pgd};
 use avfoil::classifier::Classifier;
+use avfoil::classifier::build_classifier;
 use avfoil::media::npy::read_npy;
-use avfoil::model::{ModelConfig, Weights, build_classifier};
+use avfoil::model::{ModelConfig, Weights};
 use burn::tensor::Device;
 use common::rel_err;
 use std::path::{Path, PathBuf};
@@ -24,10 +25,8 @@ fn npy(name: &str) -> Vec<f32> {
 
 fn classifier(weights: &str) -> avfoil::classifier::NeuralClassifier {
     let config = ModelConfig::read(&fixture("")).unwrap();
-    let mut w = Weights::load(&fixture(weights)).unwrap();
-    let clf = build_classifier(&config, &mut w, &Device::flex()).unwrap();
-    w.finish().unwrap();
-    clf
+    let w = Weights::load(&fixture(weights)).unwrap();
+    build_classifier(&config, w, &Device::flex()).unwrap()
 }
 
 fn inputs() -> (burn::tensor::Tensor<2>, Vec<usize>) {
@@ -49,7 +48,7 @@ fn logits_and_gradients_match_pytorch_from_both_formats() {
         let clf = if kernel {
             clf
         } else {
-            clf.without_cpu_kernel()
+            clf.without_host_kernel()
         };
         let weights = format!("{weights} (cpu kernel: {kernel})");
         let logits = tensor_to_vec(clf.logits(x.clone()).unwrap());
@@ -72,7 +71,7 @@ fn labels_read_between_forward_and_backward_are_the_predictions() {
         let clf = if kernel {
             clf
         } else {
-            clf.without_cpu_kernel()
+            clf.without_host_kernel()
         };
         let (labels, g, logits) = clf.prediction_loss_gradient(x.clone()).unwrap();
         assert_eq!(
@@ -106,7 +105,7 @@ fn fgm_and_pgd_agree_with_art() {
     let (x, labels) = inputs();
     for clf in [
         classifier("model.safetensors"),
-        classifier("model.safetensors").without_cpu_kernel(),
+        classifier("model.safetensors").without_host_kernel(),
     ] {
         art_agreement(&clf, &x, &labels);
     }
@@ -163,8 +162,8 @@ fn a_misshaped_tensor_names_the_key_and_both_shapes() {
     let config = ModelConfig::read(&fixture("")).unwrap();
     let mut bad = config.clone();
     bad.classes.push("extra".into());
-    let mut w = Weights::load(&fixture("model.safetensors")).unwrap();
-    let err = build_classifier(&bad, &mut w, &Device::flex())
+    let w = Weights::load(&fixture("model.safetensors")).unwrap();
+    let err = build_classifier(&bad, w, &Device::flex())
         .err()
         .expect("11 classes cannot load 10-class weights")
         .to_string();

@@ -362,7 +362,8 @@ fn avi_without_the_feature_names_the_feature_and_packages() {
     assert_names(&e, &path);
     let e = write_video(&path, &smooth_clip(1, 16, 16, 25.0)).unwrap_err();
     assert!(e.to_string().contains("--features ffmpeg"), "{e}");
-    use avfoil::defence::{H264Backend, H264Compression, H264Quality, VideoScale};
+    use avfoil::defence::{H264Backend, H264Compression, H264Quality};
+    use avfoil::scale::VideoScale;
     let d = H264Compression::new(&[3, 1, 16, 16], VideoScale::Unit, H264Quality::Crf(30)).unwrap();
     let e = d.with_backend(H264Backend::X264).unwrap_err();
     assert!(e.to_string().contains("--features ffmpeg"), "{e}");

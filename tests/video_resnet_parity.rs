@@ -5,10 +5,11 @@
 
 mod common;
 use avfoil::array::tensor_to_vec;
+use avfoil::classifier::build_classifier;
 use avfoil::classifier::{Classifier, NeuralClassifier, Standardise};
 use avfoil::media::npy::read_npy;
 use avfoil::model::video_resnet::{Variant, VideoResNet, VideoResNetSpec};
-use avfoil::model::{InputConfig, Modality, ModelConfig, Weights, build_classifier};
+use avfoil::model::{InputConfig, Modality, ModelConfig, Weights};
 use burn::tensor::Device;
 use common::rel_err;
 use std::path::{Path, PathBuf};
@@ -155,7 +156,7 @@ fn weights_for_another_shape_name_the_key_and_both_shapes() {
     let config = ModelConfig {
         architecture: "r2plus1d-18".into(),
         classes: (0..5).map(|i| i.to_string()).collect(),
-        weights: "model.pt".into(),
+        weights: Some("model.pt".into()),
         input: InputConfig {
             modality: Modality::Video,
             shape: s.example_shape(),
@@ -166,8 +167,8 @@ fn weights_for_another_shape_name_the_key_and_both_shapes() {
             sampling: None,
         },
     };
-    let mut w = Weights::load(&fixture("r2plus1d_18/model.pt")).unwrap();
-    let err = build_classifier(&config, &mut w, &Device::flex())
+    let w = Weights::load(&fixture("r2plus1d_18/model.pt")).unwrap();
+    let err = build_classifier(&config, w, &Device::flex())
         .err()
         .expect("narrow weights do not fit r2plus1d-18")
         .to_string();
@@ -256,7 +257,7 @@ fn model_toml_architectures_build_torchvisions_full_size_networks() {
         let config = ModelConfig {
             architecture: arch.into(),
             classes: (0..400).map(|i| format!("class {i}")).collect(),
-            weights: "model.safetensors".into(),
+            weights: Some("model.safetensors".into()),
             input: InputConfig {
                 modality: Modality::Video,
                 shape: vec![3, 2, 12, 16],
@@ -267,9 +268,8 @@ fn model_toml_architectures_build_torchvisions_full_size_networks() {
                 sampling: None,
             },
         };
-        let mut w = Weights::from_tensors("t", VideoResNet::init_tensors(&spec, 400, 1).unwrap());
-        let clf = build_classifier(&config, &mut w, &Device::flex()).unwrap();
-        w.finish().unwrap();
+        let w = Weights::from_tensors("t", VideoResNet::init_tensors(&spec, 400, 1).unwrap());
+        let clf = build_classifier(&config, w, &Device::flex()).unwrap();
         let x = burn::tensor::Tensor::<2>::full([1, 3 * 2 * 12 * 16], 0.5, &Device::flex());
         let logits = clf.logits(x).unwrap();
         assert_eq!(logits.dims(), [1, 400], "{arch}");
@@ -280,8 +280,8 @@ fn model_toml_architectures_build_torchvisions_full_size_networks() {
 
         let mut bad = config.clone();
         bad.input.shape = vec![1, 2, 12, 16];
-        let mut w = Weights::from_tensors("t", VideoResNet::init_tensors(&spec, 400, 1).unwrap());
-        let err = build_classifier(&bad, &mut w, &Device::flex())
+        let w = Weights::from_tensors("t", VideoResNet::init_tensors(&spec, 400, 1).unwrap());
+        let err = build_classifier(&bad, w, &Device::flex())
             .err()
             .expect("one channel is not RGB")
             .to_string();

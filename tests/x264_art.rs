@@ -7,8 +7,9 @@
 #![cfg(feature = "ffmpeg")]
 
 mod common;
-use avfoil::defence::{H264Backend, H264Compression, H264Quality, VideoScale};
+use avfoil::defence::{H264Backend, H264Compression, H264Quality};
 use avfoil::media::npy::read_npy;
+use avfoil::scale::VideoScale;
 use avfoil::video::x264::{X264Rate, X264Threads, x264_round_trip, x264_round_trip_with};
 use common::video::{crop, fixture, psnr, smooth_clip};
 use std::sync::{Mutex, MutexGuard};

@@ -4,6 +4,7 @@
 //! back to the clean input (ART #8); the minimal mode's schedule is `k·eps_step` for integer k, so eps
 //! itself is tried (ART #10); each example stops at its own eps.
 
+use super::spec::{AttackEntry, AttackSpec, CommonSpec, RunSettings, common_params};
 use super::{
     Attack, AttackOutput, Batch, BestOf, Common, Mask, attack_direction, attack_gradient,
     choose_rows, example_rngs, gradient_step, random_start, run_batches, score, step_along,
@@ -11,7 +12,68 @@ use super::{
 };
 use crate::classifier::{Classifier, argmax_rows, check_labels};
 use crate::error::{Error, Result};
+use crate::params::Param;
 use burn::tensor::Tensor;
+
+/// `fgm`.
+pub static ENTRY: AttackEntry = AttackEntry {
+    name: "fgm",
+    about: "Fast Gradient Method: one normalised gradient step of size eps (Goodfellow et al. 2014)",
+    params: &PARAMS,
+    parse: |p| {
+        Ok(Box::new(FgmSpec {
+            common: CommonSpec::take(p, DEFAULT_STEP)?,
+            minimal: p.take_or("minimal", false)?,
+        }))
+    },
+};
+
+/// FGM's default step for the minimal search: a tenth of eps (ART's fixed 0.1 suits [0, 1] only).
+const DEFAULT_STEP: f32 = 0.1;
+
+const PARAMS: [Param; 6] = {
+    let [a, b, c, d, e] = common_params("0.1 (minimal search only)");
+    [
+        a,
+        b,
+        c,
+        d,
+        e,
+        Param {
+            key: "minimal",
+            default: "false",
+            about: "search the smallest successful multiple of the step up to eps",
+        },
+    ]
+};
+
+/// FGM as configured by a user.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FgmSpec {
+    pub common: CommonSpec,
+    pub minimal: bool,
+}
+
+impl AttackSpec for FgmSpec {
+    fn name(&self) -> &'static str {
+        "fgm"
+    }
+
+    fn norm(&self) -> super::Norm {
+        self.common.norm
+    }
+
+    fn iterative(&self) -> bool {
+        false
+    }
+
+    fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>> {
+        Ok(Box::new(Fgm {
+            common: self.common.common(run)?,
+            minimal: self.minimal,
+        }))
+    }
+}
 
 /// FGM configuration. `Fgm::default()` has ART's defaults.
 #[derive(Clone, Debug, Default, serde::Serialize)]

@@ -25,11 +25,138 @@
 //! gradient per step, whose logits decide success and whose rows rank the next frames and drive the
 //! next FGM step, where ART predicts twice and takes two gradients.
 
-use super::{Attack, AttackOutput, Mask, check_attack_labels, success, take_rows};
-use crate::array::tensor_to_vec;
+use super::spec::{AttackEntry, AttackSpec, RunSettings};
+use super::{ATTACKS, Attack, AttackOutput, Mask, Norm, check_attack_labels, success, take_rows};
+use crate::array::{frame_index, tensor_to_vec};
+use crate::classifier::objective::CrossEntropy;
 use crate::classifier::{Classifier, argmax, argmax_rows};
 use crate::error::{Error, Result};
+use crate::model::{InputConfig, Modality};
+use crate::params::Param;
 use burn::tensor::{Tensor, TensorData};
+
+/// `frame-saliency`.
+pub static ENTRY: AttackEntry = AttackEntry {
+    name: "frame-saliency",
+    about: "perturb only the most salient frames of a video, adding them until the inner attack \
+            succeeds (Inkawhich et al. 2018, ART's FrameSaliencyAttack); takes its inner attack's \
+            parameters too",
+    params: &PARAMS,
+    parse: |p| {
+        let inner_name: String = p.take_or("inner", "fgm".to_string())?;
+        let method = match p.take_or("method", "iterative".to_string())?.as_str() {
+            "iterative" => SaliencyMethod::Iterative,
+            "iterative-refresh" => SaliencyMethod::IterativeRefresh,
+            "one-shot" => SaliencyMethod::OneShot,
+            other => {
+                return Err(Error::invalid(
+                    p.display("method"),
+                    format!("{other:?}: expected iterative, iterative-refresh or one-shot"),
+                ));
+            }
+        };
+        let search = match p.take_or("search", "linear".to_string())?.as_str() {
+            "linear" => PrefixSearch::Linear,
+            "bisect" => PrefixSearch::Bisect,
+            other => {
+                return Err(Error::invalid(
+                    p.display("search"),
+                    format!("{other:?}: expected linear or bisect"),
+                ));
+            }
+        };
+        let frame_axis = p.take_or("frame_axis", 1)?;
+        if !INNER.contains(&inner_name.as_str()) {
+            return Err(Error::invalid(
+                p.display("inner"),
+                format!("{inner_name:?}: expected one of {}", INNER.join(", ")),
+            ));
+        }
+        let entry = ATTACKS.find(&inner_name)?;
+        let inner = (entry.parse)(p)?;
+        let accepted: Vec<Param> = PARAMS.iter().chain(entry.params).copied().collect();
+        p.finish(&format!("frame-saliency around {inner_name}"), &accepted)?;
+        Ok(Box::new(FrameSaliencySpec {
+            inner,
+            method,
+            search,
+            frame_axis,
+        }))
+    },
+};
+
+/// The attacks frame saliency may wrap: those that take a mask and perturb every unmasked frame.
+const INNER: [&str; 2] = ["fgm", "pgd"];
+
+const PARAMS: [Param; 4] = [
+    Param {
+        key: "inner",
+        default: "\"fgm\"",
+        about: "the attack run on the chosen frames: \"fgm\" or \"pgd\" (its parameters apply)",
+    },
+    Param {
+        key: "method",
+        default: "\"iterative\"",
+        about: "\"iterative\", \"iterative-refresh\" or \"one-shot\"",
+    },
+    Param {
+        key: "search",
+        default: "\"linear\"",
+        about: "iterative method: \"linear\" (ART's answer) or \"bisect\" (log2(frames) checks, assumes success is monotone)",
+    },
+    Param {
+        key: "frame_axis",
+        default: "1",
+        about: "axis of the frames in one example's shape ([C, F, H, W]: 1)",
+    },
+];
+
+/// Frame saliency as configured by a user.
+#[derive(Debug)]
+pub struct FrameSaliencySpec {
+    pub inner: Box<dyn AttackSpec>,
+    pub method: SaliencyMethod,
+    pub search: PrefixSearch,
+    pub frame_axis: usize,
+}
+
+impl AttackSpec for FrameSaliencySpec {
+    fn name(&self) -> &'static str {
+        "frame-saliency"
+    }
+
+    fn norm(&self) -> Norm {
+        self.inner.norm()
+    }
+
+    fn iterative(&self) -> bool {
+        self.inner.iterative()
+    }
+
+    /// Video models only: an audio model's samples are not frames.
+    fn check_input(&self, input: &InputConfig) -> Result<()> {
+        if input.modality != Modality::Video {
+            return Err(Error::invalid(
+                "attack",
+                "frame-saliency needs a video model (an audio model's samples are not frames)",
+            ));
+        }
+        frame_index(&input.shape, self.frame_axis).map(|_| ())
+    }
+
+    fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>> {
+        if run.batch_size == 0 {
+            return Err(Error::invalid("batch_size", "has to be a positive integer"));
+        }
+        Ok(Box::new(FrameSaliency {
+            attacker: self.inner.build(run)?,
+            method: self.method,
+            frame_axis: self.frame_axis,
+            batch_size: run.batch_size,
+            search: self.search,
+        }))
+    }
+}
 
 /// How frames are chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -74,20 +201,6 @@ pub struct FrameSaliency {
     pub batch_size: usize,
     /// How the iterative method searches k (the refresh method adds frames one by one as ART).
     pub search: PrefixSearch,
-}
-
-/// Which frame each feature of a flattened example belongs to, and the number of frames.
-pub fn frame_index(shape: &[usize], axis: usize) -> Result<(Vec<usize>, usize)> {
-    if shape.len() < 2 || axis >= shape.len() {
-        return Err(Error::invalid(
-            "frame_axis",
-            format!("axis {axis} does not exist in examples of shape {shape:?}"),
-        ));
-    }
-    let inner: usize = shape[axis + 1..].iter().product();
-    let frames = shape[axis];
-    let d: usize = shape.iter().product();
-    Ok(((0..d).map(|i| (i / inner) % frames).collect(), frames))
 }
 
 /// `S[n][f]`: mean |∂loss/∂x| over frame f of each example of the host gradient `g` (`[n, d]`).
@@ -257,7 +370,7 @@ impl FrameSaliency {
             let predicted = argmax(&logits);
             let label = labels.map_or(predicted, |l| l[e]);
             fail.push(!success(&[predicted], &[label], targeted)[0]);
-            grad.extend(session.loss_gradient(label));
+            grad.extend(session.gradient(&CrossEntropy(&[label])));
             all_labels.push(label);
             sessions.push(keep.then_some(session));
         }

@@ -2,20 +2,30 @@
 //!
 //! Each attack lives in its own file and is a thin configuration of the same few pieces: the ℓp
 //! geometry in [`geometry`], the eps budget ([`Eps`]), the perturbation mask ([`Mask`]), the success
-//! rule ([`success`]) and the per-example choice between restarts (`BestOf`).
+//! rule ([`success`]) and the per-example choice between restarts (`BestOf`). Each file also holds
+//! the attack's user-facing spec and registry entry ([`spec`]).
 
 pub mod fgm;
 pub mod frame_saliency;
 pub mod geometry;
 pub mod pgd;
 pub mod progress;
+pub mod spec;
 
 pub use fgm::Fgm;
 pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
 pub use pgd::Pgd;
+pub use spec::{AttackEntry, AttackSpec, RunSettings};
 
 use crate::classifier::{Classifier, argmax_rows, check_labels, cross_entropy_rows};
+use crate::registry::Registry;
+
+/// The built-in attacks, one line each.
+const BUILTIN: &[&AttackEntry] = &[&fgm::ENTRY, &pgd::ENTRY, &frame_saliency::ENTRY];
+
+/// Every attack: the built-in ones and those registered at run time ([`spec`]).
+pub static ATTACKS: Registry<AttackEntry> = Registry::new("attack", BUILTIN);
 use crate::error::{Error, Result};
 use burn::tensor::{Bool, Tensor, TensorData};
 

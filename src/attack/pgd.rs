@@ -9,15 +9,107 @@
 //! `early_stop` (not in ART) freezes each example at the first iterate that succeeds and stops
 //! computing its gradient; the iteration is reported.
 
+use super::spec::{AttackEntry, AttackSpec, CommonSpec, RunSettings, common_params};
 use super::{
     Attack, AttackOutput, Batch, BestOf, Common, Mask, Score, example_rngs, gradient_step,
     put_rows, random_start, run_batches, score, success, take_rows,
 };
 use crate::classifier::{Classifier, argmax_rows};
 use crate::error::{Error, Result};
+use crate::params::Param;
 use burn::tensor::Tensor;
 use rand::Rng;
 use rand_distr::StandardNormal;
+
+/// `pgd`.
+pub static ENTRY: AttackEntry = AttackEntry {
+    name: "pgd",
+    about: "Projected Gradient Descent (Madry et al. 2017), with momentum (MIM), random eps and early stopping",
+    params: &PARAMS,
+    parse: |p| {
+        let spec = PgdSpec {
+            common: CommonSpec::take(p, DEFAULT_STEP)?,
+            max_iter: p.take_or("max_iter", 100)?,
+            decay: p.take("decay")?,
+            random_eps: p.take_or("random_eps", false)?,
+            early_stop: p.take_or("early_stop", false)?,
+        };
+        if spec.max_iter == 0 {
+            return Err(Error::invalid(p.display("max_iter"), "at least 1"));
+        }
+        Ok(Box::new(spec))
+    },
+};
+
+/// PGD's default step: a quarter of eps (ART's fixed 0.1 suits [0, 1] only).
+const DEFAULT_STEP: f32 = 0.25;
+
+const PARAMS: [Param; 9] = {
+    let [a, b, c, d, e] = common_params("0.25");
+    [
+        a,
+        b,
+        c,
+        d,
+        e,
+        Param {
+            key: "max_iter",
+            default: "100",
+            about: "iterations",
+        },
+        Param {
+            key: "decay",
+            default: "none",
+            about: "momentum decay factor (Momentum Iterative Method)",
+        },
+        Param {
+            key: "random_eps",
+            default: "false",
+            about: "draw each example's eps from a half-normal truncated to [0, eps]",
+        },
+        Param {
+            key: "early_stop",
+            default: "false",
+            about: "stop iterating an example as soon as it is adversarial",
+        },
+    ]
+};
+
+/// PGD as configured by a user.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PgdSpec {
+    pub common: CommonSpec,
+    pub max_iter: usize,
+    pub decay: Option<f32>,
+    pub random_eps: bool,
+    pub early_stop: bool,
+}
+
+impl AttackSpec for PgdSpec {
+    fn name(&self) -> &'static str {
+        "pgd"
+    }
+
+    fn norm(&self) -> super::Norm {
+        self.common.norm
+    }
+
+    fn iterative(&self) -> bool {
+        true
+    }
+
+    fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>> {
+        let pgd = Pgd {
+            common: self.common.common(run)?,
+            max_iter: self.max_iter,
+            decay: self.decay,
+            random_eps: self.random_eps,
+            early_stop: self.early_stop,
+        };
+        pgd.validate()?;
+        Ok(Box::new(pgd))
+    }
+}
 
 /// PGD configuration. `Pgd::default()` has ART's defaults.
 #[derive(Clone, Debug, serde::Serialize)]

@@ -4,37 +4,10 @@ pub mod resample;
 pub mod wav;
 
 use crate::error::{Error, Result};
+use crate::scale::AudioScale;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
-
-/// The units a model's waveforms are in, decided by its clip range: int16 sample values
-/// (the ART notebook's `clip_values = (-32768, 32767)`) or full scale ±1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AudioScale {
-    /// Int16 units: a full-scale sample is 32768.
-    Int16,
-    /// Full scale ±1.
-    Unit,
-}
-
-impl AudioScale {
-    /// The scale implied by a model's clip range (`Unit` when it has none or it lies within ±1).
-    pub fn from_clip(clip: Option<(f32, f32)>) -> Self {
-        match clip {
-            Some((lo, hi)) if hi > 1.0 || lo < -1.0 => AudioScale::Int16,
-            _ => AudioScale::Unit,
-        }
-    }
-
-    /// Model units per full-scale unit.
-    pub fn factor(self) -> f32 {
-        match self {
-            AudioScale::Int16 => 32768.0,
-            AudioScale::Unit => 1.0,
-        }
-    }
-}
 
 /// Where a clip shorter than the model's input goes inside the zero padding (and which part of a
 /// longer clip is kept).

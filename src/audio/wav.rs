@@ -5,7 +5,7 @@
 //! rescale with [`super::AudioScale`].
 
 use crate::error::{Error, Result};
-use crate::media::fs::write_atomic;
+use crate::fs::write_atomic;
 use hound::{SampleFormat, WavReader, WavSpec, WavWriter};
 use std::io::Cursor;
 use std::path::Path;

@@ -1,47 +1,84 @@
-//! A classifier wrapper that counts what an attack asks of the model: for tests that pin an
-//! attack's cost, and for benchmarks that report it.
+//! A classifier wrapper that counts what an attack asks of the model: the query counts every attack
+//! report gives, tests that pin an attack's cost, and benchmarks.
 
+use super::objective::Objective;
 use super::{Classifier, ClipSession};
 use crate::error::Result;
 use burn::tensor::{Device, Tensor};
-use std::cell::Cell;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Counts passes through `inner` (which it otherwise leaves alone).
 pub struct Counting<'a> {
     inner: &'a dyn Classifier,
-    counts: Rc<Counts>,
+    counters: Arc<Counters>,
 }
 
 /// What was asked so far.
-#[derive(Default, Debug)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     /// Forward passes ([`Classifier::logits`] calls) and the examples they held.
-    pub forwards: Cell<usize>,
-    pub forward_rows: Cell<usize>,
-    /// Gradient passes (one per call, whatever the batch).
-    pub gradients: Cell<usize>,
+    pub forwards: usize,
+    pub forward_rows: usize,
+    /// Gradient passes (forward and backward; one per call, whatever the batch) and the examples
+    /// they held.
+    pub gradients: usize,
+    pub gradient_rows: usize,
     /// Clip sessions opened (one forward pass each), their gradients and frame replacements.
-    pub sessions: Cell<usize>,
-    pub session_gradients: Cell<usize>,
-    pub frame_updates: Cell<usize>,
+    pub sessions: usize,
+    pub session_gradients: usize,
+    pub frame_updates: usize,
 }
 
-fn bump(c: &Cell<usize>, by: usize) {
-    c.set(c.get() + by);
+impl Counts {
+    /// Model outputs asked for: examples forwarded, clip sessions opened (one forward pass each)
+    /// and frame updates (each the output on a new input).
+    pub fn forward_queries(&self) -> usize {
+        self.forward_rows + self.sessions + self.frame_updates
+    }
+
+    /// Input gradients asked for (each also gives the output at its input).
+    pub fn gradient_queries(&self) -> usize {
+        self.gradient_rows + self.session_gradients
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    forwards: AtomicUsize,
+    forward_rows: AtomicUsize,
+    gradients: AtomicUsize,
+    gradient_rows: AtomicUsize,
+    sessions: AtomicUsize,
+    session_gradients: AtomicUsize,
+    frame_updates: AtomicUsize,
+}
+
+fn bump(c: &AtomicUsize, by: usize) {
+    c.fetch_add(by, Ordering::Relaxed);
 }
 
 impl<'a> Counting<'a> {
     pub fn new(inner: &'a dyn Classifier) -> Self {
         Self {
             inner,
-            counts: Rc::default(),
+            counters: Arc::default(),
         }
     }
 
     /// The counts so far.
-    pub fn counts(&self) -> &Counts {
-        &self.counts
+    pub fn counts(&self) -> Counts {
+        let c = &self.counters;
+        let get = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        Counts {
+            forwards: get(&c.forwards),
+            forward_rows: get(&c.forward_rows),
+            gradients: get(&c.gradients),
+            gradient_rows: get(&c.gradient_rows),
+            sessions: get(&c.sessions),
+            session_gradients: get(&c.session_gradients),
+            frame_updates: get(&c.frame_updates),
+        }
     }
 }
 
@@ -58,26 +95,22 @@ impl Classifier for Counting<'_> {
     fn device(&self) -> &Device {
         self.inner.device()
     }
+    fn output_frames(&self) -> usize {
+        self.inner.output_frames()
+    }
     fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
-        bump(&self.counts.forwards, 1);
-        bump(&self.counts.forward_rows, x.dims()[0]);
+        bump(&self.counters.forwards, 1);
+        bump(&self.counters.forward_rows, x.dims()[0]);
         self.inner.logits(x)
     }
-    fn loss_gradient_and_logits(
+    fn objective_gradient(
         &self,
         x: Tensor<2>,
-        labels: &[usize],
+        objective: &dyn Objective,
     ) -> Result<(Tensor<2>, Tensor<2>)> {
-        bump(&self.counts.gradients, 1);
-        self.inner.loss_gradient_and_logits(x, labels)
-    }
-    fn class_gradient(&self, x: Tensor<2>, classes: &[usize]) -> Result<Tensor<2>> {
-        bump(&self.counts.gradients, 1);
-        self.inner.class_gradient(x, classes)
-    }
-    fn prediction_loss_gradient(&self, x: Tensor<2>) -> Result<(Vec<usize>, Tensor<2>, Tensor<2>)> {
-        bump(&self.counts.gradients, 1);
-        self.inner.prediction_loss_gradient(x)
+        bump(&self.counters.gradients, 1);
+        bump(&self.counters.gradient_rows, x.dims()[0]);
+        self.inner.objective_gradient(x, objective)
     }
     fn clip_session(
         &self,
@@ -87,29 +120,29 @@ impl Classifier for Counting<'_> {
         let Some(inner) = self.inner.clip_session(x, frame_axis)? else {
             return Ok(None);
         };
-        bump(&self.counts.sessions, 1);
+        bump(&self.counters.sessions, 1);
         Ok(Some(Box::new(CountingSession {
             inner,
-            counts: self.counts.clone(),
+            counters: self.counters.clone(),
         })))
     }
 }
 
 struct CountingSession<'a> {
     inner: Box<dyn ClipSession + 'a>,
-    counts: Rc<Counts>,
+    counters: Arc<Counters>,
 }
 
 impl ClipSession for CountingSession<'_> {
     fn logits(&self) -> Vec<f32> {
         self.inner.logits()
     }
-    fn loss_gradient(&self, label: usize) -> Vec<f32> {
-        bump(&self.counts.session_gradients, 1);
-        self.inner.loss_gradient(label)
+    fn gradient(&self, objective: &dyn Objective) -> Vec<f32> {
+        bump(&self.counters.session_gradients, 1);
+        self.inner.gradient(objective)
     }
     fn replace(&mut self, x: &[f32], frames: &[usize]) -> Vec<f32> {
-        bump(&self.counts.frame_updates, 1);
+        bump(&self.counters.frame_updates, 1);
         self.inner.replace(x, frames)
     }
 }

@@ -1,57 +1,29 @@
 //! `avfoil attack`: craft adversarial examples and report how they fare.
+//!
+//! The attack comes from the registry: `--attack NAME` and its parameters, given as the named
+//! flags below or as `--param KEY=VALUE` (every parameter of every attack: `avfoil list`), are
+//! read by the attack's own spec, which a scenario's `[[attack]]` table goes through too.
 
-use super::{DefenceArgs, Inputs, class_index, load_model, with_defences};
+use super::defences::DefenceArgs;
+use super::inputs::Inputs;
+use super::{class_index, load_model};
 use anyhow::{Context, Result, bail};
-use avfoil::attack::frame_saliency::frame_index;
-use avfoil::attack::{
-    Attack, Common, Eps, Fgm, FrameSaliency, Mask, Norm, Pgd, PrefixSearch, Projection,
-    SaliencyMethod,
-};
-use avfoil::audio::AudioScale;
+use avfoil::array::frame_index;
+use avfoil::attack::spec::{self, AttackSpec, RunSettings, eps_value};
+use avfoil::attack::{Eps, Mask};
+use avfoil::attack_report::{AttackReport, Batch, run_attack};
 use avfoil::audio::wav::WavEncoding;
 use avfoil::classifier::Classifier;
-use avfoil::media::gif::write_gif;
 use avfoil::media::npy::read_npy;
 use avfoil::media::plot::{frame_strip_png, spectrogram_png, waveform_png};
 use avfoil::model::Modality;
-use avfoil::report::{AttackReport, Batch, run_attack};
+use avfoil::params::{KeyStyle, Params};
+use avfoil::scale::AudioScale;
+use avfoil::video::gif_write::write_gif;
 use burn::tensor::Device;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum AttackName {
-    Fgm,
-    Pgd,
-    /// Perturb only the most salient frames of a video (wraps --inner).
-    FrameSaliency,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum InnerName {
-    Fgm,
-    Pgd,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum MethodName {
-    /// One attack on the whole clip, its frames kept in saliency order until success.
-    Iterative,
-    /// Attack one frame at a time, recomputing the saliency.
-    IterativeRefresh,
-    /// The inner attack on every frame.
-    OneShot,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum SearchName {
-    /// ART's: keep 1, 2, 3, … frames until the clip is adversarial (one prediction each).
-    Linear,
-    /// Bisect the number of frames, assuming more perturbed frames never undo success
-    /// (log2(frames) predictions; may keep more frames than ART where that assumption fails).
-    Bisect,
-}
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -59,26 +31,26 @@ pub struct AttackArgs {
     /// Model directory (model.toml + weights) or the name of a shipped model (spoken-digits).
     #[arg(long)]
     model: PathBuf,
-    /// The attack.
+    /// The attack: fgm, pgd, frame-saliency (`avfoil list` shows every attack and its parameters).
     #[arg(long)]
-    attack: AttackName,
-    /// Norm of the budget: inf, 1, 2 or any real p >= 1.
-    #[arg(long, default_value = "inf")]
-    norm: String,
+    attack: String,
     /// Budget in input units (int16 LSB for int16-scale audio, [0,1] for video); one value, or
     /// one per example separated by commas.
     #[arg(long)]
     eps: String,
-    /// Step size (PGD; FGM --minimal). Default: eps/4 for PGD, eps/10 for minimal FGM (ART's fixed 0.1
-    /// only suits [0, 1] inputs).
+    /// Norm of the budget: inf, 1, 2 or any real p >= 1 [default: inf].
+    #[arg(long)]
+    norm: Option<String>,
+    /// Step size in input units, one value or one per example [default: eps/4 for PGD, eps/10
+    /// for minimal FGM; ART's fixed 0.1 only suits [0, 1] inputs].
     #[arg(long)]
     eps_step: Option<String>,
-    /// PGD iterations.
-    #[arg(long, default_value_t = 100)]
-    max_iter: usize,
+    /// PGD iterations [default: 100].
+    #[arg(long)]
+    max_iter: Option<usize>,
     /// Random starts inside the eps-ball (0: start at the input); the best is kept per example.
-    #[arg(long, default_value_t = 0)]
-    random_init: usize,
+    #[arg(long)]
+    random_init: Option<usize>,
     /// Move towards --target instead of away from the true class.
     #[arg(long, requires = "target")]
     targeted: bool,
@@ -109,24 +81,30 @@ pub struct AttackArgs {
     /// Project L1 perturbations exactly (ART rescales radially).
     #[arg(long)]
     exact_l1: bool,
-    /// .npy mask of one example's shape (or the whole batch's): 0 = keep, non-zero = may change.
+    /// Frame saliency: how frames are chosen: iterative, iterative-refresh or one-shot
+    /// [default: iterative].
     #[arg(long)]
-    mask: Option<PathBuf>,
-    /// Frame saliency: how frames are chosen.
-    #[arg(long, value_enum, default_value = "iterative")]
-    method: MethodName,
-    /// Frame saliency, iterative method: how the number of perturbed frames is found.
-    #[arg(long, value_enum, default_value = "linear")]
-    search: SearchName,
-    /// Frame saliency: the attack run on the chosen frames.
-    #[arg(long, value_enum, default_value = "fgm")]
-    inner: InnerName,
-    /// Frame saliency: axis of the frames in one example's shape (`[C, F, H, W]`: 1).
-    #[arg(long, default_value_t = 1)]
-    frame_axis: usize,
+    method: Option<String>,
+    /// Frame saliency, iterative method: linear (ART's answer) or bisect (log2(frames) checks,
+    /// assuming more perturbed frames never undo success) [default: linear].
+    #[arg(long)]
+    search: Option<String>,
+    /// Frame saliency: the attack run on the chosen frames, fgm or pgd [default: fgm].
+    #[arg(long)]
+    inner: Option<String>,
+    /// Axis of the frames in one example's shape, for frame saliency and --frames
+    /// (`[C, F, H, W]`: 1) [default: 1].
+    #[arg(long)]
+    frame_axis: Option<usize>,
+    /// Any parameter of the attack as KEY=VALUE (repeatable): `--param step=0.5`.
+    #[arg(long, value_name = "KEY=VALUE")]
+    param: Vec<String>,
     /// Video: perturb only these frames (comma-separated indices along --frame-axis).
     #[arg(long, value_delimiter = ',')]
     frames: Option<Vec<usize>>,
+    /// .npy mask of one example's shape (or the whole batch's): 0 = keep, non-zero = may change.
+    #[arg(long)]
+    mask: Option<PathBuf>,
     #[command(flatten)]
     defences: DefenceArgs,
     /// Output: a .npy (.wav) file for a single .npy (.wav) input, otherwise a folder that gets one
@@ -153,116 +131,77 @@ pub struct AttackArgs {
     inputs: Vec<PathBuf>,
 }
 
-fn parse_eps(name: &str, s: &str) -> Result<Eps> {
-    let values: Vec<f32> = s
+/// A comma-separated list of numbers as a TOML value: one number, or an array.
+fn numbers(flag: &str, s: &str) -> Result<toml::Value> {
+    let values: Vec<f64> = s
         .split(',')
         .map(|v| {
             v.trim()
-                .parse::<f32>()
-                .with_context(|| format!("--{name}: {v:?} is not a number"))
+                .parse::<f64>()
+                .with_context(|| format!("{flag}: {v:?} is not a number"))
         })
         .collect::<Result<_>>()?;
-    Ok(if values.len() == 1 {
-        Eps::Scalar(values[0])
-    } else {
-        Eps::PerExample(values)
+    Ok(match values.as_slice() {
+        [one] => toml::Value::Float(*one),
+        _ => toml::Value::Array(values.into_iter().map(toml::Value::Float).collect()),
     })
 }
 
-fn scaled(eps: &Eps, factor: f32) -> Eps {
-    match eps {
-        Eps::Scalar(v) => Eps::Scalar(v * factor),
-        Eps::PerExample(v) => Eps::PerExample(v.iter().map(|e| e * factor).collect()),
+impl AttackArgs {
+    /// The attack's parameters as the flags give them (only those given: defaults are the spec's).
+    fn params(&self) -> Result<Params> {
+        let mut p = Params::new(KeyStyle::Flag);
+        let mut set = |key: &str, value: Option<toml::Value>| {
+            if let Some(v) = value {
+                p.insert(key, v);
+            }
+        };
+        let int = |v: usize| toml::Value::Integer(v as i64);
+        let flag = |on: bool| on.then_some(toml::Value::Boolean(true));
+        set("norm", self.norm.clone().map(toml::Value::String));
+        set(
+            "eps_step",
+            self.eps_step
+                .as_deref()
+                .map(|s| numbers("--eps-step", s))
+                .transpose()?,
+        );
+        set("max_iter", self.max_iter.map(int));
+        set("random_init", self.random_init.map(int));
+        set("minimal", flag(self.minimal));
+        set("decay", self.decay.map(|v| toml::Value::Float(v.into())));
+        set("random_eps", flag(self.random_eps));
+        set("early_stop", flag(self.early_stop));
+        set("exact_l1", flag(self.exact_l1));
+        set("method", self.method.clone().map(toml::Value::String));
+        set("search", self.search.clone().map(toml::Value::String));
+        set("inner", self.inner.clone().map(toml::Value::String));
+        // --frame-axis also places --frames: only an attack with frames takes it as a parameter.
+        if self.attack == "frame-saliency" {
+            set("frame_axis", self.frame_axis.map(int));
+        }
+        for assignment in &self.param {
+            p.insert_assignment(assignment)?;
+        }
+        Ok(p)
     }
-}
 
-fn build_attack(args: &AttackArgs) -> Result<Box<dyn Attack>> {
-    let norm: Norm = args.norm.parse()?;
-    let eps = parse_eps("eps", &args.eps)?;
-    let inner = match args.attack {
-        AttackName::FrameSaliency => match args.inner {
-            InnerName::Fgm => AttackName::Fgm,
-            InnerName::Pgd => AttackName::Pgd,
-        },
-        a => a,
-    };
-    let default_step = match inner {
-        AttackName::Pgd => 0.25,
-        _ => 0.1,
-    };
-    let eps_step = match &args.eps_step {
-        Some(s) => parse_eps("eps-step", s)?,
-        // A zero eps gives a zero default step, which validation would reject: use any positive step.
-        None => match scaled(&eps, default_step) {
-            Eps::Scalar(0.0) => Eps::Scalar(1.0),
-            e => e,
-        },
-    };
-    let common = Common {
-        norm,
-        eps,
-        eps_step,
-        targeted: args.targeted,
-        num_random_init: args.random_init,
-        batch_size: args.batch_size as usize,
-        seed: args.seed,
-        projection: if args.exact_l1 {
-            Projection::ExactL1
-        } else {
-            Projection::Radial
-        },
-    };
-    let attack: Box<dyn Attack> = match inner {
-        AttackName::FrameSaliency => unreachable!("resolved to the inner attack"),
-        AttackName::Fgm => {
-            for (set, flag) in [
-                (args.decay.is_some(), "--decay"),
-                (args.random_eps, "--random-eps"),
-                (args.early_stop, "--early-stop"),
-            ] {
-                if set {
-                    bail!("{flag} applies to --attack pgd only");
-                }
-            }
-            let fgm = Fgm {
-                common,
-                minimal: args.minimal,
-            };
-            fgm.common.validate()?;
-            Box::new(fgm)
-        }
-        AttackName::Pgd => {
-            if args.minimal {
-                bail!("--minimal applies to --attack fgm only");
-            }
-            let pgd = Pgd {
-                common,
-                max_iter: args.max_iter,
-                decay: args.decay,
-                random_eps: args.random_eps,
-                early_stop: args.early_stop,
-            };
-            pgd.validate()?;
-            Box::new(pgd)
-        }
-    };
-    Ok(match args.attack {
-        AttackName::FrameSaliency => Box::new(FrameSaliency {
-            attacker: attack,
-            method: match args.method {
-                MethodName::Iterative => SaliencyMethod::Iterative,
-                MethodName::IterativeRefresh => SaliencyMethod::IterativeRefresh,
-                MethodName::OneShot => SaliencyMethod::OneShot,
-            },
-            frame_axis: args.frame_axis,
-            batch_size: args.batch_size as usize,
-            search: match args.search {
-                SearchName::Linear => PrefixSearch::Linear,
-                SearchName::Bisect => PrefixSearch::Bisect,
-            },
-        }),
-        _ => attack,
-    })
+    /// The attack's spec, from the registry.
+    fn spec(&self) -> Result<Box<dyn AttackSpec>> {
+        let mut params = self.params()?;
+        spec::parse(&self.attack, &mut params).with_context(|| format!("--attack {}", self.attack))
+    }
+
+    /// What the run decides: the budget, targeting, seed and batch size.
+    fn run_settings(&self) -> Result<RunSettings> {
+        let eps: Eps = eps_value(&numbers("--eps", &self.eps)?, "eps")?;
+        Ok(RunSettings {
+            eps,
+            targeted: self.targeted,
+            seed: self.seed,
+            batch_size: self.batch_size as usize,
+        })
+    }
 }
 
 /// The mask that `--frames` and `--mask` make together (both must allow a feature).
@@ -276,7 +215,7 @@ fn combined_mask(args: &AttackArgs, shape: &[usize], n: usize) -> Result<Option<
     let Some(frames) = &args.frames else {
         return Ok(user);
     };
-    let (frame_of, count) = frame_index(shape, args.frame_axis).context("--frames")?;
+    let (frame_of, count) = frame_index(shape, args.frame_axis.unwrap_or(1)).context("--frames")?;
     if let Some(&bad) = frames.iter().find(|&&f| f >= count) {
         bail!(
             "--frames: frame {bad} does not exist; examples have {count} frames (0-{})",
@@ -316,8 +255,12 @@ fn class_list(classes: &[String], s: &str, n: usize, flag: &str) -> Result<Vec<u
 }
 
 pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
-    let attack = build_attack(&args)?;
-    let model = with_defences(load_model(&args.model, device)?, &args.defences)?;
+    let spec = args.spec()?;
+    let attack = spec.build(&args.run_settings()?)?;
+    let model = load_model(&args.model, device)?;
+    spec.check_input(&model.config.input)
+        .with_context(|| format!("--attack {}", args.attack))?;
+    let (defended, defences) = args.defences.defended(&model, args.seed)?;
     let audio = model.config.input.modality == Modality::Audio;
     if args.wav_int16 && !audio {
         bail!("--wav-int16 applies to audio models only");
@@ -326,7 +269,7 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     if args.plots && !audio && !matches!(shape.as_slice(), [3, _, _, _]) {
         bail!("--plots needs an audio model or an RGB video model ([3, F, H, W]), not {shape:?}");
     }
-    let clf = &model.classifier;
+    let clf: &dyn Classifier = defended.as_ref();
     let classes = &model.config.classes;
     let inputs = Inputs::load(&args.inputs, &model, device)?;
     let n = inputs.rows();
@@ -343,6 +286,7 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
         labels: given.as_deref(),
         mask: mask.as_ref(),
         origins: &origins,
+        video: !audio,
     };
     let bs = args.batch_size as usize;
     // A bar over the batches when there are several (the attack reports each one it finishes).
@@ -423,7 +367,6 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
             eprintln!("wrote {}", p.display());
         }
     }
-    let defences: Vec<String> = clf.defence_names();
     print_report(&run.report, &model.dir, &defences, args.json)
 }
 

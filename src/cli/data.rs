@@ -174,7 +174,7 @@ fn actions(args: ActionsArgs) -> Result<()> {
         })?;
     bar.finish_and_clear();
     for (name, text) in config.lists(&ext) {
-        avfoil::media::fs::write_atomic(&lists.join(name), text.as_bytes())?;
+        avfoil::fs::write_atomic(&lists.join(name), text.as_bytes())?;
     }
     println!(
         "wrote {} clips ({} classes x {} groups x {}) of {} frames {}x{} to {} in {:.1} s",

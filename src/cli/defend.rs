@@ -1,10 +1,12 @@
 //! `avfoil defend`: apply defences to inputs and report what the model predicts before and after.
 
-use super::{DefenceArgs, Inputs, load_model};
-use anyhow::Result;
+use super::defences::DefenceArgs;
+use super::inputs::Inputs;
+use super::load_model;
+use anyhow::{Context, Result};
 use avfoil::array::tensor_to_vec;
 use avfoil::audio::wav::WavEncoding;
-use avfoil::classifier::{Classifier, argmax_rows};
+use avfoil::classifier::{Defended, argmax_rows};
 use avfoil::metrics::perturbation_sizes;
 use avfoil::model::Modality;
 use burn::tensor::Device;
@@ -51,17 +53,18 @@ pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
     } else {
         WavEncoding::Float32
     };
-    let defences = args.defences.build(&model)?;
+    let chain = args.defences.chain()?.context("--defence")?;
+    let stages = chain
+        .build(&model.config.input)
+        .with_context(|| format!("--defence: {}", model.dir.display()))?;
+    let defended = Defended::new(model.classifier.clone(), stages);
     let inputs = Inputs::load(&args.inputs, &model, device)?;
     inputs.prepare_out(&args.out)?;
     let bs = args.batch_size as usize;
     let before = argmax_rows(model.classifier.predict(&inputs.batch, bs)?);
     // The defended signal, written out and classified by the undefended model: the same as the
     // defended model's prediction, with each codec run once.
-    let mut x = inputs.batch.clone();
-    for d in &defences {
-        x = d.forward(x)?;
-    }
+    let (x, _) = defended.defend(inputs.batch.clone())?;
     let after = argmax_rows(model.classifier.predict(&x, bs)?);
     let config = &model.config;
     let out = tensor_to_vec(x);
@@ -82,7 +85,7 @@ pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
         })
         .collect();
     if args.json {
-        let names: Vec<&str> = defences.iter().map(|d| d.name()).collect();
+        let names = defended.defence_names();
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({

@@ -7,18 +7,16 @@
 //! 3. MP3 compression undoes the attack: such a perturbation does not survive the codec;
 //! 4. PGD through the MP3 defence (identity gradient, BPDA), with the full budget, flips it again.
 
-use super::with_defences;
-use super::{DefenceArgs, DefenceName, attack::print_report};
+use super::attack::print_report;
 use anyhow::{Context, Result};
 use avfoil::attack::{Common, Eps, Pgd};
+use avfoil::attack_report::{AttackRun, Batch, run_attack};
 use avfoil::audio::wav::{WavEncoding, write_wav};
-use avfoil::classifier::{Classifier, Preprocessor, argmax_rows};
+use avfoil::classifier::{Defended, Model, argmax_rows};
 use avfoil::defence::Mp3Compression;
-use avfoil::media::fs::write_atomic;
+use avfoil::fs::write_atomic;
 use avfoil::media::npy::npy_from_bytes;
 use avfoil::media::plot::{spectrogram_png, waveform_png};
-use avfoil::model::shipped::Shipped;
-use avfoil::report::{AttackRun, Batch, run_attack};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -108,18 +106,9 @@ pub fn run(mut args: DemoArgs, device: &Device) -> Result<()> {
     let attack = pgd(eps, args.eps_step, args.max_iter, true, args.seed)?;
     let adaptive_step = if eps > 0.0 { eps / 5.0 } else { 1.0 };
     let adaptive = pgd(eps, adaptive_step, args.adaptive_iter, false, args.seed)?;
-    let shipped = Shipped::find("spoken-digits").expect("spoken-digits is shipped");
-    let model = shipped.load(device)?;
-    let mp3_only = DefenceArgs {
-        defence: vec![DefenceName::Mp3],
-        mp3_bitrate: None,
-        crf: 30,
-        qp: None,
-        h264_backend: super::H264BackendName::Openh264,
-    };
-    let defended = with_defences(shipped.load(device)?, &mp3_only)?;
+    let model = Model::open("spoken-digits", device)?;
     let inputs = npy_from_bytes("examples/spoken-digits.npy", SPOKEN_DIGITS)?;
-    let clf = &model.classifier;
+    let clf = model.classifier.as_ref();
     let classes = &model.config.classes;
     let rate = model.config.input.sample_rate.unwrap_or(8000);
     let n = inputs.batch_len(clf.input_shape())?;
@@ -135,6 +124,7 @@ pub fn run(mut args: DemoArgs, device: &Device) -> Result<()> {
         labels: Some(&SPOKEN_DIGITS_LABELS),
         mask: None,
         origins: &origins,
+        video: false,
     };
 
     // 1-2: PGD on the undefended model.
@@ -143,15 +133,16 @@ pub fn run(mut args: DemoArgs, device: &Device) -> Result<()> {
     let mp3 = Mp3Compression::new(
         rate,
         clf.input_shape(),
-        avfoil::audio::AudioScale::Int16,
+        avfoil::scale::AudioScale::Int16,
         None,
     )?;
     let upload = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [n, d]), device);
-    let clean_mp3 = argmax_rows(clf.predict(&mp3.forward(x.clone())?, 32)?);
+    let clean_mp3 = argmax_rows(clf.predict(&mp3.compress_batch(x.clone())?, 32)?);
     let adv = upload(pgd_run.adversarial.clone());
-    let adv_mp3 = argmax_rows(clf.predict(&mp3.forward(adv)?, 32)?);
+    let adv_mp3 = argmax_rows(clf.predict(&mp3.compress_batch(adv)?, 32)?);
     // 4: PGD through the MP3 defence (BPDA), judged by the defended model.
-    let adaptive_run = run_attack(&defended.classifier, classes, &adaptive, &batch, 32)?;
+    let defended = Defended::new(model.classifier.clone(), vec![Box::new(mp3)]);
+    let adaptive_run = run_attack(&defended, classes, &adaptive, &batch, 32)?;
 
     let clean: Vec<f32> = inputs.data.clone();
     for (i, name) in SPOKEN_DIGITS_NAMES.iter().enumerate() {

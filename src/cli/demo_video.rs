@@ -10,13 +10,13 @@ use anyhow::{Context, Result};
 use avfoil::array::tensor_to_vec;
 use avfoil::attack::frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 use avfoil::attack::{Common, Eps, Fgm};
-use avfoil::classifier::{Classifier, probabilities};
-use avfoil::defence::h264::{H264Compression, H264Quality, VideoScale};
-use avfoil::media::fs::write_atomic;
-use avfoil::media::gif::write_gif;
+use avfoil::attack_report::{AttackRun, Batch, run_attack};
+use avfoil::classifier::{Model, probabilities};
+use avfoil::defence::h264::{H264Compression, H264Quality};
+use avfoil::fs::write_atomic;
 use avfoil::media::plot::frame_strip_png;
-use avfoil::model::shipped::Shipped;
-use avfoil::report::{AttackRun, Batch, run_attack};
+use avfoil::scale::VideoScale;
+use avfoil::video::gif_write::write_gif;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::path::Path;
 
@@ -36,9 +36,8 @@ pub struct VideoDemo<'a> {
 }
 
 pub fn run(demo: VideoDemo, device: &Device) -> Result<()> {
-    let shipped = Shipped::find("actions").expect("actions is shipped");
-    let model = shipped.load(device)?;
-    let clf = &model.classifier;
+    let model = Model::open("actions", device)?;
+    let clf = model.classifier.as_ref();
     let classes = &model.config.classes;
     let shape = clf.input_shape().to_vec();
     let d = clf.features();
@@ -82,6 +81,7 @@ pub fn run(demo: VideoDemo, device: &Device) -> Result<()> {
         labels: Some(&labels),
         mask: None,
         origins: &origins,
+        video: true,
     };
     let fgm_run = run_attack(clf, classes, &fgm, &batch, 1)?;
     let fsa_run = run_attack(clf, classes, &saliency, &batch, 1)?;

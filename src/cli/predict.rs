@@ -1,9 +1,10 @@
 //! `avfoil predict`: classify inputs.
 
-use super::{Inputs, load_model};
+use super::inputs::Inputs;
+use super::load_model;
 use anyhow::Result;
 use avfoil::array::tensor_to_vec;
-use avfoil::classifier::{Classifier, argmax_rows, probabilities};
+use avfoil::classifier::{argmax_rows, probabilities};
 use burn::tensor::Device;
 use clap::Args;
 use serde_json::json;

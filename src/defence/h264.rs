@@ -39,8 +39,12 @@
 //! OpenH264's rate control never goes below QP 12 (`GOM_MIN_QP_MODE`), so QPs 0–11 are accepted but
 //! encode at QP 12.
 
+use super::{DefenceEntry, DefenceSpec};
 use crate::classifier::Preprocessor;
 use crate::error::{Error, Result};
+use crate::model::{InputConfig, Modality};
+use crate::params::Param;
+use crate::scale::VideoScale;
 use crate::video::yuv::{planar_rgb_to_yuv420, round_u8, yuv_to_rgb};
 use burn::tensor::Tensor;
 use openh264::OpenH264API;
@@ -51,6 +55,7 @@ use openh264::encoder::{
     UsageType,
 };
 use openh264::formats::{YUVBuffer, YUVSource};
+use rand_chacha::ChaCha8Rng;
 
 /// The smallest QP OpenH264's rate control encodes at; lower QPs are raised to it.
 pub const MIN_EFFECTIVE_QP: u8 = 12;
@@ -91,34 +96,6 @@ pub fn crf_to_qp(crf: u8) -> u8 {
     51
 }
 
-/// The units of a video model's pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VideoScale {
-    /// Full scale 1: pixels in `[0, 1]`.
-    Unit,
-    /// Byte units: pixels in `[0, 255]`.
-    Byte,
-}
-
-impl VideoScale {
-    /// The scale implied by a model's clip range (`Unit` when it has none or it lies within
-    /// `[0, 1]`).
-    pub fn from_clip(clip: Option<(f32, f32)>) -> Self {
-        match clip {
-            Some((_, hi)) if hi > 1.0 => VideoScale::Byte,
-            _ => VideoScale::Unit,
-        }
-    }
-
-    /// Model units per full-scale unit.
-    pub fn factor(self) -> f32 {
-        match self {
-            VideoScale::Byte => 255.0,
-            VideoScale::Unit => 1.0,
-        }
-    }
-}
-
 /// How hard to compress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum H264Quality {
@@ -143,6 +120,96 @@ impl H264Quality {
                 format!("{c} is outside the H.264 range 0-51"),
             )),
         }
+    }
+}
+
+/// `h264`: ART's `VideoCompression` with libx264's CRF, or the bundled OpenH264.
+pub static ENTRY: DefenceEntry = DefenceEntry {
+    name: "h264",
+    about: "H.264 compression of each clip: bundled OpenH264 at a QP calibrated to x264's CRF, or \
+            ART's exact libx264 round trip (codec = \"x264\", needs --features ffmpeg)",
+    params: &[
+        Param {
+            key: "crf",
+            default: "30",
+            about: "x264's constant rate factor, 0 (finest) to 51",
+        },
+        Param {
+            key: "qp",
+            default: "none",
+            about: "a fixed quantiser 0-51 instead of the CRF",
+        },
+        Param {
+            key: "codec",
+            default: "\"openh264\"",
+            about: "\"openh264\" (bundled) or \"x264\" (ART's libx264, bit-exact)",
+        },
+    ],
+    parse: |p| {
+        let crf: Option<u8> = p.take("crf")?;
+        let qp: Option<u8> = p.take("qp")?;
+        for (value, key) in [(crf, "crf"), (qp, "qp")] {
+            if let Some(v) = value
+                && v > 51
+            {
+                return Err(Error::invalid(p.display(key), format!("0-51, got {v}")));
+            }
+        }
+        let quality = match (crf, qp) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(p.display("qp"), "give crf or qp, not both"));
+            }
+            (_, Some(qp)) => H264Quality::Qp(qp),
+            (crf, None) => H264Quality::Crf(crf.unwrap_or(30)),
+        };
+        let codec: String = p.take_or("codec", "openh264".to_string())?;
+        let backend = match codec.as_str() {
+            "openh264" => H264Backend::OpenH264,
+            "x264" => H264Backend::X264,
+            other => {
+                return Err(Error::invalid(
+                    p.display("codec"),
+                    format!("{other:?}: expected \"openh264\" or \"x264\""),
+                ));
+            }
+        };
+        Ok(Box::new(H264Spec { quality, backend }))
+    },
+};
+
+/// The H.264 defence's parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct H264Spec {
+    pub quality: H264Quality,
+    pub backend: H264Backend,
+}
+
+impl DefenceSpec for H264Spec {
+    fn name(&self) -> &'static str {
+        "h264"
+    }
+
+    /// Needs an RGB video model.
+    fn build(&self, input: &InputConfig) -> Result<Box<dyn Preprocessor>> {
+        if input.modality != Modality::Video {
+            return Err(Error::invalid("defence", "h264 needs a video model"));
+        }
+        let scale = VideoScale::from_clip(input.clip_range());
+        Ok(Box::new(
+            H264Compression::new(&input.shape, scale, self.quality)?.with_backend(self.backend)?,
+        ))
+    }
+
+    fn params(&self) -> serde_json::Value {
+        let (crf, qp) = match self.quality {
+            H264Quality::Crf(c) => (Some(c), None),
+            H264Quality::Qp(q) => (None, Some(q)),
+        };
+        let codec = match self.backend {
+            H264Backend::OpenH264 => "openh264",
+            H264Backend::X264 => "x264",
+        };
+        serde_json::json!({ "crf": crf, "qp": qp, "codec": codec })
     }
 }
 
@@ -218,7 +285,7 @@ impl H264Compression {
         if backend == H264Backend::X264 && !cfg!(feature = "ffmpeg") {
             return Err(Error::Unsupported(format!(
                 "the x264 H.264 backend needs FFmpeg: {}",
-                crate::video::io::FFMPEG_HINT
+                crate::video::FFMPEG_HINT
             )));
         }
         self.backend = backend;
@@ -238,6 +305,11 @@ impl H264Compression {
     /// The fixed QP OpenH264 is asked for (with [`H264Backend::X264`] a CRF is used as it is instead).
     pub fn qp(&self) -> u8 {
         self.qp
+    }
+
+    /// Compresses every example of a batch `[N, d]`, in parallel; the input tensor is not touched.
+    pub fn compress_batch(&self, x: Tensor<2>) -> Result<Tensor<2>> {
+        super::map_examples(x, |row| self.compress(row))
     }
 
     /// Compresses one example (`3 × frames × height × width`, channels first) and returns it decoded,
@@ -265,7 +337,7 @@ impl H264Compression {
             #[cfg(not(feature = "ffmpeg"))]
             H264Backend::X264 => Err(Error::Unsupported(format!(
                 "the x264 H.264 backend needs FFmpeg: {}",
-                crate::video::io::FFMPEG_HINT
+                crate::video::FFMPEG_HINT
             ))),
         }
     }
@@ -443,7 +515,7 @@ impl Preprocessor for H264Compression {
     }
 
     /// Compresses every example of the batch, in parallel; the input tensor is not touched.
-    fn forward(&self, x: Tensor<2>) -> Result<Tensor<2>> {
-        super::map_examples(x, |row| self.compress(row))
+    fn forward(&self, x: Tensor<2>, _: &mut ChaCha8Rng) -> Result<Tensor<2>> {
+        self.compress_batch(x)
     }
 }

@@ -1,67 +1,115 @@
 //! Input-transformation defences (ART's preprocessor defences). Each implements
 //! [`crate::classifier::Preprocessor`]: a forward transformation and, by default, an identity backward
 //! pass (BPDA), which is what makes `attack --defence ...` the adaptive attack.
+//!
+//! A defence is one file: the transformation, a [`DefenceSpec`] (its parameters, validated, and
+//! how it is built for a model's inputs) and a [`DefenceEntry`] that parses the spec from a
+//! scenario table or command-line flags. One line in [`BUILTIN`] registers it.
 
 pub mod h264;
 pub mod mp3;
 
-pub use h264::{H264Backend, H264Compression, H264Quality, VideoScale};
+pub use h264::{H264Backend, H264Compression, H264Quality};
 pub use mp3::Mp3Compression;
 
-use crate::audio::AudioScale;
 use crate::classifier::Preprocessor;
 use crate::error::{Error, Result};
-use crate::model::{Modality, ModelConfig};
+use crate::model::InputConfig;
+use crate::params::{Param, Params};
+use crate::registry::{Entry, Registry};
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-/// A defence as a user names it (command line, scenario file), before it is built for a model.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum DefenceSpec {
-    /// MP3 at `bitrate` kb/s (LAME's choice when `None`, as ART).
-    Mp3 { bitrate: Option<u32> },
-    /// H.264 at `quality` with `backend`.
-    H264 {
-        quality: H264Quality,
-        backend: H264Backend,
-    },
+/// A defence as a user configured it, before it is built for a model.
+pub trait DefenceSpec: std::fmt::Debug + Send + Sync {
+    /// The registered name (`mp3`).
+    fn name(&self) -> &'static str;
+    /// The defence for a model with these inputs (an error says why it does not fit).
+    fn build(&self, input: &InputConfig) -> Result<Box<dyn Preprocessor>>;
+    /// Every parameter with its value, for reports.
+    fn params(&self) -> serde_json::Value;
 }
 
-impl DefenceSpec {
-    /// The defence for `model`'s inputs: MP3 needs a mono audio model with a sample rate, H.264 an
-    /// RGB video model.
-    pub fn build(&self, model: &ModelConfig) -> Result<Box<dyn Preprocessor>> {
-        let input = &model.input;
-        let clip = input.clip.map(|[a, b]| (a, b));
-        match *self {
-            DefenceSpec::Mp3 { bitrate } => {
-                let rate = match (input.modality, input.sample_rate) {
-                    (Modality::Audio, Some(rate)) => rate,
-                    _ => {
-                        return Err(Error::invalid(
-                            "defence",
-                            "mp3 needs an audio model with input.sample_rate",
-                        ));
-                    }
-                };
-                let scale = AudioScale::from_clip(clip);
-                Ok(Box::new(Mp3Compression::new(
-                    rate,
-                    &input.shape,
-                    scale,
-                    bitrate,
-                )?))
-            }
-            DefenceSpec::H264 { quality, backend } => {
-                if input.modality != Modality::Video {
-                    return Err(Error::invalid("defence", "h264 needs a video model"));
-                }
-                let scale = VideoScale::from_clip(clip);
-                Ok(Box::new(
-                    H264Compression::new(&input.shape, scale, quality)?.with_backend(backend)?,
-                ))
-            }
+/// A defence in the registry.
+pub struct DefenceEntry {
+    pub name: &'static str,
+    /// One line for listings and docs.
+    pub about: &'static str,
+    /// What [`parse`](Self::parse) reads, for listings and docs.
+    pub params: &'static [Param],
+    /// Reads the defence's parameters (and nothing else) from `params`.
+    pub parse: fn(&mut Params) -> Result<Box<dyn DefenceSpec>>,
+}
+
+impl Entry for DefenceEntry {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The built-in defences, one line each.
+const BUILTIN: &[&DefenceEntry] = &[&mp3::ENTRY, &h264::ENTRY];
+
+/// Every defence.
+pub static DEFENCES: Registry<DefenceEntry> = Registry::new("defence", BUILTIN);
+
+/// The defence called `name` configured by `params`, every key of which it must read.
+pub fn parse(name: &str, params: &mut Params) -> Result<Box<dyn DefenceSpec>> {
+    let entry = DEFENCES.find(name)?;
+    let spec = (entry.parse)(params)?;
+    params.finish(entry.name, entry.params)?;
+    Ok(spec)
+}
+
+/// Defences applied one after the other, under one label (`mp3`, `mp3-16k`, `mp3+h264`).
+#[derive(Debug)]
+pub struct DefenceChain {
+    pub label: String,
+    pub stages: Vec<Box<dyn DefenceSpec>>,
+}
+
+impl DefenceChain {
+    /// `stages` labelled `label`, or by their names joined with `+`.
+    pub fn new(label: Option<String>, stages: Vec<Box<dyn DefenceSpec>>) -> Result<Self> {
+        if stages.is_empty() {
+            return Err(Error::invalid(
+                "defence",
+                "a chain needs at least one defence",
+            ));
         }
+        let label = label.unwrap_or_else(|| {
+            stages
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join("+")
+        });
+        if label.is_empty() || label.contains('|') {
+            return Err(Error::invalid(
+                "label",
+                format!("{label:?}: a non-empty name without '|'"),
+            ));
+        }
+        Ok(Self { label, stages })
+    }
+
+    /// The preprocessors for a model with these inputs, in order.
+    pub fn build(&self, input: &InputConfig) -> Result<Vec<Box<dyn Preprocessor>>> {
+        self.stages.iter().map(|s| s.build(input)).collect()
+    }
+
+    /// Every stage's name and parameters, for reports.
+    pub fn params(&self) -> serde_json::Value {
+        let stages: Vec<serde_json::Value> = self
+            .stages
+            .iter()
+            .map(|s| {
+                let mut p = s.params();
+                p["name"] = serde_json::json!(s.name());
+                p
+            })
+            .collect();
+        serde_json::json!({ "label": self.label, "stages": stages })
     }
 }
 

@@ -8,12 +8,16 @@
 //! of truncated and wrapped (ART turns +1.0 into -32768), and the output is cut to the input's exact
 //! length and alignment.
 
-use crate::audio::AudioScale;
+use super::{DefenceEntry, DefenceSpec};
 use crate::audio::wav::to_i16;
 use crate::classifier::Preprocessor;
 use crate::error::{Error, Result};
+use crate::model::{InputConfig, Modality};
+use crate::params::Param;
+use crate::scale::AudioScale;
 use burn::tensor::Tensor;
 use mp3lame_encoder::{Bitrate, Builder, FlushGap, InterleavedPcm, MonoPcm};
+use rand_chacha::ChaCha8Rng;
 
 /// LAME's encoder delay (576) plus the layer III decoder delay (529): where the input's first sample
 /// lands in the decoded stream. ffmpeg removes it through the LAME header's gapless info.
@@ -26,6 +30,68 @@ pub const MP3_RATES: [u32; 9] = [8000, 11025, 12000, 16000, 22050, 24000, 32000,
 pub const MP3_BITRATES: [u32; 16] = [
     8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
 ];
+
+/// `mp3`: ART's `Mp3Compression`.
+pub static ENTRY: DefenceEntry = DefenceEntry {
+    name: "mp3",
+    about: "MP3 compression (LAME encode, minimp3 decode), ART's Mp3Compression with its bugs fixed",
+    params: &[Param {
+        key: "bitrate",
+        default: "LAME's choice (8 kb/s at 8 kHz mono, as ART)",
+        about: "bitrate in kb/s: 8, 16, 24, 32, 40, 48, 64, 80, …, 320",
+    }],
+    parse: |p| {
+        let spec = Mp3Spec {
+            bitrate: p.take("bitrate")?,
+        };
+        if let Some(b) = spec.bitrate
+            && !MP3_BITRATES.contains(&b)
+        {
+            return Err(Error::invalid(
+                p.display("bitrate"),
+                format!("{b} kb/s is not an MP3 bitrate; expected one of {MP3_BITRATES:?}"),
+            ));
+        }
+        Ok(Box::new(spec))
+    },
+};
+
+/// The MP3 defence's parameters.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Mp3Spec {
+    /// kb/s; `None`: LAME's choice, as ART.
+    pub bitrate: Option<u32>,
+}
+
+impl DefenceSpec for Mp3Spec {
+    fn name(&self) -> &'static str {
+        "mp3"
+    }
+
+    /// Needs a mono or stereo audio model with a sample rate.
+    fn build(&self, input: &InputConfig) -> Result<Box<dyn Preprocessor>> {
+        let rate = match (input.modality, input.sample_rate) {
+            (Modality::Audio, Some(rate)) => rate,
+            _ => {
+                return Err(Error::invalid(
+                    "defence",
+                    "mp3 needs an audio model with input.sample_rate",
+                ));
+            }
+        };
+        let scale = AudioScale::from_clip(input.clip_range());
+        Ok(Box::new(Mp3Compression::new(
+            rate,
+            &input.shape,
+            scale,
+            self.bitrate,
+        )?))
+    }
+
+    fn params(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("plain data")
+    }
+}
 
 /// The MP3 defence for examples of `channels × samples` (channels first), in a model's units.
 #[derive(Clone, Debug)]
@@ -79,6 +145,11 @@ impl Mp3Compression {
             scale,
             bitrate_kbps,
         })
+    }
+
+    /// Compresses every example of a batch `[N, d]`, in parallel; the input tensor is not touched.
+    pub fn compress_batch(&self, x: Tensor<2>) -> Result<Tensor<2>> {
+        super::map_examples(x, |row| self.compress(row))
     }
 
     /// Compresses one example (`channels × samples`, channels first) and returns it decoded, in the
@@ -205,7 +276,7 @@ impl Preprocessor for Mp3Compression {
     }
 
     /// Compresses every example of the batch, in parallel; the input tensor is not touched.
-    fn forward(&self, x: Tensor<2>) -> Result<Tensor<2>> {
-        super::map_examples(x, |row| self.compress(row))
+    fn forward(&self, x: Tensor<2>, _: &mut ChaCha8Rng) -> Result<Tensor<2>> {
+        self.compress_batch(x)
     }
 }

@@ -44,7 +44,7 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
     let defences: Vec<Option<usize>> = std::iter::once(None)
         .chain((0..scenario.defences.len()).map(Some))
         .collect();
-    let name = |d: Option<usize>| d.map(|i| scenario.defences[i].get_ref().label());
+    let name = |d: Option<usize>| d.map(|i| scenario.defences[i].label());
     let mut out = Vec::new();
     for &d in &defences {
         out.push(Config {
@@ -57,7 +57,6 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
         });
     }
     for (a, attack) in scenario.attacks.iter().enumerate() {
-        let attack = attack.get_ref();
         let label = attack.label();
         for (e, &eps) in attack.eps.iter().enumerate() {
             for &d in &defences {
@@ -71,7 +70,7 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
                 });
             }
             for (i, entry) in scenario.defences.iter().enumerate() {
-                if entry.get_ref().adaptive {
+                if entry.adaptive {
                     out.push(Config {
                         key: attack_key(&label, eps, name(Some(i)), true),
                         kind: Kind::Attack,

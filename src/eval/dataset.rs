@@ -171,7 +171,7 @@ fn render_actions(config: &ActionsConfig, split: u32, part: DataPart, root: &Pat
     })?;
     std::fs::create_dir_all(&lists).map_err(|e| Error::io(&lists, e))?;
     for (name, text) in config.lists("mp4") {
-        crate::media::fs::write_atomic(&lists.join(name), text.as_bytes())?;
+        crate::fs::write_atomic(&lists.join(name), text.as_bytes())?;
     }
     Ok(())
 }

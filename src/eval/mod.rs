@@ -155,11 +155,11 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Outcome> {
         lines.push_str(&serde_json::to_string(r).expect("records serialise"));
         lines.push('\n');
     }
-    crate::media::fs::write_atomic(&out.join(Results::FILE), lines.as_bytes())?;
-    crate::media::fs::write_atomic(&out.join("scenario.toml"), text.as_bytes())?;
+    crate::fs::write_atomic(&out.join(Results::FILE), lines.as_bytes())?;
+    crate::fs::write_atomic(&out.join("scenario.toml"), text.as_bytes())?;
     let mut info = first.clone();
     info.shard = Shard::default();
-    crate::media::fs::write_atomic(
+    crate::fs::write_atomic(
         &out.join(RunInfo::FILE),
         serde_json::to_string_pretty(&info)
             .expect("plain data")
@@ -182,7 +182,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Outcome> {
     }
     if !shown.is_empty() {
         let json = serde_json::to_string_pretty(&shown).expect("plain data");
-        crate::media::fs::write_atomic(
+        crate::fs::write_atomic(
             &out.join(showcase::DIR).join("showcase.json"),
             json.as_bytes(),
         )?;

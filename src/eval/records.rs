@@ -50,6 +50,12 @@ pub struct Record {
     pub psnr_db: Option<f32>,
     /// Video: frames changed.
     pub perturbed_frames: Option<usize>,
+    /// Attack records: queries per example (the chunk's average): model outputs the attack asked
+    /// for (forward passes, clip sessions opened and frame updates) and input gradients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwards: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradients: Option<f64>,
     /// This example's share of the configuration's compute time.
     pub seconds: f64,
 }
@@ -166,6 +172,8 @@ mod tests {
             snr_db: None,
             psnr_db: None,
             perturbed_frames: None,
+            forwards: None,
+            gradients: None,
             seconds: 0.5,
         }
     }

@@ -4,7 +4,7 @@
 use super::showcase::Showcase;
 use super::summary::{Mode, Row, Summary};
 use crate::error::Result;
-use crate::media::fs::write_atomic;
+use crate::fs::write_atomic;
 use crate::media::plot::{Curve, accuracy_png};
 use base64::Engine;
 use std::fmt::Write;

@@ -10,13 +10,13 @@ use super::configs::{Config, configs};
 use super::dataset::Example;
 use super::records::{Kind, Record, Results};
 use super::scenario::{Scenario, at};
-use crate::array::tensor_to_vec;
 use crate::attack::Norm;
-use crate::classifier::{Classifier, NeuralClassifier};
+use crate::classifier::{Classifier, Counts, Defended, Model};
 use crate::error::{Error, Result};
-use crate::metrics::perturbation_sizes;
+use crate::input::MediaInput;
+use crate::measure::{Measured, Target, attack_and_measure};
+use crate::metrics::{Examples, Perturbation, perturbations};
 use crate::model::{Modality, ModelConfig};
-use crate::report::perturbed_frames;
 use crate::seed::mix;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -24,6 +24,7 @@ use rand_distr::StandardNormal;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Which part of the examples this process evaluates: chunks `c` with `c mod count = index`.
@@ -68,50 +69,50 @@ impl Shard {
 pub struct Models {
     pub config: ModelConfig,
     pub dir: PathBuf,
-    pub bare: NeuralClassifier,
-    /// In the scenario's defence order.
-    pub defended: Vec<NeuralClassifier>,
+    pub bare: Arc<dyn Classifier>,
+    /// In the scenario's defence order, each in front of the same network.
+    pub defended: Vec<Defended>,
 }
 
 impl Models {
-    /// Loads the scenario's model once per defence and puts each defence in front of its copy.
-    /// Errors say which table of the scenario file (`text` at `path`) they come from.
+    /// Loads the scenario's model once and puts each defence in front of it. Errors say which table
+    /// of the scenario file (`text` at `path`) they come from.
     pub fn load(
         scenario: &Scenario,
         text: &str,
         path: &std::path::Path,
         device: &Device,
     ) -> Result<Self> {
-        let open = || crate::model::shipped::open(&scenario.model.get_ref().path, device);
-        let bare = open().map_err(|e| at(text, path, scenario.model.span(), "[model]", e))?;
+        let model = Model::open(&scenario.model.get_ref().path, device)
+            .map_err(|e| at(text, path, scenario.model.span(), "[model]", e))?;
+        scenario.check_model(&model.config.input, text, path)?;
         let mut defended = Vec::new();
-        for (i, entry) in scenario.defences.iter().enumerate() {
-            let defence = entry.get_ref().spec().build(&bare.config).map_err(|e| {
-                let what = format!("[[defence]] #{} ({})", i + 1, entry.get_ref().label());
-                at(text, path, entry.span(), &what, e)
-            })?;
-            defended.push(open()?.classifier.with_defence(defence));
+        for entry in &scenario.defences {
+            let chain = entry.chain.build(&model.config.input)?;
+            defended.push(Defended::new(model.classifier.clone(), chain).with_seed(scenario.seed));
         }
         Ok(Self {
-            config: bare.config,
-            dir: bare.dir,
-            bare: bare.classifier,
+            config: model.config,
+            dir: model.dir,
+            bare: model.classifier,
             defended,
         })
     }
 
     /// `audio` or `video`.
     pub fn modality(&self) -> &'static str {
-        match self.config.input.modality {
-            Modality::Audio => "audio",
-            Modality::Video => "video",
-        }
+        self.config.input.modality.name()
+    }
+
+    /// Whether the examples are video clips.
+    pub fn video(&self) -> bool {
+        self.config.input.modality == Modality::Video
     }
 
     /// The classifier behind defence `d` (`None`: bare).
-    pub fn classifier(&self, d: Option<usize>) -> &NeuralClassifier {
+    pub fn classifier(&self, d: Option<usize>) -> &dyn Classifier {
         match d {
-            None => &self.bare,
+            None => self.bare.as_ref(),
             Some(i) => &self.defended[i],
         }
     }
@@ -176,19 +177,21 @@ pub fn run_chunk(
     };
     let bs = scenario.batch_size();
     let n = chunk.examples.len();
+    let video = models.video();
     // Clean inputs, bare and defended.
     for c in all.iter().filter(|c| c.kind == Kind::Clean && missing(c)) {
         let started = Instant::now();
         let predicted = models.classifier(c.defence).predict_labels(&chunk.x, bs)?;
-        let seconds = started.elapsed().as_secs_f64() / n as f64;
-        let records = (0..n)
-            .map(|i| record(chunk, i, c, scenario, predicted[i], None, seconds))
-            .collect();
-        write(keep(records))?;
+        let outcome = Outcome {
+            predicted: &predicted,
+            sizes: None,
+            seconds: started.elapsed().as_secs_f64() / n as f64,
+            queries: None,
+        };
+        write(keep(records(chunk, c, scenario, &outcome, video)))?;
     }
     let clean = &chunk.clean;
     for (a, spec) in scenario.attacks.iter().enumerate() {
-        let spec = spec.get_ref();
         for (e, &eps) in spec.eps.iter().enumerate() {
             let group: Vec<&Config> = all
                 .iter()
@@ -204,26 +207,26 @@ pub fn run_chunk(
                 let attack = spec.build(eps, seed, bs)?;
                 let run = attack_chunk(models, None, attack.as_ref(), chunk)?;
                 let adversarial = Tensor::from_data(
-                    TensorData::new(run.adversarial, chunk.x.dims()),
+                    TensorData::new(run.adversarial.clone(), chunk.x.dims()),
                     &chunk.x.device(),
                 );
                 for c in transfer {
-                    let (predicted, seconds) = if c.defence.is_none() {
-                        (run.predicted.clone(), run.seconds)
-                    } else {
-                        let started = Instant::now();
-                        let p = models
-                            .classifier(c.defence)
-                            .predict_labels(&adversarial, bs)?;
-                        (p, started.elapsed().as_secs_f64() / n as f64)
+                    let defended;
+                    let outcome = match c.defence {
+                        None => Outcome::of(&run, n),
+                        Some(_) => {
+                            let started = Instant::now();
+                            let classifier = models.classifier(c.defence);
+                            defended = classifier.predict_labels(&adversarial, bs)?;
+                            Outcome {
+                                predicted: &defended,
+                                sizes: Some(&run.perturbations),
+                                seconds: started.elapsed().as_secs_f64() / n as f64,
+                                queries: None,
+                            }
+                        }
                     };
-                    let records = (0..n)
-                        .map(|i| {
-                            let size = run.sizes[i].clone();
-                            record(chunk, i, c, scenario, predicted[i], Some(size), seconds)
-                        })
-                        .collect();
-                    write(keep(records))?;
+                    write(keep(records(chunk, c, scenario, &outcome, video)))?;
                 }
             }
             // Through each defence (BPDA): the adaptive attack.
@@ -233,21 +236,13 @@ pub fn run_chunk(
             {
                 let attack = spec.build(eps, seed, bs)?;
                 let run = attack_chunk(models, c.defence, attack.as_ref(), chunk)?;
-                let records = (0..n)
-                    .map(|i| {
-                        let size = run.sizes[i].clone();
-                        record(
-                            chunk,
-                            i,
-                            c,
-                            scenario,
-                            run.predicted[i],
-                            Some(size),
-                            run.seconds,
-                        )
-                    })
-                    .collect();
-                write(keep(records))?;
+                write(keep(records(
+                    chunk,
+                    c,
+                    scenario,
+                    &Outcome::of(&run, n),
+                    video,
+                )))?;
             }
             // Random noise of the same norm and budget: the baseline every attack must beat.
             let noise_configs: Vec<&&Config> = group
@@ -255,30 +250,27 @@ pub fn run_chunk(
                 .filter(|c| c.kind == Kind::Noise && missing(c))
                 .collect();
             if !noise_configs.is_empty() {
-                let norm = spec.norm()?;
-                let noisy = noise(chunk, clean, norm, eps, a, e, scenario.seed, &models.bare);
-                let sizes = perturbation_sizes(clean, &noisy, n);
-                let shape = models.bare.input_shape();
-                let frames = perturbed_frames(shape, None, clean, &noisy, n);
+                let bare = models.bare.as_ref();
+                let noisy = noise(chunk, clean, spec.norm(), eps, a, e, scenario.seed, bare);
+                let examples = Examples {
+                    shape: bare.input_shape(),
+                    video,
+                    clip: bare.clip(),
+                    frame_axis: None,
+                };
+                let sizes = perturbations(examples, clean, &noisy, n);
                 let noisy =
                     Tensor::from_data(TensorData::new(noisy, chunk.x.dims()), &chunk.x.device());
                 for c in noise_configs {
                     let started = Instant::now();
                     let predicted = models.classifier(c.defence).predict_labels(&noisy, bs)?;
-                    let seconds = started.elapsed().as_secs_f64() / n as f64;
-                    let records = (0..n)
-                        .map(|i| {
-                            let size = Size::new(
-                                sizes[i].linf,
-                                sizes[i].l2,
-                                sizes[i].snr_db,
-                                frames.as_ref().map(|f| f[i]),
-                                models,
-                            );
-                            record(chunk, i, c, scenario, predicted[i], Some(size), seconds)
-                        })
-                        .collect();
-                    write(keep(records))?;
+                    let outcome = Outcome {
+                        predicted: &predicted,
+                        sizes: Some(&sizes),
+                        seconds: started.elapsed().as_secs_f64() / n as f64,
+                        queries: None,
+                    };
+                    write(keep(records(chunk, c, scenario, &outcome, video)))?;
                 }
             }
         }
@@ -286,124 +278,89 @@ pub fn run_chunk(
     Ok(())
 }
 
-/// An attack's outcome on a chunk.
-pub struct Attacked {
-    /// `[n, d]` adversarial inputs.
-    pub adversarial: Vec<f32>,
-    /// The attacked model's predictions on them.
-    pub predicted: Vec<usize>,
-    sizes: Vec<Size>,
-    /// Per example: the attack and the prediction.
-    seconds: f64,
-}
-
-/// `attack` on the chunk through defence `d`, against the true labels, and the prediction of the
-/// same (defended) model on its output, both timed.
+/// `attack` on the chunk through defence `d`, against the true labels, measured.
 pub fn attack_chunk(
     models: &Models,
     d: Option<usize>,
     attack: &dyn crate::attack::Attack,
     chunk: &Chunk,
-) -> Result<Attacked> {
+) -> Result<Measured> {
+    let target = Target {
+        x: &chunk.x,
+        clean: &chunk.clean,
+        labels: Some(&chunk.labels),
+        mask: None,
+    };
     let n = chunk.examples.len();
-    let classifier = models.classifier(d);
-    let started = Instant::now();
-    let out = attack.generate(classifier, &chunk.x, Some(&chunk.labels), None)?;
-    let predicted = classifier.predict_labels(&out.adversarial, n)?;
-    let seconds = started.elapsed().as_secs_f64() / n as f64;
-    let adversarial = tensor_to_vec(out.adversarial);
-    let clean = &chunk.clean;
-    let frames = perturbed_frames(
-        classifier.input_shape(),
-        attack.frame_axis(),
-        clean,
-        &adversarial,
-        n,
-    );
-    let sizes = perturbation_sizes(clean, &adversarial, n)
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let f = frames.as_ref().map(|f| f[i]);
-            Size::new(s.linf, s.l2, s.snr_db, f, models)
-        })
-        .collect();
-    Ok(Attacked {
-        adversarial,
-        predicted,
-        sizes,
-        seconds,
-    })
+    attack_and_measure(models.classifier(d), attack, target, models.video(), n)
 }
 
-/// The size of a perturbation, in the measures that suit the modality.
-#[derive(Clone, Debug)]
-struct Size {
-    linf: f32,
-    l2: f32,
-    snr_db: Option<f32>,
-    psnr_db: Option<f32>,
-    perturbed_frames: Option<usize>,
+/// What one configuration gave on a chunk.
+struct Outcome<'a> {
+    predicted: &'a [usize],
+    /// Attack and noise: each perturbation.
+    sizes: Option<&'a [Perturbation]>,
+    /// Per example.
+    seconds: f64,
+    /// Attacks: what they asked of the model, for the whole chunk.
+    queries: Option<Counts>,
 }
 
-impl Size {
-    fn new(
-        linf: f32,
-        l2: f32,
-        snr_db: Option<f32>,
-        perturbed_frames: Option<usize>,
-        models: &Models,
-    ) -> Self {
-        let video = models.config.input.modality == Modality::Video;
-        let d = models.bare.features() as f32;
-        let range = models.bare.clip().map_or(1.0, |(lo, hi)| hi - lo);
+impl<'a> Outcome<'a> {
+    /// An attack's own outcome on a chunk of `n` examples.
+    fn of(run: &'a Measured, n: usize) -> Self {
         Self {
-            linf,
-            l2,
-            snr_db: if video { None } else { snr_db },
-            psnr_db: (video && l2 > 0.0).then(|| 10.0 * (range * range * d / (l2 * l2)).log10()),
-            // Attacks without a frame axis count frames the same way.
-            perturbed_frames: if video {
-                perturbed_frames.or(Some(0))
-            } else {
-                None
-            },
+            predicted: &run.predicted,
+            sizes: Some(&run.perturbations),
+            seconds: run.seconds / n as f64,
+            queries: Some(run.queries),
         }
     }
 }
 
-fn record(
+/// The records of configuration `c` on the chunk. Perturbations are measured the way that suits
+/// the modality: SNR for audio, PSNR and the number of changed frames for video.
+fn records(
     chunk: &Chunk,
-    i: usize,
     c: &Config,
     scenario: &Scenario,
-    prediction: usize,
-    size: Option<Size>,
-    seconds: f64,
-) -> Record {
-    let e = &chunk.examples[i];
-    let attack = c.attack.map(|a| scenario.attacks[a].get_ref());
-    Record {
-        example: e.index,
-        id: e.id.clone(),
-        label: e.label,
-        config: c.key.clone(),
-        kind: c.kind,
-        attack: attack.map(|a| a.label()),
-        eps: attack.zip(c.eps).map(|(a, e)| a.eps[e]),
-        defence: c
-            .defence
-            .map(|d| scenario.defences[d].get_ref().label().to_string()),
-        adaptive: c.adaptive,
-        prediction,
-        correct: prediction == e.label,
-        linf: size.as_ref().map(|s| s.linf),
-        l2: size.as_ref().map(|s| s.l2),
-        snr_db: size.as_ref().and_then(|s| s.snr_db),
-        psnr_db: size.as_ref().and_then(|s| s.psnr_db),
-        perturbed_frames: size.as_ref().and_then(|s| s.perturbed_frames),
-        seconds,
-    }
+    outcome: &Outcome,
+    video: bool,
+) -> Vec<Record> {
+    let n = chunk.examples.len() as f64;
+    let attack = c.attack.map(|a| &scenario.attacks[a]);
+    let per_example = |count: usize| count as f64 / n;
+    (0..chunk.examples.len())
+        .map(|i| {
+            let e = &chunk.examples[i];
+            let size = outcome.sizes.map(|s| s[i]);
+            let prediction = outcome.predicted[i];
+            Record {
+                example: e.index,
+                id: e.id.clone(),
+                label: e.label,
+                config: c.key.clone(),
+                kind: c.kind,
+                attack: attack.map(|a| a.label().to_string()),
+                eps: attack.zip(c.eps).map(|(a, e)| a.eps[e]),
+                defence: c.defence.map(|d| scenario.defences[d].label().to_string()),
+                adaptive: c.adaptive,
+                prediction,
+                correct: prediction == e.label,
+                linf: size.map(|s| s.linf),
+                l2: size.map(|s| s.l2),
+                snr_db: size.and_then(|s| if video { None } else { s.snr_db }),
+                psnr_db: size.and_then(|s| s.psnr_db),
+                // Attacks without a frame axis count frames the same way.
+                perturbed_frames: size
+                    .filter(|_| video)
+                    .map(|s| s.perturbed_frames.unwrap_or(0)),
+                forwards: outcome.queries.map(|q| per_example(q.forward_queries())),
+                gradients: outcome.queries.map(|q| per_example(q.gradient_queries())),
+                seconds: outcome.seconds,
+            }
+        })
+        .collect()
 }
 
 /// Random noise on each example of the chunk: every feature ±eps for ℓ∞, else a Gaussian direction
@@ -417,7 +374,7 @@ fn noise(
     attack: usize,
     eps_index: usize,
     seed: u64,
-    model: &NeuralClassifier,
+    model: &dyn Classifier,
 ) -> Vec<f32> {
     let d = model.features();
     let mut out = clean.to_vec();
@@ -531,13 +488,13 @@ pub fn prepare(
         }
     }
     let opened = Results::open(out, options.resume)?;
-    crate::media::fs::write_atomic(
+    crate::fs::write_atomic(
         &info_path,
         serde_json::to_string_pretty(&info)
             .expect("plain data")
             .as_bytes(),
     )?;
-    crate::media::fs::write_atomic(&out.join("scenario.toml"), text.as_bytes())?;
+    crate::fs::write_atomic(&out.join("scenario.toml"), text.as_bytes())?;
     Ok(opened)
 }
 

@@ -1,14 +1,20 @@
 //! Scenario files: what `avfoil eval` measures, as TOML.
 //!
 //! Every key is checked before any work starts: an unknown key, a wrong type or an unknown attack or
-//! defence is a TOML error with its line; values out of range are reported with the line of the
+//! defence is an error with its line; values out of range are reported with the line of the
 //! table that holds them (`scenario.toml:14: [[attack]] #2 (pgd): eps: ...`).
+//!
+//! An `[[attack]]` table holds the scenario's own keys (`name`, `label`, `eps`) and the attack's
+//! parameters, which its registry entry reads ([`crate::attack::spec`]): the same parameters, with
+//! the same defaults and checks, as the command line's. A `[[defence]]` table holds `label`,
+//! `adaptive` and either one defence (`name` and its parameters) or a `chain` of them.
 
-use crate::attack::{
-    Attack, Common, Eps, Fgm, FrameSaliency, Norm, Pgd, PrefixSearch, Projection, SaliencyMethod,
-};
-use crate::defence::{DefenceSpec, H264Backend, H264Quality};
+use crate::attack::spec::{self as attack_spec, AttackSpec, RunSettings};
+use crate::attack::{Attack, Eps, Norm};
+use crate::defence::{self, DefenceChain};
 use crate::error::{Error, Result};
+use crate::model::InputConfig;
+use crate::params::{Params, SpannedTable};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -20,30 +26,103 @@ pub fn at(text: &str, path: &Path, span: Range<usize>, what: &str, e: Error) -> 
     Error::decode(path, format!("line {line}: {what}: {e}"))
 }
 
-/// A whole scenario file.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A whole scenario file, checked.
+#[derive(Debug)]
 pub struct Scenario {
     /// Short name for reports.
     pub name: String,
-    #[serde(default)]
     pub description: String,
     /// Seed of every random choice (example order, random starts, noise).
-    #[serde(default)]
     pub seed: u64,
     /// Examples per attack call; results depend on it (random streams are drawn per batch).
-    #[serde(default = "default_batch_size")]
     pub batch_size: Spanned<usize>,
     pub model: Spanned<ModelSpec>,
     pub dataset: Spanned<DatasetSpec>,
-    #[serde(rename = "attack")]
-    pub attacks: Vec<Spanned<AttackSpec>>,
-    #[serde(default, rename = "defence")]
-    pub defences: Vec<Spanned<DefenceEntry>>,
-    #[serde(default)]
+    pub attacks: Vec<ScenarioAttack>,
+    pub defences: Vec<ScenarioDefence>,
     pub checks: ChecksSpec,
-    #[serde(default)]
     pub report: ReportSpec,
+}
+
+/// The file as TOML gives it, before attacks and defences are parsed by their registries.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default = "default_batch_size")]
+    batch_size: Spanned<usize>,
+    model: Spanned<ModelSpec>,
+    dataset: Spanned<DatasetSpec>,
+    #[serde(rename = "attack")]
+    attacks: Vec<Spanned<SpannedTable>>,
+    #[serde(default, rename = "defence")]
+    defences: Vec<Spanned<SpannedTable>>,
+    #[serde(default)]
+    checks: ChecksSpec,
+    #[serde(default)]
+    report: ReportSpec,
+}
+
+/// One `[[attack]]`: an attack and its eps grid (untargeted, against the true labels).
+#[derive(Debug)]
+pub struct ScenarioAttack {
+    /// Name in reports (default: the attack's name); unique within a scenario.
+    pub label: String,
+    /// The budgets to try, in input units.
+    pub eps: Vec<f32>,
+    pub spec: Box<dyn AttackSpec>,
+    /// Where its table is in the scenario file.
+    pub span: Range<usize>,
+}
+
+impl ScenarioAttack {
+    /// The name in reports.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Whether iterations drive it.
+    pub fn iterative(&self) -> bool {
+        self.spec.iterative()
+    }
+
+    /// The geometry of its budget.
+    pub fn norm(&self) -> Norm {
+        self.spec.norm()
+    }
+
+    /// The attack at budget `eps`, untargeted, its random choices drawn from `seed`.
+    pub fn build(&self, eps: f32, seed: u64, batch_size: usize) -> Result<Box<dyn Attack>> {
+        self.spec.build(&RunSettings {
+            eps: Eps::Scalar(eps),
+            targeted: false,
+            seed,
+            batch_size,
+        })
+    }
+}
+
+/// One `[[defence]]`: a defence or a chain of them. Each is evaluated on clean inputs, against
+/// adversarial examples made for the undefended model (transfer), and, when `adaptive`, against
+/// the attack run through it (BPDA).
+#[derive(Debug)]
+pub struct ScenarioDefence {
+    pub chain: DefenceChain,
+    /// Also attack through the defence with identity gradients (default true).
+    pub adaptive: bool,
+    /// Where its table is in the scenario file.
+    pub span: Range<usize>,
+}
+
+impl ScenarioDefence {
+    /// The name in reports (`mp3`, or the `label` given).
+    pub fn label(&self) -> &str {
+        &self.chain.label
+    }
 }
 
 fn default_batch_size() -> Spanned<usize> {
@@ -178,300 +257,6 @@ impl DatasetSpec {
     }
 }
 
-/// The attacks a scenario may name.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum AttackKind {
-    Fgm,
-    Pgd,
-    FrameSaliency,
-}
-
-/// The attack frame saliency wraps.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum InnerKind {
-    #[default]
-    Fgm,
-    Pgd,
-}
-
-/// Frame saliency's method.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum MethodKind {
-    #[default]
-    Iterative,
-    IterativeRefresh,
-    OneShot,
-}
-
-/// One `[[attack]]`: an attack and its eps grid (untargeted, against the true labels).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AttackSpec {
-    pub name: AttackKind,
-    /// Name in reports (default: the attack's name); unique within a scenario.
-    pub label: Option<String>,
-    /// `inf`, `1`, `2` or any real p >= 1, as a string or a number.
-    #[serde(default = "default_norm")]
-    pub norm: toml::Value,
-    /// The budgets to try, in input units.
-    pub eps: Vec<f32>,
-    /// Step size as a fraction of eps (PGD; default 0.25).
-    pub step: Option<f32>,
-    /// PGD iterations (default 40).
-    pub max_iter: Option<usize>,
-    /// Random starts (0: start at the input).
-    #[serde(default)]
-    pub random_init: usize,
-    /// PGD: freeze each example at its first success.
-    #[serde(default)]
-    pub early_stop: bool,
-    /// Frame saliency: the attack it wraps.
-    pub inner: Option<InnerKind>,
-    /// Frame saliency: its method.
-    pub method: Option<MethodKind>,
-}
-
-fn default_norm() -> toml::Value {
-    toml::Value::String("inf".into())
-}
-
-impl AttackSpec {
-    /// The name in reports.
-    pub fn label(&self) -> String {
-        self.label.clone().unwrap_or_else(|| {
-            match self.name {
-                AttackKind::Fgm => "fgm",
-                AttackKind::Pgd => "pgd",
-                AttackKind::FrameSaliency => "frame-saliency",
-            }
-            .to_string()
-        })
-    }
-
-    /// The norm, parsed.
-    pub fn norm(&self) -> Result<Norm> {
-        let text = match &self.norm {
-            toml::Value::String(s) => s.clone(),
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Float(f) => f.to_string(),
-            other => {
-                return Err(Error::invalid(
-                    "norm",
-                    format!("expected inf, 1, 2 or a real p >= 1, got {other}"),
-                ));
-            }
-        };
-        let norm: Norm = text.parse()?;
-        norm.validate()?;
-        Ok(norm)
-    }
-
-    /// Whether iterations drive it (PGD, or frame saliency around PGD).
-    pub fn iterative(&self) -> bool {
-        self.name == AttackKind::Pgd
-            || (self.name == AttackKind::FrameSaliency && self.inner == Some(InnerKind::Pgd))
-    }
-
-    /// The attack at budget `eps`, untargeted, its random choices drawn from `seed`.
-    pub fn build(&self, eps: f32, seed: u64, batch_size: usize) -> Result<Box<dyn Attack>> {
-        let inner_is_pgd = self.name == AttackKind::Pgd || self.inner == Some(InnerKind::Pgd);
-        let step = self.step.unwrap_or(if inner_is_pgd { 0.25 } else { 0.1 });
-        let common = Common {
-            norm: self.norm()?,
-            eps: Eps::Scalar(eps),
-            // A zero budget still needs a valid step; nothing moves either way.
-            eps_step: Eps::Scalar(if eps > 0.0 { step * eps } else { 1.0 }),
-            targeted: false,
-            num_random_init: self.random_init,
-            batch_size,
-            seed,
-            projection: Projection::Radial,
-        };
-        let inner: Box<dyn Attack> = if inner_is_pgd {
-            let pgd = Pgd {
-                common,
-                max_iter: self.max_iter.unwrap_or(40),
-                decay: None,
-                random_eps: false,
-                early_stop: self.early_stop,
-            };
-            pgd.validate()?;
-            Box::new(pgd)
-        } else {
-            common.validate()?;
-            Box::new(Fgm {
-                common,
-                minimal: false,
-            })
-        };
-        Ok(match self.name {
-            AttackKind::FrameSaliency => Box::new(FrameSaliency {
-                attacker: inner,
-                method: match self.method.unwrap_or_default() {
-                    MethodKind::Iterative => SaliencyMethod::Iterative,
-                    MethodKind::IterativeRefresh => SaliencyMethod::IterativeRefresh,
-                    MethodKind::OneShot => SaliencyMethod::OneShot,
-                },
-                frame_axis: 1,
-                batch_size,
-                search: PrefixSearch::Linear,
-            }),
-            _ => inner,
-        })
-    }
-
-    fn validate(&self) -> Result<()> {
-        self.norm()?;
-        if self.eps.is_empty() {
-            return Err(Error::invalid("eps", "give at least one budget"));
-        }
-        if let Some(e) = self.eps.iter().find(|e| !(e.is_finite() && **e >= 0.0)) {
-            return Err(Error::invalid(
-                "eps",
-                format!("budgets are finite and >= 0, got {e}"),
-            ));
-        }
-        if let Some(s) = self.step
-            && !(s.is_finite() && s > 0.0)
-        {
-            return Err(Error::invalid(
-                "step",
-                format!("a positive fraction of eps, got {s}"),
-            ));
-        }
-        if self.max_iter == Some(0) {
-            return Err(Error::invalid("max_iter", "at least 1"));
-        }
-        let pgd_only = |set: bool, key: &str| {
-            if set && !self.iterative() {
-                Err(Error::invalid(
-                    key,
-                    "applies to pgd (or frame-saliency with inner = \"pgd\") only",
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        pgd_only(self.max_iter.is_some(), "max_iter")?;
-        pgd_only(self.early_stop, "early_stop")?;
-        if self.name != AttackKind::FrameSaliency {
-            for (set, key) in [
-                (self.inner.is_some(), "inner"),
-                (self.method.is_some(), "method"),
-            ] {
-                if set {
-                    return Err(Error::invalid(key, "applies to frame-saliency only"));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The defences a scenario may name.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum DefenceKind {
-    Mp3,
-    H264,
-}
-
-/// H.264 codecs.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum CodecKind {
-    #[default]
-    Openh264,
-    X264,
-}
-
-/// One `[[defence]]`. Each is evaluated on clean inputs, against adversarial examples made for the
-/// undefended model (transfer), and, when `adaptive`, against the attack run through it (BPDA).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DefenceEntry {
-    pub name: DefenceKind,
-    /// Also attack through the defence with identity gradients (default true).
-    #[serde(default = "yes")]
-    pub adaptive: bool,
-    /// MP3: bitrate in kb/s (default LAME's choice, as ART).
-    pub bitrate: Option<u32>,
-    /// H.264: x264's constant rate factor (default 30).
-    pub crf: Option<u8>,
-    /// H.264: a fixed quantiser instead of the CRF.
-    pub qp: Option<u8>,
-    /// H.264: the codec.
-    #[serde(default)]
-    pub codec: CodecKind,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl DefenceEntry {
-    /// The name in reports (`mp3`, `h264`).
-    pub fn label(&self) -> &'static str {
-        match self.name {
-            DefenceKind::Mp3 => "mp3",
-            DefenceKind::H264 => "h264",
-        }
-    }
-
-    /// What to build.
-    pub fn spec(&self) -> DefenceSpec {
-        match self.name {
-            DefenceKind::Mp3 => DefenceSpec::Mp3 {
-                bitrate: self.bitrate,
-            },
-            DefenceKind::H264 => DefenceSpec::H264 {
-                quality: match self.qp {
-                    Some(qp) => H264Quality::Qp(qp),
-                    None => H264Quality::Crf(self.crf.unwrap_or(30)),
-                },
-                backend: match self.codec {
-                    CodecKind::Openh264 => H264Backend::OpenH264,
-                    CodecKind::X264 => H264Backend::X264,
-                },
-            },
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        let h264_only = [
-            (self.crf.is_some(), "crf"),
-            (self.qp.is_some(), "qp"),
-            (self.codec != CodecKind::Openh264, "codec"),
-        ];
-        match self.name {
-            DefenceKind::Mp3 => {
-                if let Some((_, key)) = h264_only.iter().find(|(set, _)| *set) {
-                    return Err(Error::invalid(*key, "applies to h264 only"));
-                }
-            }
-            DefenceKind::H264 => {
-                if self.bitrate.is_some() {
-                    return Err(Error::invalid("bitrate", "applies to mp3 only"));
-                }
-                for (v, key) in [(self.crf, "crf"), (self.qp, "qp")] {
-                    if let Some(v) = v
-                        && v > 51
-                    {
-                        return Err(Error::invalid(key, format!("0-51, got {v}")));
-                    }
-                }
-                if self.crf.is_some() && self.qp.is_some() {
-                    return Err(Error::invalid("qp", "give crf or qp, not both"));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 /// `[checks]`: the sanity checks of Carlini et al. (2019) that the summary runs.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -483,6 +268,10 @@ pub struct ChecksSpec {
     /// The success rate an attack should reach at its largest eps.
     #[serde(default = "default_large_eps_success")]
     pub large_eps_success: f64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_large_eps_success() -> f64 {
@@ -528,9 +317,94 @@ impl Scenario {
 
     /// Parses and checks a scenario's text (`path` names it in errors and anchors relative paths).
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let mut scenario: Scenario =
+        let file: ScenarioFile =
             toml::from_str(text).map_err(|e| Error::decode(path, e.to_string()))?;
-        scenario.validate(text, path)?;
+        let at = |span: Range<usize>, what: &str, e: Error| at(text, path, span, what, e);
+        if *file.batch_size.get_ref() == 0 {
+            return Err(at(
+                file.batch_size.span(),
+                "batch_size",
+                Error::invalid("batch_size", "at least 1"),
+            ));
+        }
+        if file.attacks.is_empty() {
+            return Err(Error::decode(
+                path,
+                "no [[attack]]: a scenario measures at least one attack",
+            ));
+        }
+        let batch_size = *file.batch_size.get_ref();
+        let mut attacks: Vec<ScenarioAttack> = Vec::new();
+        for (i, table) in file.attacks.into_iter().enumerate() {
+            let span = table.span();
+            let attack = parse_attack(
+                table.into_inner(),
+                span.clone(),
+                batch_size,
+                |blame, what, e| at(blame, &format!("[[attack]] #{} ({what})", i + 1), e),
+            )?;
+            if attacks.iter().any(|a| a.label == attack.label) {
+                return Err(at(
+                    span,
+                    &format!("[[attack]] #{} ({})", i + 1, attack.label),
+                    Error::invalid(
+                        "label",
+                        format!(
+                            "{:?} is used twice; give each attack its own label",
+                            attack.label
+                        ),
+                    ),
+                ));
+            }
+            attacks.push(attack);
+        }
+        let mut defences: Vec<ScenarioDefence> = Vec::new();
+        for (i, table) in file.defences.into_iter().enumerate() {
+            let span = table.span();
+            let defence = parse_defence(table.into_inner(), span.clone(), |blame, what, e| {
+                at(blame, &format!("[[defence]] #{} ({what})", i + 1), e)
+            })?;
+            if defences.iter().any(|d| d.label() == defence.label()) {
+                return Err(at(
+                    span,
+                    &format!("[[defence]] #{} ({})", i + 1, defence.label()),
+                    Error::invalid(
+                        "label",
+                        format!(
+                            "{:?} is used twice; give each defence its own label",
+                            defence.label()
+                        ),
+                    ),
+                ));
+            }
+            defences.push(defence);
+        }
+        file.dataset
+            .get_ref()
+            .validate()
+            .map_err(|e| at(file.dataset.span(), "[dataset]", e))?;
+        let checks = &file.checks;
+        if !(0.0..=1.0).contains(&checks.large_eps_success) {
+            return Err(Error::decode(
+                path,
+                format!(
+                    "[checks] large_eps_success: a rate in [0, 1], got {}",
+                    checks.large_eps_success
+                ),
+            ));
+        }
+        let mut scenario = Scenario {
+            name: file.name,
+            description: file.description,
+            seed: file.seed,
+            batch_size: file.batch_size,
+            model: file.model,
+            dataset: file.dataset,
+            attacks,
+            defences,
+            checks: file.checks,
+            report: file.report,
+        };
         let base = path.parent().unwrap_or(Path::new(""));
         if let Some(root) = &mut scenario.dataset.get_mut().root {
             *root = base.join(&*root);
@@ -542,68 +416,25 @@ impl Scenario {
         Ok(scenario)
     }
 
-    fn validate(&self, text: &str, path: &Path) -> Result<()> {
-        let at = |span: Range<usize>, what: String, e: Error| at(text, path, span, &what, e);
-        if *self.batch_size.get_ref() == 0 {
-            return Err(at(
-                self.batch_size.span(),
-                "batch_size".into(),
-                Error::invalid("batch_size", "at least 1"),
-            ));
-        }
-        if self.attacks.is_empty() {
-            return Err(Error::decode(
-                path,
-                "no [[attack]]: a scenario measures at least one attack",
-            ));
-        }
-        let mut labels = Vec::new();
+    /// Checks that every attack and defence applies to a model with these inputs; errors name the
+    /// table (in `text` at `path`) they come from.
+    pub fn check_model(&self, input: &InputConfig, text: &str, path: &Path) -> Result<()> {
         for (i, a) in self.attacks.iter().enumerate() {
-            let what = format!("[[attack]] #{} ({})", i + 1, a.get_ref().label());
-            a.get_ref()
-                .validate()
-                .map_err(|e| at(a.span(), what.clone(), e))?;
-            let label = a.get_ref().label();
-            if labels.contains(&label) {
-                return Err(at(
-                    a.span(),
-                    what,
-                    Error::invalid(
-                        "label",
-                        format!("{label:?} is used twice; give each attack its own label"),
-                    ),
-                ));
-            }
-            labels.push(label);
+            a.spec.check_input(input).map_err(|e| {
+                at(
+                    text,
+                    path,
+                    a.span.clone(),
+                    &format!("[[attack]] #{} ({})", i + 1, a.label),
+                    e,
+                )
+            })?;
         }
-        let mut names = Vec::new();
         for (i, d) in self.defences.iter().enumerate() {
-            let what = format!("[[defence]] #{} ({})", i + 1, d.get_ref().label());
-            d.get_ref()
-                .validate()
-                .map_err(|e| at(d.span(), what.clone(), e))?;
-            if names.contains(&d.get_ref().label()) {
-                return Err(at(
-                    d.span(),
-                    what,
-                    Error::invalid("name", "each defence once"),
-                ));
-            }
-            names.push(d.get_ref().label());
-        }
-        self.dataset
-            .get_ref()
-            .validate()
-            .map_err(|e| at(self.dataset.span(), "[dataset]".into(), e))?;
-        let checks = &self.checks;
-        if !(0.0..=1.0).contains(&checks.large_eps_success) {
-            return Err(Error::decode(
-                path,
-                format!(
-                    "[checks] large_eps_success: a rate in [0, 1], got {}",
-                    checks.large_eps_success
-                ),
-            ));
+            d.chain.build(input).map_err(|e| {
+                let what = format!("[[defence]] #{} ({})", i + 1, d.label());
+                at(text, path, d.span.clone(), &what, e)
+            })?;
         }
         Ok(())
     }
@@ -612,4 +443,184 @@ impl Scenario {
     pub fn batch_size(&self) -> usize {
         *self.batch_size.get_ref()
     }
+}
+
+/// The scenario's own key `key` of a table, removed from `params`.
+fn take_key<T: serde::de::DeserializeOwned>(
+    params: &mut Params,
+    key: &str,
+) -> Result<Option<(T, Option<Range<usize>>)>> {
+    match params.remove(key) {
+        None => Ok(None),
+        Some((value, span)) => T::deserialize(value)
+            .map(|v| Some((v, span)))
+            .map_err(|e| Error::invalid(key, e.to_string())),
+    }
+}
+
+/// One `[[attack]]` table: `name`, `label`, `eps`, and the attack's own parameters.
+fn parse_attack(
+    table: SpannedTable,
+    span: Range<usize>,
+    batch_size: usize,
+    at: impl Fn(Range<usize>, &str, Error) -> Error,
+) -> Result<ScenarioAttack> {
+    let mut params = Params::from_table(table);
+    let blame = |s: Option<Range<usize>>| s.unwrap_or(span.clone());
+    let (name, name_span): (String, _) = take_key(&mut params, "name")
+        .map_err(|e| at(span.clone(), "?", e))?
+        .ok_or_else(|| {
+            at(
+                span.clone(),
+                "?",
+                Error::invalid("name", "missing: which attack"),
+            )
+        })?;
+    let label: String =
+        match take_key(&mut params, "label").map_err(|e| at(span.clone(), &name, e))? {
+            Some((l, _)) => l,
+            None => name.clone(),
+        };
+    let (eps, _): (Vec<f32>, _) = take_key(&mut params, "eps")
+        .map_err(|e| at(span.clone(), &label, e))?
+        .ok_or_else(|| {
+            at(
+                span.clone(),
+                &label,
+                Error::invalid("eps", "give at least one budget"),
+            )
+        })?;
+    let spec = attack_spec::parse(&name, &mut params).map_err(|e| {
+        let line = if matches!(&e, Error::InvalidArgument { param, .. } if param == "attack") {
+            name_span.clone()
+        } else {
+            params.blame()
+        };
+        at(blame(line), &label, e)
+    })?;
+    check_eps_grid(&eps).map_err(|e| at(span.clone(), &label, e))?;
+    for &e in &eps {
+        let run = RunSettings {
+            eps: Eps::Scalar(e),
+            targeted: false,
+            seed: 0,
+            batch_size,
+        };
+        spec.build(&run)
+            .map_err(|err| at(span.clone(), &label, err))?;
+    }
+    if label.is_empty() || label.contains('|') {
+        return Err(at(
+            span,
+            &label,
+            Error::invalid("label", "a non-empty name without '|'"),
+        ));
+    }
+    Ok(ScenarioAttack {
+        label,
+        eps,
+        spec,
+        span,
+    })
+}
+
+/// Budgets: at least one, each finite and >= 0, none twice.
+fn check_eps_grid(eps: &[f32]) -> Result<()> {
+    if eps.is_empty() {
+        return Err(Error::invalid("eps", "give at least one budget"));
+    }
+    if let Some(e) = eps.iter().find(|e| !(e.is_finite() && **e >= 0.0)) {
+        return Err(Error::invalid(
+            "eps",
+            format!("budgets are finite and >= 0, got {e}"),
+        ));
+    }
+    for (i, e) in eps.iter().enumerate() {
+        if eps[..i].contains(e) {
+            return Err(Error::invalid(
+                "eps",
+                format!("{e} is listed twice; each budget is measured once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One `[[defence]]` table: `label`, `adaptive`, and `name` with its parameters or a `chain` of
+/// inline tables, each a `name` with its parameters.
+fn parse_defence(
+    table: SpannedTable,
+    span: Range<usize>,
+    at: impl Fn(Range<usize>, &str, Error) -> Error,
+) -> Result<ScenarioDefence> {
+    let mut params = Params::from_table(table);
+    let label: Option<String> = take_key(&mut params, "label")
+        .map_err(|e| at(span.clone(), "?", e))?
+        .map(|(l, _)| l);
+    let shown = |fallback: &str| label.clone().unwrap_or_else(|| fallback.to_string());
+    let adaptive = take_key(&mut params, "adaptive")
+        .map_err(|e| at(span.clone(), &shown("?"), e))?
+        .is_none_or(|(a, _)| a);
+    let one = |name: String, name_span: Option<Range<usize>>, params: &mut Params| {
+        defence::parse(&name, params).map_err(|e| {
+            let line = if matches!(&e, Error::InvalidArgument { param, .. } if param == "defence") {
+                name_span
+            } else {
+                params.blame()
+            };
+            at(line.unwrap_or(span.clone()), &shown(&name), e)
+        })
+    };
+    let stages = match take_key::<String>(&mut params, "name")
+        .map_err(|e| at(span.clone(), &shown("?"), e))?
+    {
+        Some((name, name_span)) => {
+            if params.has("chain") {
+                return Err(at(
+                    span,
+                    &shown(&name),
+                    Error::invalid("chain", "give name (one defence) or chain, not both"),
+                ));
+            }
+            vec![one(name, name_span, &mut params)?]
+        }
+        None => {
+            let (chain, chain_span): (Vec<Spanned<SpannedTable>>, _) =
+                take_key(&mut params, "chain")
+                    .map_err(|e| at(span.clone(), &shown("?"), e))?
+                    .ok_or_else(|| {
+                        at(
+                            span.clone(),
+                            &shown("?"),
+                            Error::invalid("name", "missing: which defence (or a chain of them)"),
+                        )
+                    })?;
+            params
+                .finish("a defence chain", &[])
+                .map_err(|e| at(params.blame().unwrap_or(span.clone()), &shown("chain"), e))?;
+            let mut stages = Vec::with_capacity(chain.len());
+            for stage in chain {
+                let stage_span = stage.span();
+                let mut p = Params::from_table(stage.into_inner());
+                let (name, name_span): (String, _) = take_key(&mut p, "name")
+                    .map_err(|e| at(stage_span.clone(), &shown("chain"), e))?
+                    .ok_or_else(|| {
+                        at(
+                            stage_span.clone(),
+                            &shown("chain"),
+                            Error::invalid("name", "missing in a chain stage"),
+                        )
+                    })?;
+                stages.push(one(name, name_span.or(chain_span.clone()), &mut p)?);
+            }
+            stages
+        }
+    };
+    let what = shown("chain");
+    let chain = DefenceChain::new(label, stages).map_err(|e| at(span.clone(), &what, e))?;
+    Ok(ScenarioDefence {
+        chain,
+        adaptive,
+        span,
+    })
 }

@@ -9,14 +9,13 @@ use super::records::{Kind, Record};
 use super::run::{Chunk, Models, attack_chunk, load_chunk};
 use super::scenario::Scenario;
 use crate::array::tensor_to_vec;
-use crate::audio::AudioScale;
 use crate::audio::wav::{WavEncoding, write_wav};
-use crate::classifier::Classifier;
 use crate::error::{Error, Result};
-use crate::media::gif::write_gif;
 use crate::media::plot::{frame_strip_png, spectrogram_png, waveform_png};
 use crate::model::Modality;
+use crate::scale::AudioScale;
 use crate::seed::mix;
+use crate::video::gif_write::write_gif;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -67,7 +66,7 @@ pub fn write(
         return Ok(Vec::new());
     }
     let a = scenario.attacks.len() - 1;
-    let spec = scenario.attacks[a].get_ref();
+    let spec = &scenario.attacks[a];
     let label = spec.label();
     let chunk = load_chunk(first_chunk.0, &first_chunk.1[..count], models, device)?;
     let bs = scenario.batch_size();
@@ -98,7 +97,7 @@ pub fn write(
         .collect();
     // One attack per budget shown (bare, and adaptive through the first defence), on the rows up to
     // the last that shows it: rows before it are attacked too so that it keeps its random stream.
-    let first_defence = scenario.defences.first().map(|d| d.get_ref());
+    let first_defence = scenario.defences.first();
     let mut attacked: HashMap<usize, (Vec<f32>, Option<Vec<f32>>)> = HashMap::new();
     for &e in &chosen {
         if attacked.contains_key(&e) {
@@ -124,9 +123,6 @@ pub fn write(
         };
         attacked.insert(e, (bare.adversarial, adaptive));
     }
-    let defence = first_defence
-        .map(|entry| entry.spec().build(&models.config))
-        .transpose()?;
     let mut shown = Vec::new();
     for (row, example) in chunk.examples.iter().enumerate() {
         let e = chosen[row];
@@ -151,9 +147,9 @@ pub fn write(
         let mut items = Vec::new();
         for (title, values, d) in inputs {
             // What the defended model sees is what the reader should hear or watch.
-            let shown_values = match (d, &defence) {
-                (Some(_), Some(pre)) => tensor_to_vec(pre.forward(row_tensor(values, device))?),
-                _ => values.to_vec(),
+            let shown_values = match d {
+                Some(i) => tensor_to_vec(models.defended[i].defend(row_tensor(values, device))?.0),
+                None => values.to_vec(),
             };
             // `shown_values` already went through the defence: the bare model on them is the
             // defended model on the input, as the records measure it.
@@ -174,14 +170,14 @@ pub fn write(
             example: example.index,
             id: example.id.clone(),
             label: models.config.classes[example.label].clone(),
-            attack: label.clone(),
+            attack: label.to_string(),
             eps: spec.eps[e],
             items,
             plots,
         });
     }
     let json = serde_json::to_string_pretty(&shown).expect("plain data");
-    crate::media::fs::write_atomic(&out.join(DIR).join("showcase.json"), json.as_bytes())?;
+    crate::fs::write_atomic(&out.join(DIR).join("showcase.json"), json.as_bytes())?;
     Ok(shown)
 }
 

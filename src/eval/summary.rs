@@ -116,7 +116,7 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
         .defences
         .iter()
         .map(|d| {
-            let name = d.get_ref().label().to_string();
+            let name = d.label().to_string();
             DefenceAccuracy {
                 accuracy: accuracy(get(&clean_key(Some(&name)))),
                 defence: name,
@@ -205,7 +205,7 @@ fn sanity_checks(scenario: &Scenario, clean: f64, rows: &[Row]) -> (Vec<Check>, 
     };
     let one_example = |r: &Row| 1.0 / r.examples.max(1) as f64;
     for spec in &scenario.attacks {
-        let label = spec.get_ref().label();
+        let label = spec.label();
         let own = direct(&label);
         // 1. A large enough budget must break (almost) everything.
         if let Some(top) = own.iter().max_by(|a, b| a.eps.total_cmp(&b.eps)) {
@@ -270,19 +270,9 @@ fn sanity_checks(scenario: &Scenario, clean: f64, rows: &[Row]) -> (Vec<Check>, 
         }
     }
     // 4. Iterative attacks must do at least as well as one-step ones at the same norm and eps.
-    for it in scenario
-        .attacks
-        .iter()
-        .map(|a| a.get_ref())
-        .filter(|a| a.iterative())
-    {
-        for one in scenario
-            .attacks
-            .iter()
-            .map(|a| a.get_ref())
-            .filter(|a| !a.iterative())
-        {
-            if it.norm().ok() != one.norm().ok() {
+    for it in scenario.attacks.iter().filter(|a| a.iterative()) {
+        for one in scenario.attacks.iter().filter(|a| !a.iterative()) {
+            if it.norm() != one.norm() {
                 continue;
             }
             for r in direct(&it.label()) {
@@ -314,13 +304,13 @@ fn sanity_checks(scenario: &Scenario, clean: f64, rows: &[Row]) -> (Vec<Check>, 
     }
     // 5. A defence is judged by the adaptive attack; a gap to the transfer attack is masking.
     for entry in &scenario.defences {
-        let name = entry.get_ref().label();
+        let name = entry.label();
         let of = |mode: Mode| -> Vec<&Row> {
             rows.iter()
                 .filter(|r| r.defence == name && r.mode == mode)
                 .collect()
         };
-        if !entry.get_ref().adaptive {
+        if !entry.adaptive {
             let detail = format!(
                 "{name} was not attacked adaptively: its accuracies under attack are upper bounds"
             );

@@ -1,6 +1,5 @@
-//! Files in and out: arrays (npy), plots, GIFs, and atomic writes. WAV lives in `crate::audio`.
+//! Arrays and pictures in and out: `.npy` arrays and PNG plots. WAV lives in `crate::audio`, videos
+//! and GIFs in `crate::video`, atomic writes in `crate::fs`.
 
-pub mod fs;
-pub mod gif;
 pub mod npy;
 pub mod plot;

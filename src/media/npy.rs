@@ -5,7 +5,7 @@
 
 use crate::array::Array;
 use crate::error::{Error, Result};
-use crate::media::fs::write_atomic;
+use crate::fs::write_atomic;
 use npyz::WriterBuilder;
 use std::path::Path;
 

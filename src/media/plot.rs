@@ -5,7 +5,7 @@
 //! plotting needs no system fonts and no image codecs.
 
 use crate::error::{Error, Result};
-use crate::media::fs::write_atomic;
+use crate::fs::write_atomic;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, KeyPointHint, NoDefaultFormatting, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;

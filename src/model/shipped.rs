@@ -1,9 +1,10 @@
 //! Models shipped inside the binary, so `--model spoken-digits` works from any folder and after
 //! `cargo install`. Each is an ordinary model directory under `models/`, embedded at compile time.
 
-use super::{Model, ModelConfig, Weights, build_classifier};
+use super::architecture::ModelFiles;
+use super::config::ModelConfig;
+use super::weights::Weights;
 use crate::error::{Error, Result};
-use burn::tensor::Device;
 use std::path::PathBuf;
 
 /// A model directory embedded at compile time.
@@ -28,50 +29,77 @@ pub const SHIPPED: &[Shipped] = &[
     },
 ];
 
+/// A model's description and files, from a directory or from the binary, before it is built.
+pub struct ModelSource {
+    /// Where it came from, for reports: the directory, or `shipped:NAME`.
+    pub origin: PathBuf,
+    pub config: ModelConfig,
+    pub files: ModelFiles,
+}
+
 impl Shipped {
     /// The shipped model called `name`, if any.
     pub fn find(name: &str) -> Option<&'static Shipped> {
         SHIPPED.iter().find(|s| s.name == name)
     }
 
-    /// Loads it onto `device`.
-    pub fn load(&self, device: &Device) -> Result<Model> {
+    /// Its description and weights.
+    pub fn source(&self) -> Result<ModelSource> {
         let origin = format!("shipped model {}", self.name);
         let config = ModelConfig::parse(
             self.model_toml,
             &PathBuf::from(format!("{origin}/model.toml")),
         )?;
-        let mut weights =
-            Weights::from_safetensors_bytes(&format!("{origin}/{}", config.weights), self.weights)?;
-        let classifier = build_classifier(&config, &mut weights, device)?;
-        weights.finish()?;
-        Ok(Model {
-            dir: PathBuf::from(format!("shipped:{}", self.name)),
+        let weights = match &config.weights {
+            Some(file) => Some(Weights::from_safetensors_bytes(
+                &format!("{origin}/{file}"),
+                self.weights,
+            )?),
+            None => None,
+        };
+        Ok(ModelSource {
+            origin: PathBuf::from(format!("shipped:{}", self.name)),
             config,
-            classifier,
+            files: ModelFiles::new(None, weights),
         })
+    }
+}
+
+impl ModelSource {
+    /// The model directory `dir`: its model.toml and the weights it names.
+    pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
+        let config = ModelConfig::read(dir)?;
+        let weights = match &config.weights {
+            Some(file) => Some(Weights::load(&dir.join(file))?),
+            None => None,
+        };
+        Ok(Self {
+            origin: dir.to_path_buf(),
+            config,
+            files: ModelFiles::new(Some(dir.to_path_buf()), weights),
+        })
+    }
+
+    /// `spec`: a model directory, or else the name of a shipped model.
+    pub fn open(spec: &str) -> Result<Self> {
+        let path = PathBuf::from(spec);
+        if path.is_dir() {
+            return Self::read_dir(&path);
+        }
+        match Shipped::find(spec) {
+            Some(s) => s.source(),
+            None => Err(Error::invalid(
+                "model",
+                format!(
+                    "{spec:?} is neither a model directory (a folder with model.toml) nor a shipped model ({})",
+                    names().join(", ")
+                ),
+            )),
+        }
     }
 }
 
 /// Names of the shipped models, for error messages and help.
 pub fn names() -> Vec<&'static str> {
     SHIPPED.iter().map(|s| s.name).collect()
-}
-
-/// Loads `spec`: a model directory, or else the name of a shipped model.
-pub fn open(spec: &str, device: &Device) -> Result<Model> {
-    let path = PathBuf::from(spec);
-    if path.is_dir() {
-        return Model::load(&path, device);
-    }
-    match Shipped::find(spec) {
-        Some(s) => s.load(device),
-        None => Err(Error::invalid(
-            "model",
-            format!(
-                "{spec:?} is neither a model directory (a folder with model.toml) nor a shipped model ({})",
-                names().join(", ")
-            ),
-        )),
-    }
 }

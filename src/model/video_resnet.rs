@@ -15,8 +15,10 @@
 //! Inputs are clips `[N, 3, F, H, W]`, already standardised (the classifier applies `input.mean` /
 //! `input.std`). Every F, H, W ≥ 1 fits: each convolution pads enough to keep at least one output.
 
+use super::architecture::{Architecture, ModelFiles};
+use super::config::ModelConfig;
+use super::network::{CompiledNetwork, Network};
 use super::weights::{HostTensor, Weights};
-use crate::classifier::Network;
 use crate::error::{Error, Result};
 use burn::module::{Module, Param, RunningState};
 use burn::tensor::module::conv3d;
@@ -27,6 +29,39 @@ use std::collections::BTreeMap;
 const BN_EPS: f64 = 1e-5;
 /// `BasicBlock`s per stage: `[2, 2, 2, 2]` is what makes these the "18" models.
 const BLOCKS_PER_STAGE: usize = 2;
+
+/// `architecture = "r3d-18"`: torchvision's `r3d_18`.
+pub static R3D_18: Architecture = Architecture {
+    name: "r3d-18",
+    about: "torchvision's r3d_18 (load your Kinetics state dict): RGB clips [3, F, H, W]",
+    needs_weights: true,
+    check: |config| VideoResNet::check_input(&config.input.shape),
+    build: |config, files, device| {
+        build_torchvision(VideoResNetSpec::r3d_18(), config, files, device)
+    },
+};
+
+/// `architecture = "r2plus1d-18"`: torchvision's `r2plus1d_18`.
+pub static R2PLUS1D_18: Architecture = Architecture {
+    name: "r2plus1d-18",
+    about: "torchvision's r2plus1d_18 (load your Kinetics state dict): RGB clips [3, F, H, W]",
+    needs_weights: true,
+    check: |config| VideoResNet::check_input(&config.input.shape),
+    build: |config, files, device| {
+        build_torchvision(VideoResNetSpec::r2plus1d_18(), config, files, device)
+    },
+};
+
+fn build_torchvision(
+    spec: VideoResNetSpec,
+    config: &ModelConfig,
+    files: &mut ModelFiles,
+    device: &Device,
+) -> Result<CompiledNetwork> {
+    let (k, shape) = (config.classes.len(), &config.input.shape);
+    let net = VideoResNet::from_weights(files.weights()?, &spec, k, shape, device)?;
+    Ok(CompiledNetwork::new(net, device))
+}
 
 /// Which convolution the network is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,15 +100,6 @@ impl VideoResNetSpec {
             variant: Variant::R2Plus1d,
             widths: [64, 128, 256, 512],
             stem_mid: 45,
-        }
-    }
-
-    /// The spec that a `model.toml` architecture name stands for.
-    pub fn from_architecture(name: &str) -> Option<Self> {
-        match name {
-            "r3d-18" => Some(Self::r3d_18()),
-            "r2plus1d-18" => Some(Self::r2plus1d_18()),
-            _ => None,
         }
     }
 

@@ -245,5 +245,5 @@ pub fn write_safetensors(path: &Path, tensors: &BTreeMap<String, HostTensor>) ->
         .map_err(|e| Error::invalid("weights", e.to_string()))?;
     let data = safetensors::serialize(views, None)
         .map_err(|e| Error::invalid("weights", e.to_string()))?;
-    crate::media::fs::write_atomic(path, &data)
+    crate::fs::write_atomic(path, &data)
 }

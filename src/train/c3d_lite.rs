@@ -5,21 +5,20 @@
 //! Clips are kept as bytes, `[3, T, H, W]` per clip with `T ≥ F` stored frames, so a few hundred
 //! clips fit in memory; each batch takes `F` consecutive stored frames from a random offset.
 
-use super::{EpochLog, Progress, argmax_host, cross_entropy_mean, one_cycle};
+use super::{Engine, EpochLog, Progress, Schedule, StepOutput, TrainSet, cross_entropy_mean, fit};
 use crate::classifier::{Classifier, NeuralClassifier};
 use crate::error::{Error, Result};
-use crate::model::batch_stats::{BatchStats, average, blend};
+use crate::model::batch_stats::BatchStats;
 use crate::model::c3d_lite::C3dLite;
 use crate::model::weights::{HostTensor, Weights};
 use crate::video::yuv::round_u8;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 /// Labelled clips as bytes: `[n, 3, stored, height, width]`.
 #[derive(Clone, Debug, Default)]
@@ -128,80 +127,125 @@ pub fn train_c3d_lite(
     mut on_epoch: impl FnMut(&EpochLog),
 ) -> Result<(BTreeMap<String, HostTensor>, Vec<EpochLog>)> {
     validate(train, heldout, classes, shape, config)?;
-    let [_, frames, h, w] = shape;
     let ad = device.clone().autodiff();
-    let mut model = C3dLite::init(classes, &shape, &ad, config.seed)?;
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let steps_per_epoch = train.len().div_ceil(config.batch_size);
-    let total_steps = steps_per_epoch * config.epochs;
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1));
-    let mut running: Option<Vec<BatchStats>> = None;
-    let mut logs = Vec::new();
-    let mut step = 0;
-    for epoch in 1..=config.epochs {
-        let start = Instant::now();
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        order.shuffle(&mut rng);
-        let (mut loss_sum, mut correct) = (0f64, 0usize);
-        for (b, idx) in order.chunks(config.batch_size).enumerate() {
-            let n = idx.len();
-            let mut x = Vec::with_capacity(n * 3 * frames * h * w);
-            for &i in idx {
-                let offset = rng.random_range(0..=train.stored - frames);
-                let flip = rng.random::<f32>() < config.flip;
-                train.window(i, offset, frames, flip, &mut x);
-            }
-            let y: Vec<usize> = idx.iter().map(|&i| train.labels[i]).collect();
-            let x = Tensor::<5>::from_data(TensorData::new(x, [n, 3, frames, h, w]), &ad);
-            let (logits, stats) = model.forward_train(x);
-            let loss = cross_entropy_mean(logits.clone(), &y, classes, &ad);
-            let loss_value = crate::array::tensor_to_vec(loss.clone().detach())[0];
-            let logits = crate::array::tensor_to_vec(logits.detach());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let lr = one_cycle(config.lr, step, total_steps);
-            model = optim.step(lr, model, grads);
-            running = Some(match running {
-                None => stats,
-                Some(r) => blend(r, stats, 0.1),
-            });
-            step += 1;
-            let predicted = argmax_host(&logits, classes);
-            correct += predicted.iter().zip(&y).filter(|(p, y)| p == y).count();
-            loss_sum += f64::from(loss_value) * n as f64;
-            let seen = (b * config.batch_size + n).min(train.len());
-            on_progress(&Progress {
-                epoch,
-                done: seen,
-                total: train.len(),
-                loss: loss_sum / seen as f64,
-                accuracy: correct as f64 / seen as f64,
-            });
-        }
-        if epoch == config.epochs {
-            recalibrate(&model, train, classes, frames, device)?;
-        } else if let Some(r) = &running {
-            model.set_running_stats(r);
-        }
-        let weights = model.host_tensors();
-        let log = EpochLog {
-            epoch,
-            loss: loss_sum / train.len() as f64,
-            train_accuracy: correct as f64 / train.len() as f64,
-            heldout: heldout
-                .iter()
-                .map(|(name, set)| {
-                    Ok((
-                        name.clone(),
-                        accuracy(&weights, set, classes, shape, device)?,
-                    ))
-                })
-                .collect::<Result<_>>()?,
-            seconds: start.elapsed().as_secs_f64(),
-        };
-        on_epoch(&log);
-        logs.push(log);
+    let mut engine = C3dLiteEngine {
+        model: C3dLite::init(classes, &shape, &ad, config.seed)?,
+        optim: AdamConfig::new().with_epsilon(1e-8).init(),
+        device: ad,
+        shape,
+        classes,
+    };
+    let set = Windows {
+        clips: train,
+        frames: shape[1],
+        flip: config.flip,
+    };
+    let schedule = Schedule {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        lr: config.lr,
+        seed: config.seed,
+        recalibration_batch: 16,
+    };
+    let mut evaluate = |weights: &BTreeMap<String, HostTensor>| {
+        heldout
+            .iter()
+            .map(|(name, set)| {
+                Ok((
+                    name.clone(),
+                    accuracy(weights, set, classes, shape, device)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    fit(
+        &mut engine,
+        &set,
+        classes,
+        schedule,
+        &mut evaluate,
+        &mut on_progress,
+        &mut on_epoch,
+    )
+}
+
+/// c3d-lite on burn's autodiff.
+struct C3dLiteEngine {
+    model: C3dLite,
+    optim: ModuleOptimizer,
+    device: Device,
+    shape: [usize; 4],
+    classes: usize,
+}
+
+impl Engine for C3dLiteEngine {
+    fn step(&mut self, x: Vec<f32>, labels: &[usize], lr: f64) -> Result<StepOutput> {
+        let n = labels.len();
+        let [c, f, h, w] = self.shape;
+        let x = Tensor::<5>::from_data(TensorData::new(x, [n, c, f, h, w]), &self.device);
+        let (logits, stats) = self.model.forward_train(x);
+        let loss = cross_entropy_mean(logits.clone(), labels, self.classes, &self.device);
+        let value = crate::array::tensor_to_vec(loss.clone().detach())[0];
+        let logits = crate::array::tensor_to_vec(logits.detach());
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        Ok(StepOutput {
+            loss: value,
+            logits,
+            stats,
+        })
     }
-    Ok((model.host_tensors(), logs))
+
+    /// On the plain (non-autodiff) twin: no gradient graph is built.
+    fn batch_stats(&self, x: &[f32], n: usize) -> Result<Vec<BatchStats>> {
+        let [c, f, h, w] = self.shape;
+        let plain = self.model.valid();
+        let x = Tensor::<5>::from_data(
+            TensorData::new(x.to_vec(), [n, c, f, h, w]),
+            &self.device.clone().inner(),
+        );
+        Ok(plain.forward_train(x).1)
+    }
+
+    fn set_running_stats(&mut self, stats: &[BatchStats]) {
+        self.model.set_running_stats(stats);
+    }
+
+    fn weights(&self) -> BTreeMap<String, HostTensor> {
+        self.model.host_tensors()
+    }
+}
+
+/// Training clips as random windows of `frames` stored frames, mirrored with probability `flip`.
+struct Windows<'a> {
+    clips: &'a ClipSet,
+    frames: usize,
+    flip: f32,
+}
+
+impl TrainSet for Windows<'_> {
+    fn len(&self) -> usize {
+        self.clips.len()
+    }
+
+    fn batch(&self, idx: &[usize], rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<usize>) {
+        let set = self.clips;
+        let mut x = Vec::with_capacity(idx.len() * 3 * self.frames * set.height * set.width);
+        for &i in idx {
+            let offset = rng.random_range(0..=set.stored - self.frames);
+            let flip = rng.random::<f32>() < self.flip;
+            set.window(i, offset, self.frames, flip, &mut x);
+        }
+        (x, idx.iter().map(|&i| set.labels[i]).collect())
+    }
+
+    fn plain(&self, idx: &[usize]) -> Vec<f32> {
+        let mut x = Vec::new();
+        for &i in idx {
+            self.clips.window(i, 0, self.frames, false, &mut x);
+        }
+        x
+    }
 }
 
 /// The trained weights as an evaluation-mode classifier on `device`.
@@ -245,42 +289,6 @@ pub fn accuracy(
             .count();
     }
     Ok(correct as f64 / set.len() as f64)
-}
-
-/// Sets the running statistics to the average batch statistics over the training set (first `F`
-/// frames, no flip), in batches of 16, without building a gradient graph.
-fn recalibrate(
-    model: &C3dLite,
-    train: &ClipSet,
-    classes: usize,
-    frames: usize,
-    device: &Device,
-) -> Result<()> {
-    let plain = C3dLite::from_weights(
-        &mut Weights::from_tensors("recalibrate", model.host_tensors()),
-        classes,
-        &[3, frames, train.height, train.width],
-        device,
-    )?;
-    let (h, w) = (train.height, train.width);
-    let chunks: Vec<Vec<usize>> = (0..train.len())
-        .collect::<Vec<_>>()
-        .chunks(16)
-        .filter(|c| c.len() >= 2)
-        .map(<[usize]>::to_vec)
-        .collect();
-    let batches = chunks.iter().map(|chunk| {
-        let mut x = Vec::new();
-        for &i in chunk {
-            train.window(i, 0, frames, false, &mut x);
-        }
-        let x = Tensor::<5>::from_data(TensorData::new(x, [chunk.len(), 3, frames, h, w]), device);
-        plain.forward_train(x).1
-    });
-    if let Some(avg) = average(batches) {
-        model.set_running_stats(&avg);
-    }
-    Ok(())
 }
 
 fn validate(
@@ -332,6 +340,7 @@ fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     /// Two classes a single frame cannot tell apart: a bright bar moving right or moving left.
     fn moving_bars(n: usize, seed: u64) -> ClipSet {

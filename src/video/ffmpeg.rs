@@ -16,10 +16,10 @@
 //!
 //! libav* logs only errors: [`init`] lowers its log level for the whole process.
 
+use super::DEFAULT_FPS;
 use super::Video;
-use super::io::DEFAULT_FPS;
 use crate::error::{Error, Result};
-use crate::media::fs::write_atomic_with;
+use crate::fs::write_atomic_with;
 use ff::format::Pixel;
 use ff::software::scaling::{Context as Scaler, Flags as ScaleFlags};
 use ff::{Packet, Rational, codec, decoder, encoder, format, frame, media};
@@ -170,7 +170,7 @@ impl<'a> RgbFrames<'a> {
         }
         let (w, h) = (w as usize, h as usize);
         self.count += 1;
-        super::io::check_decoded_size(self.path, self.count * w * h * 3)?;
+        super::check_decoded_size(self.path, self.count * w * h * 3)?;
         if let Some((scaler, ..)) = &mut self.scaler {
             scaler
                 .run(&self.decoded, &mut self.rgb_frame)

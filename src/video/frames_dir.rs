@@ -42,7 +42,7 @@ pub fn read_frames_dir(dir: &Path, fps: f64) -> Result<Video> {
     };
     let first = read_still(first)?;
     let (w, h) = (first.width, first.height);
-    super::io::check_decoded_size(dir, files.len() * w * h * 3)?;
+    super::check_decoded_size(dir, files.len() * w * h * 3)?;
     let mut rgb = first.rgb;
     rgb.reserve((files.len() - 1) * w * h * 3);
     for path in &files[1..] {

@@ -49,7 +49,7 @@ pub fn decode_gif(path: &Path, bytes: &[u8]) -> Result<Video> {
     let mut centiseconds = 0u64;
     let mut frames = 0usize;
     while let Some(frame) = decoder.read_next_frame().map_err(bad)? {
-        super::io::check_decoded_size(path, (frames + 1) * w * h * 3)?;
+        super::check_decoded_size(path, (frames + 1) * w * h * 3)?;
         let (fl, ft) = (usize::from(frame.left), usize::from(frame.top));
         let (fw, fh) = (usize::from(frame.width), usize::from(frame.height));
         if frame.buffer.len() < fw * fh * 4 {

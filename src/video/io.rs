@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | MP4 (`.mp4`, `.m4v`, `.mov`) holding H.264 | pure Rust + OpenH264 ([`super::mp4_read`]) | OpenH264 at QP 20 ([`super::mp4_write`]) |
 //! | MP4 with another codec, or 10-bit, 4:2:2 or 4:4:4 H.264 (which OpenH264 cannot decode) | `ffmpeg` feature | – |
-//! | animated GIF | composited frames ([`super::gif_read`]) | per-frame palettes ([`crate::media::gif`]) |
+//! | animated GIF | composited frames ([`super::gif_read`]) | per-frame palettes ([`super::gif_write`]) |
 //! | a directory of `.png`/`.jpg`/`.jpeg` frames | natural name order, 25 fps ([`super::frames_dir`]) | – |
 //! | one PNG or JPEG | one frame at 25 fps | – |
 //! | AVI, MKV, WebM, anything FFmpeg knows | `ffmpeg` feature | `.avi` (MPEG-4 part 2, XVID) and `.mkv` (libx264) with the `ffmpeg` feature |
@@ -16,22 +16,10 @@
 //! Readers never panic on bad input: every decoder runs behind [`no_panic`], so a panic inside a
 //! crate becomes an [`Error::Decode`] naming the file.
 
-use super::Video;
+use super::{DEFAULT_FPS, FFMPEG_HINT, Video, no_panic};
 use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::Path;
-
-/// Frames per second given to sources that carry no timing (frame directories, still images).
-pub const DEFAULT_FPS: f64 = 25.0;
-
-/// The largest decoded video a reader builds (8 GiB of RGB), so that a small malicious or corrupt
-/// file cannot make a reader try to allocate without bound.
-pub const MAX_DECODED_BYTES: usize = 8 << 30;
-
-/// What to install to read and write containers beyond MP4/H.264 and GIF.
-pub const FFMPEG_HINT: &str = "rebuild with `cargo build --features ffmpeg` after installing \
-     Debian's libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
-     libavfilter-dev libavdevice-dev pkg-config clang libclang-dev";
 
 /// The file formats told apart here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,7 +157,7 @@ pub fn write_video(path: &Path, video: &Video) -> Result<()> {
         .unwrap_or_default();
     match ext.as_str() {
         "mp4" | "m4v" => super::mp4_write::write_mp4(path, video),
-        "gif" => crate::media::gif::write_gif_video(path, video),
+        "gif" => crate::video::gif_write::write_gif_video(path, video),
         #[cfg(feature = "ffmpeg")]
         "avi" => super::ffmpeg::write_ffmpeg(path, video, super::ffmpeg::Encoding::Xvid),
         #[cfg(feature = "ffmpeg")]
@@ -187,36 +175,6 @@ pub fn write_video(path: &Path, video: &Video) -> Result<()> {
             ),
         )),
     }
-}
-
-/// An error unless a decoded video of `bytes` stays within [`MAX_DECODED_BYTES`].
-pub(crate) fn check_decoded_size(path: &Path, bytes: usize) -> Result<()> {
-    if bytes > MAX_DECODED_BYTES {
-        return Err(Error::decode(
-            path,
-            format!(
-                "decoding would take more than {} GiB of RGB frames",
-                MAX_DECODED_BYTES >> 30
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Runs a decoder, turning a panic inside it (a crate's bug on malformed data) into an
-/// [`Error::Decode`] for `path`.
-pub(crate) fn no_panic<T>(path: &Path, what: &str, f: impl FnOnce() -> T) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into());
-        Error::decode(
-            path,
-            format!("the {what} failed on this file (it panicked: {msg}); is it corrupt?"),
-        )
-    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod clip;
 pub mod ffmpeg;
 pub mod frames_dir;
 pub mod gif_read;
+pub mod gif_write;
 pub mod io;
 pub mod mp4_read;
 pub mod mp4_write;
@@ -22,6 +23,7 @@ pub mod yuv;
 pub use io::{read_video, write_video};
 
 use crate::error::{Error, Result};
+use std::path::Path;
 
 /// Decoded frames, RGB, 8 bits per channel, row-major `[frames, height, width, 3]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,3 +109,45 @@ impl Video {
         Self::new(w, h, fps, rgb)
     }
 }
+
+/// Frames per second given to sources that carry no timing (frame directories, still images).
+pub const DEFAULT_FPS: f64 = 25.0;
+
+/// The largest decoded video a reader builds (8 GiB of RGB), so that a small malicious or corrupt
+/// file cannot make a reader try to allocate without bound.
+pub const MAX_DECODED_BYTES: usize = 8 << 30;
+
+/// An error unless a decoded video of `bytes` stays within [`MAX_DECODED_BYTES`].
+pub(crate) fn check_decoded_size(path: &Path, bytes: usize) -> Result<()> {
+    if bytes > MAX_DECODED_BYTES {
+        return Err(Error::decode(
+            path,
+            format!(
+                "decoding would take more than {} GiB of RGB frames",
+                MAX_DECODED_BYTES >> 30
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a decoder, turning a panic inside it (a crate's bug on malformed data) into an
+/// [`Error::Decode`] for `path`.
+pub(crate) fn no_panic<T>(path: &Path, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Error::decode(
+            path,
+            format!("the {what} failed on this file (it panicked: {msg}); is it corrupt?"),
+        )
+    })
+}
+
+/// What to install to read and write containers beyond MP4/H.264 and GIF.
+pub const FFMPEG_HINT: &str = "rebuild with `cargo build --features ffmpeg` after installing \
+     Debian's libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
+     libavfilter-dev libavdevice-dev pkg-config clang libclang-dev";

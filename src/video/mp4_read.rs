@@ -31,7 +31,7 @@ pub fn read_mp4(path: &Path) -> Result<Video> {
 
 /// [`read_mp4`] on bytes already in memory; `path` only names the source in errors.
 pub fn decode_mp4(path: &Path, bytes: &[u8]) -> Result<Video> {
-    let mp4 = super::io::no_panic(path, "MP4 demuxer", || Mp4::read_bytes(bytes))?
+    let mp4 = super::no_panic(path, "MP4 demuxer", || Mp4::read_bytes(bytes))?
         .map_err(|e| Error::decode(path, format!("not a readable MP4: {e}")))?;
     // The first track with a video handler; re_mp4 only labels tracks whose codec it knows.
     let (track, trak) = mp4
@@ -60,7 +60,7 @@ pub fn decode_mp4(path: &Path, bytes: &[u8]) -> Result<Video> {
                 "{}: the video track's codec is {codec}; without FFmpeg only H.264 (avc1) MP4s \
                  decode; {}",
                 path.display(),
-                super::io::FFMPEG_HINT
+                super::FFMPEG_HINT
             )));
         }
     };
@@ -76,7 +76,7 @@ pub fn decode_mp4(path: &Path, bytes: &[u8]) -> Result<Video> {
             "{}: H.264 {name} profile; OpenH264 decodes 8-bit 4:2:0 only (Baseline, Main, High); \
              to read it with FFmpeg, {}",
             path.display(),
-            super::io::FFMPEG_HINT
+            super::FFMPEG_HINT
         )));
     }
     if track.samples.is_empty() {
@@ -191,7 +191,7 @@ impl<'a> Frames<'a> {
             ));
         }
         self.count += 1;
-        super::io::check_decoded_size(self.path, self.count * w * h * 3)?;
+        super::check_decoded_size(self.path, self.count * w * h * 3)?;
         planes.to_rgb(w, h, &mut self.rgb);
         Ok(())
     }

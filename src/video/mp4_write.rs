@@ -20,7 +20,7 @@ use super::Video;
 use super::nal::{NAL_AUD, NAL_IDR, NAL_PPS, NAL_SPS, nal_type, push_avcc, strip_start_code};
 use super::yuv::rgb_to_yuv420;
 use crate::error::{Error, Result};
-use crate::media::fs::write_atomic;
+use crate::fs::write_atomic;
 use mp4::{AvcConfig, Bytes, MediaConfig, Mp4Config, Mp4Sample, Mp4Writer, TrackConfig, TrackType};
 use openh264::OpenH264API;
 use openh264::encoder::{

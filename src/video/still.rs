@@ -72,7 +72,7 @@ fn decode_png(path: &Path, bytes: &[u8]) -> Result<Still> {
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| Error::decode(path, "the PNG is too large to decode"))?;
-    super::io::check_decoded_size(path, size)?;
+    super::check_decoded_size(path, size)?;
     let mut buf = vec![0u8; size];
     let info = reader.next_frame(&mut buf).map_err(bad)?;
     let (w, h) = (info.width as usize, info.height as usize);
@@ -122,7 +122,7 @@ fn decode_jpeg(path: &Path, bytes: &[u8]) -> Result<Still> {
         (Some(info), Some(size)) => (info, size),
         _ => return Err(Error::decode(path, "the JPEG's size is not readable")),
     };
-    super::io::check_decoded_size(path, size)?;
+    super::check_decoded_size(path, size)?;
     let (w, h) = (usize::from(info.width), usize::from(info.height));
     let mut buf = vec![0u8; size];
     decoder.decode_into(&mut buf).map_err(bad)?;

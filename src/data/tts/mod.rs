@@ -19,7 +19,7 @@ use crate::audio::resample::resample;
 use crate::audio::wav::{WavEncoding, read_wav, write_wav};
 use crate::data::audiomnist::{META_FILE, SAMPLE_RATE};
 use crate::error::{Error, Result};
-use crate::media::fs::write_atomic;
+use crate::fs::write_atomic;
 use engine::Request;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

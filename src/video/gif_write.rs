@@ -4,7 +4,7 @@
 //! for looking at, not for re-attacking (a perturbation of a few grey levels does not survive it).
 
 use crate::error::{Error, Result};
-use crate::media::fs::write_atomic;
+use crate::fs::write_atomic;
 use crate::video::Video;
 use crate::video::yuv::round_u8;
 use gif::{Encoder, Frame, Repeat};

@@ -4,33 +4,39 @@
 //! 8000 samples → 8002 → 4000 → 2000 → … → 62 → 60 (the unpadded conv8) → 30; 32·30 = 960 → K.
 //! Key names are PyTorch's (`conv1.0.weight`, `conv1.1.running_mean`, …, `fc.bias`).
 
-use super::conv_bn::{ConvBn, host_tensor, uniform};
-use super::raw_audio_cnn_cpu::{BlockParams, RawAudioCnnCpu};
+pub mod host;
+pub mod layout;
+
+pub use layout::INPUT_LEN;
+
+use super::architecture::Architecture;
+use super::batch_stats::BatchStats;
+use super::conv_bn::{BN_EPS, ConvBn, host_tensor, uniform};
+use super::network::{CompiledNetwork, Network};
 use super::weights::{HostTensor, Weights};
 use crate::array::tensor_to_vec;
-use crate::classifier::{CpuKernel, Network};
 use crate::error::{Error, Result};
+use crate::kernel::HostKernel;
+use crate::kernel::linear::HostLinear;
 use burn::module::{Module, Param};
 use burn::tensor::module::{conv1d, max_pool1d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, activation::relu};
+use host::{BlockParams, RawAudioCnnHost};
+use layout::{BLOCKS, FC_IN};
 
-/// Channels in and out, conv padding, pool kernel and stride of each block.
-pub(super) const BLOCKS: [(usize, usize, usize, usize, usize); 8] = [
-    (1, 100, 2, 3, 2),
-    (100, 64, 1, 2, 2),
-    (64, 128, 1, 2, 2),
-    (128, 128, 1, 2, 2),
-    (128, 128, 1, 2, 2),
-    (128, 128, 1, 2, 2),
-    (128, 64, 1, 2, 2),
-    (64, 32, 0, 2, 2),
-];
-
-/// Samples per example the architecture is built for (1 s at 8 kHz).
-pub const INPUT_LEN: usize = 8000;
-pub(super) const FC_IN: usize = 32 * 30;
-pub(super) use super::conv_bn::BN_EPS;
+/// `architecture = "raw-audio-cnn"`.
+pub static ARCHITECTURE: Architecture = Architecture {
+    name: "raw-audio-cnn",
+    about: "the ART audio notebook's raw-waveform CNN: 8 conv blocks on [1, 8000] (1 s at 8 kHz)",
+    needs_weights: true,
+    check: |config| RawAudioCnn::check_input(&config.input.shape),
+    build: |config, files, device| {
+        RawAudioCnn::check_input(&config.input.shape)?;
+        let net = RawAudioCnn::from_weights(files.weights()?, config.classes.len(), device)?;
+        Ok(CompiledNetwork::new(net, device))
+    },
+};
 
 /// One Conv1d → BatchNorm1d block (ReLU and max pool follow in the forward pass).
 pub type Block = ConvBn<3>;
@@ -58,6 +64,11 @@ impl RawAudioCnn {
             fc_weight,
             fc_bias,
         })
+    }
+
+    /// Number of outputs.
+    pub fn classes(&self) -> usize {
+        self.fc_bias.dims()[0]
     }
 
     /// Checks that examples of `shape` fit the architecture.
@@ -98,7 +109,7 @@ impl Network for RawAudioCnn {
         self.forward_waveform(x.reshape([n, 1, d]))
     }
 
-    fn cpu_kernel(&self) -> Option<Box<dyn CpuKernel>> {
+    fn host_kernel(&self) -> Option<Box<dyn HostKernel>> {
         let host = |t: Tensor<1>| tensor_to_vec(t);
         let blocks = self
             .blocks
@@ -112,16 +123,14 @@ impl Network for RawAudioCnn {
                 bn_var: host(b.bn_var.value()),
             })
             .collect();
-        Some(Box::new(RawAudioCnnCpu::new(
-            blocks,
+        let fc = HostLinear::new(
             tensor_to_vec(self.fc_weight.val()),
             host(self.fc_bias.val()),
-            BN_EPS,
-        )))
+        )
+        .ok()?;
+        Some(Box::new(RawAudioCnnHost::new(blocks, fc, BN_EPS)))
     }
 }
-
-pub use super::batch_stats::BatchStats;
 
 impl RawAudioCnn {
     /// A freshly initialised network, as PyTorch initialises it (uniform ±1/√fan_in for convolution
@@ -275,7 +284,7 @@ mod tests {
             .map(|i| (((i * 2654435761) % 20011) as f32 - 10005.0) * 0.1)
             .collect();
         let labels = [1usize, 4, 7];
-        let step = super::super::raw_audio_cnn_train_cpu::train_step(&params, &x, &labels);
+        let step = crate::train::raw_audio_cnn::host_step::train_step(&params, &x, &labels);
 
         let xt = Tensor::<3>::from_data(TensorData::new(x, [n, 1, INPUT_LEN]), &ad);
         let (logits, stats) = model.forward_train(xt);

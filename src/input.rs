@@ -1,15 +1,29 @@
-//! Media files as a model's inputs: what `[input]` of model.toml says a WAV or a video becomes.
+//! Media files as a model's inputs: what the `[input]` table of model.toml says a WAV file or a
+//! video becomes. It lives outside `model/` so that the model layer never reads media.
 
-use super::{InputConfig, Modality};
-use crate::audio::{AudioScale, ClipFormat, Placement};
-use crate::defence::VideoScale;
+use crate::audio::{ClipFormat, Placement};
 use crate::error::{Error, Result};
+use crate::model::{InputConfig, Modality};
+use crate::scale::{AudioScale, VideoScale};
 use std::path::Path;
 
-impl InputConfig {
+/// Reading media files as inputs of a model described by an [`InputConfig`].
+pub trait MediaInput {
     /// How WAV files become inputs of this (mono audio) model: resampled to its rate, centred and
     /// padded or cropped to its length, scaled to its units.
-    pub fn audio_format(&self) -> Result<ClipFormat> {
+    fn audio_format(&self) -> Result<ClipFormat>;
+    /// Pixel units of this video model.
+    fn video_scale(&self) -> VideoScale;
+    /// A video file or folder of frames as one clip of this `[3, F, H, W]` model: its frame
+    /// sampling (`[input.sampling]`, default every second frame from the first), resized and
+    /// centre-cropped, in its units (`[0, 1]`, or `[0, 255]` when its clip range says so).
+    fn video_clip(&self, path: &Path) -> Result<Vec<f32>>;
+    /// A WAV (audio models) or video (video models) file as one input.
+    fn load_file(&self, path: &Path) -> Result<Vec<f32>>;
+}
+
+impl MediaInput for InputConfig {
+    fn audio_format(&self) -> Result<ClipFormat> {
         let (Modality::Audio, Some(rate), [1, len]) =
             (self.modality, self.sample_rate, self.shape.as_slice())
         else {
@@ -21,20 +35,16 @@ impl InputConfig {
         Ok(ClipFormat {
             sample_rate: rate,
             len: *len,
-            scale: AudioScale::from_clip(self.clip.map(|[a, b]| (a, b))),
+            scale: AudioScale::from_clip(self.clip_range()),
             placement: Placement::Centre,
         })
     }
 
-    /// Pixel units of this video model.
-    pub fn video_scale(&self) -> VideoScale {
-        VideoScale::from_clip(self.clip.map(|[a, b]| (a, b)))
+    fn video_scale(&self) -> VideoScale {
+        VideoScale::from_clip(self.clip_range())
     }
 
-    /// A video file or folder of frames as one clip of this `[3, F, H, W]` model: its frame sampling
-    /// (`[input.sampling]`, default every second frame from the first), resized and centre-cropped,
-    /// in its units (`[0, 1]`, or `[0, 255]` when its clip range says so).
-    pub fn video_clip(&self, path: &Path) -> Result<Vec<f32>> {
+    fn video_clip(&self, path: &Path) -> Result<Vec<f32>> {
         let (Modality::Video, &[3, f, h, w]) = (self.modality, self.shape.as_slice()) else {
             return Err(Error::invalid(
                 "input",
@@ -53,8 +63,7 @@ impl InputConfig {
         Ok(clip.into_iter().map(|v| v * k).collect())
     }
 
-    /// A WAV (audio models) or video (video models) file as one input.
-    pub fn load_file(&self, path: &Path) -> Result<Vec<f32>> {
+    fn load_file(&self, path: &Path) -> Result<Vec<f32>> {
         match self.modality {
             Modality::Audio => self.audio_format()?.load(path, 0),
             Modality::Video => self.video_clip(path),

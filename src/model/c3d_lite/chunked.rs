@@ -14,9 +14,9 @@
 //! In the time axis of the differences `d[t] = x[t+1] − x[t]` (D = F − 1 of them), last-block
 //! output `s` (of ⌊D/2⌋) depends on `d[2s−4 ..= 2s+5]`, i.e. frames `x[2s−4 ..= 2s+6]`.
 
-use super::c3d_lite::C3dLite;
-use super::linear::HostLinear;
-use crate::classifier::CpuKernel;
+use super::C3dLite;
+use crate::kernel::HostKernel;
+use crate::kernel::linear::HostLinear;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -115,7 +115,7 @@ impl ChunkedC3dLite {
     }
 }
 
-impl CpuKernel for ChunkedC3dLite {
+impl HostKernel for ChunkedC3dLite {
     fn logits(&self, x: &[f32], n: usize) -> Vec<f32> {
         let (sums, count) = self.feature_sums(x, n);
         sums.iter()
@@ -194,7 +194,7 @@ mod tests {
                 .unwrap();
         let whole = NeuralClassifier::new(net, &device, shape.to_vec(), 3, Some((0.0, 1.0)))
             .unwrap()
-            .without_cpu_kernel();
+            .without_host_kernel();
         let d: usize = shape.iter().product();
         let x: Vec<f32> = (0..2 * d)
             .map(|i| ((i * 2654435761) % 1009) as f32 / 1009.0)

@@ -6,22 +6,22 @@
 //! 0.1 leaves them lagging the final weights on int16-scale inputs, which costs accuracy in
 //! evaluation mode).
 
-use super::{EpochLog, Progress, argmax_host, cross_entropy_mean, one_cycle};
+pub mod host_step;
+
+use super::{Engine, EpochLog, Progress, Schedule, StepOutput, TrainSet, cross_entropy_mean, fit};
 use crate::classifier::{Classifier, NeuralClassifier};
 use crate::error::{Error, Result};
-use crate::model::batch_stats::{BatchStats, average, blend};
+use crate::model::batch_stats::BatchStats;
 use crate::model::raw_audio_cnn::{INPUT_LEN, RawAudioCnn};
-use crate::model::raw_audio_cnn_train_cpu::{Adam, batch_stats, train_step};
 use crate::model::weights::{HostTensor, Weights};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use host_step::{Adam, batch_stats, train_step};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 /// Labelled examples `[n, d]` in the model's units.
 #[derive(Clone, Debug, Default)]
@@ -80,7 +80,7 @@ impl Default for TrainConfig {
 
 /// Where the training steps run: the hand-written CPU step on the flex device (10x faster there),
 /// burn's autodiff elsewhere (CUDA, wgpu). Both compute the same gradients (tested).
-enum Engine {
+enum RawAudioEngine {
     Host {
         params: BTreeMap<String, HostTensor>,
         adam: Adam,
@@ -92,16 +92,16 @@ enum Engine {
     },
 }
 
-impl Engine {
+impl RawAudioEngine {
     fn new(classes: usize, device: &Device, seed: u64) -> Self {
         if *device == Device::flex() {
-            Engine::Host {
+            Self::Host {
                 params: RawAudioCnn::init(classes, device, seed).host_tensors(),
                 adam: Adam::default(),
             }
         } else {
             let ad = device.clone().autodiff();
-            Engine::Burn {
+            Self::Burn {
                 model: Box::new(RawAudioCnn::init(classes, &ad, seed)),
                 optim: AdamConfig::new().with_epsilon(1e-8).init(),
                 device: ad,
@@ -109,21 +109,28 @@ impl Engine {
         }
     }
 
-    /// One optimisation step; returns the batch's mean loss, its logits and its batch statistics.
-    fn step(
-        &mut self,
-        x: Vec<f32>,
-        labels: &[usize],
-        classes: usize,
-        lr: f64,
-    ) -> (f32, Vec<f32>, Vec<BatchStats>) {
+    fn classes(&self) -> usize {
         match self {
-            Engine::Host { params, adam } => {
+            Self::Host { params, .. } => params["fc.bias"].data.len(),
+            Self::Burn { model, .. } => model.classes(),
+        }
+    }
+}
+
+impl Engine for RawAudioEngine {
+    fn step(&mut self, x: Vec<f32>, labels: &[usize], lr: f64) -> Result<StepOutput> {
+        let classes = self.classes();
+        Ok(match self {
+            Self::Host { params, adam } => {
                 let step = train_step(params, &x, labels);
                 adam.step(lr, params, &step.grads);
-                (step.loss, step.logits, step.stats)
+                StepOutput {
+                    loss: step.loss,
+                    logits: step.logits,
+                    stats: step.stats,
+                }
             }
-            Engine::Burn {
+            Self::Burn {
                 model,
                 optim,
                 device,
@@ -136,16 +143,19 @@ impl Engine {
                 let logits = crate::array::tensor_to_vec(logits.detach());
                 let grads = GradientsParams::from_grads(loss.backward(), &**model);
                 **model = optim.step(lr, (**model).clone(), grads);
-                (value, logits, stats)
+                StepOutput {
+                    loss: value,
+                    logits,
+                    stats,
+                }
             }
-        }
+        })
     }
 
-    /// Each block's batch statistics on `x` (training mode, no update).
-    fn batch_stats(&self, x: &[f32], n: usize) -> Vec<BatchStats> {
-        match self {
-            Engine::Host { params, .. } => batch_stats(params, x),
-            Engine::Burn { model, device, .. } => {
+    fn batch_stats(&self, x: &[f32], n: usize) -> Result<Vec<BatchStats>> {
+        Ok(match self {
+            Self::Host { params, .. } => batch_stats(params, x),
+            Self::Burn { model, device, .. } => {
                 let plain = model.valid();
                 let x = Tensor::<3>::from_data(
                     TensorData::new(x.to_vec(), [n, 1, INPUT_LEN]),
@@ -153,26 +163,26 @@ impl Engine {
                 );
                 plain.forward_train(x).1
             }
-        }
+        })
     }
 
     fn set_running_stats(&mut self, stats: &[BatchStats]) {
         match self {
-            Engine::Host { params, .. } => {
+            Self::Host { params, .. } => {
                 for (i, s) in stats.iter().enumerate() {
                     let p = format!("conv{}.1", i + 1);
                     params.get_mut(&format!("{p}.running_mean")).unwrap().data = s.mean.clone();
                     params.get_mut(&format!("{p}.running_var")).unwrap().data = s.var.clone();
                 }
             }
-            Engine::Burn { model, .. } => model.set_running_stats(stats),
+            Self::Burn { model, .. } => model.set_running_stats(stats),
         }
     }
 
     fn weights(&self) -> BTreeMap<String, HostTensor> {
         match self {
-            Engine::Host { params, .. } => params.clone(),
-            Engine::Burn { model, .. } => model.host_tensors(),
+            Self::Host { params, .. } => params.clone(),
+            Self::Burn { model, .. } => model.host_tensors(),
         }
     }
 }
@@ -192,68 +202,63 @@ pub fn train_raw_audio_cnn(
     mut on_epoch: impl FnMut(&EpochLog),
 ) -> Result<(BTreeMap<String, HostTensor>, Vec<EpochLog>)> {
     validate(train, heldout, classes, config)?;
-    let mut engine = Engine::new(classes, device, config.seed);
-    let steps_per_epoch = train.len().div_ceil(config.batch_size);
-    let total_steps = steps_per_epoch * config.epochs;
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1));
+    let mut engine = RawAudioEngine::new(classes, device, config.seed);
     let mp3 = if config.mp3_prob > 0.0 {
         Some(mp3_copy(train, clip)?)
     } else {
         None
     };
-    let mut running: Option<Vec<BatchStats>> = None;
-    let mut logs = Vec::new();
-    let mut step = 0;
-    for epoch in 1..=config.epochs {
-        let start = Instant::now();
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        order.shuffle(&mut rng);
-        let (mut loss_sum, mut correct) = (0f64, 0usize);
-        for (b, idx) in order.chunks(config.batch_size).enumerate() {
-            let (x, y) = augmented_batch(train, mp3.as_ref(), idx, config, &mut rng);
-            let n = idx.len();
-            let lr = one_cycle(config.lr, step, total_steps);
-            let (loss, logits, stats) = engine.step(x, &y, classes, lr);
-            running = Some(match running {
-                None => stats,
-                Some(r) => blend(r, stats, 0.1),
-            });
-            step += 1;
-            let predicted = argmax_host(&logits, classes);
-            correct += predicted.iter().zip(&y).filter(|(p, y)| p == y).count();
-            loss_sum += loss as f64 * n as f64;
-            let seen = (b * config.batch_size + n).min(train.len());
-            on_progress(&Progress {
-                epoch,
-                done: seen,
-                total: train.len(),
-                loss: loss_sum / seen as f64,
-                accuracy: correct as f64 / seen as f64,
-            });
-        }
-        if epoch == config.epochs {
-            recalibrate_batch_norm(&mut engine, train);
-        } else if let Some(r) = &running {
-            engine.set_running_stats(r);
-        }
-        let weights = engine.weights();
-        let log = EpochLog {
-            epoch,
-            loss: loss_sum / train.len() as f64,
-            train_accuracy: correct as f64 / train.len() as f64,
-            heldout: evaluate(&weights, heldout, classes, clip, device)?,
-            seconds: start.elapsed().as_secs_f64(),
-        };
-        on_epoch(&log);
-        logs.push(log);
+    let set = Augmented {
+        data: train,
+        mp3: mp3.as_ref(),
+        config,
+    };
+    let schedule = Schedule {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        lr: config.lr,
+        seed: config.seed,
+        recalibration_batch: 100,
+    };
+    fit(
+        &mut engine,
+        &set,
+        classes,
+        schedule,
+        &mut |weights| evaluate(weights, heldout, classes, clip, device),
+        &mut on_progress,
+        &mut on_epoch,
+    )
+}
+
+/// The training set with RawAudioCNN's augmentation: a random roll and gain, and the MP3 round
+/// trip of an example in place of it with probability `mp3_prob`.
+struct Augmented<'a> {
+    data: &'a Dataset,
+    mp3: Option<&'a Dataset>,
+    config: &'a TrainConfig,
+}
+
+impl TrainSet for Augmented<'_> {
+    fn len(&self) -> usize {
+        self.data.len()
     }
-    Ok((engine.weights(), logs))
+
+    fn batch(&self, idx: &[usize], rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<usize>) {
+        augmented_batch(self.data, self.mp3, idx, self.config, rng)
+    }
+
+    fn plain(&self, idx: &[usize]) -> Vec<f32> {
+        idx.iter()
+            .flat_map(|&i| self.data.row(i).iter().copied())
+            .collect()
+    }
 }
 
 /// Every training example after an MP3 round trip at LAME's default bitrate.
 fn mp3_copy(train: &Dataset, clip: Option<(f32, f32)>) -> Result<Dataset> {
     use rayon::prelude::*;
-    let scale = crate::audio::AudioScale::from_clip(clip);
+    let scale = crate::scale::AudioScale::from_clip(clip);
     let codec = crate::defence::Mp3Compression::new(8000, &[1, INPUT_LEN], scale, None)?;
     let rows: Vec<Vec<f32>> = (0..train.len())
         .into_par_iter()
@@ -344,21 +349,6 @@ fn augmented_batch(
     (x, idx.iter().map(|&i| data.labels[i]).collect())
 }
 
-/// Sets every block's running statistics to the average of its batch statistics over the training
-/// set (PyTorch's `momentum=None`), batches of 100 without augmentation.
-fn recalibrate_batch_norm(engine: &mut Engine, train: &Dataset) {
-    let batches = (0..train.len())
-        .step_by(100)
-        .map(|start| (start, (start + 100).min(train.len())))
-        .filter(|(start, end)| end - start >= 2)
-        .map(|(start, end)| {
-            engine.batch_stats(&train.x[start * INPUT_LEN..end * INPUT_LEN], end - start)
-        });
-    if let Some(avg) = average(batches) {
-        engine.set_running_stats(&avg);
-    }
-}
-
 /// The trained weights as an evaluation-mode classifier on `device`.
 pub fn classifier_of(
     weights: &BTreeMap<String, HostTensor>,
@@ -404,14 +394,7 @@ fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_cycle_rises_then_falls() {
-        let lr: Vec<f64> = (0..100).map(|s| one_cycle(1e-3, s, 100)).collect();
-        assert!((lr[0] - 4e-5).abs() < 1e-9);
-        assert!((lr[30] - 1e-3).abs() < 1e-9);
-        assert!(lr[99] < 1e-6);
-    }
+    use rand::SeedableRng;
 
     #[test]
     fn augmentation_rolls_and_is_seeded() {
@@ -436,11 +419,11 @@ mod tests {
     fn host_and_burn_engines_take_the_same_step() {
         let device = Device::flex();
         let ad = device.clone().autodiff();
-        let mut host = Engine::Host {
+        let mut host = RawAudioEngine::Host {
             params: RawAudioCnn::init(10, &device, 1).host_tensors(),
             adam: Adam::default(),
         };
-        let mut burn = Engine::Burn {
+        let mut burn = RawAudioEngine::Burn {
             model: Box::new(RawAudioCnn::init(10, &ad, 1)),
             optim: AdamConfig::new().with_epsilon(1e-8).init(),
             device: ad,
@@ -450,8 +433,9 @@ mod tests {
             .collect();
         let labels = [0usize, 3, 3, 9];
         let lr = 1e-3;
-        let (l1, _, s1) = host.step(x.clone(), &labels, 10, lr);
-        let (l2, _, s2) = burn.step(x, &labels, 10, lr);
+        let one = host.step(x.clone(), &labels, lr).unwrap();
+        let two = burn.step(x, &labels, lr).unwrap();
+        let (l1, s1, l2, s2) = (one.loss, one.stats, two.loss, two.stats);
         assert!((l1 - l2).abs() < 1e-4 * l1.abs(), "loss {l1} vs {l2}");
         assert!((s1[3].var[5] - s2[3].var[5]).abs() < 1e-3 * s1[3].var[5]);
         let (a, b) = (host.weights(), burn.weights());

@@ -21,18 +21,24 @@
 //! holds the PyTorch twin, and `tests/c3d_lite_parity.rs` checks both give the same logits and input
 //! gradients from one state dict.
 
-use super::clip_kernel::{ClipBlock, ClipKernel};
+pub mod chunked;
+
+use super::architecture::Architecture;
+use super::batch_stats::BatchStats;
 use super::conv_bn::{BN_EPS, ConvBn, host_tensor, uniform};
-use super::linear::HostLinear;
+use super::network::{CompiledNetwork, Network};
 use super::pool3d::max_pool3d;
 use super::weights::{HostTensor, Weights};
 use crate::array::tensor_to_vec;
-use crate::classifier::Network;
 use crate::error::{Error, Result};
+use crate::kernel::HostKernel;
+use crate::kernel::clip::{ClipBlock, ClipKernel};
+use crate::kernel::linear::HostLinear;
 use burn::module::{Module, Param};
 use burn::tensor::module::conv3d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, activation::relu};
+use chunked::{ChunkedC3dLite, worth_chunking};
 use std::collections::BTreeMap;
 
 /// Channels of the three convolutions.
@@ -51,7 +57,18 @@ pub struct C3dLite {
     shape: [usize; 4],
 }
 
-pub use super::batch_stats::BatchStats;
+/// `architecture = "c3d-lite"`.
+pub static ARCHITECTURE: Architecture = Architecture {
+    name: "c3d-lite",
+    about: "avfoil's small 3-D CNN on frame differences: RGB clips [3, F, H ≥ 4, W ≥ 4]",
+    needs_weights: true,
+    check: |config| C3dLite::check_input(&config.input.shape).map(|_| ()),
+    build: |config, files, device| {
+        let k = config.classes.len();
+        let net = C3dLite::from_weights(files.weights()?, k, &config.input.shape, device)?;
+        Ok(CompiledNetwork::new(net, device))
+    },
+};
 
 impl C3dLite {
     /// Checks that examples of `shape` fit: RGB, at least 1 frame, at least 4 × 4 pixels.
@@ -275,8 +292,7 @@ impl Network for C3dLite {
 
     /// Long clips go through [`ChunkedC3dLite`] (the same numbers in bounded memory), the others
     /// through the [`ClipKernel`] (1.4-2.2x faster than burn's generic path on the CPU).
-    fn cpu_kernel(&self) -> Option<Box<dyn crate::classifier::CpuKernel>> {
-        use super::c3d_lite_chunked::{ChunkedC3dLite, worth_chunking};
+    fn host_kernel(&self) -> Option<Box<dyn HostKernel>> {
         if worth_chunking(self.shape[1]) {
             return Some(Box::new(ChunkedC3dLite::new(self)));
         }

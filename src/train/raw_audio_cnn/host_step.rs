@@ -7,11 +7,14 @@
 //! per example in parallel, then the batch statistics, then normalisation and pooling. Checked
 //! against burn's autodiff in the tests.
 
-use super::raw_audio_cnn::{BLOCKS, BN_EPS, BatchStats, FC_IN, INPUT_LEN};
-use super::raw_audio_cnn_cpu::{
-    axpy, conv3, conv3_input_grad, conv3_weight_grad, dot, pad, pool_relu, tap_major, unpad, unpool,
+use crate::kernel::conv1d::{
+    axpy, conv3, conv3_input_grad, conv3_weight_grad, dot, pad, tap_major, unpad,
 };
-use super::weights::HostTensor;
+use crate::kernel::pool::{pool_relu, unpool};
+use crate::model::batch_stats::BatchStats;
+use crate::model::conv_bn::BN_EPS;
+use crate::model::raw_audio_cnn::layout::{BLOCKS, FC_IN, INPUT_LEN};
+use crate::model::weights::HostTensor;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 

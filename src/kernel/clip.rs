@@ -19,10 +19,12 @@
 //! temporal taps side by side); each column block is added to its output frame. A full forward
 //! pass is the same update with every frame changed from zero, so there is one code path.
 
+use super::HostKernel;
+use super::gemm::{Strided, Threads, gemm_acc};
 use super::linear::HostLinear;
-use crate::classifier::CpuKernel;
+use super::patches::{col2im, im2col};
+use super::pool::{max_pool_relu, max_pool_relu_backward};
 use crate::error::{Error, Result};
-use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 /// Patches per GEMM at most (floats), to bound the scratch memory on long or large clips.
@@ -213,7 +215,7 @@ impl ClipKernel {
 
 /// Whole clips one at a time: avfoil's CPU path for these networks (on c3d-lite 2.0-2.2x burn-flex's
 /// forward pass and 1.4-1.7x its input gradient, docs/benchmarks.md).
-impl CpuKernel for ClipKernel {
+impl HostKernel for ClipKernel {
     fn logits(&self, x: &[f32], n: usize) -> Vec<f32> {
         let d = x.len() / n.max(1);
         x.chunks(d.max(1))
@@ -374,12 +376,13 @@ impl ClipState<'_> {
                     // pre[τ] += patches[s] · W[:, kt]   (τ = s + 1 − kt)
                     gemm_acc(
                         &mut self.pre[b][tau * frame_out..(tau + n) * frame_out],
-                        cout,
+                        Strided::row_major(cout),
                         &patches[(s - s0) * patch..(s - s0 + n) * patch],
-                        9 * cin,
-                        &block.w[kt * cout..],
-                        (1, 3 * cout),
-                        (n * plane, 9 * cin, cout),
+                        Strided::row_major(9 * cin),
+                        &block.w,
+                        Strided::row_major(3 * cout).at(kt * cout),
+                        [n * plane, 9 * cin, cout],
+                        Threads::Rayon,
                     );
                 }
             }
@@ -498,12 +501,13 @@ impl ClipState<'_> {
                     // dpatches[s] += dpre[τ] · W[:, kt]ᵀ   (τ = s + 1 − kt)
                     gemm_acc(
                         &mut patches[(s - s0) * patch..(s - s0 + n) * patch],
-                        9 * cin,
+                        Strided::row_major(9 * cin),
                         &dpre[tau * plane * cout..(tau + n) * plane * cout],
-                        cout,
-                        &block.w[kt * cout..],
-                        (3 * cout, 1),
-                        (n * plane, cout, 9 * cin),
+                        Strided::row_major(cout),
+                        &block.w,
+                        Strided::col_major(3 * cout).at(kt * cout),
+                        [n * plane, cout, 9 * cin],
+                        Threads::Rayon,
                     );
                 }
             }
@@ -536,152 +540,12 @@ impl ClipState<'_> {
     }
 }
 
-/// One pooled frame: the ReLU of the maximum over each `kt × kh × kw` window of `window`
-/// (`[kt][H][W][C]`), as `out` `[H / kh][W / kw][C]` (floor).
-fn max_pool_relu(
-    window: &[f32],
-    [kt, h, w]: [usize; 3],
-    [kh, kw]: [usize; 2],
-    c: usize,
-    out: &mut [f32],
-) {
-    let (ho, wo) = (h / kh, w / kw);
-    for y in 0..ho {
-        for x in 0..wo {
-            let dst = &mut out[(y * wo + x) * c..][..c];
-            // The ReLU of the maximum is the maximum of the ReLUs.
-            dst.fill(0.0);
-            for a in 0..kt {
-                for yy in y * kh..(y + 1) * kh {
-                    for xx in x * kw..(x + 1) * kw {
-                        let src = &window[((a * h + yy) * w + xx) * c..][..c];
-                        for (d, v) in dst.iter_mut().zip(src) {
-                            *d = d.max(*v);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The gradient through [`max_pool_relu`]: each window's gradient goes to its (first) maximum,
-/// if that is positive.
-fn max_pool_relu_backward(
-    window: &[f32],
-    [kt, h, w]: [usize; 3],
-    [kh, kw]: [usize; 2],
-    c: usize,
-    dout: &[f32],
-    dwindow: &mut [f32],
-) {
-    let (ho, wo) = (h / kh, w / kw);
-    for y in 0..ho {
-        for x in 0..wo {
-            for (o, &g) in dout[(y * wo + x) * c..][..c].iter().enumerate() {
-                let mut best = (0.0f32, usize::MAX);
-                for a in 0..kt {
-                    for yy in y * kh..(y + 1) * kh {
-                        for xx in x * kw..(x + 1) * kw {
-                            let i = ((a * h + yy) * w + xx) * c + o;
-                            if window[i] > best.0 {
-                                best = (window[i], i);
-                            }
-                        }
-                    }
-                }
-                if best.1 != usize::MAX {
-                    dwindow[best.1] += g;
-                }
-            }
-        }
-    }
-}
-
-/// Calls `f(pixel, entry)` for every entry of the 3 × 3 patches (zero padding 1) of an `[H][W][C]`
-/// frame, laid out `[H · W][9 · C]` tap-major: the offsets of the C values of the pixel in the frame
-/// and of the entry in the patches. Entries in the padding are skipped (they stay zero).
-fn for_each_patch_entry(h: usize, w: usize, c: usize, mut f: impl FnMut(usize, usize)) {
-    for y in 0..h {
-        for x in 0..w {
-            for ky in 0..3 {
-                let Some(yy) = (y + ky).checked_sub(1).filter(|&v| v < h) else {
-                    continue;
-                };
-                for kx in 0..3 {
-                    let Some(xx) = (x + kx).checked_sub(1).filter(|&v| v < w) else {
-                        continue;
-                    };
-                    f((yy * w + xx) * c, ((y * w + x) * 9 + ky * 3 + kx) * c);
-                }
-            }
-        }
-    }
-}
-
-/// The 3 × 3 patches of one `[H][W][C]` frame into `out` `[H · W][9 · C]` (zeroed by the caller).
-fn im2col(frame: &[f32], h: usize, w: usize, c: usize, out: &mut [f32]) {
-    for_each_patch_entry(h, w, c, |p, e| {
-        out[e..e + c].copy_from_slice(&frame[p..p + c]);
-    });
-}
-
-/// The adjoint of [`im2col`]: adds each patch entry back to its pixel.
-fn col2im(patches: &[f32], h: usize, w: usize, c: usize, frame: &mut [f32]) {
-    for_each_patch_entry(h, w, c, |p, e| {
-        for (d, v) in frame[p..p + c].iter_mut().zip(&patches[e..e + c]) {
-            *d += v;
-        }
-    });
-}
-
 /// For tap `kt` of a temporal kernel of 3 (padding 1) over `t` frames: the input frames of
 /// `s0..s1` whose output frame `s + 1 − kt` exists, as (first input, first output, count).
 fn tap_span(s0: usize, s1: usize, kt: usize, t: usize) -> Option<(usize, usize, usize)> {
     let lo = s0.max(kt.saturating_sub(1));
     let hi = s1.min(t + kt - 1);
     (lo < hi).then(|| (lo, lo + 1 - kt, hi - lo))
-}
-
-/// `dst [m, n] += a [m, k] · b [k, n]`, `dst` and `a` row-major with row strides `dst_rs` and
-/// `a_rs`, `b` with (column, row) strides `b_strides`.
-fn gemm_acc(
-    dst: &mut [f32],
-    dst_rs: usize,
-    a: &[f32],
-    a_rs: usize,
-    b: &[f32],
-    b_strides: (usize, usize),
-    (m, k, n): (usize, usize, usize),
-) {
-    let last = |rows: usize, rs: usize, cols: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
-    assert!(m > 0 && k > 0 && n > 0);
-    assert!(last(m, dst_rs, n, 1) < dst.len() && last(m, a_rs, k, 1) < a.len());
-    assert!(last(k, b_strides.1, n, b_strides.0) < b.len());
-    // SAFETY: the asserts above keep every access in bounds for these strides.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            true,
-            a.as_ptr(),
-            1,
-            a_rs as isize,
-            b.as_ptr(),
-            b_strides.0 as isize,
-            b_strides.1 as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::Rayon(0),
-        );
-    }
 }
 
 #[cfg(test)]
@@ -735,7 +599,7 @@ mod tests {
         let kernel = net.to_clip_kernel().unwrap();
         let burn = NeuralClassifier::new(net, &device, shape.to_vec(), 4, None)
             .unwrap()
-            .without_cpu_kernel();
+            .without_host_kernel();
         let logits = |x: &[f32]| {
             let t = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [1, d]), &device);
             tensor_to_vec(burn.logits(t).unwrap())

@@ -1,6 +1,7 @@
 //! `avfoil train --arch c3d-lite`: train the action model on a UCF101-layout folder.
 
-use super::train::{TrainArgs, TrainingProgress};
+use super::TrainArgs;
+use super::output::{TrainingProgress, write_model_dir};
 use anyhow::{Context, Result, bail};
 use avfoil::data::ucf101::{Part, Ucf101, VideoItem};
 use avfoil::model::{InputConfig, Modality, ModelConfig};
@@ -21,7 +22,7 @@ pub struct VideoTrainArgs {
     #[arg(long, default_value_t = 16)]
     frames: usize,
     /// Model input size, WIDTHxHEIGHT (after resizing the shorter side and a centre crop).
-    #[arg(long, default_value = "80x60", value_parser = super::data::parse_size)]
+    #[arg(long, default_value = "80x60", value_parser = crate::cli::data::parse_size)]
     size: (usize, usize),
     /// Take every STRIDE-th decoded frame (the ART notebook takes every second).
     #[arg(long, default_value_t = 2)]
@@ -97,7 +98,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
     let model_config = ModelConfig {
         architecture: "c3d-lite".into(),
         classes,
-        weights: "model.safetensors".into(),
+        weights: Some("model.safetensors".into()),
         input: InputConfig {
             modality: Modality::Video,
             shape: shape.to_vec(),
@@ -118,7 +119,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         "frames": v.frames, "stride": v.stride, "jitter": v.jitter,
         "epochs": logs,
     });
-    super::train::write_model_dir(&args.out, &model_config, &weights, &report, &logs)
+    write_model_dir(&args.out, &model_config, &weights, &report, &logs)
 }
 
 /// Decodes and samples every video, in parallel, keeping `stored` frames of each.

@@ -1,14 +1,15 @@
-//! What an attack run did to each example: predictions before and after, success, perturbation size.
-//! The CLI prints it and serialises it as the `attack` JSON document of DESIGN.md.
+//! What an attack run did to each example, as the command line and the demo report it: predictions
+//! before and after, success, perturbation size, query counts. The CLI prints it and serialises it
+//! as the `attack` JSON document of DESIGN.md. The run itself is [`crate::measure`]'s.
 
 use crate::array::tensor_to_vec;
-use crate::attack::{Attack, AttackOutput, success};
-use crate::classifier::{Classifier, argmax_rows, probabilities};
+use crate::attack::{Attack, success};
+use crate::classifier::{Classifier, Counts, argmax_rows, probabilities};
 use crate::error::Result;
+use crate::measure::{Target, attack_and_measure};
 use crate::metrics::perturbation_sizes;
 use burn::tensor::Tensor;
 use serde::Serialize;
-use std::time::Instant;
 
 /// A prediction as reported.
 #[derive(Clone, Debug, Serialize)]
@@ -44,6 +45,9 @@ pub struct ExampleReport {
     pub l2: f32,
     /// Signal-to-perturbation ratio in dB (`null` when nothing changed).
     pub snr_db: Option<f32>,
+    /// Video: peak signal-to-noise ratio in dB (`null` when nothing changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psnr_db: Option<f32>,
     /// The budget this example was attacked with.
     pub eps: f32,
     /// Early stopping: the iteration at which it first succeeded.
@@ -80,6 +84,8 @@ pub struct AttackReport {
     pub success_rate: f64,
     /// Wall-clock seconds of the attack itself.
     pub seconds: f64,
+    /// What the attack asked of the model: forward and gradient passes, and the examples they held.
+    pub queries: Counts,
 }
 
 /// The adversarial batch and its report.
@@ -149,6 +155,8 @@ pub struct Batch<'a> {
     pub mask: Option<&'a crate::attack::Mask>,
     /// `origins[i]` names example `i`: its file and its index there.
     pub origins: &'a [(String, usize)],
+    /// Whether the examples are video clips (perturbations in PSNR and frames).
+    pub video: bool,
 }
 
 /// Runs `attack` on a batch and reports each example; `batch_size` examples per prediction.
@@ -164,107 +172,71 @@ pub fn run_attack(
         labels,
         mask,
         origins,
+        video,
     } = *batch;
     let [n, _] = x.dims();
     let clean_logits = classifier.predict(x, batch_size)?;
     let clean = argmax_rows(clean_logits.clone());
     let clean_p = tensor_to_vec(probabilities(clean_logits));
-
-    let started = Instant::now();
-    let AttackOutput {
-        adversarial,
-        success_iteration,
-        eps,
-    } = attack.generate(classifier, x, labels, mask)?;
-    let seconds = started.elapsed().as_secs_f64();
-
-    let adv_logits = classifier.predict(&adversarial, batch_size)?;
-    let adv = argmax_rows(adv_logits.clone());
-    let adv_p = tensor_to_vec(probabilities(adv_logits));
+    let clean_x = tensor_to_vec(x.clone());
+    let target = Target {
+        x,
+        clean: &clean_x,
+        labels,
+        mask,
+    };
+    let run = attack_and_measure(classifier, attack, target, video, batch_size)?;
     let reference = labels
         .map(<[usize]>::to_vec)
         .unwrap_or_else(|| clean.clone());
-    let ok = success(&adv, &reference, attack.targeted());
-    let adversarial = tensor_to_vec(adversarial);
-    let sizes = perturbation_sizes(&tensor_to_vec(x.clone()), &adversarial, n);
+    let ok = success(&run.predicted, &reference, attack.targeted());
     let k = classes.len();
-    let frames = perturbed_frames(
-        classifier.input_shape(),
-        attack.frame_axis(),
-        &tensor_to_vec(x.clone()),
-        &adversarial,
-        n,
-    );
     let prediction = |label: usize, p: &[f32], row: usize| Prediction {
         label,
         class: classes[label].clone(),
         probability: p[row * k + label],
     };
     let examples: Vec<ExampleReport> = (0..n)
-        .map(|i| ExampleReport {
-            input: origins[i].0.clone(),
-            item: origins[i].1,
-            true_class: labels
-                .filter(|_| !attack.targeted())
-                .map(|l| classes[l[i]].clone()),
-            target_class: labels
-                .filter(|_| attack.targeted())
-                .map(|l| classes[l[i]].clone()),
-            clean: prediction(clean[i], &clean_p, i),
-            adversarial: prediction(adv[i], &adv_p, i),
-            success: ok[i],
-            linf: sizes[i].linf,
-            l2: sizes[i].l2,
-            snr_db: sizes[i].snr_db,
-            eps: eps[i],
-            success_iteration: success_iteration[i],
-            perturbed_frames: frames.as_ref().map(|f| f[i]),
-            int16: None,
+        .map(|i| {
+            let size = &run.perturbations[i];
+            ExampleReport {
+                input: origins[i].0.clone(),
+                item: origins[i].1,
+                true_class: labels
+                    .filter(|_| !attack.targeted())
+                    .map(|l| classes[l[i]].clone()),
+                target_class: labels
+                    .filter(|_| attack.targeted())
+                    .map(|l| classes[l[i]].clone()),
+                clean: prediction(clean[i], &clean_p, i),
+                adversarial: prediction(run.predicted[i], &run.probabilities, i),
+                success: ok[i],
+                linf: size.linf,
+                l2: size.l2,
+                snr_db: size.snr_db,
+                psnr_db: size.psnr_db,
+                eps: run.eps[i],
+                success_iteration: run.success_iteration[i],
+                perturbed_frames: size.perturbed_frames,
+                int16: None,
+            }
         })
         .collect();
     let mut params = attack.params();
     params["name"] = serde_json::json!(attack.name());
     let success_rate = ok.iter().filter(|&&o| o).count() as f64 / n.max(1) as f64;
     Ok(AttackRun {
-        adversarial,
+        adversarial: run.adversarial,
         report: AttackReport {
             attack: params,
             examples,
             success_rate,
-            seconds,
+            seconds: run.attack_seconds,
+            queries: run.queries,
         },
         reference,
         targeted: attack.targeted(),
     })
-}
-
-/// For video (examples `[C, F, H, W]`, or an attack with its own frame axis): how many frames of each
-/// example changed, counted as ART's notebook does (the frame's ℓ2 change, rounded to 4 decimals, is
-/// not zero).
-pub fn perturbed_frames(
-    shape: &[usize],
-    axis: Option<usize>,
-    clean: &[f32],
-    adv: &[f32],
-    n: usize,
-) -> Option<Vec<usize>> {
-    let axis = axis.or((shape.len() == 4).then_some(1))?;
-    let (frame_of, frames) = crate::attack::frame_saliency::frame_index(shape, axis).ok()?;
-    let d = frame_of.len();
-    Some(
-        (0..n)
-            .map(|e| {
-                let mut sq = vec![0f64; frames];
-                for j in 0..d {
-                    let delta = (adv[e * d + j] - clean[e * d + j]) as f64;
-                    sq[frame_of[j]] += delta * delta;
-                }
-                sq.iter()
-                    .filter(|&&s| (s.sqrt() * 1e4).round() != 0.0)
-                    .count()
-            })
-            .collect(),
-    )
 }
 
 impl ExampleReport {

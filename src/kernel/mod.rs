@@ -1,0 +1,32 @@
+//! Host kernels: networks evaluated by hand on host memory, where burn's generic CPU path is slow.
+//!
+//! burn-flex's autodiff is the reference and runs everywhere; on the CPU a hand-written forward
+//! pass and input gradient of a known shape of network is 2-5x faster (docs/benchmarks.md). This
+//! module is the toolkit those kernels share, free of any model or burn type: the one
+//! bounds-checked GEMM ([`gemm`]), kernel-3 one-dimensional convolutions ([`conv1d`]), 3 × 3
+//! patches ([`patches`]), fused max pool and ReLU ([`pool`]), the linear head ([`linear`]), and
+//! [`clip::ClipKernel`], plain 3-D CNNs with every activation kept so that a few changed frames
+//! cost only what they reach. A model family provides a [`HostKernel`] from these pieces
+//! (`model::Network::host_kernel`); the classifier uses it on the CPU instead of burn's autodiff.
+
+pub mod clip;
+pub mod conv1d;
+pub mod gemm;
+pub mod linear;
+pub mod patches;
+pub mod pool;
+
+/// A network's forward pass and input gradient on host memory. Inputs are flattened, already
+/// standardised batches `[n, d]`; outputs are the network's scores `[n, S]` (S = frames × classes).
+pub trait HostKernel: Send + Sync {
+    /// Scores `[n, S]`.
+    fn logits(&self, x: &[f32], n: usize) -> Vec<f32>;
+    /// Scores `[n, S]` and the gradient `[n, d]` of an objective whose derivative with respect to
+    /// example `i`'s scores is `dscores(i, scores_i)`.
+    fn input_gradient(
+        &self,
+        x: &[f32],
+        n: usize,
+        dscores: &(dyn Fn(usize, &[f32]) -> Vec<f32> + Sync),
+    ) -> (Vec<f32>, Vec<f32>);
+}

@@ -1,0 +1,140 @@
+//! `model.toml`: what a model directory says about its model, checked before any weight is read.
+
+use super::ARCHITECTURES;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// What kind of signal a model takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modality {
+    /// Waveforms `[C, L]`.
+    Audio,
+    /// Clips `[C, F, H, W]`.
+    Video,
+}
+
+impl Modality {
+    /// `audio` or `video`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Modality::Audio => "audio",
+            Modality::Video => "video",
+        }
+    }
+}
+
+/// The `[input]` table of `model.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// Audio or video.
+    pub modality: Modality,
+    /// One example, channels first.
+    pub shape: Vec<usize>,
+    /// Valid input range (ART's `clip_values`).
+    pub clip: Option<[f32; 2]>,
+    /// Audio sample rate in Hz.
+    pub sample_rate: Option<u32>,
+    /// Per-channel mean, subtracted inside the model.
+    pub mean: Option<Vec<f32>>,
+    /// Per-channel standard deviation, divided inside the model.
+    pub std: Option<Vec<f32>>,
+    /// Video only: which frames of a video the model sees and how they are sized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<crate::video::clip::Sampling>,
+}
+
+impl InputConfig {
+    /// The clip range as `(min, max)`.
+    pub fn clip_range(&self) -> Option<(f32, f32)> {
+        self.clip.map(|[lo, hi]| (lo, hi))
+    }
+}
+
+/// `model.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// A registered architecture ([`super::ARCHITECTURES`]).
+    pub architecture: String,
+    /// Class names; their count is the number of outputs.
+    pub classes: Vec<String>,
+    /// Weight file, relative to the model directory; families that carry their own weights (an
+    /// ONNX graph) need none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
+    /// What the model takes.
+    pub input: InputConfig,
+}
+
+impl ModelConfig {
+    /// Reads and validates `dir/model.toml`.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join("model.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        Self::parse(&text, &path)
+    }
+
+    /// Parses and validates the text of a `model.toml` (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let config: ModelConfig =
+            toml::from_str(text).map_err(|e| Error::decode(path, e.to_string()))?;
+        config
+            .validate()
+            .map_err(|e| Error::decode(path, e.to_string()))?;
+        Ok(config)
+    }
+
+    /// Checks every key, then that the architecture takes this input.
+    pub fn validate(&self) -> Result<()> {
+        let architecture = ARCHITECTURES.find(&self.architecture)?;
+        if self.classes.len() < 2 {
+            return Err(Error::invalid(
+                "classes",
+                "a classifier needs at least 2 classes",
+            ));
+        }
+        let input = &self.input;
+        if input.shape.is_empty() || input.shape.contains(&0) {
+            return Err(Error::invalid(
+                "input.shape",
+                format!("{:?} is not a valid example shape", input.shape),
+            ));
+        }
+        if let Some([lo, hi]) = input.clip
+            && !(lo.is_finite() && hi.is_finite() && lo < hi)
+        {
+            return Err(Error::invalid(
+                "input.clip",
+                format!("expected [min, max] with min < max, got [{lo}, {hi}]"),
+            ));
+        }
+        if let Some(sampling) = &input.sampling {
+            if input.modality != Modality::Video {
+                return Err(Error::invalid(
+                    "input.sampling",
+                    "frame sampling applies to video models only",
+                ));
+            }
+            sampling.validate()?;
+        }
+        if input.mean.is_some() != input.std.is_some() {
+            return Err(Error::invalid(
+                "input.mean",
+                "mean and std must be given together",
+            ));
+        }
+        if architecture.needs_weights && self.weights.is_none() {
+            return Err(Error::invalid(
+                "weights",
+                format!(
+                    "{} needs a weights file (weights = \"model.safetensors\")",
+                    self.architecture
+                ),
+            ));
+        }
+        (architecture.check)(self)
+    }
+}
