@@ -20,11 +20,11 @@
 use avfoil::attack::{Attack, Fgm, FrameSaliency, PrefixSearch, SaliencyMethod};
 use avfoil::classifier::{Classifier, Counting, NeuralClassifier};
 use avfoil::kernel::HostKernel;
+use avfoil::kernel::clip::{ClipBlock, ClipKernel};
+use avfoil::kernel::linear::HostLinear;
 use avfoil::media::npy::read_npy;
 use avfoil::model::Network;
 use avfoil::model::Weights;
-use avfoil::model::clip_kernel::{ClipBlock, ClipKernel};
-use avfoil::model::linear::HostLinear;
 use avfoil::model::pool3d::max_pool3d;
 use burn::module::{Module, Param};
 use burn::tensor::activation::relu;

@@ -9,7 +9,7 @@
 //! Prints one JSON line per case, like the baseline script.
 
 use avfoil::attack::{Attack, Common, Eps, Pgd};
-use avfoil::classifier::{Classifier, Model, NeuralClassifier, build_classifier};
+use avfoil::classifier::{Model, NeuralClassifier, build_classifier};
 use avfoil::media::npy::read_npy;
 use avfoil::model::{ModelConfig, Weights};
 use burn::tensor::Device;

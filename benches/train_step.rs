@@ -6,7 +6,7 @@
 //! Prints one JSON line per case.
 
 use avfoil::model::raw_audio_cnn::{INPUT_LEN, RawAudioCnn};
-use avfoil::model::raw_audio_cnn_train_cpu::train_step;
+use avfoil::train::raw_audio_cnn::host_step::train_step;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{audio_batch, report, time};

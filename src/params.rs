@@ -83,6 +83,16 @@ impl Params {
         }
     }
 
+    /// The keys of an inline table (a value inside a scenario table, whose keys have no position
+    /// of their own).
+    pub fn from_inline(table: toml::Table) -> Self {
+        let mut params = Self::new(KeyStyle::Table);
+        for (key, value) in table {
+            params.insert(&key, value);
+        }
+        params
+    }
+
     /// Sets `key` (a later value replaces an earlier one).
     pub fn insert(&mut self, key: &str, value: toml::Value) {
         self.insert_shown(key, value, None);

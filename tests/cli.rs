@@ -95,6 +95,95 @@ fn attack_writes_the_adversarial_array_and_reports_it() {
         successes += flipped as usize;
     }
     assert!((doc["success_rate"].as_f64().unwrap() - successes as f64 / 3.0).abs() < 1e-9);
+    // What it asked of the model: one forward pass for the labels (none were given), then ten
+    // gradients of the batch of three.
+    assert_eq!(doc["queries"]["forwards"], 1);
+    assert_eq!(doc["queries"]["gradients"], 10);
+    assert_eq!(doc["queries"]["gradient_rows"], 30);
+}
+
+#[test]
+fn any_parameter_goes_through_param_flags_checked_by_the_attack_or_defence_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("adv.npy");
+    let (model, x) = (fixture(""), fixture("x.npy"));
+    let base = [
+        "attack",
+        "--model",
+        s(&model),
+        "--attack",
+        "pgd",
+        "--eps",
+        "64",
+        "--out",
+        s(&out),
+        "--json",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--param", "max_iter=2", "--param", "step=0.5", s(&x)]);
+    let doc = ok_json(&args);
+    assert_eq!(doc["attack"]["max_iter"], 2);
+    assert_eq!(doc["attack"]["eps_step"], 32.0);
+    std::fs::remove_file(&out).unwrap();
+    // Unknown to the attack, or of the wrong type: refused, naming the flag, before any output.
+    for (extra, needle) in [
+        (vec!["--param", "steps=4"], "--steps"),
+        (vec!["--param", "max_iter=many"], "--max-iter"),
+        (vec!["--param", "step=0.5", "--eps-step", "1"], "--eps-step"),
+        (vec!["--inner", "fgm"], "--inner"),
+        (vec!["--defence", "mp3", "--crf", "20"], "--crf"),
+        (
+            vec!["--defence", "mp3", "--mp3-bitrate", "17"],
+            "--mp3-bitrate",
+        ),
+        (vec!["--defence", "jpeg"], "jpeg"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra.iter().copied());
+        args.push(s(&x));
+        let o = avfoil(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains(needle),
+            "{extra:?}: {err}"
+        );
+        assert!(!out.exists(), "{extra:?} wrote an output");
+    }
+    // A defence parameter by name: MP3 at 16 kb/s in front of the model.
+    let mut args = base.to_vec();
+    args.extend([
+        "--max-iter",
+        "1",
+        "--defence",
+        "mp3",
+        "--defence-param",
+        "mp3.bitrate=16",
+        s(&x),
+    ]);
+    let doc = ok_json(&args);
+    assert_eq!(doc["defences"], serde_json::json!(["mp3"]));
+}
+
+#[test]
+fn list_prints_the_catalog_that_docs_hold() {
+    let o = avfoil(&["list"]);
+    assert!(o.status.success());
+    let listed = String::from_utf8(o.stdout).unwrap();
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/catalog.md"))
+            .unwrap();
+    assert!(
+        docs.ends_with(&listed),
+        "docs/catalog.md is out of date: regenerate it from `avfoil list`"
+    );
+    for name in [
+        "### `pgd`",
+        "### `mp3`",
+        "`raw-audio-cnn`",
+        "| `max_iter` | 100 |",
+    ] {
+        assert!(listed.contains(name), "{name}");
+    }
 }
 
 #[test]

@@ -186,7 +186,7 @@ fn shards_merged_and_resumed_runs_equal_one_run() {
 fn bad_scenarios_fail_before_any_work_naming_file_line_and_key() {
     let tmp = tempfile::tempdir().unwrap();
     let good = std::fs::read_to_string(scenario(tmp.path())).unwrap();
-    let cases: [(&str, String, &[&str]); 6] = [
+    let cases: [(&str, String, &[&str]); 8] = [
         (
             "unknown key",
             good.replace("max_iter = 3", "max_iter = 3\nsteps = 4"),
@@ -216,6 +216,21 @@ fn bad_scenarios_fail_before_any_work_naming_file_line_and_key() {
             "empty data set",
             good.replace("limit = 6", "limit = 0"),
             &["[dataset]", "limit"],
+        ),
+        (
+            "a budget twice",
+            good.replace("eps = [64]", "eps = [64, 64]"),
+            &["line 17", "[[attack]] #2 (pgd)", "listed twice"],
+        ),
+        (
+            "a parameter of another defence",
+            good.replace("name = \"mp3\"", "name = \"mp3\"\ncrf = 20"),
+            &[
+                "line 24",
+                "[[defence]] #1 (mp3)",
+                "crf",
+                "not a parameter of mp3",
+            ],
         ),
     ];
     for (what, text, needles) in cases {
@@ -469,6 +484,9 @@ fn the_documented_scenario_parses() {
     let toml = &text[start..start + text[start..].find("```").unwrap()];
     let scenario = avfoil::eval::Scenario::parse(toml, &docs).unwrap();
     assert_eq!(scenario.attacks.len(), 1);
-    assert_eq!(scenario.defences.len(), 1);
     assert_eq!(scenario.batch_size(), 16);
+    // One defence under its own label and a chain of two.
+    let labels: Vec<&str> = scenario.defences.iter().map(|d| d.label()).collect();
+    assert_eq!(labels, ["mp3-16k", "mp3-then-mp3"]);
+    assert_eq!(scenario.defences[1].chain.stages.len(), 2);
 }

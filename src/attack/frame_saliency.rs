@@ -38,7 +38,7 @@ use burn::tensor::{Tensor, TensorData};
 /// `frame-saliency`.
 pub static ENTRY: AttackEntry = AttackEntry {
     name: "frame-saliency",
-    about: "perturb only the most salient frames of a video, adding them until the inner attack \
+    about: "Perturb only the most salient frames of a video, adding them until the inner attack \
             succeeds (Inkawhich et al. 2018, ART's FrameSaliencyAttack); takes its inner attack's \
             parameters too",
     params: &PARAMS,

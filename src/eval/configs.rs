@@ -61,7 +61,7 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
         for (e, &eps) in attack.eps.iter().enumerate() {
             for &d in &defences {
                 out.push(Config {
-                    key: attack_key(&label, eps, name(d), false),
+                    key: attack_key(label, eps, name(d), false),
                     kind: Kind::Attack,
                     attack: Some(a),
                     eps: Some(e),
@@ -72,7 +72,7 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
             for (i, entry) in scenario.defences.iter().enumerate() {
                 if entry.adaptive {
                     out.push(Config {
-                        key: attack_key(&label, eps, name(Some(i)), true),
+                        key: attack_key(label, eps, name(Some(i)), true),
                         kind: Kind::Attack,
                         attack: Some(a),
                         eps: Some(e),
@@ -84,7 +84,7 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
             if scenario.checks.noise {
                 for &d in &defences {
                     out.push(Config {
-                        key: noise_key(&label, eps, name(d)),
+                        key: noise_key(label, eps, name(d)),
                         kind: Kind::Noise,
                         attack: Some(a),
                         eps: Some(e),

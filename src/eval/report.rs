@@ -26,7 +26,7 @@ fn mode(m: Mode) -> &'static str {
     }
 }
 
-const COLUMNS: [&str; 11] = [
+const COLUMNS: [&str; 12] = [
     "attack",
     "eps",
     "defence",
@@ -38,9 +38,10 @@ const COLUMNS: [&str; 11] = [
     "L2 mean",
     "SNR / PSNR dB",
     "s / example",
+    "queries / example (out, grad)",
 ];
 
-fn cells(r: &Row) -> [String; 11] {
+fn cells(r: &Row) -> [String; 12] {
     [
         r.attack.clone(),
         r.eps.to_string(),
@@ -53,6 +54,10 @@ fn cells(r: &Row) -> [String; 11] {
         format!("{:.4}", r.l2_mean),
         opt(r.snr_db_mean.or(r.psnr_db_mean), 1),
         format!("{:.3}", r.seconds_per_example),
+        match (r.forwards_per_example, r.gradients_per_example) {
+            (Some(f), Some(g)) => format!("{f:.1}, {g:.1}"),
+            _ => "–".into(),
+        },
     ]
 }
 

@@ -585,33 +585,31 @@ fn parse_defence(
             vec![one(name, name_span, &mut params)?]
         }
         None => {
-            let (chain, chain_span): (Vec<Spanned<SpannedTable>>, _) =
-                take_key(&mut params, "chain")
-                    .map_err(|e| at(span.clone(), &shown("?"), e))?
-                    .ok_or_else(|| {
-                        at(
-                            span.clone(),
-                            &shown("?"),
-                            Error::invalid("name", "missing: which defence (or a chain of them)"),
-                        )
-                    })?;
+            let (chain, chain_span): (Vec<toml::Table>, _) = take_key(&mut params, "chain")
+                .map_err(|e| at(span.clone(), &shown("?"), e))?
+                .ok_or_else(|| {
+                    at(
+                        span.clone(),
+                        &shown("?"),
+                        Error::invalid("name", "missing: which defence (or a chain of them)"),
+                    )
+                })?;
             params
                 .finish("a defence chain", &[])
                 .map_err(|e| at(params.blame().unwrap_or(span.clone()), &shown("chain"), e))?;
             let mut stages = Vec::with_capacity(chain.len());
             for stage in chain {
-                let stage_span = stage.span();
-                let mut p = Params::from_table(stage.into_inner());
-                let (name, name_span): (String, _) = take_key(&mut p, "name")
-                    .map_err(|e| at(stage_span.clone(), &shown("chain"), e))?
+                let mut p = Params::from_inline(stage);
+                let (name, _): (String, _) = take_key(&mut p, "name")
+                    .map_err(|e| at(span.clone(), &shown("chain"), e))?
                     .ok_or_else(|| {
                         at(
-                            stage_span.clone(),
+                            span.clone(),
                             &shown("chain"),
-                            Error::invalid("name", "missing in a chain stage"),
+                            Error::invalid("chain", "every stage needs a name"),
                         )
                     })?;
-                stages.push(one(name, name_span.or(chain_span.clone()), &mut p)?);
+                stages.push(one(name, chain_span.clone(), &mut p)?);
             }
             stages
         }

@@ -83,7 +83,7 @@ pub fn write(
                     r.example == example.index
                         && r.kind == Kind::Attack
                         && r.defence.is_none()
-                        && r.attack.as_deref() == Some(&label)
+                        && r.attack.as_deref() == Some(label)
                         && r.eps == Some(eps)
                         && !r.correct
                 })

@@ -70,6 +70,12 @@ pub struct Row {
     pub perturbed_frames_mean: Option<f64>,
     /// Compute per example for this row (the attack, or the defended prediction for transfer rows).
     pub seconds_per_example: f64,
+    /// The attack's queries per example: model outputs and input gradients it asked for (`null`
+    /// for transfer rows, which reuse the direct attack's examples).
+    #[serde(default)]
+    pub forwards_per_example: Option<f64>,
+    #[serde(default)]
+    pub gradients_per_example: Option<f64>,
 }
 
 /// One sanity check.
@@ -170,6 +176,8 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
             psnr_db_mean: values(|r| r.psnr_db.map(f64::from)),
             perturbed_frames_mean: values(|r| r.perturbed_frames.map(|f| f as f64)),
             seconds_per_example: values(|r| Some(r.seconds)).unwrap_or(0.0),
+            forwards_per_example: values(|r| r.forwards),
+            gradients_per_example: values(|r| r.gradients),
         });
     }
     let clean_accuracy = accuracy(get(&clean_key(None)));
@@ -206,7 +214,7 @@ fn sanity_checks(scenario: &Scenario, clean: f64, rows: &[Row]) -> (Vec<Check>, 
     let one_example = |r: &Row| 1.0 / r.examples.max(1) as f64;
     for spec in &scenario.attacks {
         let label = spec.label();
-        let own = direct(&label);
+        let own = direct(label);
         // 1. A large enough budget must break (almost) everything.
         if let Some(top) = own.iter().max_by(|a, b| a.eps.total_cmp(&b.eps)) {
             let passed = top.success_rate >= threshold;
@@ -275,8 +283,8 @@ fn sanity_checks(scenario: &Scenario, clean: f64, rows: &[Row]) -> (Vec<Check>, 
             if it.norm() != one.norm() {
                 continue;
             }
-            for r in direct(&it.label()) {
-                let Some(o) = direct(&one.label()).into_iter().find(|o| o.eps == r.eps) else {
+            for r in direct(it.label()) {
+                let Some(o) = direct(one.label()).into_iter().find(|o| o.eps == r.eps) else {
                     continue;
                 };
                 let passed = r.accuracy <= o.accuracy + one_example(r) + 1e-9;

@@ -66,6 +66,7 @@ pub trait Engine {
 }
 
 /// The training examples as the loop draws them.
+#[allow(clippy::len_without_is_empty)]
 pub trait TrainSet {
     /// Number of examples.
     fn len(&self) -> usize;
