@@ -17,11 +17,13 @@ pub enum Error {
     Unsupported(String),
 
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    ///
+    /// The OS error is part of the message, not a `source`: error chains printed with `{:#}` would
+    /// otherwise say it twice ("x.wav: No such file or directory: No such file or directory").
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// A file was read but its content is not what was expected.
@@ -49,7 +51,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

@@ -41,3 +41,129 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
     }
     result
 }
+
+/// A set of outputs that appear together or not at all: each is written under a temporary name in
+/// its final folder ([`Staged::path`]), and [`Staged::commit`] renames them all into place. Dropped
+/// without a commit (an error on the way), it removes what it wrote, and the folders it created
+/// if they are left empty, so a failed multi-file command leaves nothing behind.
+#[derive(Debug, Default)]
+pub struct Staged {
+    /// (temporary, final) pairs, in the order staged.
+    pending: Vec<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Folders this created, outermost first.
+    created: Vec<std::path::PathBuf>,
+}
+
+impl Staged {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where to write the output that will become `path`: a hidden name in the same folder that
+    /// keeps the extension (writers choose their format by it). Creates the folder if needed.
+    pub fn path(&mut self, path: &Path) -> Result<std::path::PathBuf> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        self.create_dir(&dir)?;
+        let name = path.file_name().ok_or_else(|| {
+            Error::invalid("out", format!("{} is not a file path", path.display()))
+        })?;
+        let tmp = dir.join(format!(
+            ".avfoil-staged-{}-{}-{}",
+            std::process::id(),
+            self.pending.len(),
+            name.to_string_lossy()
+        ));
+        self.pending.push((tmp.clone(), path.to_path_buf()));
+        Ok(tmp)
+    }
+
+    fn create_dir(&mut self, dir: &Path) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut at = Some(dir);
+        while let Some(d) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            missing.push(d.to_path_buf());
+            at = d.parent();
+        }
+        for d in missing.into_iter().rev() {
+            std::fs::create_dir(&d).map_err(|e| Error::io(&d, e))?;
+            self.created.push(d);
+        }
+        Ok(())
+    }
+
+    /// Renames every staged file into place; returns the final paths.
+    pub fn commit(mut self) -> Result<Vec<std::path::PathBuf>> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut done = Vec::new();
+        for (i, (tmp, path)) in pending.iter().enumerate() {
+            if let Err(e) = std::fs::rename(tmp, path) {
+                // Put back what is left so that dropping cleans it up.
+                self.pending = pending[i..].to_vec();
+                return Err(Error::io(path, e));
+            }
+            done.push(path.clone());
+        }
+        self.created.clear();
+        Ok(done)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.pending {
+            let _ = std::fs::remove_file(tmp);
+        }
+        for d in self.created.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// An exclusive lock on an output folder, held while a run writes into it: a second run on the same
+/// folder gets an error naming the holder instead of interleaving its records with the first's. The
+/// operating system releases it when the process ends, however it ends (kill -9 included), so no
+/// stale lock outlives a crash.
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+impl FolderLock {
+    /// The lock file's name inside the folder.
+    pub const FILE: &'static str = ".avfoil.lock";
+
+    /// Locks `dir` (which must exist), or fails naming the process that holds it.
+    pub fn acquire(dir: &Path) -> Result<Self> {
+        let path = dir.join(Self::FILE);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                return Err(Error::invalid(
+                    "out",
+                    format!(
+                        "{} is in use by another avfoil run ({}); wait for it to finish or \
+                         choose another folder",
+                        dir.display(),
+                        holder.trim()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
+        let _ = file.set_len(0);
+        let _ = write!(file, "process {}", std::process::id());
+        let _ = file.flush();
+        Ok(Self { _file: file })
+    }
+}

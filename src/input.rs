@@ -5,6 +5,9 @@ use crate::audio::{ClipFormat, Placement};
 use crate::error::{Error, Result};
 use crate::model::{InputConfig, Modality};
 use crate::scale::{AudioScale, VideoScale};
+use crate::video::DEFAULT_FPS;
+use crate::video::clip::Sampling;
+use crate::video::frames_dir::{frame_files, read_frame_files};
 use std::path::Path;
 
 /// Reading media files as inputs of a model described by an [`InputConfig`].
@@ -54,8 +57,29 @@ impl MediaInput for InputConfig {
                 ),
             ));
         };
-        let video = crate::video::io::read_video(path)?;
-        let sampling = self.sampling.clone().unwrap_or_default();
+        let mut sampling = self.sampling.clone().unwrap_or_default();
+        let video = if path.is_dir() {
+            // A folder of stills: decode only the frames the model samples, then take them all.
+            let files = frame_files(path)?;
+            let chosen = if files.is_empty() {
+                Vec::new()
+            } else {
+                sampling
+                    .indices(f, files.len())
+                    .map_err(|e| Error::decode(path, e.to_string()))?
+                    .into_iter()
+                    .map(|i| files[i].clone())
+                    .collect()
+            };
+            sampling = Sampling {
+                start: 0,
+                stride: 1,
+                ..sampling
+            };
+            read_frame_files(path, &chosen, DEFAULT_FPS)?
+        } else {
+            crate::video::io::read_video(path)?
+        };
         let clip = sampling
             .clip(&video, f, h, w)
             .map_err(|e| Error::decode(path, e.to_string()))?;

@@ -449,3 +449,41 @@ fn momentum_matches_hand_computed_mim() {
     }
     assert_close(&got, &cur, "mim");
 }
+
+/// In int16 units `Σ|δ|^p` overflowed float32 at p = 50, so the projection saw an infinite norm and
+/// scaled every step to zero: PGD silently returned its input. It must move, stay in the ball, and
+/// raise the loss; `--norm 1e20` must not panic.
+#[test]
+fn pgd_with_large_p_moves_in_int16_units() {
+    let f = fixture();
+    let w: Vec<f32> = f.w.iter().map(|v| v / 3000.0).collect();
+    let x_host: Vec<f32> = f.x.iter().map(|v| v * 3000.0).collect();
+    let clf = linear(&w, &f.b, K, D, Some((-32768.0, 32767.0)));
+    let x = tensor(&x_host, f.n, D);
+    for p in [50.0, 1e20] {
+        let pgd = Pgd {
+            common: avfoil::attack::Common {
+                norm: Norm::P(p),
+                eps: Eps::Scalar(600.0),
+                eps_step: Eps::Scalar(150.0),
+                ..Default::default()
+            },
+            max_iter: 5,
+            ..Default::default()
+        };
+        let adv = host(
+            &pgd.generate(&clf, &x, Some(&[0, 1]), None)
+                .unwrap()
+                .adversarial,
+        );
+        for i in 0..f.n {
+            let delta: Vec<f32> = (0..D).map(|j| adv[i * D + j] - x_host[i * D + j]).collect();
+            let size = avfoil::attack::geometry::norm_of(&delta, Norm::P(p));
+            assert!(size > 300.0, "p {p}: example {i} moved only {size}");
+            assert!(
+                size <= 600.0 * (1.0 + 1e-4),
+                "p {p}: left the ball ({size})"
+            );
+        }
+    }
+}

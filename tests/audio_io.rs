@@ -144,3 +144,66 @@ fn a_folder_without_recordings_is_an_error() {
     let e = DigitCorpus::open(dir.path()).unwrap_err().to_string();
     assert!(e.contains("neither AudioMNIST"), "{e}");
 }
+
+/// A canonical 44-byte WAV header followed by `data`.
+fn wav_bytes(tag: u16, channels: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u8> {
+    let block = channels * bits / 8;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&tag.to_le_bytes());
+    b.extend_from_slice(&channels.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate.wrapping_mul(u32::from(block))).to_le_bytes());
+    b.extend_from_slice(&block.to_le_bytes());
+    b.extend_from_slice(&bits.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    b.extend_from_slice(data);
+    b
+}
+
+/// A 244-byte WAV claiming 2^31 − 1 Hz made the resampler allocate 8 GB; rates outside what audio
+/// uses are refused when the header is read, naming the file and the range.
+#[test]
+fn sample_rates_outside_audio_are_refused_before_any_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = vec![0u8; 200];
+    for (name, rate) in [
+        ("huge.wav", i32::MAX as u32),
+        ("slow.wav", 999),
+        ("fast.wav", 768_001),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, wav_bytes(1, 1, rate, 16, &samples)).unwrap();
+        let e = read_wav(&p).unwrap_err().to_string();
+        assert!(e.contains(name) && e.contains(&format!("{rate} Hz")), "{e}");
+        assert!(e.contains("1000..=768000"), "{e}");
+    }
+    for rate in [1_000, 768_000] {
+        let p = dir.path().join(format!("ok{rate}.wav"));
+        std::fs::write(&p, wav_bytes(1, 1, rate, 16, &samples)).unwrap();
+        assert_eq!(read_wav(&p).unwrap().sample_rate, rate);
+    }
+    let e = avfoil::audio::resample::resample(&[0.0; 10], 8000, u32::MAX).unwrap_err();
+    assert!(e.to_string().contains("sample_rate"), "{e}");
+}
+
+/// A 64-bit float WAV was reported as "bits per sample is not 32".
+#[test]
+fn a_64_bit_float_wav_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("double.wav");
+    let data: Vec<u8> = [0.25f64, -0.5]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    std::fs::write(&p, wav_bytes(3, 1, 8000, 64, &data)).unwrap();
+    let e = read_wav(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("double.wav") && e.contains("64-bit float") && e.contains("float 32-bit"),
+        "{e}"
+    );
+}

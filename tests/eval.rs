@@ -490,3 +490,118 @@ fn the_documented_scenario_parses() {
     assert_eq!(labels, ["mp3-16k", "mp3-then-mp3"]);
     assert_eq!(scenario.defences[1].chain.stages.len(), 2);
 }
+
+/// A one-attack scenario on `root` (an FSDD-layout folder), two examples.
+fn small_scenario(dir: &Path, root: &Path) -> PathBuf {
+    let text = format!(
+        "name = \"small\"\nseed = 1\nbatch_size = 2\n[model]\npath = \"spoken-digits\"\n\
+         [dataset]\nloader = \"fsdd\"\nroot = \"{}\"\nlimit = 2\n[[attack]]\nname = \"fgm\"\n\
+         eps = [64]\n",
+        root.display()
+    );
+    let path = dir.join("small.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Two copies of real FSDD test recordings in an FSDD-layout folder.
+fn small_fsdd(dir: &Path) -> PathBuf {
+    let root = dir.join("fsdd");
+    let recordings = root.join("recordings");
+    std::fs::create_dir_all(&recordings).unwrap();
+    for name in ["3_george_0.wav", "7_jackson_1.wav"] {
+        std::fs::copy(fsdd().join("recordings").join(name), recordings.join(name)).unwrap();
+    }
+    root
+}
+
+/// Two runs on one folder at once doubled the records; a user's folder lost its report.md; a
+/// resume without run.json reported another seed's records; a merge replaced a stranger's results.
+#[test]
+fn eval_output_folders_are_exclusive_and_never_foreign() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_fsdd(dir.path());
+    let scenario = small_scenario(dir.path(), &root);
+
+    // A folder held by another run.
+    let busy = dir.path().join("busy");
+    std::fs::create_dir_all(&busy).unwrap();
+    let lock = avfoil::fs::FolderLock::acquire(&busy).unwrap();
+    let e = evaluate(&scenario, &busy, false, Shard::default()).unwrap_err();
+    assert!(
+        e.to_string().contains("in use by another avfoil run"),
+        "{e}"
+    );
+    drop(lock);
+    evaluate(&scenario, &busy, false, Shard::default()).unwrap();
+
+    // A user's folder with their own files.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("report.md"), "my notes").unwrap();
+    let e = evaluate(&scenario, &mine, false, Shard::default()).unwrap_err();
+    assert!(e.to_string().contains("not an avfoil run folder"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(mine.join("report.md")).unwrap(),
+        "my notes"
+    );
+
+    // Resuming results whose run.json is gone.
+    std::fs::remove_file(busy.join("run.json")).unwrap();
+    let e = evaluate(&scenario, &busy, true, Shard::default()).unwrap_err();
+    assert!(e.to_string().contains("no run.json"), "{e}");
+
+    // Merging into a folder that is not an earlier merge of these shards, or into a shard.
+    let shard = dir.path().join("shard");
+    evaluate(&scenario, &shard, false, Shard { index: 0, count: 1 }).unwrap();
+    for target in [&mine, &shard] {
+        let o = avfoil()
+            .args(["eval", "merge", "--out"])
+            .arg(target)
+            .arg(&shard)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains("merge into a new"), "{e}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(mine.join("report.md")).unwrap(),
+        "my notes"
+    );
+}
+
+/// A stereo recording in the data set failed when the run reached it; now before any work.
+#[test]
+fn data_set_contents_are_checked_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_fsdd(dir.path());
+    common_stereo(&root.join("recordings/5_george_2.wav"));
+    let scenario = small_scenario(dir.path(), &root);
+    let text = std::fs::read_to_string(&scenario)
+        .unwrap()
+        .replace("limit = 2", "limit = 3");
+    std::fs::write(&scenario, text).unwrap();
+    let out = dir.path().join("out");
+    let e = evaluate(&scenario, &out, false, Shard::default()).unwrap_err();
+    assert!(
+        e.to_string().contains("5_george_2.wav") && e.to_string().contains("mono"),
+        "{e}"
+    );
+    assert!(!out.join("results.jsonl").exists(), "no work was done");
+}
+
+/// A 2-channel 8 kHz WAV.
+fn common_stereo(path: &Path) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..800 {
+        w.write_sample((i % 100) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}

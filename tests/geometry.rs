@@ -3,7 +3,9 @@
 
 mod common;
 
-use avfoil::attack::geometry::{Norm, Projection, project, random_ball};
+use avfoil::attack::geometry::{
+    Norm, Projection, norm_of, project, random_ball, steepest_direction,
+};
 use common::*;
 use rand::SeedableRng;
 
@@ -147,4 +149,81 @@ fn l2_random_start_radius_has_cdf_r_to_the_d() {
         (frac - 0.5).abs() < 0.03,
         "fraction below the median radius: {frac}"
     );
+}
+
+/// A row of int16-scale values, where `Σ|v|^p` leaves float32 already at p = 50.
+fn int16_row(r: &mut Lcg, d: usize) -> Vec<f32> {
+    r.vec(d, -3000.0, 3000.0)
+}
+
+#[test]
+fn large_p_norms_are_computed_without_overflow() {
+    let mut r = Lcg(9);
+    let (n, d) = (3, 400);
+    let v = int16_row(&mut r, n * d);
+    for p in [3.0, 50.0, 1e3, 1e20] {
+        let got = host(&Norm::P(p).of_rows(tensor(&v, n, d)));
+        for i in 0..n {
+            let row = &v[i * d..(i + 1) * d];
+            let want = norm_of(row, Norm::P(p));
+            let f64_row: Vec<f64> = row.iter().map(|&x| x as f64).collect();
+            assert!(want.is_finite() && want > 0.0, "p {p}: {want}");
+            assert!(
+                (f64::from(got[i]) - want).abs() <= 1e-4 * want,
+                "p {p}: burn {} vs host {want}",
+                got[i]
+            );
+            if p <= 50.0 {
+                // Against the unscaled formula in f64, which still holds there.
+                assert!((lp_norm(&f64_row, p) - want).abs() <= 1e-9 * want, "p {p}");
+            }
+        }
+    }
+}
+
+#[test]
+fn large_p_steps_and_projections_move_and_stay_in_the_ball() {
+    let mut r = Lcg(11);
+    let (n, d) = (2, 300);
+    let g = int16_row(&mut r, n * d);
+    for p in [50.0, 1e3, 1e20] {
+        let norm = Norm::P(p);
+        let u = host(&steepest_direction(tensor(&g, n, d), norm));
+        for i in 0..n {
+            let row = &u[i * d..(i + 1) * d];
+            assert!(row.iter().all(|x| x.is_finite()), "p {p}: non-finite step");
+            let size = norm_of(row, norm);
+            assert!((size - 1.0).abs() < 1e-3, "p {p}: step of norm {size}");
+            // Ascent: the step points along the gradient.
+            let dot: f64 = row
+                .iter()
+                .zip(&g[i * d..(i + 1) * d])
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum();
+            assert!(dot > 0.0, "p {p}: not an ascent direction");
+        }
+        let eps = [64.0f32, 128.0];
+        let projected = host(&project(
+            tensor(&g, n, d),
+            tensor(&eps, n, 1),
+            norm,
+            Projection::Radial,
+        ));
+        for i in 0..n {
+            let size = norm_of(&projected[i * d..(i + 1) * d], norm);
+            assert!(
+                size <= f64::from(eps[i]) * (1.0 + 1e-4) && size >= f64::from(eps[i]) * 0.999,
+                "p {p}: projected to {size}, eps {}",
+                eps[i]
+            );
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let start = random_ball(n, d, &eps, norm, &mut rng);
+        for i in 0..n {
+            let row = &start[i * d..(i + 1) * d];
+            let size = norm_of(row, norm);
+            assert!(size <= f64::from(eps[i]) * (1.0 + 1e-6), "p {p}: outside");
+            assert!(size > 0.5 * f64::from(eps[i]), "p {p}: collapsed to {size}");
+        }
+    }
 }

@@ -38,14 +38,30 @@ impl Norm {
     }
 
     /// The norm of each row of `v` as an `[N, 1]` column.
+    ///
+    /// Other p are computed scaled by the row's largest magnitude, `m·(Σ(|v|/m)^p)^(1/p)`: the plain
+    /// sum of `|v|^p` overflows float32 (or underflows to zero) already at p = 50 for values in int16
+    /// units, which left PGD at p = 50 with a zero norm and no step.
     pub fn of_rows(self, v: Tensor<2>) -> Tensor<2> {
         match self {
             Norm::Inf => v.abs().max_dim(1),
             Norm::P(1.0) => v.abs().sum_dim(1),
             Norm::P(2.0) => v.square().sum_dim(1).sqrt(),
-            Norm::P(p) => v.abs().powf_scalar(p).sum_dim(1).powf_scalar(1.0 / p),
+            Norm::P(p) => {
+                let [n, d] = v.dims();
+                let m = v.clone().abs().max_dim(1);
+                let scaled = v.abs() / nonzero(m.clone()).expand([n, d]);
+                m * pow(pow(scaled, p).sum_dim(1), 1.0 / p)
+            }
         }
     }
+}
+
+/// `x^e` for `x ≥ 0` as `exp(e·ln x)`, which stays finite for any finite exponent (`0^e = 0` for
+/// e > 0). burn's `powf_scalar` takes whole-number exponents through an integer power, whose
+/// conversion panics for exponents beyond the integer range (`--norm 1e20`).
+fn pow(x: Tensor<2>, e: f64) -> Tensor<2> {
+    (x.log() * e).exp()
 }
 
 impl FromStr for Norm {
@@ -96,8 +112,13 @@ pub fn steepest_direction(g: Tensor<2>, norm: Norm) -> Tensor<2> {
         }
         Norm::P(p) => {
             let q = p / (p - 1.0);
-            let s = nonzero(Norm::P(q).of_rows(g.clone()));
-            g.clone().sign() * (g.abs() / s).powf_scalar(q - 1.0)
+            if q - 1.0 < f64::EPSILON {
+                // p so large that its dual is 1 in f64: the ℓ1 answer is the limit.
+                return steepest_direction(g, Norm::L1);
+            }
+            let [n, d] = g.dims();
+            let s = nonzero(Norm::P(q).of_rows(g.clone())).expand([n, d]);
+            g.clone().sign() * pow(g.abs() / s, q - 1.0)
         }
     }
 }
@@ -194,22 +215,53 @@ pub fn random_ball(n: usize, d: usize, eps: &[f32], norm: Norm, rng: &mut impl R
                 a.iter().map(|x| x / len * r).collect()
             }
             Norm::P(p) => {
-                let gamma = Gamma::new(1.0 / p, 1.0).expect("1/p > 0");
+                // |g|^p ~ Gamma(1/p) gives |g| = Gamma(1/p)^(1/p), which underflows to zero for
+                // large p; Gamma(a) = Gamma(1 + a)·U^(1/a) gives it as Gamma(1 + 1/p)^(1/p)·U.
+                let gamma = Gamma::new(1.0 + 1.0 / p, 1.0).expect("shape above 1");
                 let g: Vec<f64> = (0..d)
                     .map(|_| {
                         let m: f64 = gamma.sample(rng);
-                        let m = m.powf(1.0 / p);
+                        let m = m.powf(1.0 / p) * rng.random::<f64>();
                         if rng.random::<bool>() { m } else { -m }
                     })
                     .collect();
                 let z: f64 = Exp1.sample(rng);
-                let denom = (g.iter().map(|x| x.abs().powf(p)).sum::<f64>() + z).powf(1.0 / p);
+                // (Σ|g|^p + z)^(1/p), scaled by the largest term so that it neither overflows nor
+                // underflows.
+                let top = g
+                    .iter()
+                    .map(|x| x.abs())
+                    .fold(z.powf(1.0 / p), f64::max)
+                    .max(f64::MIN_POSITIVE);
+                let sum = g.iter().map(|x| (x.abs() / top).powf(p)).sum::<f64>()
+                    + (z.ln() - p * top.ln()).exp();
+                let denom = top * sum.powf(1.0 / p);
                 g.iter().map(|x| x / denom).collect()
             }
         };
         out.extend(row.into_iter().map(|x| (x * radius) as f32));
     }
     out
+}
+
+/// The `norm` of `values` on the host, in f64; finite p scaled by the largest magnitude (see
+/// [`Norm::of_rows`]).
+pub fn norm_of(values: &[f32], norm: Norm) -> f64 {
+    let top = values
+        .iter()
+        .map(|v| f64::from(v.abs()))
+        .fold(0.0, f64::max);
+    match norm {
+        Norm::Inf => top,
+        _ if top == 0.0 => 0.0,
+        Norm::P(p) => {
+            let sum: f64 = values
+                .iter()
+                .map(|v| (f64::from(v.abs()) / top).powf(p))
+                .sum();
+            top * sum.powf(1.0 / p)
+        }
+    }
 }
 
 /// Uploads host values as an `[n, d]` tensor on the device of `like`.

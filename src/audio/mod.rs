@@ -9,6 +9,23 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
+/// The sample rates avfoil accepts, from files and parameters alike: 1 kHz (below any speech
+/// codec) to 768 kHz (the highest studio rate). A header outside them is corrupt or hostile, and the
+/// resampler's buffers grow with the rates (a WAV claiming 2^31 − 1 Hz asked for 8 GB).
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+
+/// An error message unless `rate` lies in [`SAMPLE_RATES`].
+pub fn check_sample_rate(rate: u32) -> std::result::Result<(), String> {
+    if SAMPLE_RATES.contains(&rate) {
+        return Ok(());
+    }
+    Err(format!(
+        "a sample rate of {rate} Hz is outside the {}..={} Hz that audio uses",
+        SAMPLE_RATES.start(),
+        SAMPLE_RATES.end()
+    ))
+}
+
 /// Where a clip shorter than the model's input goes inside the zero padding (and which part of a
 /// longer clip is kept).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,11 +14,8 @@ const TARGET_BLOCK: usize = 1024;
 /// Resamples a mono signal from `from` Hz to `to` Hz; the output has `ceil(len · to / from)` samples
 /// and is time-aligned with the input.
 pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
-    if from == 0 || to == 0 {
-        return Err(Error::invalid(
-            "sample_rate",
-            format!("rates must be positive, got {from} Hz -> {to} Hz"),
-        ));
+    for rate in [from, to] {
+        super::check_sample_rate(rate).map_err(|e| Error::invalid("sample_rate", e))?;
     }
     if from == to || samples.is_empty() {
         return Ok(samples.to_vec());

@@ -43,6 +43,25 @@ pub fn read_wav(path: &Path) -> Result<Wav> {
     parse_wav(&bytes).map_err(|reason| Error::decode(path, reason))
 }
 
+/// Checks that `path` is a mono WAV at a sample rate audio uses, reading its header only: what a
+/// data set's examples are checked with before an evaluation starts work.
+pub fn check_mono_wav(path: &Path) -> Result<()> {
+    let reader = WavReader::open(path)
+        .map_err(|e| Error::decode(path, format!("not a readable WAV: {e}")))?;
+    let spec = reader.spec();
+    super::check_sample_rate(spec.sample_rate).map_err(|e| Error::decode(path, e))?;
+    if spec.channels != 1 {
+        return Err(Error::decode(
+            path,
+            format!(
+                "expected a mono WAV, got {} channels (downmix it first, e.g. `sox in.wav -c 1 out.wav`)",
+                spec.channels
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Reads WAV bytes; `name` stands in for the path in errors.
 pub fn wav_from_bytes(name: &str, bytes: &[u8]) -> Result<Wav> {
     parse_wav(bytes).map_err(|reason| Error::decode(name, reason))
@@ -52,15 +71,20 @@ fn parse_wav(bytes: &[u8]) -> Result<Wav, String> {
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err("not a WAV file (no RIFF/WAVE header)".into());
     }
-    let reader =
-        WavReader::new(Cursor::new(bytes)).map_err(|e| format!("unreadable WAV header: {e}"))?;
+    let reader = WavReader::new(Cursor::new(bytes)).map_err(|e| match format_chunk(bytes) {
+        // hound names the 64-bit float case "bits per sample is not 32".
+        Some(format) if format.is_float() && format.bits != 32 => format!(
+            "unsupported sample format: {}-bit float; expected PCM 8/16/24/32-bit or float \
+             32-bit (convert with `sox in.wav -e floating-point -b 32 out.wav`)",
+            format.bits
+        ),
+        _ => format!("unreadable WAV header: {e}"),
+    })?;
     let spec = reader.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 {
-        return Err(format!(
-            "invalid WAV format: {} channels at {} Hz",
-            spec.channels, spec.sample_rate
-        ));
+    if spec.channels == 0 {
+        return Err("invalid WAV format: 0 channels".into());
     }
+    super::check_sample_rate(spec.sample_rate)?;
     let declared = reader.len() as usize;
     let truncated = |e: hound::Error| {
         format!("truncated or corrupt sample data ({declared} samples declared): {e}")
@@ -103,6 +127,41 @@ fn parse_wav(bytes: &[u8]) -> Result<Wav, String> {
     })
 }
 
+/// The fields of a `fmt ` chunk that error messages need.
+struct Format {
+    /// 1 PCM, 3 float, 0xFFFE extensible (then `sub` says which).
+    tag: u16,
+    bits: u16,
+    /// The first two bytes of an extensible format's sub-format GUID (1 PCM, 3 float).
+    sub: Option<u16>,
+}
+
+impl Format {
+    fn is_float(&self) -> bool {
+        self.tag == 3 || (self.tag == 0xFFFE && self.sub == Some(3))
+    }
+}
+
+/// The `fmt ` chunk of RIFF/WAVE `bytes`, if one can be found by walking the chunk list.
+fn format_chunk(bytes: &[u8]) -> Option<Format> {
+    let mut at = 12usize;
+    while at.checked_add(8)? <= bytes.len() {
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
+        let end = at.checked_add(8)?.checked_add(size)?;
+        if &bytes[at..at + 4] == b"fmt " {
+            let body = bytes.get(at + 8..end.min(bytes.len()))?;
+            let u16_at = |i: usize| body.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+            return Some(Format {
+                tag: u16_at(0)?,
+                bits: u16_at(14)?,
+                sub: u16_at(24),
+            });
+        }
+        at = end.checked_add(size % 2)?;
+    }
+    None
+}
+
 /// How a WAV file stores its samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WavEncoding {
@@ -119,9 +178,7 @@ pub fn write_wav(
     samples: &[f32],
     encoding: WavEncoding,
 ) -> Result<()> {
-    if sample_rate == 0 {
-        return Err(Error::invalid("sample_rate", "must be positive"));
-    }
+    super::check_sample_rate(sample_rate).map_err(|e| Error::invalid("sample_rate", e))?;
     if let Some(i) = samples.iter().position(|s| !s.is_finite()) {
         return Err(Error::invalid(
             "samples",

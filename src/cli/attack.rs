@@ -5,7 +5,7 @@
 //! read by the attack's own spec, which a scenario's `[[attack]]` table goes through too.
 
 use super::defences::DefenceArgs;
-use super::inputs::Inputs;
+use super::inputs::{Inputs, OutputPlan};
 use super::{class_index, load_model};
 use anyhow::{Context, Result, bail};
 use avfoil::array::frame_index;
@@ -14,6 +14,7 @@ use avfoil::attack::{Eps, Mask};
 use avfoil::attack_report::{AttackReport, Batch, run_attack};
 use avfoil::audio::wav::WavEncoding;
 use avfoil::classifier::Classifier;
+use avfoil::fs::Staged;
 use avfoil::media::npy::read_npy;
 use avfoil::media::plot::{frame_strip_png, spectrogram_png, waveform_png};
 use avfoil::model::Modality;
@@ -123,6 +124,10 @@ pub struct AttackArgs {
     /// Print one JSON document on stdout.
     #[arg(long)]
     json: bool,
+    /// Clip .npy values outside the model's input range (`input.clip`) into it, with a warning,
+    /// instead of refusing the input.
+    #[arg(long)]
+    clip_inputs: bool,
     /// .npy files (one example of the model's input shape, or a batch with a leading axis) or, for
     /// audio models, mono WAV files (resampled to the model's rate, centred, padded or cropped), or
     /// for video models video files (MP4, GIF, a folder of frames; AVI and MKV with the `ffmpeg`
@@ -208,7 +213,18 @@ impl AttackArgs {
 fn combined_mask(args: &AttackArgs, shape: &[usize], n: usize) -> Result<Option<Mask>> {
     let user = match &args.mask {
         Some(p) => {
-            Some(Mask::new(read_npy(p)?.data).with_context(|| format!("--mask {}", p.display()))?)
+            let array = read_npy(p)?;
+            // The shape first: a misshaped mask is a shape error, whatever its values.
+            let d: usize = shape.iter().product();
+            if array.data.len() != d && array.data.len() != n * d {
+                bail!(
+                    "--mask {}: shape {:?} matches neither one example {shape:?} nor the batch of \
+                     {n} ([{n}, ...])",
+                    p.display(),
+                    array.shape
+                );
+            }
+            Some(Mask::new(array.data).with_context(|| format!("--mask {}", p.display()))?)
         }
         None => None,
     };
@@ -262,6 +278,13 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
         .with_context(|| format!("--attack {}", args.attack))?;
     let (defended, defences) = args.defences.defended(&model, args.seed)?;
     let audio = model.config.input.modality == Modality::Audio;
+    if audio && (args.frames.is_some() || args.frame_axis.is_some()) {
+        bail!(
+            "--frames and --frame-axis apply to video models; {} is an audio model (its samples \
+             are not frames: use --mask to keep samples unchanged)",
+            model.dir.display()
+        );
+    }
     if args.wav_int16 && !audio {
         bail!("--wav-int16 applies to audio models only");
     }
@@ -271,16 +294,23 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     }
     let clf: &dyn Classifier = defended.as_ref();
     let classes = &model.config.classes;
-    let inputs = Inputs::load(&args.inputs, &model, device)?;
+    let inputs = Inputs::load(&args.inputs, &model, args.clip_inputs, device)?;
     let n = inputs.rows();
-    inputs.prepare_out(&args.out)?;
+    // Every output path is decided and checked before the attack runs.
+    let mut plan = inputs.plan_outputs(&args.out, "adv")?;
+    let origins = inputs.origins();
+    let plots: Vec<(String, Vec<PathBuf>)> = if args.plots {
+        plot_paths(&inputs, &origins, &mut plan, audio)
+    } else {
+        Vec::new()
+    };
+    plan.check(&inputs)?;
     let mask = combined_mask(&args, clf.input_shape(), n)?;
     let given = match (&args.target, &args.labels) {
         (Some(t), _) => Some(class_list(classes, t, n, "--target")?),
         (None, Some(l)) => Some(class_list(classes, l, n, "--labels")?),
         (None, None) => None,
     };
-    let origins = inputs.origins();
     let batch = Batch {
         x: &inputs.batch,
         labels: given.as_deref(),
@@ -312,62 +342,78 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     } else {
         (run.adversarial.clone(), WavEncoding::Float32)
     };
-    let written = inputs.write_outputs(&outputs, &args.out, "adv", &model, encoding)?;
-    if args.plots {
-        let rate = model.config.input.sample_rate.unwrap_or(1);
-        let d = clf.features();
-        let dir = if args.out.extension().is_some() {
-            args.out.parent().unwrap_or(Path::new(".")).to_path_buf()
+    let mut staged = Staged::new();
+    let written = inputs.write_outputs(&outputs, &plan, &model, encoding, &mut staged)?;
+    let rate = model.config.input.sample_rate.unwrap_or(1);
+    let d = clf.features();
+    for (i, (name, paths)) in plots.iter().enumerate() {
+        let e = &run.report.examples[i];
+        let title = format!(
+            "{name}: {} -> {} (L∞ {:.3}, SNR {} dB)",
+            e.clean.class,
+            e.adversarial.class,
+            e.linf,
+            e.snr_db.map_or("∞".into(), |v| format!("{v:.1}"))
+        );
+        let (c, a) = (&clean[i * d..(i + 1) * d], &outputs[i * d..(i + 1) * d]);
+        if audio {
+            waveform_png(&staged.path(&paths[0])?, &title, rate, c, a)?;
+            spectrogram_png(&staged.path(&paths[1])?, &title, rate, c, a)?;
         } else {
-            args.out.clone()
-        };
-        for (i, (input, item)) in origins.iter().enumerate() {
-            let stem = Path::new(input)
-                .file_stem()
-                .map_or("input".into(), |s| s.to_string_lossy().to_string());
-            let name = if inputs.rows() == inputs.files.len() {
-                stem
-            } else {
-                format!("{stem}-{item}")
-            };
-            let e = &run.report.examples[i];
-            let title = format!(
-                "{name}: {} -> {} (L∞ {:.3}, SNR {} dB)",
-                e.clean.class,
-                e.adversarial.class,
-                e.linf,
-                e.snr_db.map_or("∞".into(), |v| format!("{v:.1}"))
-            );
-            let (c, a) = (&clean[i * d..(i + 1) * d], &outputs[i * d..(i + 1) * d]);
-            if !audio {
-                let max = clf.clip().map_or(1.0, |(_, hi)| hi);
-                let strip = dir.join(format!("{name}.frames.png"));
-                frame_strip_png(&strip, &title, c, a, &shape, max)?;
-                write_gif(&dir.join(format!("{name}.adv.gif")), a, &shape, max, 25.0)?;
-                continue;
-            }
-            waveform_png(
-                &dir.join(format!("{name}.waveform.png")),
-                &title,
-                rate,
-                c,
-                a,
-            )?;
-            spectrogram_png(
-                &dir.join(format!("{name}.spectrogram.png")),
-                &title,
-                rate,
-                c,
-                a,
-            )?;
+            let max = clf.clip().map_or(1.0, |(_, hi)| hi);
+            frame_strip_png(&staged.path(&paths[0])?, &title, c, a, &shape, max)?;
+            write_gif(&staged.path(&paths[1])?, a, &shape, max, 25.0)?;
         }
     }
+    staged.commit()?;
     if !args.json {
         for p in &written {
             eprintln!("wrote {}", p.display());
         }
     }
     print_report(&run.report, &model.dir, &defences, args.json)
+}
+
+/// The plot files of each example (`<name>[-item].waveform.png` and `.spectrogram.png` for audio,
+/// `.frames.png` and `.adv.gif` for video), in the output folder or beside the output file,
+/// registered with `plan`.
+fn plot_paths(
+    inputs: &Inputs,
+    origins: &[(String, usize)],
+    plan: &mut OutputPlan,
+    audio: bool,
+) -> Vec<(String, Vec<PathBuf>)> {
+    let per_file = inputs.rows() == inputs.files.len();
+    let file_of: Vec<usize> = inputs
+        .files
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| std::iter::repeat_n(i, f.rows))
+        .collect();
+    let kinds: [&str; 2] = if audio {
+        ["waveform.png", "spectrogram.png"]
+    } else {
+        ["frames.png", "adv.gif"]
+    };
+    origins
+        .iter()
+        .zip(file_of)
+        .map(|((input, item), file)| {
+            let stem = Path::new(input)
+                .file_stem()
+                .map_or("input".into(), |s| s.to_string_lossy().to_string());
+            let name = if per_file {
+                stem
+            } else {
+                format!("{stem}-{item}")
+            };
+            let paths = kinds
+                .iter()
+                .map(|k| plan.add(plan.dir.join(format!("{name}.{k}")), file))
+                .collect();
+            (name, paths)
+        })
+        .collect()
 }
 
 /// Prints a report as lines for humans or as one JSON document.

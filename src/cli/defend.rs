@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use avfoil::array::tensor_to_vec;
 use avfoil::audio::wav::WavEncoding;
 use avfoil::classifier::{Defended, argmax_rows};
+use avfoil::fs::Staged;
 use avfoil::metrics::perturbation_sizes;
 use avfoil::model::Modality;
 use burn::tensor::Device;
@@ -34,6 +35,10 @@ pub struct DefendArgs {
     /// Print one JSON document on stdout.
     #[arg(long)]
     json: bool,
+    /// Clip .npy values outside the model's input range (`input.clip`) into it, with a warning,
+    /// instead of refusing the input.
+    #[arg(long)]
+    clip_inputs: bool,
     /// .npy files, or mono WAV files for audio models, or video files (MP4, GIF, a folder of frames;
     /// AVI and MKV with the `ffmpeg` feature) for video models.
     #[arg(required = true)]
@@ -58,8 +63,9 @@ pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
         .build(&model.config.input)
         .with_context(|| format!("--defence: {}", model.dir.display()))?;
     let defended = Defended::new(model.classifier.clone(), stages);
-    let inputs = Inputs::load(&args.inputs, &model, device)?;
-    inputs.prepare_out(&args.out)?;
+    let inputs = Inputs::load(&args.inputs, &model, args.clip_inputs, device)?;
+    let plan = inputs.plan_outputs(&args.out, "defended")?;
+    plan.check(&inputs)?;
     let bs = args.batch_size as usize;
     let before = argmax_rows(model.classifier.predict(&inputs.batch, bs)?);
     // The defended signal, written out and classified by the undefended model: the same as the
@@ -68,7 +74,9 @@ pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
     let after = argmax_rows(model.classifier.predict(&x, bs)?);
     let config = &model.config;
     let out = tensor_to_vec(x);
-    let written = inputs.write_outputs(&out, &args.out, "defended", &model, encoding)?;
+    let mut staged = Staged::new();
+    let written = inputs.write_outputs(&out, &plan, &model, encoding, &mut staged)?;
+    staged.commit()?;
     let sizes = perturbation_sizes(&tensor_to_vec(inputs.batch.clone()), &out, inputs.rows());
     let classes = &config.classes;
     let rows: Vec<_> = inputs

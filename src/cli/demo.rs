@@ -52,10 +52,10 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 1.0)]
     eps_step: f32,
     /// Most PGD iterations of the attack on the undefended model.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = at_least_one)]
     max_iter: usize,
     /// PGD iterations of the adaptive attack through MP3 (the notebook's 40), steps of eps/5.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, value_parser = at_least_one)]
     adaptive_iter: usize,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
@@ -63,6 +63,15 @@ pub struct DemoArgs {
     /// Print the report as one JSON document.
     #[arg(long)]
     json: bool,
+}
+
+/// Iteration counts: PGD with no iteration returns its input, as `attack` and scenarios refuse it.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("at least 1 (0 iterations would return the input unchanged)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn pgd(eps: f32, eps_step: f32, max_iter: usize, early_stop: bool, seed: u64) -> Result<Pgd> {

@@ -24,6 +24,10 @@ pub struct PredictArgs {
     /// Print one JSON document on stdout.
     #[arg(long)]
     json: bool,
+    /// Clip .npy values outside the model's input range (`input.clip`) into it, with a warning,
+    /// instead of refusing the input.
+    #[arg(long)]
+    clip_inputs: bool,
     /// .npy files (one example of the model's input shape, or a batch with a leading axis) or, for
     /// audio models, mono WAV files (resampled to the model's rate, centred, padded or cropped), or
     /// for video models video files (MP4, GIF, a folder of frames; AVI and MKV with the `ffmpeg`
@@ -36,7 +40,7 @@ pub fn run(args: PredictArgs, device: &Device) -> Result<()> {
     let model = load_model(&args.model, device)?;
     let clf = &model.classifier;
     let classes = &model.config.classes;
-    let inputs = Inputs::load(&args.inputs, &model, device)?;
+    let inputs = Inputs::load(&args.inputs, &model, args.clip_inputs, device)?;
     let logits = clf.predict(&inputs.batch, args.batch_size as usize)?;
     let k = classes.len();
     let labels = argmax_rows(logits.clone());

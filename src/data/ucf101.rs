@@ -74,6 +74,7 @@ impl Ucf101 {
         let path = self.lists.join(name);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let mut items = Vec::new();
+        let mut lines_seen = std::collections::HashMap::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() {
@@ -111,7 +112,22 @@ impl Ucf101 {
                     l - 1
                 }
             };
+            // Confined to the video folder: no `..`, no absolute path, no empty component.
+            if rel.starts_with('/') || rel.split(['/', '\\']).any(|c| c.is_empty() || c == "..") {
+                return Err(bad(format!(
+                    "{rel:?} leaves the video folder; expected Class/file relative to {}",
+                    self.videos.display()
+                )));
+            }
+            if let Some(first) = lines_seen.insert(rel.to_string(), n + 1) {
+                return Err(bad(format!(
+                    "{rel:?} repeats line {first}: it would be measured twice"
+                )));
+            }
             let file = self.videos.join(rel);
+            if !file.is_file() {
+                return Err(bad(format!("{} is listed but missing", file.display())));
+            }
             let (group, clip) = group_and_clip(&file);
             items.push(VideoItem {
                 path: file,
@@ -190,6 +206,17 @@ mod tests {
         std::fs::write(lists.join("classInd.txt"), class_ind).unwrap();
         std::fs::write(lists.join("trainlist01.txt"), train).unwrap();
         std::fs::write(lists.join("testlist01.txt"), test).unwrap();
+        // The listed clips exist (their content is not read here).
+        for line in train.lines().chain(test.lines()) {
+            let Some(rel) = line.split_whitespace().next() else {
+                continue;
+            };
+            let file = dir.join("UCF-101").join(rel);
+            if !rel.contains("..") {
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(file, b"").unwrap();
+            }
+        }
     }
 
     #[test]
@@ -244,5 +271,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("UCF-101"), "{e}");
+    }
+
+    /// A list line naming `../..` read files outside the data set; a missing clip failed only when
+    /// the evaluation reached it, minutes in.
+    #[test]
+    fn list_lines_stay_inside_the_root_and_name_existing_clips() {
+        let dir = tempfile::tempdir().unwrap();
+        layout(
+            dir.path(),
+            "1 A\n2 B\n",
+            "A/../../../etc/passwd\n",
+            "A/v_A_g01_c01.avi\n",
+        );
+        let ucf = Ucf101::open(dir.path()).unwrap();
+        let e = ucf.split(1, Part::Train).unwrap_err().to_string();
+        assert!(
+            e.contains("trainlist01.txt") && e.contains("leaves the video folder"),
+            "{e}"
+        );
+        assert_eq!(ucf.split(1, Part::Test).unwrap().len(), 1);
+        std::fs::write(
+            dir.path().join("ucfTrainTestlist/testlist01.txt"),
+            "A/v_A_g01_c01.avi\nA/v_A_g01_c01.avi\n",
+        )
+        .unwrap();
+        let e = ucf.split(1, Part::Test).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("repeats line 1"), "{e}");
+        std::fs::write(
+            dir.path().join("ucfTrainTestlist/testlist01.txt"),
+            "A/v_A_g01_c01.avi\n",
+        )
+        .unwrap();
+        std::fs::remove_file(dir.path().join("UCF-101/A/v_A_g01_c01.avi")).unwrap();
+        let e = ucf.split(1, Part::Test).unwrap_err().to_string();
+        assert!(
+            e.contains("testlist01.txt")
+                && e.contains("line 1")
+                && e.contains("listed but missing"),
+            "{e}"
+        );
     }
 }

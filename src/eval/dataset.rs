@@ -6,7 +6,7 @@ use crate::data::actions::{ActionsConfig, CLASSES};
 use crate::data::ucf101::{Part, Ucf101};
 use crate::data::{DigitCorpus, DigitLayout};
 use crate::error::{Error, Result};
-use crate::model::ModelConfig;
+use crate::model::{Modality, ModelConfig};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use std::path::{Path, PathBuf};
@@ -125,6 +125,12 @@ pub fn open(
     examples.truncate(spec.limit.unwrap_or(usize::MAX));
     for (i, e) in examples.iter_mut().enumerate() {
         e.index = i;
+    }
+    // Every input is checked before any work: a stereo recording found an hour in loses the hour.
+    if model.input.modality == Modality::Audio {
+        for e in &examples {
+            crate::audio::wav::check_mono_wav(&e.path)?;
+        }
     }
     Ok(examples)
 }

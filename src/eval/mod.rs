@@ -46,14 +46,29 @@ pub fn evaluate(
     let scenario = Scenario::parse(&text, path)?;
     // Everything that can fail on bad input fails here, before any work.
     let models = Models::load(&scenario, &text, path, device)?;
-    let examples = dataset::open(
+    let created = !options.out.exists();
+    let _lock = claim_folder(&options.out)?;
+    let opened = dataset::open(
         scenario.dataset.get_ref(),
         &models.config,
         scenario.seed,
         &options.out,
     )
-    .map_err(|e| scenario::at(&text, path, scenario.dataset.span(), "[dataset]", e))?;
-    let (mut results, old) = run::prepare(&scenario, &text, examples.len(), &models, options)?;
+    .map_err(|e| scenario::at(&text, path, scenario.dataset.span(), "[dataset]", e))
+    .and_then(|examples| {
+        let results = run::prepare(&scenario, &text, examples.len(), &models, options)?;
+        Ok((examples, results))
+    });
+    // A run refused before any work leaves no folder behind.
+    let (examples, (mut results, old)) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            if created {
+                let _ = std::fs::remove_dir_all(&options.out);
+            }
+            return Err(e);
+        }
+    };
     let finished = records::done(&old);
     let chunks = run::chunks(&examples, scenario.batch_size(), options.shard);
     let total = run::remaining(&scenario, &chunks, &finished);
@@ -88,6 +103,34 @@ pub fn evaluate(
         measured,
         dir: options.out.clone(),
     })
+}
+
+/// Makes `out` this run's, exclusively: created if missing; if it exists and holds anything, it
+/// must be an avfoil run folder (its `run.json`), so that a user's own files are never overwritten;
+/// then locked against a second run writing into it at the same time.
+fn claim_folder(out: &Path) -> Result<crate::fs::FolderLock> {
+    let foreign = std::fs::read_dir(out)
+        .map(|entries| {
+            entries.filter_map(|e| e.ok()).any(|e| {
+                let name = e.file_name();
+                // The actions loader renders its data set into `dataset/` before run.json.
+                name != RunInfo::FILE && name != crate::fs::FolderLock::FILE && name != "dataset"
+            })
+        })
+        .unwrap_or(false);
+    if foreign && !out.join(RunInfo::FILE).is_file() {
+        return Err(Error::invalid(
+            "out",
+            format!(
+                "{} is not empty and is not an avfoil run folder (no {}); choose a new or empty \
+                 folder",
+                out.display(),
+                RunInfo::FILE
+            ),
+        ));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    crate::fs::FolderLock::acquire(out)
 }
 
 fn summarize(scenario: &Scenario, models: &Models, records: &[Record]) -> Summary {
@@ -144,7 +187,37 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Outcome> {
     let scenario_path = shards[0].join("scenario.toml");
     let text = std::fs::read_to_string(&scenario_path).map_err(|e| Error::io(&scenario_path, e))?;
     let scenario = Scenario::parse(&text, &scenario_path)?;
+    let target = std::fs::canonicalize(out).ok();
+    if let Some(dir) = shards
+        .iter()
+        .find(|d| target.is_some() && std::fs::canonicalize(d).ok() == target)
+    {
+        return Err(Error::invalid(
+            "out",
+            format!(
+                "{} is one of the shards; merge into a new folder",
+                dir.display()
+            ),
+        ));
+    }
+    // A non-empty target must be an earlier merge of these same shards.
+    let own = std::fs::read_to_string(out.join(RunInfo::FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<RunInfo>(&t).ok())
+        .is_some_and(|i| i.fingerprint == first.fingerprint && i.shard == Shard::default());
+    let non_empty = std::fs::read_dir(out).is_ok_and(|mut e| e.next().is_some());
+    if non_empty && !own {
+        return Err(Error::invalid(
+            "out",
+            format!(
+                "{} is not empty and is not a merge of these shards; merge into a new or empty \
+                 folder",
+                out.display()
+            ),
+        ));
+    }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let _lock = crate::fs::FolderLock::acquire(out)?;
     let mut records = Vec::new();
     for dir in shards {
         records.extend(read_records(&dir.join(Results::FILE))?.0);

@@ -389,11 +389,7 @@ fn noise(
                 .collect(),
             Norm::P(p) => {
                 let g: Vec<f32> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
-                let size = g
-                    .iter()
-                    .map(|v| f64::from(v.abs()).powf(p))
-                    .sum::<f64>()
-                    .powf(1.0 / p) as f32;
+                let size = crate::attack::geometry::norm_of(&g, Norm::P(p)) as f32;
                 g.iter()
                     .map(|v| v * eps / size.max(f32::MIN_POSITIVE))
                     .collect()
@@ -467,20 +463,33 @@ pub fn prepare(
         avfoil: env!("CARGO_PKG_VERSION").to_string(),
     };
     let info_path = out.join(RunInfo::FILE);
+    if options.resume && !info_path.is_file() && out.join(Results::FILE).is_file() {
+        return Err(Error::invalid(
+            "resume",
+            format!(
+                "{} holds results but no {}: nothing says which scenario, seed and data set made \
+                 them; start a new run in another folder",
+                out.display(),
+                RunInfo::FILE
+            ),
+        ));
+    }
     if options.resume && info_path.is_file() {
         let old: RunInfo = serde_json::from_str(
             &std::fs::read_to_string(&info_path).map_err(|e| Error::io(&info_path, e))?,
         )
         .map_err(|e| Error::decode(&info_path, e.to_string()))?;
-        if (&old.fingerprint, old.shard, old.examples) != (&info.fingerprint, info.shard, examples)
+        if (&old.fingerprint, old.seed, old.shard, old.examples)
+            != (&info.fingerprint, info.seed, info.shard, examples)
         {
             return Err(Error::invalid(
                 "resume",
                 format!(
-                    "{} was written by another scenario, shard or data set ({} shard {}/{}); \
-                     resume with the same scenario file and --shard",
+                    "{} was written by another scenario, seed, shard or data set ({} seed {} \
+                     shard {}/{}); resume with the same scenario file, seed and --shard",
                     out.display(),
                     old.scenario,
+                    old.seed,
                     old.shard.index,
                     old.shard.count
                 ),

@@ -69,6 +69,10 @@ pub struct ModelConfig {
     pub input: InputConfig,
 }
 
+/// The most values one example may hold: every buffer sized from `input.shape` stays within 1 GiB
+/// of float32 per example.
+pub const MAX_INPUT_ELEMENTS: usize = 1 << 28;
+
 impl ModelConfig {
     /// Reads and validates `dir/model.toml`.
     pub fn read(dir: &Path) -> Result<Self> {
@@ -102,6 +106,25 @@ impl ModelConfig {
                 "input.shape",
                 format!("{:?} is not a valid example shape", input.shape),
             ));
+        }
+        let elements = input
+            .shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .filter(|&n| n <= MAX_INPUT_ELEMENTS);
+        if elements.is_none() {
+            return Err(Error::invalid(
+                "input.shape",
+                format!(
+                    "{:?} holds more than {MAX_INPUT_ELEMENTS} values per example (1 GiB of \
+                     float32)",
+                    input.shape
+                ),
+            ));
+        }
+        if let Some(rate) = input.sample_rate {
+            crate::audio::check_sample_rate(rate)
+                .map_err(|e| Error::invalid("input.sample_rate", e))?;
         }
         if let Some([lo, hi]) = input.clip
             && !(lo.is_finite() && hi.is_finite() && lo < hi)

@@ -75,6 +75,17 @@ impl Weights {
                 reason: format!("tensor {key:?} has shape {:?}, expected {shape:?}", t.shape),
             });
         }
+        // A NaN or infinite weight makes every prediction NaN (argmax then says class 0): refuse
+        // it here, where every family's weights pass.
+        if let Some(i) = t.data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Weights {
+                path: self.path.clone(),
+                reason: format!(
+                    "tensor {key:?} holds a non-finite value ({}) at flat index {i}",
+                    t.data[i]
+                ),
+            });
+        }
         Ok(Tensor::from_data(TensorData::new(t.data, shape), device))
     }
 

@@ -11,7 +11,7 @@ pub mod raw_audio_cnn;
 
 pub use raw_audio_cnn::{Dataset, TrainConfig, classifier_of, train_raw_audio_cnn};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::batch_stats::{BatchStats, average, blend};
 use crate::model::weights::HostTensor;
 use burn::tensor::activation::log_softmax;
@@ -149,9 +149,44 @@ pub fn fit(
             seconds: start.elapsed().as_secs_f64(),
         };
         on_epoch(&log);
+        check_converging(&log, classes)?;
         logs.push(log);
     }
-    Ok((engine.weights(), logs))
+    let weights = engine.weights();
+    if let Some((key, _)) = weights
+        .iter()
+        .find(|(_, t)| t.data.iter().any(|v| !v.is_finite()))
+    {
+        return Err(Error::invalid(
+            "training",
+            format!("diverged: tensor {key:?} holds non-finite values; nothing was written"),
+        ));
+    }
+    Ok((weights, logs))
+}
+
+/// How far above chance the mean training loss may end an epoch before the run counts as
+/// diverged: guessing uniformly costs `ln(classes)` (2.3 for 10 classes).
+const DIVERGED_ABOVE_CHANCE: f64 = 10.0;
+
+/// Stops a run whose loss is not finite or far worse than guessing, so that a diverged model never
+/// replaces a good one (the caller writes nothing on an error).
+fn check_converging(log: &EpochLog, classes: usize) -> Result<()> {
+    let limit = DIVERGED_ABOVE_CHANCE * (classes.max(2) as f64).ln();
+    if log.loss.is_finite() && log.loss <= limit {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "training",
+        format!(
+            "diverged: mean loss {:.3e} after epoch {} (guessing costs {:.2}; the limit is {:.1}); \
+             nothing was written: lower the learning rate",
+            log.loss,
+            log.epoch,
+            (classes.max(2) as f64).ln(),
+            limit
+        ),
+    ))
 }
 
 /// Sets every batch-norm layer's running statistics to the average of its batch statistics over

@@ -33,7 +33,12 @@ pub fn frame_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Reads every frame of `dir` (see the module docs) at `fps` frames per second. All frames must have
 /// the size of the first.
 pub fn read_frames_dir(dir: &Path, fps: f64) -> Result<Video> {
-    let files = frame_files(dir)?;
+    read_frame_files(dir, &frame_files(dir)?, fps)
+}
+
+/// Reads `files` (frames of `dir`, in the order given, repeats allowed) as a video: what a model
+/// that samples 16 frames of a folder of hundreds decodes.
+pub fn read_frame_files(dir: &Path, files: &[PathBuf], fps: f64) -> Result<Video> {
     let Some(first) = files.first() else {
         return Err(Error::decode(
             dir,
@@ -42,7 +47,7 @@ pub fn read_frames_dir(dir: &Path, fps: f64) -> Result<Video> {
     };
     let first = read_still(first)?;
     let (w, h) = (first.width, first.height);
-    super::check_decoded_size(dir, files.len() * w * h * 3)?;
+    super::check_decoded_size(dir, files.len().saturating_mul(w * h * 3))?;
     let mut rgb = first.rgb;
     rgb.reserve((files.len() - 1) * w * h * 3);
     for path in &files[1..] {

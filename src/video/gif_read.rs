@@ -36,7 +36,15 @@ pub fn decode_gif(path: &Path, bytes: &[u8]) -> Result<Video> {
     options.set_color_output(ColorOutput::RGBA);
     // Frames reaching past the screen are clipped below, as browsers do, instead of refused.
     options.check_frame_consistency(false);
-    let mut decoder = options.read_info(bytes).map_err(bad)?;
+    let mut decoder = options.read_info(bytes).map_err(|e| match e {
+        gif::DecodingError::Io(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::decode(
+                path,
+                format!("the GIF holds no frames (it ends in its header: {e})"),
+            )
+        }
+        e => bad(e),
+    })?;
     let (w, h) = (usize::from(decoder.width()), usize::from(decoder.height()));
     if w == 0 || h == 0 {
         return Err(Error::decode(
@@ -44,11 +52,26 @@ pub fn decode_gif(path: &Path, bytes: &[u8]) -> Result<Video> {
             format!("the GIF's logical screen is {w} × {h}"),
         ));
     }
+    // The logical screen comes from the header: check it before allocating the canvas.
+    super::check_frame_size(path, w, h)?;
+    super::check_decoded_size(path, w * h * 3)?;
     let mut canvas = vec![0u8; w * h * 4];
     let mut rgb = Vec::new();
     let mut centiseconds = 0u64;
     let mut frames = 0usize;
-    while let Some(frame) = decoder.read_next_frame().map_err(bad)? {
+    loop {
+        let frame = match decoder.read_next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            // A file that ends after its header otherwise reads as "Unexpected End of File".
+            Err(e) if frames == 0 => {
+                return Err(Error::decode(
+                    path,
+                    format!("the GIF holds no frames (it ends after its header: {e})"),
+                ));
+            }
+            Err(e) => return Err(bad(e)),
+        };
         super::check_decoded_size(path, (frames + 1) * w * h * 3)?;
         let (fl, ft) = (usize::from(frame.left), usize::from(frame.top));
         let (fw, fh) = (usize::from(frame.width), usize::from(frame.height));

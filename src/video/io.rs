@@ -16,7 +16,7 @@
 //! Readers never panic on bad input: every decoder runs behind [`no_panic`], so a panic inside a
 //! crate becomes an [`Error::Decode`] naming the file.
 
-use super::{DEFAULT_FPS, FFMPEG_HINT, Video, no_panic};
+use super::{DEFAULT_FPS, Video, no_panic};
 use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::Path;
@@ -128,15 +128,17 @@ fn read_format(path: &Path, format: Option<VideoFormat>) -> Result<Video> {
         #[cfg(not(feature = "ffmpeg"))]
         Some(format @ (VideoFormat::Avi | VideoFormat::Matroska)) => {
             Err(Error::Unsupported(format!(
-                "{}: reading {format:?} files needs FFmpeg: {FFMPEG_HINT}",
-                path.display()
+                "{}: reading {format:?} files needs FFmpeg: {}",
+                path.display(),
+                super::FFMPEG_HINT
             )))
         }
         #[cfg(not(feature = "ffmpeg"))]
         None => Err(Error::Unsupported(format!(
             "{}: not MP4 (H.264), GIF, PNG or JPEG, the formats read without FFmpeg; for AVI, MKV \
-             and other containers {FFMPEG_HINT}",
-            path.display()
+             and other containers {}",
+            path.display(),
+            super::FFMPEG_HINT
         ))),
     }
 }
@@ -164,8 +166,9 @@ pub fn write_video(path: &Path, video: &Video) -> Result<()> {
         "mkv" => super::ffmpeg::write_ffmpeg(path, video, super::ffmpeg::Encoding::X264),
         #[cfg(not(feature = "ffmpeg"))]
         "avi" | "mkv" => Err(Error::Unsupported(format!(
-            "{}: writing .{ext} needs FFmpeg: {FFMPEG_HINT}",
-            path.display()
+            "{}: writing .{ext} needs FFmpeg: {}",
+            path.display(),
+            super::FFMPEG_HINT
         ))),
         _ => Err(Error::invalid(
             "out",

@@ -117,6 +117,21 @@ pub const DEFAULT_FPS: f64 = 25.0;
 /// file cannot make a reader try to allocate without bound.
 pub const MAX_DECODED_BYTES: usize = 8 << 30;
 
+/// The most pixels one frame may have, whatever a header claims: 8192 × 8192 (8K video is
+/// 7680 × 4320).
+pub const MAX_FRAME_PIXELS: usize = 8192 * 8192;
+
+/// An error unless a `width × height` frame stays within [`MAX_FRAME_PIXELS`].
+pub(crate) fn check_frame_size(path: &Path, width: usize, height: usize) -> Result<()> {
+    if width.saturating_mul(height) > MAX_FRAME_PIXELS {
+        return Err(Error::decode(
+            path,
+            format!("frames of {width} × {height} exceed the limit of {MAX_FRAME_PIXELS} pixels"),
+        ));
+    }
+    Ok(())
+}
+
 /// An error unless a decoded video of `bytes` stays within [`MAX_DECODED_BYTES`].
 pub(crate) fn check_decoded_size(path: &Path, bytes: usize) -> Result<()> {
     if bytes > MAX_DECODED_BYTES {

@@ -29,8 +29,55 @@ pub fn read_mp4(path: &Path) -> Result<Video> {
     decode_mp4(path, &bytes)
 }
 
+/// Boxes whose payload is a list of boxes.
+const CONTAINERS: [&[u8; 4]; 11] = [
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"udta", b"mvex", b"moof",
+    b"traf",
+];
+
+/// Checks the box tree before re_mp4 reads it: every box at least its 8-byte header and inside its
+/// parent. re_mp4 loops forever on a zero-sized box inside a container (found by
+/// tests/parsers_fuzz.rs); `depth` bounds the recursion.
+fn check_boxes(bytes: &[u8], depth: usize) -> std::result::Result<(), String> {
+    if depth > 16 {
+        return Err("boxes nested more than 16 deep".into());
+    }
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.len() < 8 {
+            return Err(format!("a truncated box header at byte {at}"));
+        }
+        let kind: &[u8; 4] = rest[4..8].try_into().expect("4 bytes");
+        let (size, header) = match u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) {
+            // Size 0: the box runs to the end of the file, which only a top-level box may say.
+            0 if depth == 0 => (rest.len(), 8),
+            1 if rest.len() >= 16 => (
+                usize::try_from(u64::from_be_bytes(rest[8..16].try_into().expect("8 bytes")))
+                    .unwrap_or(usize::MAX),
+                16,
+            ),
+            n => (n as usize, 8),
+        };
+        if size < header || size > rest.len() {
+            return Err(format!(
+                "box {:?} at byte {at} claims {size} bytes, {} remain",
+                String::from_utf8_lossy(kind),
+                rest.len()
+            ));
+        }
+        if CONTAINERS.contains(&kind) {
+            check_boxes(&rest[header..size], depth + 1)?;
+        }
+        at += size;
+    }
+    Ok(())
+}
+
 /// [`read_mp4`] on bytes already in memory; `path` only names the source in errors.
 pub fn decode_mp4(path: &Path, bytes: &[u8]) -> Result<Video> {
+    check_boxes(bytes, 0)
+        .map_err(|why| Error::decode(path, format!("not a readable MP4: {why}")))?;
     let mp4 = super::no_panic(path, "MP4 demuxer", || Mp4::read_bytes(bytes))?
         .map_err(|e| Error::decode(path, format!("not a readable MP4: {e}")))?;
     // The first track with a video handler; re_mp4 only labels tracks whose codec it knows.

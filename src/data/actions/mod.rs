@@ -58,6 +58,11 @@ impl Default for ActionsConfig {
     }
 }
 
+/// The largest side a rendered clip may have (4K UHD's width; UCF101's is 320).
+pub const MAX_SIDE: usize = 3840;
+/// The most frames a rendered clip may have (UCF101's longest is about 1,800).
+pub const MAX_FRAMES: usize = 10_000;
+
 impl ActionsConfig {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<()> {
@@ -74,15 +79,37 @@ impl ActionsConfig {
                 format!("expected 1..=99 (UCF101 names cCC), got {}", self.clips),
             );
         }
-        if self.frames == 0 {
-            return bad("frames", "expected at least 1".into());
+        if !(1..=MAX_FRAMES).contains(&self.frames) {
+            return bad(
+                "frames",
+                format!("expected 1..={MAX_FRAMES}, got {}", self.frames),
+            );
         }
-        if self.width < 32 || self.height < 32 || self.width % 2 == 1 || self.height % 2 == 1 {
+        let sides = 32..=MAX_SIDE;
+        if !sides.contains(&self.width)
+            || !sides.contains(&self.height)
+            || self.width % 2 == 1
+            || self.height % 2 == 1
+        {
             return bad(
                 "size",
                 format!(
-                    "expected even sides of at least 32, got {} × {}",
+                    "expected even sides of 32 to {MAX_SIDE}, got {} × {}",
                     self.width, self.height
+                ),
+            );
+        }
+        let bytes = self.frames * self.width * self.height * 3;
+        if bytes > crate::video::MAX_DECODED_BYTES {
+            return bad(
+                "frames",
+                format!(
+                    "{} frames of {} × {} take {} GiB of RGB; the limit is {} GiB per clip",
+                    self.frames,
+                    self.width,
+                    self.height,
+                    bytes >> 30,
+                    crate::video::MAX_DECODED_BYTES >> 30
                 ),
             );
         }

@@ -1,0 +1,11 @@
+//! The JPEG frame reader.
+//!
+//! Any input must give a value or an error: never a panic, an abort or an unbounded allocation.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::path::Path;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = avfoil::video::still::decode_still(Path::new("fuzz.jpg"), data, avfoil::video::still::StillFormat::Jpeg);
+});
