@@ -36,14 +36,16 @@ pub fn decode_gif(path: &Path, bytes: &[u8]) -> Result<Video> {
     options.set_color_output(ColorOutput::RGBA);
     // Frames reaching past the screen are clipped below, as browsers do, instead of refused.
     options.check_frame_consistency(false);
-    let mut decoder = options.read_info(bytes).map_err(|e| match e {
-        gif::DecodingError::Io(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+    // The gif crate reports a file that ends in its header as a bare "Unexpected End of File".
+    let mut decoder = options.read_info(bytes).map_err(|e| {
+        if e.to_string().contains("End of File") {
             Error::decode(
                 path,
                 format!("the GIF holds no frames (it ends in its header: {e})"),
             )
+        } else {
+            bad(e)
         }
-        e => bad(e),
     })?;
     let (w, h) = (usize::from(decoder.width()), usize::from(decoder.height()));
     if w == 0 || h == 0 {

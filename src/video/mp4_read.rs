@@ -36,9 +36,14 @@ const CONTAINERS: [&[u8; 4]; 11] = [
 ];
 
 /// Checks the box tree before re_mp4 reads it: every box at least its 8-byte header and inside its
-/// parent. re_mp4 loops forever on a zero-sized box inside a container (found by
-/// tests/parsers_fuzz.rs); `depth` bounds the recursion.
-fn check_boxes(bytes: &[u8], depth: usize) -> std::result::Result<(), String> {
+/// parent. re_mp4 loops forever on a zero-sized box inside a container, `meta` and `ilst`
+/// (whose items hold boxes) included (found by tests/parsers_fuzz.rs); `depth` bounds the
+/// recursion.
+fn check_boxes(
+    bytes: &[u8],
+    depth: usize,
+    parent_is_ilst: bool,
+) -> std::result::Result<(), String> {
     if depth > 16 {
         return Err("boxes nested more than 16 deep".into());
     }
@@ -66,8 +71,12 @@ fn check_boxes(bytes: &[u8], depth: usize) -> std::result::Result<(), String> {
                 rest.len()
             ));
         }
-        if CONTAINERS.contains(&kind) {
-            check_boxes(&rest[header..size], depth + 1)?;
+        let body = &rest[header..size];
+        if CONTAINERS.contains(&kind) || parent_is_ilst {
+            check_boxes(body, depth + 1, kind == b"ilst")?;
+        } else if kind == b"meta" && body.len() >= 4 {
+            // A full box: version and flags, then boxes.
+            check_boxes(&body[4..], depth + 1, false)?;
         }
         at += size;
     }
@@ -76,7 +85,7 @@ fn check_boxes(bytes: &[u8], depth: usize) -> std::result::Result<(), String> {
 
 /// [`read_mp4`] on bytes already in memory; `path` only names the source in errors.
 pub fn decode_mp4(path: &Path, bytes: &[u8]) -> Result<Video> {
-    check_boxes(bytes, 0)
+    check_boxes(bytes, 0, false)
         .map_err(|why| Error::decode(path, format!("not a readable MP4: {why}")))?;
     let mp4 = super::no_panic(path, "MP4 demuxer", || Mp4::read_bytes(bytes))?
         .map_err(|e| Error::decode(path, format!("not a readable MP4: {e}")))?;
