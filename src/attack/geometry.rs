@@ -112,7 +112,7 @@ pub fn steepest_direction(g: Tensor<2>, norm: Norm) -> Tensor<2> {
         }
         Norm::P(p) => {
             let q = p / (p - 1.0);
-            if q - 1.0 < f64::EPSILON {
+            if q <= 1.0 + f64::EPSILON {
                 // p so large that its dual is 1 in f64: the ℓ1 answer is the limit.
                 return steepest_direction(g, Norm::L1);
             }
