@@ -2,6 +2,8 @@
 //! resuming, sharding and merging give the results of one run; bad scenarios fail before any work
 //! with the file, line and key; the HTML report opens in a headless browser.
 
+mod common;
+
 use avfoil::eval::records::{Record, Results, read_records};
 use avfoil::eval::{Options, Shard, Summary};
 use std::path::{Path, PathBuf};
@@ -576,7 +578,7 @@ fn eval_output_folders_are_exclusive_and_never_foreign() {
 fn data_set_contents_are_checked_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let root = small_fsdd(dir.path());
-    common_stereo(&root.join("recordings/5_george_2.wav"));
+    common::write_stereo_wav(&root.join("recordings/5_george_2.wav"), 800);
     let scenario = small_scenario(dir.path(), &root);
     let text = std::fs::read_to_string(&scenario)
         .unwrap()
@@ -589,19 +591,4 @@ fn data_set_contents_are_checked_before_any_work() {
         "{e}"
     );
     assert!(!out.join("results.jsonl").exists(), "no work was done");
-}
-
-/// A 2-channel 8 kHz WAV.
-fn common_stereo(path: &Path) {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..800 {
-        w.write_sample((i % 100) as i16).unwrap();
-    }
-    w.finalize().unwrap();
 }

@@ -25,13 +25,7 @@ impl Wav {
     /// The single channel of a mono file; stereo and beyond are an error naming `path`.
     pub fn into_mono(self, path: &Path) -> Result<Vec<f32>> {
         if self.channels != 1 {
-            return Err(Error::decode(
-                path,
-                format!(
-                    "expected a mono WAV, got {} channels (downmix it first, e.g. `sox in.wav -c 1 out.wav`)",
-                    self.channels
-                ),
-            ));
+            return Err(not_mono(path, self.channels));
         }
         Ok(self.samples)
     }
@@ -51,15 +45,19 @@ pub fn check_mono_wav(path: &Path) -> Result<()> {
     let spec = reader.spec();
     super::check_sample_rate(spec.sample_rate).map_err(|e| Error::decode(path, e))?;
     if spec.channels != 1 {
-        return Err(Error::decode(
-            path,
-            format!(
-                "expected a mono WAV, got {} channels (downmix it first, e.g. `sox in.wav -c 1 out.wav`)",
-                spec.channels
-            ),
-        ));
+        return Err(not_mono(path, spec.channels));
     }
     Ok(())
+}
+
+/// The error for a WAV of `channels` channels where mono is expected.
+fn not_mono(path: &Path, channels: u16) -> Error {
+    Error::decode(
+        path,
+        format!(
+            "expected a mono WAV, got {channels} channels (downmix it first, e.g. `sox in.wav -c 1 out.wav`)"
+        ),
+    )
 }
 
 /// Reads WAV bytes; `name` stands in for the path in errors.
