@@ -60,7 +60,9 @@ struct Seeds {
     gif: Vec<u8>,
     png: Vec<u8>,
     jpeg: Vec<u8>,
+    mp4_444: Vec<u8>,
     mp4: Vec<u8>,
+    mp4_fragmented: Vec<u8>,
     safetensors: Vec<u8>,
     pytorch: Vec<u8>,
     model_toml: Vec<u8>,
@@ -109,7 +111,9 @@ fn seeds() -> &'static Seeds {
             gif: read("a.gif"),
             png,
             jpeg: fixture("tests/fixtures/video/still_rgb.jpg"),
-            mp4: fixture("tests/fixtures/video/x264_444.mp4"),
+            mp4_444: fixture("tests/fixtures/video/x264_444.mp4"),
+            mp4: fixture("tests/fixtures/video/x264_bframes.mp4"),
+            mp4_fragmented: fixture("tests/fixtures/video/x264_fragmented.mp4"),
             safetensors: read("w.safetensors"),
             pytorch: fixture("tests/fixtures/raw_audio_cnn/model.pt"),
             model_toml: fixture("tests/fixtures/raw_audio_cnn/model.toml"),
@@ -240,15 +244,19 @@ fuzz_reader!(wav_reader_survives_hostile_bytes, wav, read_wav, 512);
 fuzz_reader!(gif_reader_survives_hostile_bytes, gif, read_gif, 512);
 fuzz_reader!(png_reader_survives_hostile_bytes, png, read_png, 256);
 fuzz_reader!(jpeg_reader_survives_hostile_bytes, jpeg, read_jpeg, 256);
-// Ignored in CI: re_mp4 still loops forever on some mutated box trees that `check_boxes` in
-// src/video/mp4_read.rs does not yet reject (about one run in four finds one). Run it with
-// `cargo test --test parsers_fuzz -- --ignored` when working on the MP4 reader.
+// Three MP4 seeds: plain files (moov with sample tables) that OpenH264 decodes (High, B-frames)
+// and refuses (4:4:4), and a fragmented one (moof/trun).
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
     #[test]
-    #[ignore = "re_mp4 can hang on hostile box trees; see the comment above"]
-    fn mp4_reader_survives_hostile_bytes(edits in edits(), noise in prop::collection::vec(any::<u8>(), 0..512)) {
-        read_mp4(&mutate(&seeds().mp4, &edits));
+    fn mp4_reader_survives_hostile_bytes(
+        edits in edits(),
+        which in 0..3usize,
+        noise in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
+        let seeds = seeds();
+        let seed = [&seeds.mp4, &seeds.mp4_444, &seeds.mp4_fragmented][which];
+        read_mp4(&mutate(seed, &edits));
         read_mp4(&noise);
     }
 }
@@ -300,19 +308,59 @@ fn known_hostile_headers_are_errors() {
     assert!(e.to_string().contains("2147483647 Hz"), "{e}");
 }
 
-/// A zero-sized box inside `stbl` made re_mp4 loop forever (found by the MP4 case above).
+/// Where the payload of the first `kind` box starts: the type preceded by a size that fits the
+/// file (which skips brand names in `ftyp`).
+fn box_payload(bytes: &[u8], kind: &[u8; 4]) -> usize {
+    (4..bytes.len() - 4)
+        .find(|&p| {
+            let size = u32::from_be_bytes(bytes[p - 4..p].try_into().unwrap()) as usize;
+            &bytes[p..p + 4] == kind && size >= 8 && p - 4 + size <= bytes.len()
+        })
+        .unwrap_or_else(|| panic!("the seed has a {:?} box", String::from_utf8_lossy(kind)))
+        + 4
+}
+
+/// `bytes` with the 32-bit big-endian word `at` bytes into the first `kind` box's payload replaced.
+fn with_word(bytes: &[u8], kind: &[u8; 4], at: usize, word: u32) -> Vec<u8> {
+    let mut bytes = bytes.to_vec();
+    let start = box_payload(&bytes, kind);
+    bytes[start + at..start + at + 4].copy_from_slice(&word.to_be_bytes());
+    bytes
+}
+
+fn mp4_error(bytes: &[u8]) -> String {
+    avfoil::video::mp4_read::decode_mp4(Path::new("hostile.mp4"), bytes)
+        .unwrap_err()
+        .to_string()
+}
+
+/// Zero-sized boxes made re_mp4 loop forever wherever it reads a list of boxes (all found by the
+/// MP4 case above): inside a container (`stbl`), inside an `ilst` tag, inside a sample entry.
 #[test]
-fn a_zero_sized_box_inside_an_mp4_container_is_an_error() {
-    let mut mp4 = seeds().mp4.clone();
-    let stbl = mp4
-        .windows(4)
-        .position(|w| w == b"stbl")
-        .expect("the seed has an stbl box");
-    // The first child box of stbl: size 0.
-    mp4[stbl + 4..stbl + 8].copy_from_slice(&[0, 0, 0, 0]);
-    let e = avfoil::video::mp4_read::decode_mp4(Path::new("loop.mp4"), &mp4).unwrap_err();
-    assert!(
-        e.to_string().contains("loop.mp4") && e.to_string().contains("claims 0 bytes"),
-        "{e}"
-    );
+fn zero_sized_mp4_boxes_in_any_list_are_errors() {
+    let seed = &seeds().mp4;
+    // The first child of stbl (stsd), the first tag in ilst, the avcC inside avc1 (after the
+    // entry's 78 bytes of fixed fields).
+    for (kind, at) in [(b"stbl", 0), (b"ilst", 0), (b"avc1", 78)] {
+        let e = mp4_error(&with_word(seed, kind, at, 0));
+        assert!(
+            e.contains("hostile.mp4") && e.contains("claims 0 bytes"),
+            "{e}"
+        );
+    }
+}
+
+/// A 4-byte sample count of 2^32 - 1 made re_mp4 build billions of sample records (minutes, then an
+/// allocation of hundreds of gigabytes): in a plain file's `stsz` (with a constant sample size,
+/// so no table backs the count) and in a fragment's `trun` (with no per-sample fields).
+#[test]
+fn sample_counts_larger_than_the_file_are_errors() {
+    // stsz: version and flags, sample size, sample count.
+    let plain = with_word(&seeds().mp4, b"stsz", 4, 100);
+    let e = mp4_error(&with_word(&plain, b"stsz", 8, u32::MAX));
+    assert!(e.contains("4294967295 samples of 100 bytes"), "{e}");
+    // trun: flags cleared (no per-sample fields), then the count.
+    let fragmented = with_word(&seeds().mp4_fragmented, b"trun", 0, 0);
+    let e = mp4_error(&with_word(&fragmented, b"trun", 4, u32::MAX));
+    assert!(e.contains("4294967295 samples in a"), "{e}");
 }

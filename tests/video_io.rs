@@ -122,6 +122,22 @@ fn x264_mp4_with_b_frames_decodes_in_display_order() {
 }
 
 #[test]
+fn a_fragmented_mp4_reads_as_the_same_frames_as_the_plain_one() {
+    let plain = read_video(&fixture("x264_bframes.mp4")).unwrap();
+    let fragmented = read_video(&fixture("x264_fragmented.mp4")).unwrap();
+    assert_eq!(fragmented.frame_count(), 10);
+    assert_eq!(
+        (fragmented.width, fragmented.height, &fragmented.rgb),
+        (plain.width, plain.height, &plain.rgb)
+    );
+    assert!(
+        (fragmented.fps - 25.0).abs() < 1e-9,
+        "fps {}",
+        fragmented.fps
+    );
+}
+
+#[test]
 fn gif_round_trip_keeps_frames_size_and_colours() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clip.gif");

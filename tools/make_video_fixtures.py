@@ -6,6 +6,8 @@ golden file for the `ffmpeg` feature's x264 round trip (`avfoil::video::x264`).
 - x264_bframes.mp4:       `bframes_clip()` through the ffmpeg CLI's libx264 (High profile, 3 B-frames,
                           CRF 16, 25 fps): what the pure-Rust MP4 reader must decode in display order.
                           tests/video_io.rs computes the same clip to compare against.
+- x264_fragmented.mp4:    x264_bframes.mp4 remuxed by the ffmpeg CLI as a fragmented MP4 (`moof`/`trun`,
+                          an empty `moov`): the same frames through the other half of the demuxer.
 - x264_444.mp4:           the same clip as High 4:4:4 (yuv444p), which OpenH264 cannot decode: the
                           default build must say so, the `ffmpeg` build must fall back to FFmpeg.
 - still_rgb.jpg, still_gray.jpg: 16 × 8 JPEGs (YCbCr 4:4:4 and greyscale) of `still_clip()`, made by
@@ -63,6 +65,16 @@ def write_bframes_mp4(name="x264_bframes.mp4", pix_fmt="yuv420p"):
     print(f"wrote {path}: {os.path.getsize(path)} bytes")
 
 
+def write_fragmented_mp4(source="x264_bframes.mp4", name="x264_fragmented.mp4"):
+    path = os.path.join(OUT, name)
+    cmd = [
+        "ffmpeg", "-loglevel", "error", "-y", "-i", os.path.join(OUT, source), "-c", "copy",
+        "-movflags", "frag_keyframe+empty_moov", path,
+    ]
+    subprocess.run(cmd, check=True)
+    print(f"wrote {path}: {os.path.getsize(path)} bytes")
+
+
 def still_clip():
     """One 16 × 8 RGB frame of smooth gradients (integers, rebuilt in tests/video_io.rs)."""
     y, x = np.meshgrid(np.arange(8), np.arange(16), indexing="ij")
@@ -92,6 +104,7 @@ def main():
     diff = np.abs(y.astype(np.int32) - x.astype(np.int32))
     print(f"wrote {OUT}: mean |Δ| {diff.mean():.2f}, max {diff.max()}")
     write_bframes_mp4()
+    write_fragmented_mp4()
     write_bframes_mp4("x264_444.mp4", "yuv444p")
     write_jpegs()
 

@@ -35,15 +35,29 @@ const CONTAINERS: [&[u8; 4]; 11] = [
     b"traf",
 ];
 
+/// Sample entries (inside `stsd`) whose fixed fields are followed by boxes, with the length of
+/// those fields: 78 bytes for visual entries, 28 for audio ones (ISO/IEC 14496-12, 12.1.3 and
+/// 12.2.3).
+const SAMPLE_ENTRIES: [(&[u8; 4], usize); 10] = [
+    (b"avc1", 78),
+    (b"avc3", 78),
+    (b"hvc1", 78),
+    (b"hev1", 78),
+    (b"av01", 78),
+    (b"vp08", 78),
+    (b"vp09", 78),
+    (b"mp4v", 78),
+    (b"encv", 78),
+    (b"mp4a", 28),
+];
+
 /// Checks the box tree before re_mp4 reads it: every box at least its 8-byte header and inside its
-/// parent. re_mp4 loops forever on a zero-sized box inside a container, `meta` and `ilst`
-/// (whose items hold boxes) included (found by tests/parsers_fuzz.rs); `depth` bounds the
-/// recursion.
-fn check_boxes(
-    bytes: &[u8],
-    depth: usize,
-    parent_is_ilst: bool,
-) -> std::result::Result<(), String> {
+/// parent, and no sample count larger than the file could hold. re_mp4 loops forever on a
+/// zero-sized box inside any list of boxes (containers, `meta`, `ilst` and its tags, sample
+/// entries), and builds one 56-byte record per claimed sample, so that a 4-byte count of 2^32
+/// runs for minutes and allocates hundreds of gigabytes (both found by tests/parsers_fuzz.rs).
+/// `depth` bounds the recursion.
+fn check_boxes(bytes: &[u8], file_len: usize, depth: usize) -> std::result::Result<(), String> {
     if depth > 16 {
         return Err("boxes nested more than 16 deep".into());
     }
@@ -54,7 +68,7 @@ fn check_boxes(
             return Err(format!("a truncated box header at byte {at}"));
         }
         let kind: &[u8; 4] = rest[4..8].try_into().expect("4 bytes");
-        let (size, header) = match u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) {
+        let (size, header) = match be_u32(rest, 0) {
             // Size 0: the box runs to the end of the file, which only a top-level box may say.
             0 if depth == 0 => (rest.len(), 8),
             1 if rest.len() >= 16 => (
@@ -64,31 +78,145 @@ fn check_boxes(
             ),
             n => (n as usize, 8),
         };
+        let name = String::from_utf8_lossy(kind);
         if size < header || size > rest.len() {
             return Err(format!(
-                "box {:?} at byte {at} claims {size} bytes, {} remain",
-                String::from_utf8_lossy(kind),
+                "box {name:?} at byte {at} claims {size} bytes, {} remain",
                 rest.len()
             ));
         }
-        let body = &rest[header..size];
-        if CONTAINERS.contains(&kind) || parent_is_ilst {
-            check_boxes(body, depth + 1, kind == b"ilst")?;
-        } else if kind == b"meta" && body.len() >= 4 {
-            // A full box: version and flags, then boxes.
-            check_boxes(&body[4..], depth + 1, false)?;
-        }
+        check_box(kind, &rest[header..size], file_len, depth)
+            .map_err(|why| format!("box {name:?} at byte {at}: {why}"))?;
         at += size;
     }
     Ok(())
 }
 
+/// Checks one box's payload: the boxes it holds, and the sample counts of `stsz` and `trun`.
+fn check_box(
+    kind: &[u8; 4],
+    body: &[u8],
+    file_len: usize,
+    depth: usize,
+) -> std::result::Result<(), String> {
+    // Full boxes start with 4 bytes of version and flags.
+    let full = |n: usize| body.get(n..).ok_or_else(|| "too short".to_string());
+    if CONTAINERS.contains(&kind) {
+        return check_boxes(body, file_len, depth + 1);
+    }
+    match kind {
+        b"meta" => check_boxes(full(4)?, file_len, depth + 1),
+        // `ilst` holds one box per tag, and each tag holds boxes (`data`, `mean`, `name`).
+        b"ilst" => {
+            check_boxes(body, file_len, depth + 1)?;
+            for_each_box(body, |_, tag| check_boxes(tag, file_len, depth + 2))
+        }
+        // Version and flags, an entry count, then the sample entries.
+        b"stsd" => {
+            let entries = full(8)?;
+            check_boxes(entries, file_len, depth + 1)?;
+            for_each_box(entries, |entry, fields| {
+                match SAMPLE_ENTRIES.iter().find(|(k, _)| *k == entry) {
+                    Some(&(_, skip)) => {
+                        check_boxes(fields.get(skip..).unwrap_or_default(), file_len, depth + 2)
+                    }
+                    None => Ok(()),
+                }
+            })
+        }
+        // Version and flags, a constant sample size (0: a table follows), the sample count.
+        b"stsz" if body.len() >= 12 => {
+            let (size, count) = (be_u32(body, 4), be_u32(body, 8));
+            let claimed = u64::from(count) * u64::from(size.max(1));
+            if claimed > file_len as u64 {
+                return Err(format!(
+                    "{count} samples of {size} bytes do not fit in a {file_len}-byte file"
+                ));
+            }
+            Ok(())
+        }
+        // Version and flags, then the sample count; each sample is at least a byte of the file.
+        b"trun" if body.len() >= 8 => {
+            let count = be_u32(body, 4);
+            if count as usize > file_len {
+                return Err(format!("{count} samples in a {file_len}-byte file"));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Calls `f` with the kind and payload of each box in `bytes`, which [`check_boxes`] has accepted;
+/// stops at a box with a 64-bit size (whose contents the budgeted reader still bounds).
+fn for_each_box(
+    mut bytes: &[u8],
+    mut f: impl FnMut(&[u8; 4], &[u8]) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    while bytes.len() >= 8 {
+        let size = be_u32(bytes, 0) as usize;
+        if size < 8 || size > bytes.len() {
+            break;
+        }
+        f(bytes[4..8].try_into().expect("4 bytes"), &bytes[8..size])?;
+        bytes = &bytes[size..];
+    }
+    Ok(())
+}
+
+fn be_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// A reader over the file's bytes that fails after a budget of calls. A parse reads each byte
+/// about once, so a budget of a few calls per byte is never reached by a real file; a parser
+/// loop that makes no progress (re_mp4 has had several) ends with an error instead of a hang.
+struct Budgeted<'a> {
+    cursor: std::io::Cursor<&'a [u8]>,
+    calls_left: usize,
+}
+
+impl<'a> Budgeted<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            cursor: std::io::Cursor::new(bytes),
+            calls_left: 4 * bytes.len() + 4096,
+        }
+    }
+
+    fn spend(&mut self) -> std::io::Result<()> {
+        self.calls_left = self.calls_left.checked_sub(1).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the box structure makes the demuxer loop",
+            )
+        })?;
+        Ok(())
+    }
+}
+
+impl std::io::Read for Budgeted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.spend()?;
+        self.cursor.read(buf)
+    }
+}
+
+impl std::io::Seek for Budgeted<'_> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.spend()?;
+        self.cursor.seek(to)
+    }
+}
+
 /// [`read_mp4`] on bytes already in memory; `path` only names the source in errors.
 pub fn decode_mp4(path: &Path, bytes: &[u8]) -> Result<Video> {
-    check_boxes(bytes, 0, false)
+    check_boxes(bytes, bytes.len(), 0)
         .map_err(|why| Error::decode(path, format!("not a readable MP4: {why}")))?;
-    let mp4 = super::no_panic(path, "MP4 demuxer", || Mp4::read_bytes(bytes))?
-        .map_err(|e| Error::decode(path, format!("not a readable MP4: {e}")))?;
+    let mp4 = super::no_panic(path, "MP4 demuxer", || {
+        Mp4::read(Budgeted::new(bytes), bytes.len() as u64)
+    })?
+    .map_err(|e| Error::decode(path, format!("not a readable MP4: {e}")))?;
     // The first track with a video handler; re_mp4 only labels tracks whose codec it knows.
     let (track, trak) = mp4
         .tracks()
@@ -269,5 +397,40 @@ impl<'a> Frames<'a> {
             ));
         }
         Video::new(w, h, fps, self.rgb)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Seek, SeekFrom};
+
+    #[test]
+    fn the_budgeted_reader_ends_a_parse_that_makes_no_progress() {
+        let bytes = [0u8; 16];
+        let mut reader = Budgeted::new(&bytes);
+        let mut header = [0u8; 8];
+        // What a looping parser does: go back, read the same header, forever.
+        let e = (0..100_000)
+            .find_map(|_| {
+                let again = reader.seek(SeekFrom::Start(0)).map(|_| ());
+                again.and_then(|_| reader.read_exact(&mut header)).err()
+            })
+            .expect("the budget runs out");
+        assert!(e.to_string().contains("makes the demuxer loop"), "{e}");
+    }
+
+    #[test]
+    fn boxes_nested_too_deep_are_refused() {
+        // 20 `moov` boxes, each holding the next.
+        let mut bytes = Vec::new();
+        for _ in 0..20 {
+            let mut outer = (8 + bytes.len() as u32).to_be_bytes().to_vec();
+            outer.extend_from_slice(b"moov");
+            outer.extend_from_slice(&bytes);
+            bytes = outer;
+        }
+        let e = check_boxes(&bytes, bytes.len(), 0).unwrap_err();
+        assert!(e.contains("nested more than 16 deep"), "{e}");
     }
 }
