@@ -122,6 +122,68 @@ impl Drop for Staged {
     }
 }
 
+/// A hidden folder inside `parent` where a multi-file output (a generated data set) is built; the
+/// caller moves the finished parts into place with [`StagingDir::move_into_place`]. Dropped, it
+/// deletes itself and whatever is still in it, so an error midway leaves no partial data set.
+#[derive(Debug)]
+pub struct StagingDir {
+    path: std::path::PathBuf,
+    /// `parent`, when this created it: removed on drop if nothing was moved into it.
+    created_parent: Option<std::path::PathBuf>,
+}
+
+impl StagingDir {
+    /// Creates `parent/.avfoil-partial-<pid>` (and `parent` if needed).
+    pub fn new(parent: &Path) -> Result<Self> {
+        let created_parent = (!parent.exists()).then(|| parent.to_path_buf());
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let path = parent.join(format!(".avfoil-partial-{}", std::process::id()));
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        }
+        std::fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(Self {
+            path,
+            created_parent,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames `name` (a file or folder inside the staging folder) to `dest`, which must not exist.
+    pub fn move_into_place(&self, name: &str, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            return Err(Error::invalid(
+                "out",
+                format!(
+                    "{} appeared while the data set was generated",
+                    dest.display()
+                ),
+            ));
+        }
+        std::fs::rename(self.path.join(name), dest).map_err(|e| Error::io(dest, e))
+    }
+}
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+        if let Some(parent) = &self.created_parent {
+            let _ = std::fs::remove_dir(parent); // fails, as it should, unless empty
+        }
+    }
+}
+
+/// Whether `dir` is missing or an empty folder (a file is neither: the caller's error).
+pub fn is_missing_or_empty(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(_) => !dir.exists(),
+    }
+}
+
 /// An exclusive lock on an output folder, held while a run writes into it: a second run on the same
 /// folder gets an error naming the holder instead of interleaving its records with the first's. The
 /// operating system releases it when the process ends, however it ends (kill -9 included), so no
@@ -165,5 +227,36 @@ impl FolderLock {
         let _ = write!(file, "process {}", std::process::id());
         let _ = file.flush();
         Ok(Self { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_staging_folder_dropped_before_its_parts_move_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("new/corpus");
+        {
+            let staging = StagingDir::new(&out).unwrap();
+            std::fs::create_dir(staging.path().join("UCF-101")).unwrap();
+            std::fs::write(staging.path().join("UCF-101/clip.mp4"), b"x").unwrap();
+        }
+        assert!(!out.exists(), "the folder it created is gone too");
+        // Moved parts stay; the staging folder goes.
+        let staging = StagingDir::new(&out).unwrap();
+        std::fs::write(staging.path().join("list.txt"), b"x").unwrap();
+        staging
+            .move_into_place("list.txt", &out.join("list.txt"))
+            .unwrap();
+        let err = staging.move_into_place("list.txt", &out.join("list.txt"));
+        assert!(err.is_err(), "an existing destination is never replaced");
+        drop(staging);
+        let names: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["list.txt"]);
     }
 }

@@ -368,3 +368,85 @@ fn a_diverging_training_run_writes_nothing() {
     );
     assert!(!out.join("model.safetensors").exists());
 }
+
+/// Real UCF101 clips have the names `data actions` writes: it never writes into an existing
+/// corpus, and a run that fails midway leaves nothing (the clips are built in a hidden folder).
+#[test]
+fn generating_a_corpus_never_writes_into_an_existing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("UCF-101/Basketball");
+    std::fs::create_dir_all(&real).unwrap();
+    std::fs::write(real.join("v_Basketball_g01_c01.avi"), b"a real clip").unwrap();
+    let args = |out: &Path| {
+        [
+            "data",
+            "actions",
+            "--out",
+            s(out),
+            "--groups",
+            "1",
+            "--clips",
+            "1",
+            "--frames",
+            "4",
+            "--size",
+            "64x48",
+            "--format",
+            "mp4",
+        ]
+        .map(String::from)
+    };
+    let a = args(dir.path());
+    let e = stderr_of(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(e.contains("UCF-101") && e.contains("already exists"), "{e}");
+    assert_eq!(
+        std::fs::read(real.join("v_Basketball_g01_c01.avi")).unwrap(),
+        b"a real clip"
+    );
+    assert!(!dir.path().join("ucfTrainTestlist").exists());
+    // A fresh folder gets the corpus and no staging leftovers.
+    let fresh = dir.path().join("fresh");
+    let a = args(&fresh);
+    let o = avfoil(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&fresh)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["UCF-101", "ucfTrainTestlist"]);
+}
+
+/// `train --out` is refused before any training when it would lose data: inside the data folder,
+/// a file, or a folder of someone else's files.
+#[test]
+fn training_output_never_lands_on_data_or_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("corpus");
+    std::fs::create_dir_all(data.join("01")).unwrap();
+    let notes = dir.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(notes.join("thesis.tex"), b"mine").unwrap();
+    let file = dir.path().join("model.txt");
+    std::fs::write(&file, b"mine").unwrap();
+    for (out, want) in [
+        (data.join("model"), "inside the data folder"),
+        (data.clone(), "inside the data folder"),
+        (notes.clone(), "holds thesis.tex"),
+        (file.clone(), "is a file"),
+    ] {
+        let e = stderr_of(&[
+            "train",
+            "--arch",
+            "raw-audio-cnn",
+            "--data",
+            s(&data),
+            "--out",
+            s(&out),
+        ]);
+        assert!(e.contains(want) && e.contains("--out"), "{out:?}: {e}");
+    }
+    assert!(!data.join("model").exists());
+    assert_eq!(std::fs::read(notes.join("thesis.tex")).unwrap(), b"mine");
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine");
+}

@@ -145,8 +145,21 @@ fn actions(args: ActionsArgs) -> Result<()> {
     if ext != "mp4" && ext != "avi" {
         bail!("--format: expected mp4 or avi, got {ext:?}");
     }
-    let videos = args.out.join("UCF-101");
-    let lists = args.out.join("ucfTrainTestlist");
+    // A real UCF101 folder has the same file names: never write into one.
+    for part in ["UCF-101", "ucfTrainTestlist"] {
+        let existing = args.out.join(part);
+        if !avfoil::fs::is_missing_or_empty(&existing) {
+            bail!(
+                "--out: {} already exists; `avfoil data actions` never writes into an existing \
+                 corpus (real UCF101 clips have the same names): choose a new folder or remove it",
+                existing.display()
+            );
+        }
+    }
+    // Built in a hidden folder inside --out, moved into place once every clip is written.
+    let staging = avfoil::fs::StagingDir::new(&args.out)?;
+    let videos = staging.path().join("UCF-101");
+    let lists = staging.path().join("ucfTrainTestlist");
     for class in CLASSES {
         std::fs::create_dir_all(videos.join(class))
             .with_context(|| format!("--out: creating {}", videos.join(class).display()))?;
@@ -175,6 +188,14 @@ fn actions(args: ActionsArgs) -> Result<()> {
     bar.finish_and_clear();
     for (name, text) in config.lists(&ext) {
         avfoil::fs::write_atomic(&lists.join(name), text.as_bytes())?;
+    }
+    for part in ["UCF-101", "ucfTrainTestlist"] {
+        // An empty folder left by the user is replaced.
+        let dest = args.out.join(part);
+        if dest.is_dir() {
+            std::fs::remove_dir(&dest).with_context(|| format!("--out: {}", dest.display()))?;
+        }
+        staging.move_into_place(part, &dest)?;
     }
     println!(
         "wrote {} clips ({} classes x {} groups x {}) of {} frames {}x{} to {} in {:.1} s",

@@ -300,7 +300,7 @@ fn stem(path: &Path) -> String {
 
 /// A path as comparable as the file system allows: canonical where it exists, else its canonical
 /// folder joined with its name, else made absolute.
-fn identity(path: &Path) -> PathBuf {
+pub(crate) fn identity(path: &Path) -> PathBuf {
     if let Ok(p) = path.canonicalize() {
         return p;
     }

@@ -2,7 +2,7 @@
 
 use super::output::{TrainingProgress, write_model_dir};
 use super::{PlacementArg, Scale, TrainArgs};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use avfoil::audio::{ClipFormat, Placement};
 use avfoil::data::{DigitClip, DigitCorpus, DigitLayout};
 use avfoil::model::raw_audio_cnn::INPUT_LEN;
@@ -90,7 +90,6 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
     )?;
     progress.finish();
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
     let model_config = ModelConfig {
         architecture: "raw-audio-cnn".into(),
         classes,

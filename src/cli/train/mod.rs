@@ -87,6 +87,7 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
+    output::check_out(&args.out, &args.data)?;
     match args.arch {
         Arch::RawAudioCnn => audio::run(args, device),
         Arch::C3dLite => video::run(args, device),

@@ -1,14 +1,55 @@
 //! What every trainer ends with: the progress bar while it trains, and the model directory.
 
-use anyhow::Result;
-use avfoil::fs::write_atomic;
+use anyhow::{Result, bail};
+use avfoil::fs::Staged;
 use avfoil::model::ModelConfig;
 use avfoil::model::weights::{HostTensor, write_safetensors};
 use avfoil::train::{EpochLog, Progress};
 use indicatif::ProgressBar;
 
-/// Writes a trained model directory (`model.safetensors`, `training.json`, then `model.toml`, so a
-/// folder with a model.toml is complete) and prints the last epoch's held-out accuracies.
+/// The files a trained model directory holds; training replaces these and nothing else.
+const MODEL_FILES: [&str; 3] = ["model.toml", "model.safetensors", "training.json"];
+
+/// Refuses, before any training, an `--out` that would lose data: a file, a data folder or a folder
+/// inside one, or a folder holding files that are not an avfoil model (a model directory is
+/// replaced when the new training finishes, which is what retraining means).
+pub fn check_out(out: &std::path::Path, data: &[std::path::PathBuf]) -> Result<()> {
+    if out.is_file() {
+        bail!(
+            "--out {} is a file; expected a model directory",
+            out.display()
+        );
+    }
+    let resolved = crate::cli::inputs::identity(out);
+    for folder in data {
+        if resolved.starts_with(crate::cli::inputs::identity(folder)) {
+            bail!(
+                "--out {} is inside the data folder {}; training never writes into its data",
+                out.display(),
+                folder.display()
+            );
+        }
+    }
+    if out.is_dir() && !out.join("model.toml").is_file() {
+        let foreign = std::fs::read_dir(out)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| !MODEL_FILES.contains(&n.as_str()));
+        if let Some(name) = foreign {
+            bail!(
+                "--out {} holds {name} and no model.toml, so it is not a model directory; choose \
+                 a new or empty folder",
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes a trained model directory (`model.safetensors`, `training.json`, `model.toml`) all at
+/// once: each is written under a temporary name, then all are renamed into place, so an error
+/// leaves the previous model whole and a folder is never half old, half new. Prints the last
+/// epoch's held-out accuracies.
 pub fn write_model_dir(
     out: &std::path::Path,
     config: &ModelConfig,
@@ -16,12 +57,13 @@ pub fn write_model_dir(
     report: &serde_json::Value,
     logs: &[EpochLog],
 ) -> Result<()> {
-    write_safetensors(&out.join("model.safetensors"), weights)?;
-    write_atomic(
-        &out.join("training.json"),
-        serde_json::to_string_pretty(report)?.as_bytes(),
-    )?;
-    write_atomic(&out.join("model.toml"), toml::to_string(config)?.as_bytes())?;
+    let mut staged = Staged::new();
+    write_safetensors(&staged.path(&out.join("model.safetensors"))?, weights)?;
+    let json = staged.path(&out.join("training.json"))?;
+    std::fs::write(&json, serde_json::to_string_pretty(report)?)?;
+    let toml_path = staged.path(&out.join("model.toml"))?;
+    std::fs::write(&toml_path, toml::to_string(config)?)?;
+    staged.commit()?;
     let last = logs.last().expect("at least one epoch");
     for (name, acc) in &last.heldout {
         println!("held-out accuracy on {name}: {:.1}%", acc * 100.0);

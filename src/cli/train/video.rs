@@ -2,7 +2,7 @@
 
 use super::TrainArgs;
 use super::output::{TrainingProgress, write_model_dir};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use avfoil::data::ucf101::{Part, Ucf101, VideoItem};
 use avfoil::model::{InputConfig, Modality, ModelConfig};
 use avfoil::train::c3d_lite::{ClipSet, VideoTrainConfig, train_c3d_lite};
@@ -94,7 +94,6 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
     )?;
     progress.finish();
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
     let model_config = ModelConfig {
         architecture: "c3d-lite".into(),
         classes,

@@ -449,7 +449,8 @@ impl SpokenDigitsPlan {
                 let voice = roster[(id as usize - 1) % roster.len()].clone();
                 SpeakerPlan::draw(id, voice, options.seed, options.repetitions)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        check_existing_speakers(&options.out.join("data"), &speakers)?;
         Ok(Self {
             options,
             speakers,
@@ -474,14 +475,19 @@ impl SpokenDigitsPlan {
 
     /// Synthesises and writes every clip, speakers in parallel, then the meta file (merged into an
     /// existing one, so a corpus can be extended). `progress` is called once per clip written.
+    /// Clips are written to a hidden folder and moved into the speaker folders only when every
+    /// speaker is done, so an error (an engine failing midway) leaves the corpus as it was.
     pub fn run(&self, progress: &(dyn Fn() + Sync)) -> Result<Summary> {
         let data = self.options.out.join("data");
-        std::fs::create_dir_all(&data).map_err(|e| Error::io(&data, e))?;
+        let staging = crate::fs::StagingDir::new(&data)?;
         let reports = self
             .speakers
             .par_iter()
-            .map(|s| generate_speaker(s, &self.options.programs, &data, progress))
+            .map(|s| generate_speaker(s, &self.options.programs, staging.path(), progress))
             .collect::<Result<Vec<_>>>()?;
+        for s in &self.speakers {
+            move_clips(&staging.path().join(s.folder()), &data.join(s.folder()))?;
+        }
         write_meta(&data.join(META_FILE), &self.speakers, self.options.seed)?;
         Ok(Summary::new(&self.speakers, reports))
     }
@@ -612,7 +618,6 @@ fn generate_speaker(
         .collect();
     engine::synthesize(&speaker.voice, program, &requests, tmp.path())?;
     let mut report = SpeakerReport::default();
-    let mut written = Vec::with_capacity(speaker.clips.len());
     for (clip, request) in speaker.clips.iter().zip(&requests) {
         let (samples, speech_len, fit) =
             make_clip(&speaker.voice, program, clip, request, tmp.path())?;
@@ -622,7 +627,6 @@ fn generate_speaker(
             speaker.folder(),
             clip.repetition
         );
-        written.push(name.clone());
         write_wav(
             &folder.join(name),
             SAMPLE_RATE,
@@ -635,8 +639,60 @@ fn generate_speaker(
         report.fits.push(fit);
         progress();
     }
-    remove_stale_clips(&folder, &speaker.folder(), &written)?;
     Ok(report)
+}
+
+/// Moves one speaker's finished clips from the staging folder into its corpus folder, then
+/// deletes the clips an earlier run left there that this one did not write.
+fn move_clips(staged: &Path, folder: &Path) -> Result<()> {
+    std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+    let mut written = Vec::new();
+    for entry in std::fs::read_dir(staged).map_err(|e| Error::io(staged, e))? {
+        let from = entry.map_err(|e| Error::io(staged, e))?.path();
+        let name = from.file_name().expect("a directory entry has a name");
+        let to = folder.join(name);
+        std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        written.push(name.to_string_lossy().into_owned());
+    }
+    let speaker = folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    remove_stale_clips(folder, &speaker, &written)
+}
+
+/// Refuses to regenerate a speaker folder that holds clips avfoil did not make: AudioMNIST's own
+/// recordings use the same folder and file names, and their meta entries have no `synthesizer`.
+fn check_existing_speakers(data: &Path, speakers: &[SpeakerPlan]) -> Result<()> {
+    let meta_path = data.join(META_FILE);
+    let meta: Map<String, Value> = std::fs::read_to_string(&meta_path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    for s in speakers {
+        let folder = data.join(s.folder());
+        let holds_clips = std::fs::read_dir(&folder).is_ok_and(|mut entries| {
+            entries.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "wav")))
+        });
+        let ours = meta
+            .get(&s.folder())
+            .and_then(|e| e.get("synthesizer"))
+            .is_some();
+        if holds_clips && !ours {
+            return Err(Error::invalid(
+                "out",
+                format!(
+                    "{} already holds recordings that avfoil did not synthesise (speaker {} has no \
+                     `synthesizer` entry in {}); `avfoil data spoken-digits` never overwrites \
+                     them: choose another --out, or a --first-speaker past the existing speakers",
+                    folder.display(),
+                    s.folder(),
+                    meta_path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Deletes this speaker's clips left by an earlier run with more repetitions, so the folder holds

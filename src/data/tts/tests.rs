@@ -158,7 +158,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn festival_voices_and_extending_a_corpus() {
     let dir = tempfile::tempdir().unwrap();
-    let mut options = SpokenDigitsOptions::new(dir.path(), 1, 1);
+    let mut options = SpokenDigitsOptions::new(dir.path(), 2, 1);
     options.engines = Some(vec![Engine::Festival]);
     let Some(plan) = plan_or_skip(options.clone()) else {
         return;
@@ -182,6 +182,36 @@ fn festival_voices_and_extending_a_corpus() {
         .map(|s| s.voice.name.clone())
         .collect();
     assert_eq!(voices.len(), 2, "{voices:?}");
+}
+
+/// AudioMNIST's own recordings have the same folder and file names as generated ones: a speaker
+/// folder holding clips with no `synthesizer` meta entry is never regenerated.
+#[test]
+fn recordings_avfoil_did_not_make_are_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let folder = data.join("01");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("0_01_0.wav"), b"a real recording").unwrap();
+    let voice = roster(&all_installed())[0].clone();
+    let speakers = [SpeakerPlan::draw(1, voice.clone(), 0, 1)];
+    let e = check_existing_speakers(&data, &speakers).unwrap_err();
+    assert!(
+        e.to_string().contains("did not synthesise") && e.to_string().contains("--first-speaker"),
+        "{e}"
+    );
+    // AudioMNIST's meta entry (no synthesizer) does not make it ours.
+    let real = r#"{"01": {"accent": "german", "age": "30", "gender": "male"}}"#;
+    std::fs::write(data.join(META_FILE), real).unwrap();
+    assert!(check_existing_speakers(&data, &speakers).is_err());
+    // Another speaker, or a folder avfoil wrote, is fine.
+    assert!(check_existing_speakers(&data, &[SpeakerPlan::draw(2, voice, 0, 1)]).is_ok());
+    write_meta(&data.join(META_FILE), &speakers, 0).unwrap();
+    assert!(check_existing_speakers(&data, &speakers).is_ok());
+    assert_eq!(
+        std::fs::read(folder.join("0_01_0.wav")).unwrap(),
+        b"a real recording"
+    );
 }
 
 #[test]
