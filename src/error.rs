@@ -63,3 +63,19 @@ impl Error {
         }
     }
 }
+
+/// Runs a decoder, turning a panic inside it (a crate's bug on malformed data) into an
+/// [`Error::Decode`] for `path`.
+pub(crate) fn no_panic<T>(path: &std::path::Path, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Error::decode(
+            path,
+            format!("the {what} failed on this file (it panicked: {msg}); is it corrupt?"),
+        )
+    })
+}

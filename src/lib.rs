@@ -32,6 +32,7 @@ pub mod measure;
 pub mod media;
 pub mod metrics;
 pub mod model;
+pub mod onnx;
 pub mod params;
 pub mod registry;
 pub mod scale;

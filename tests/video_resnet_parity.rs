@@ -166,6 +166,7 @@ fn weights_for_another_shape_name_the_key_and_both_shapes() {
             std: Some(s.std.clone()),
             sampling: None,
         },
+        onnx: None,
     };
     let w = Weights::load(&fixture("r2plus1d_18/model.pt")).unwrap();
     let err = build_classifier(&config, w, &Device::flex())
@@ -267,6 +268,7 @@ fn model_toml_architectures_build_torchvisions_full_size_networks() {
                 std: Some(vec![0.22803, 0.22145, 0.216989]),
                 sampling: None,
             },
+            onnx: None,
         };
         let w = Weights::from_tensors("t", VideoResNet::init_tensors(&spec, 400, 1).unwrap());
         let clf = build_classifier(&config, w, &Device::flex()).unwrap();

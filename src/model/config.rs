@@ -67,6 +67,26 @@ pub struct ModelConfig {
     pub weights: Option<String>,
     /// What the model takes.
     pub input: InputConfig,
+    /// Architecture `onnx` only: the graph and how to read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onnx: Option<OnnxConfig>,
+}
+
+/// The `[onnx]` table of `model.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnnxConfig {
+    /// The graph, relative to the model directory.
+    pub file: String,
+    /// The graph input that takes the signal (default: the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// The graph output that holds the scores (default: the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// What that output holds.
+    #[serde(default)]
+    pub scores: crate::onnx::network::Scores,
 }
 
 /// The most values one example may hold: every buffer sized from `input.shape` stays within 1 GiB

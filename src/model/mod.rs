@@ -42,6 +42,7 @@ pub mod config;
 pub mod conv_bn;
 pub mod linear;
 pub mod network;
+pub mod onnx;
 pub mod pool3d;
 pub mod raw_audio_cnn;
 pub mod shipped;
@@ -49,7 +50,7 @@ pub mod video_resnet;
 pub mod weights;
 
 pub use architecture::{Architecture, ModelFiles};
-pub use config::{InputConfig, Modality, ModelConfig};
+pub use config::{InputConfig, Modality, ModelConfig, OnnxConfig};
 pub use network::{CompiledNetwork, Network};
 pub use weights::{HostTensor, Weights};
 
@@ -62,6 +63,7 @@ const BUILTIN: &[&Architecture] = &[
     &linear::ARCHITECTURE,
     &video_resnet::R3D_18,
     &video_resnet::R2PLUS1D_18,
+    &onnx::ARCHITECTURE,
 ];
 
 /// Every model family `model.toml`'s `architecture` may name. A family is one file (or folder)

@@ -71,6 +71,18 @@ impl CompiledNetwork {
         }
     }
 
+    /// A network that is not a burn module (an interpreted ONNX graph): `eval` built on `device`,
+    /// `grad` the same network on its autodiff twin. No host kernels.
+    pub fn from_networks(eval: Box<dyn Network>, grad: Box<dyn Network>, device: &Device) -> Self {
+        Self {
+            eval,
+            grad,
+            host: None,
+            clip: None,
+            device: device.clone(),
+        }
+    }
+
     /// Always burn's autodiff, even where a host kernel exists (for checking one against the
     /// other, and for benchmarks); no clip sessions either.
     pub fn without_host_kernel(mut self) -> Self {

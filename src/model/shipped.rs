@@ -80,18 +80,24 @@ impl ModelSource {
         })
     }
 
-    /// `spec`: a model directory, or else the name of a shipped model.
+    /// `spec`: a model directory, an ONNX file, or else the name of a shipped model.
     pub fn open(spec: &str) -> Result<Self> {
         let path = PathBuf::from(spec);
         if path.is_dir() {
             return Self::read_dir(&path);
+        }
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+        {
+            return super::onnx::bare_file(&path);
         }
         match Shipped::find(spec) {
             Some(s) => s.source(),
             None => Err(Error::invalid(
                 "model",
                 format!(
-                    "{spec:?} is neither a model directory (a folder with model.toml) nor a shipped model ({})",
+                    "{spec:?} is neither a model directory (a folder with model.toml), an .onnx file, nor a shipped model ({})",
                     names().join(", ")
                 ),
             )),

@@ -16,7 +16,8 @@
 //! Readers never panic on bad input: every decoder runs behind [`no_panic`], so a panic inside a
 //! crate becomes an [`Error::Decode`] naming the file.
 
-use super::{DEFAULT_FPS, Video, no_panic};
+use super::{DEFAULT_FPS, Video};
+use crate::error::no_panic;
 use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::Path;

@@ -213,7 +213,7 @@ impl std::io::Seek for Budgeted<'_> {
 pub fn decode_mp4(path: &Path, bytes: &[u8]) -> Result<Video> {
     check_boxes(bytes, bytes.len(), 0)
         .map_err(|why| Error::decode(path, format!("not a readable MP4: {why}")))?;
-    let mp4 = super::no_panic(path, "MP4 demuxer", || {
+    let mp4 = crate::error::no_panic(path, "MP4 demuxer", || {
         Mp4::read(Budgeted::new(bytes), bytes.len() as u64)
     })?
     .map_err(|e| Error::decode(path, format!("not a readable MP4: {e}")))?;

@@ -103,6 +103,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
             std: None,
             sampling: None,
         },
+        onnx: None,
     };
     let report = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),

@@ -107,6 +107,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
             std: None,
             sampling: Some(sampling),
         },
+        onnx: None,
     };
     let report = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),

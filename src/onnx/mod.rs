@@ -1,0 +1,12 @@
+//! ONNX models, loaded at run time: onnx-ir parses the file ([`plan`]), and avfoil interprets the
+//! graph on burn tensors ([`ops`]), so input gradients come from burn's autodiff for every op,
+//! with no code per model.
+
+pub mod network;
+pub mod op;
+mod ops;
+pub mod plan;
+pub mod value;
+
+pub use network::OnnxNetwork;
+pub use plan::Plan;

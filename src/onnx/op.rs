@@ -1,0 +1,207 @@
+//! The ONNX ops avfoil evaluates, each with the attributes onnx-ir parsed for it. This is the one
+//! list of supported ops (docs/onnx.md mirrors it); evaluation is in `ops/`, one file per family.
+
+use onnx_ir::Node;
+use onnx_ir::node::{
+    avg_pool1d::AvgPool1dConfig, avg_pool2d::AvgPool2dConfig, avg_pool3d::AvgPool3dConfig,
+    clip::ClipConfig, conv1d::Conv1dConfig, conv2d::Conv2dConfig, conv3d::Conv3dConfig,
+    gemm::GemmConfig, max_pool1d::MaxPool1dConfig, max_pool2d::MaxPool2dConfig,
+    max_pool3d::MaxPool3dConfig, reduce::ReduceConfig, reshape::ReshapeConfig,
+    squeeze::SqueezeConfig, unsqueeze::UnsqueezeConfig,
+};
+
+/// Elementwise functions of one float input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Unary {
+    Relu,
+    Sigmoid,
+    Tanh,
+    Exp,
+    Log,
+    Sqrt,
+    Abs,
+    Neg,
+    Reciprocal,
+    Erf,
+    Softplus,
+    HardSwish,
+    LeakyRelu(f64),
+    Elu(f64),
+    Selu,
+    HardSigmoid { alpha: f64, beta: f64 },
+    Gelu { tanh: bool },
+}
+
+/// Elementwise functions of two inputs, with ONNX (numpy) broadcasting.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Max,
+    Min,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reduce {
+    Mean,
+    Sum,
+    Max,
+    Min,
+    L2,
+}
+
+#[derive(Clone, Debug)]
+pub enum Op {
+    Unary(Unary),
+    Binary(Binary),
+    /// Max, Min, Sum, Mean of any number of inputs.
+    Variadic(Binary, bool),
+    Softmax {
+        axis: usize,
+        log: bool,
+    },
+    Clip(ClipConfig),
+    Conv1d(Conv1dConfig),
+    Conv2d(Conv2dConfig),
+    Conv3d(Conv3dConfig),
+    MaxPool1d(MaxPool1dConfig),
+    MaxPool2d(MaxPool2dConfig),
+    MaxPool3d(MaxPool3dConfig),
+    AvgPool1d(AvgPool1dConfig),
+    AvgPool2d(AvgPool2dConfig),
+    AvgPool3d(AvgPool3dConfig),
+    GlobalPool {
+        max: bool,
+    },
+    BatchNorm {
+        epsilon: f64,
+    },
+    /// onnx-ir's Linear: a Gemm or MatMul with a constant weight; `transpose`: the weight is
+    /// `[out, in]`.
+    Linear {
+        transpose: bool,
+    },
+    Gemm(GemmConfig),
+    MatMul,
+    Reduce(Reduce, ReduceConfig),
+    Flatten {
+        axis: usize,
+    },
+    Reshape(ReshapeConfig),
+    Transpose(Vec<i64>),
+    Squeeze(SqueezeConfig),
+    Unsqueeze(UnsqueezeConfig),
+    Concat {
+        axis: usize,
+    },
+    Shape {
+        start: usize,
+        end: usize,
+    },
+    Gather {
+        axis: usize,
+    },
+    /// Identity, Dropout (inference), Constant: the first input, unchanged.
+    Identity,
+}
+
+impl Op {
+    /// The op for `node`, or why it cannot be evaluated (appended to its name in the error).
+    pub fn from_node(node: &Node) -> Result<Self, String> {
+        use Unary as U;
+        Ok(match node {
+            Node::Relu(_) => Op::Unary(U::Relu),
+            Node::Sigmoid(_) => Op::Unary(U::Sigmoid),
+            Node::Tanh(_) => Op::Unary(U::Tanh),
+            Node::Exp(_) => Op::Unary(U::Exp),
+            Node::Log(_) => Op::Unary(U::Log),
+            Node::Sqrt(_) => Op::Unary(U::Sqrt),
+            Node::Abs(_) => Op::Unary(U::Abs),
+            Node::Neg(_) => Op::Unary(U::Neg),
+            Node::Reciprocal(_) => Op::Unary(U::Reciprocal),
+            Node::Erf(_) => Op::Unary(U::Erf),
+            Node::Softplus(_) => Op::Unary(U::Softplus),
+            Node::HardSwish(_) => Op::Unary(U::HardSwish),
+            Node::Selu(_) => Op::Unary(U::Selu),
+            Node::LeakyRelu(n) => Op::Unary(U::LeakyRelu(n.config.alpha)),
+            Node::Elu(n) => Op::Unary(U::Elu(n.config.alpha)),
+            Node::HardSigmoid(n) => Op::Unary(U::HardSigmoid {
+                alpha: n.config.alpha,
+                beta: n.config.beta,
+            }),
+            Node::Gelu(n) => Op::Unary(U::Gelu {
+                tanh: matches!(
+                    n.config.approximate,
+                    onnx_ir::node::gelu::GeluApproximate::Tanh
+                ),
+            }),
+            Node::Add(_) => Op::Binary(Binary::Add),
+            Node::Sub(_) => Op::Binary(Binary::Sub),
+            Node::Mul(_) => Op::Binary(Binary::Mul),
+            Node::Div(_) => Op::Binary(Binary::Div),
+            Node::Pow(_) => Op::Binary(Binary::Pow),
+            Node::Max(_) => Op::Variadic(Binary::Max, false),
+            Node::Min(_) => Op::Variadic(Binary::Min, false),
+            Node::Sum(_) => Op::Variadic(Binary::Add, false),
+            Node::Mean(_) => Op::Variadic(Binary::Add, true),
+            Node::Softmax(n) => Op::Softmax {
+                axis: n.config.axis,
+                log: false,
+            },
+            Node::LogSoftmax(n) => Op::Softmax {
+                axis: n.config.axis,
+                log: true,
+            },
+            Node::Clip(n) => Op::Clip(n.config.clone()),
+            Node::Conv1d(n) => Op::Conv1d(n.config.clone()),
+            Node::Conv2d(n) => Op::Conv2d(n.config.clone()),
+            Node::Conv3d(n) => Op::Conv3d(n.config.clone()),
+            Node::MaxPool1d(n) => Op::MaxPool1d(n.config.clone()),
+            Node::MaxPool2d(n) => Op::MaxPool2d(n.config.clone()),
+            Node::MaxPool3d(n) => Op::MaxPool3d(n.config.clone()),
+            Node::AveragePool1d(n) => Op::AvgPool1d(n.config.clone()),
+            Node::AveragePool2d(n) => Op::AvgPool2d(n.config.clone()),
+            Node::AveragePool3d(n) => Op::AvgPool3d(n.config.clone()),
+            Node::GlobalAveragePool(_) => Op::GlobalPool { max: false },
+            Node::GlobalMaxPool(_) => Op::GlobalPool { max: true },
+            Node::BatchNormalization(n) => Op::BatchNorm {
+                epsilon: match &n.config {
+                    onnx_ir::node::batch_norm::BatchNormConfig::Static(c) => c.epsilon,
+                    onnx_ir::node::batch_norm::BatchNormConfig::Runtime(c) => c.epsilon,
+                },
+            },
+            Node::Linear(n) => Op::Linear {
+                transpose: n.config.transpose_weight,
+            },
+            Node::Gemm(n) => Op::Gemm(n.config.clone()),
+            Node::MatMul(_) => Op::MatMul,
+            Node::ReduceMean(n) => Op::Reduce(Reduce::Mean, n.config.clone()),
+            Node::ReduceSum(n) => Op::Reduce(Reduce::Sum, n.config.clone()),
+            Node::ReduceMax(n) => Op::Reduce(Reduce::Max, n.config.clone()),
+            Node::ReduceMin(n) => Op::Reduce(Reduce::Min, n.config.clone()),
+            Node::ReduceL2(n) => Op::Reduce(Reduce::L2, n.config.clone()),
+            Node::Flatten(n) => Op::Flatten {
+                axis: n.config.axis,
+            },
+            Node::Reshape(n) => Op::Reshape(n.config.clone()),
+            Node::Transpose(n) => Op::Transpose(n.config.perm.clone()),
+            Node::Squeeze(n) => Op::Squeeze(n.config.clone()),
+            Node::Unsqueeze(n) => Op::Unsqueeze(n.config.clone()),
+            Node::Concat(n) => Op::Concat {
+                axis: n.config.axis,
+            },
+            Node::Shape(n) => Op::Shape {
+                start: n.config.start,
+                end: n.config.end,
+            },
+            Node::Gather(n) => Op::Gather {
+                axis: n.config.axis,
+            },
+            Node::Identity(_) | Node::Dropout(_) | Node::Constant(_) => Op::Identity,
+            _ => return Err(String::new()),
+        })
+    }
+}

@@ -1,0 +1,155 @@
+//! Convolutions (1-D, 2-D, 3-D; groups, dilation, strides, explicit and automatic padding).
+
+use super::Inputs;
+use crate::error::Result;
+use crate::onnx::value::Float;
+use burn::tensor::Tensor;
+use burn::tensor::module::{conv1d as burn_conv1d, conv2d as burn_conv2d, conv3d as burn_conv3d};
+use burn::tensor::ops::{ConvOptions, PadMode};
+use onnx_ir::node::conv1d::Conv1dConfig;
+use onnx_ir::node::conv2d::Conv2dConfig;
+use onnx_ir::node::conv3d::Conv3dConfig;
+use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingConfig3d};
+
+/// The `(begin, end)` padding of each spatial axis: explicit, or what `auto_pad` asks for given
+/// the input's size (SAME_*: output = ceil(input / stride), the odd pixel at the end for UPPER).
+pub fn resolve_pads<const N: usize>(
+    explicit: [(usize, usize); N],
+    auto_pad: &AutoPad,
+    input: [usize; N],
+    kernel: [usize; N],
+    stride: [usize; N],
+    dilation: [usize; N],
+) -> [(usize, usize); N] {
+    let same = |upper: bool| {
+        std::array::from_fn(|i| {
+            let out = input[i].div_ceil(stride[i].max(1));
+            let span = (kernel[i] - 1) * dilation[i] + 1;
+            let total = ((out.saturating_sub(1)) * stride[i] + span).saturating_sub(input[i]);
+            let (small, big) = (total / 2, total - total / 2);
+            if upper { (small, big) } else { (big, small) }
+        })
+    };
+    match auto_pad {
+        AutoPad::NotSet => explicit,
+        AutoPad::Valid => [(0, 0); N],
+        AutoPad::SameUpper => same(true),
+        AutoPad::SameLower => same(false),
+    }
+}
+
+pub fn pads1(p: &PaddingConfig1d) -> [(usize, usize); 1] {
+    match *p {
+        PaddingConfig1d::Valid => [(0, 0)],
+        PaddingConfig1d::Explicit(l, r) => [(l, r)],
+    }
+}
+
+pub fn pads2(p: &PaddingConfig2d) -> [(usize, usize); 2] {
+    match *p {
+        PaddingConfig2d::Valid => [(0, 0); 2],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+    }
+}
+
+pub fn pads3(p: &PaddingConfig3d) -> [(usize, usize); 3] {
+    match *p {
+        PaddingConfig3d::Valid => [(0, 0); 3],
+        PaddingConfig3d::Explicit(f, t, l, b, bo, r) => [(f, b), (t, bo), (l, r)],
+    }
+}
+
+/// The spatial sizes of an `[N, C, ...]` input.
+fn spatial<const N: usize, const D: usize>(x: &Tensor<D>) -> [usize; N] {
+    let dims = x.dims();
+    std::array::from_fn(|i| dims[2 + i])
+}
+
+/// Checks the weight's channels against the input's and the groups before burn would panic.
+fn check_channels(inputs: &Inputs, x: &[usize], w: &[usize], groups: usize) -> Result<()> {
+    let ok =
+        groups > 0 && x.len() == w.len() && x[1] == w[1] * groups && w[0].is_multiple_of(groups);
+    if ok {
+        Ok(())
+    } else {
+        Err(inputs.error(format!(
+            "a convolution of input {x:?} with weight {w:?} in {groups} groups does not fit"
+        )))
+    }
+}
+
+fn bias(inputs: &Inputs) -> Result<Option<Tensor<1>>> {
+    inputs
+        .optional_float(2)?
+        .map(|b| b.get::<1>("Conv bias"))
+        .transpose()
+}
+
+pub fn conv1d(c: &Conv1dConfig, inputs: &Inputs) -> Result<Float> {
+    let x = inputs.float(0)?.get::<3>("Conv")?;
+    let w = inputs.float(1)?.get::<3>("Conv weight")?;
+    check_channels(inputs, &x.dims(), &w.dims(), c.groups)?;
+    let pads = resolve_pads(
+        pads1(&c.padding),
+        &c.auto_pad,
+        spatial(&x),
+        [c.kernel_size],
+        [c.stride],
+        [c.dilation],
+    );
+    let options = ConvOptions {
+        stride: [c.stride],
+        padding: pads,
+        dilation: [c.dilation],
+        groups: c.groups,
+    };
+    Ok(Float::new(burn_conv1d(x, w, bias(inputs)?, options)))
+}
+
+pub fn conv2d(c: &Conv2dConfig, inputs: &Inputs) -> Result<Float> {
+    let x = inputs.float(0)?.get::<4>("Conv")?;
+    let w = inputs.float(1)?.get::<4>("Conv weight")?;
+    check_channels(inputs, &x.dims(), &w.dims(), c.groups)?;
+    let pads = resolve_pads(
+        pads2(&c.padding),
+        &c.auto_pad,
+        spatial(&x),
+        c.kernel_size,
+        c.stride,
+        c.dilation,
+    );
+    let options = ConvOptions {
+        stride: c.stride,
+        padding: pads,
+        dilation: c.dilation,
+        groups: c.groups,
+    };
+    Ok(Float::new(burn_conv2d(x, w, bias(inputs)?, options)))
+}
+
+/// burn's 3-D convolution takes symmetric padding only: asymmetric padding is applied to the
+/// input first (zeros, as the convolution's own padding would be).
+pub fn conv3d(c: &Conv3dConfig, inputs: &Inputs) -> Result<Float> {
+    let mut x = inputs.float(0)?.get::<5>("Conv")?;
+    let w = inputs.float(1)?.get::<5>("Conv weight")?;
+    check_channels(inputs, &x.dims(), &w.dims(), c.groups)?;
+    let mut pads = resolve_pads(
+        pads3(&c.padding),
+        &c.auto_pad,
+        spatial(&x),
+        c.kernel_size,
+        c.stride,
+        c.dilation,
+    );
+    if pads.iter().any(|(b, e)| b != e) {
+        x = x.pad(pads, PadMode::Constant(0.0));
+        pads = [(0, 0); 3];
+    }
+    let options = ConvOptions {
+        stride: c.stride,
+        padding: pads,
+        dilation: c.dilation,
+        groups: c.groups,
+    };
+    Ok(Float::new(burn_conv3d(x, w, bias(inputs)?, options)))
+}

@@ -1,0 +1,164 @@
+//! Elementwise ops: activations, arithmetic with ONNX broadcasting, clipping, softmax.
+
+use super::Inputs;
+use crate::error::Result;
+use crate::onnx::op::{Binary, Unary};
+use crate::onnx::value::{Float, Ints, MAX_RANK, Value};
+use burn::tensor::activation as act;
+
+pub fn unary(op: Unary, x: &Float) -> Float {
+    x.map(|t| match op {
+        Unary::Relu => act::relu(t),
+        Unary::Sigmoid => act::sigmoid(t),
+        Unary::Tanh => act::tanh(t),
+        Unary::Exp => t.exp(),
+        Unary::Log => t.log(),
+        Unary::Sqrt => t.sqrt(),
+        Unary::Abs => t.abs(),
+        Unary::Neg => t.neg(),
+        Unary::Reciprocal => t.recip(),
+        Unary::Erf => t.erf(),
+        Unary::Softplus => act::softplus(t, 1.0),
+        Unary::HardSwish => act::hard_swish(t),
+        Unary::Selu => act::selu(t),
+        Unary::LeakyRelu(alpha) => act::leaky_relu(t, alpha),
+        Unary::Elu(alpha) => act::elu(t, alpha),
+        Unary::HardSigmoid { alpha, beta } => act::hard_sigmoid(t, alpha, beta),
+        Unary::Gelu { tanh: false } => act::gelu(t),
+        Unary::Gelu { tanh: true } => act::gelu_approximate(t),
+    })
+}
+
+fn apply(op: Binary, a: &Float, b: &Float) -> Float {
+    let rank = a.rank().max(b.rank());
+    let (a, b) = (a.t.clone(), b.t.clone());
+    let t = match op {
+        Binary::Add => a + b,
+        Binary::Sub => a - b,
+        Binary::Mul => a * b,
+        Binary::Div => a / b,
+        Binary::Pow => a.powf(b),
+        Binary::Max => a.max_pair(b),
+        Binary::Min => a.min_pair(b),
+    };
+    Float::padded(t, rank)
+}
+
+/// Two floats, or two integer tensors (shape arithmetic), broadcast as ONNX does.
+pub fn binary(op: Binary, inputs: &Inputs) -> Result<Value> {
+    match (inputs.get(0)?, inputs.get(1)?) {
+        (Value::Float(a), Value::Float(b)) => {
+            check_broadcast(inputs, &a.dims(), &b.dims())?;
+            Ok(Value::Float(apply(op, a, b)))
+        }
+        (Value::Int(a), Value::Int(b)) => int_binary(op, a, b, inputs).map(Value::Int),
+        _ => Err(inputs.error("mixes float and integer inputs")),
+    }
+}
+
+/// burn broadcasts size-1 axes silently and panics on others: check first, with the shapes.
+fn check_broadcast(inputs: &Inputs, a: &[usize], b: &[usize]) -> Result<()> {
+    let ok = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .all(|(&x, &y)| x == y || x == 1 || y == 1);
+    if ok && a.len().max(b.len()) <= MAX_RANK {
+        Ok(())
+    } else {
+        Err(inputs.error(format!("shapes {a:?} and {b:?} do not broadcast")))
+    }
+}
+
+fn int_binary(op: Binary, a: &Ints, b: &Ints, inputs: &Inputs) -> Result<Ints> {
+    let f = |x: i64, y: i64| -> Option<i64> {
+        match op {
+            Binary::Add => x.checked_add(y),
+            Binary::Sub => x.checked_sub(y),
+            Binary::Mul => x.checked_mul(y),
+            Binary::Div => x.checked_div(y),
+            Binary::Max => Some(x.max(y)),
+            Binary::Min => Some(x.min(y)),
+            Binary::Pow => u32::try_from(y).ok().and_then(|y| x.checked_pow(y)),
+        }
+    };
+    let (long, short, swap) = if a.data.len() >= b.data.len() {
+        (a, b, false)
+    } else {
+        (b, a, true)
+    };
+    if short.data.len() != 1 && short.data.len() != long.data.len() {
+        return Err(inputs.error(format!(
+            "integer shapes {:?} and {:?} do not broadcast",
+            a.shape, b.shape
+        )));
+    }
+    let data = long
+        .data
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let y = short.data[if short.data.len() == 1 { 0 } else { i }];
+            let (x, y) = if swap { (y, x) } else { (x, y) };
+            f(x, y).ok_or_else(|| inputs.error(format!("integer overflow in {x} and {y}")))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Ints {
+        data,
+        shape: long.shape.clone(),
+    })
+}
+
+/// Max, Min, Sum or Mean of any number of float inputs.
+pub fn variadic(op: Binary, mean: bool, inputs: &Inputs) -> Result<Float> {
+    let mut acc = inputs.float(0)?.clone();
+    let n = inputs.values.len();
+    for i in 1..n {
+        let next = inputs.float(i)?;
+        check_broadcast(inputs, &acc.dims(), &next.dims())?;
+        acc = apply(op, &acc, next);
+    }
+    Ok(if mean { acc.map(|t| t / n as f32) } else { acc })
+}
+
+pub fn softmax(x: &Float, axis: usize, log: bool) -> Result<Float> {
+    let dim = x.axis(axis as i64)?;
+    Ok(x.map(|t| {
+        if log {
+            act::log_softmax(t, dim)
+        } else {
+            act::softmax(t, dim)
+        }
+    }))
+}
+
+pub fn clip(config: &onnx_ir::node::clip::ClipConfig, inputs: &Inputs) -> Result<Float> {
+    use onnx_ir::node::clip::ClipInput;
+    let bound = |b: &Option<ClipInput>| -> Result<Option<f32>> {
+        match b {
+            None => Ok(None),
+            Some(ClipInput::Static(v)) => Ok(Some(*v as f32)),
+            Some(ClipInput::Runtime(r)) => {
+                let f = inputs.float(r.input_index)?;
+                let v =
+                    f.t.clone()
+                        .into_data()
+                        .convert::<f32>()
+                        .try_into_vec::<f32>()
+                        .unwrap_or_default();
+                Ok(v.first().copied())
+            }
+        }
+    };
+    let (lo, hi) = (bound(&config.min)?, bound(&config.max)?);
+    Ok(inputs.float(0)?.map(|t| {
+        let t = match lo {
+            Some(lo) => t.clamp_min(lo),
+            None => t,
+        };
+        match hi {
+            Some(hi) => t.clamp_max(hi),
+            None => t,
+        }
+    }))
+}

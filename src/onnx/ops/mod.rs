@@ -1,0 +1,84 @@
+//! Evaluation of each [`Op`] on [`Value`]s, one file per family of ops. Float ops are burn tensor
+//! ops, so burn's autodiff differentiates every one of them.
+
+mod conv;
+mod elementwise;
+mod linear;
+mod pool;
+mod reduce;
+mod shape;
+
+use super::op::Op;
+use super::value::{Float, Ints, Value};
+use crate::error::{Error, Result};
+
+/// The inputs of one node, with the node's name for errors.
+pub(crate) struct Inputs<'a> {
+    pub name: &'a str,
+    pub values: Vec<Option<&'a Value>>,
+}
+
+impl Inputs<'_> {
+    pub fn get(&self, i: usize) -> Result<&Value> {
+        self.values
+            .get(i)
+            .copied()
+            .flatten()
+            .ok_or_else(|| self.error(format!("input {i} is missing")))
+    }
+
+    pub fn float(&self, i: usize) -> Result<&Float> {
+        self.get(i)?.float(self.name)
+    }
+
+    pub fn ints(&self, i: usize) -> Result<&Ints> {
+        self.get(i)?.ints(self.name)
+    }
+
+    pub fn optional_float(&self, i: usize) -> Result<Option<&Float>> {
+        match self.values.get(i).copied().flatten() {
+            Some(v) => v.float(self.name).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn error(&self, why: impl std::fmt::Display) -> Error {
+        Error::invalid("onnx", format!("node {}: {why}", self.name))
+    }
+}
+
+/// Evaluates `op` on its inputs; returns its outputs in order.
+pub(crate) fn eval(op: &Op, inputs: &Inputs) -> Result<Vec<Value>> {
+    let one = |v: Float| Ok(vec![Value::Float(v)]);
+    match op {
+        Op::Unary(u) => one(elementwise::unary(*u, inputs.float(0)?)),
+        Op::Binary(b) => Ok(vec![elementwise::binary(*b, inputs)?]),
+        Op::Variadic(b, mean) => one(elementwise::variadic(*b, *mean, inputs)?),
+        Op::Softmax { axis, log } => one(elementwise::softmax(inputs.float(0)?, *axis, *log)?),
+        Op::Clip(c) => one(elementwise::clip(c, inputs)?),
+        Op::Conv1d(c) => one(conv::conv1d(c, inputs)?),
+        Op::Conv2d(c) => one(conv::conv2d(c, inputs)?),
+        Op::Conv3d(c) => one(conv::conv3d(c, inputs)?),
+        Op::MaxPool1d(c) => one(pool::max_pool1d(c, inputs)?),
+        Op::MaxPool2d(c) => one(pool::max_pool2d(c, inputs)?),
+        Op::MaxPool3d(c) => one(pool::max_pool3d(c, inputs)?),
+        Op::AvgPool1d(c) => one(pool::avg_pool1d(c, inputs)?),
+        Op::AvgPool2d(c) => one(pool::avg_pool2d(c, inputs)?),
+        Op::AvgPool3d(c) => one(pool::avg_pool3d(c, inputs)?),
+        Op::GlobalPool { max } => one(pool::global(*max, inputs.float(0)?)?),
+        Op::BatchNorm { epsilon } => one(reduce::batch_norm(*epsilon, inputs)?),
+        Op::Linear { transpose } => one(linear::linear(*transpose, inputs)?),
+        Op::Gemm(c) => one(linear::gemm(c, inputs)?),
+        Op::MatMul => one(linear::matmul(inputs.float(0)?, inputs.float(1)?)?),
+        Op::Reduce(kind, c) => one(reduce::reduce(*kind, c, inputs)?),
+        Op::Flatten { axis } => Ok(vec![shape::flatten(*axis, inputs)?]),
+        Op::Reshape(c) => Ok(vec![shape::reshape(c, inputs)?]),
+        Op::Transpose(perm) => one(shape::transpose(perm, inputs.float(0)?)?),
+        Op::Squeeze(c) => Ok(vec![shape::squeeze(c, inputs)?]),
+        Op::Unsqueeze(c) => Ok(vec![shape::unsqueeze(c, inputs)?]),
+        Op::Concat { axis } => Ok(vec![shape::concat(*axis, inputs)?]),
+        Op::Shape { start, end } => Ok(vec![shape::shape_of(*start, *end, inputs.get(0)?)]),
+        Op::Gather { axis } => Ok(vec![shape::gather(*axis, inputs)?]),
+        Op::Identity => Ok(vec![inputs.get(0)?.clone()]),
+    }
+}

@@ -1,0 +1,253 @@
+//! Ops that move values around without computing: Reshape, Flatten, Transpose, Squeeze,
+//! Unsqueeze, Concat, Shape, Gather. Integer values (the shape arithmetic exporters emit) are
+//! handled on the host; float ones stay burn tensors so gradients flow through them.
+
+use super::Inputs;
+use crate::error::Result;
+use crate::onnx::value::{Float, Ints, MAX_RANK, Value};
+use burn::tensor::Tensor;
+use onnx_ir::node::reshape::{ReshapeConfig, ReshapeInput};
+use onnx_ir::node::squeeze::{SqueezeConfig, SqueezeInput};
+use onnx_ir::node::unsqueeze::UnsqueezeConfig;
+
+fn dims_of(v: &Value) -> Vec<usize> {
+    match v {
+        Value::Float(f) => f.dims(),
+        Value::Int(i) => i.shape.clone(),
+    }
+}
+
+/// `v` with shape `shape` (same number of values).
+fn with_shape(v: &Value, shape: &[usize], inputs: &Inputs) -> Result<Value> {
+    match v {
+        Value::Float(f) => f.reshape(shape).map(Value::Float),
+        Value::Int(i) => {
+            if shape.iter().product::<usize>() != i.data.len() {
+                return Err(inputs.error(format!("cannot reshape {:?} to {shape:?}", i.shape)));
+            }
+            Ok(Value::Int(Ints {
+                data: i.data.clone(),
+                shape: shape.to_vec(),
+            }))
+        }
+    }
+}
+
+/// Resolves an ONNX axis (negative counts from the end) for a rank.
+fn axis(a: i64, rank: usize, inputs: &Inputs) -> Result<usize> {
+    let r = rank as i64;
+    let a = if a < 0 { a + r } else { a };
+    if (0..r).contains(&a) {
+        Ok(a as usize)
+    } else {
+        Err(inputs.error(format!("axis {a} is out of range for rank {rank}")))
+    }
+}
+
+pub fn reshape(c: &ReshapeConfig, inputs: &Inputs) -> Result<Value> {
+    let x = inputs.get(0)?;
+    let target: Vec<i64> = match &c.shape {
+        ReshapeInput::Static(s) => s.clone(),
+        ReshapeInput::Runtime(r) => inputs.ints(r.input_index)?.data.clone(),
+    };
+    let dims = dims_of(x);
+    let count: usize = dims.iter().product();
+    // 0 copies the input's size on that axis (ONNX's default allowzero = 0); -1 is inferred.
+    let mut shape = Vec::with_capacity(target.len());
+    let mut infer = None;
+    for (i, &d) in target.iter().enumerate() {
+        match d {
+            0 => shape.push(
+                *dims
+                    .get(i)
+                    .ok_or_else(|| inputs.error("a 0 in Reshape past the input's rank"))?,
+            ),
+            -1 if infer.is_none() => {
+                infer = Some(i);
+                shape.push(1);
+            }
+            d if d > 0 => shape.push(d as usize),
+            d => return Err(inputs.error(format!("Reshape to {target:?}: size {d}"))),
+        }
+    }
+    if let Some(i) = infer {
+        let known: usize = shape.iter().product();
+        if known == 0 || !count.is_multiple_of(known) {
+            return Err(inputs.error(format!("cannot reshape {dims:?} to {target:?}")));
+        }
+        shape[i] = count / known;
+    }
+    with_shape(x, &shape, inputs)
+}
+
+pub fn flatten(axis: usize, inputs: &Inputs) -> Result<Value> {
+    let x = inputs.get(0)?;
+    let dims = dims_of(x);
+    let axis = axis.min(dims.len());
+    let outer: usize = dims[..axis].iter().product();
+    let inner: usize = dims[axis..].iter().product();
+    with_shape(x, &[outer, inner], inputs)
+}
+
+pub fn transpose(perm: &[i64], x: &Float) -> Result<Float> {
+    let rank = x.rank();
+    let perm: Vec<usize> = if perm.is_empty() {
+        (0..rank).rev().collect()
+    } else {
+        perm.iter().map(|&p| p as usize).collect()
+    };
+    let mut seen = perm.clone();
+    seen.sort_unstable();
+    if seen != (0..rank).collect::<Vec<_>>() {
+        return Err(crate::error::Error::invalid(
+            "onnx",
+            format!("Transpose with perm {perm:?} of a rank-{rank} value"),
+        ));
+    }
+    let lead = MAX_RANK - rank;
+    let axes: [usize; MAX_RANK] =
+        std::array::from_fn(|i| if i < lead { i } else { lead + perm[i - lead] });
+    Ok(Float::padded(x.t.clone().permute(axes), rank))
+}
+
+pub fn squeeze(c: &SqueezeConfig, inputs: &Inputs) -> Result<Value> {
+    let x = inputs.get(0)?;
+    let dims = dims_of(x);
+    let axes: Option<Vec<i64>> = match &c.axes {
+        None => None,
+        Some(SqueezeInput::Static(a)) => Some(a.clone()),
+        Some(SqueezeInput::Runtime(r)) => Some(inputs.ints(r.input_index)?.data.clone()),
+    };
+    let drop: Vec<usize> = match axes {
+        None => (0..dims.len()).filter(|&i| dims[i] == 1).collect(),
+        Some(a) => a
+            .iter()
+            .map(|&a| axis(a, dims.len(), inputs))
+            .collect::<Result<_>>()?,
+    };
+    if let Some(&bad) = drop.iter().find(|&&i| dims[i] != 1) {
+        return Err(inputs.error(format!("Squeeze of axis {bad} of size {}", dims[bad])));
+    }
+    let shape: Vec<usize> = (0..dims.len())
+        .filter(|i| !drop.contains(i))
+        .map(|i| dims[i])
+        .collect();
+    with_shape(x, &shape, inputs)
+}
+
+pub fn unsqueeze(c: &UnsqueezeConfig, inputs: &Inputs) -> Result<Value> {
+    let x = inputs.get(0)?;
+    let dims = dims_of(x);
+    let axes: Vec<i64> = match c {
+        UnsqueezeConfig::Static(a) => a.clone(),
+        UnsqueezeConfig::Runtime(r) => inputs.ints(r.input_index)?.data.clone(),
+    };
+    let rank = dims.len() + axes.len();
+    let mut new: Vec<usize> = axes
+        .iter()
+        .map(|&a| axis(a, rank, inputs))
+        .collect::<Result<_>>()?;
+    new.sort_unstable();
+    let mut rest = dims.into_iter();
+    let shape: Vec<usize> = (0..rank)
+        .map(|i| {
+            if new.contains(&i) {
+                1
+            } else {
+                rest.next().unwrap_or(1)
+            }
+        })
+        .collect();
+    with_shape(x, &shape, inputs)
+}
+
+pub fn concat(axis_attr: usize, inputs: &Inputs) -> Result<Value> {
+    let first = inputs.get(0)?;
+    match first {
+        Value::Int(_) => {
+            // Shape arithmetic: 1-D lists (or scalars) joined.
+            let mut data = Vec::new();
+            for i in 0..inputs.values.len() {
+                data.extend_from_slice(&inputs.ints(i)?.data);
+            }
+            Ok(Value::Int(Ints::list(data)))
+        }
+        Value::Float(f) => {
+            let rank = f.rank();
+            let a = MAX_RANK - rank + axis(axis_attr as i64, rank, inputs)?;
+            let mut parts: Vec<Tensor<MAX_RANK>> = Vec::new();
+            for i in 0..inputs.values.len() {
+                let p = inputs.float(i)?;
+                let (pd, fd) = (p.dims(), f.dims());
+                let fits = p.rank() == rank
+                    && (0..rank).all(|k| MAX_RANK - rank + k == a || pd[k] == fd[k]);
+                if !fits {
+                    return Err(inputs.error(format!("Concat of {fd:?} and {pd:?}")));
+                }
+                parts.push(p.t.clone());
+            }
+            Ok(Value::Float(Float::padded(Tensor::cat(parts, a), rank)))
+        }
+    }
+}
+
+pub fn shape_of(start: usize, end: usize, x: &Value) -> Value {
+    let dims = dims_of(x);
+    let end = end.min(dims.len());
+    let start = start.min(end);
+    Value::Int(Ints::list(
+        dims[start..end].iter().map(|&d| d as i64).collect(),
+    ))
+}
+
+/// Gather with constant integer indices: along any axis of a float value (a tensor select), or
+/// from an integer list (shape arithmetic).
+pub fn gather(axis_attr: usize, inputs: &Inputs) -> Result<Value> {
+    let indices = inputs.ints(1)?;
+    let x = inputs.get(0)?;
+    let dims = dims_of(x);
+    let a = axis(axis_attr as i64, dims.len().max(1), inputs)?;
+    let size = dims.get(a).copied().unwrap_or(1) as i64;
+    let picked: Vec<usize> = indices
+        .data
+        .iter()
+        .map(|&i| {
+            let j = if i < 0 { i + size } else { i };
+            if (0..size).contains(&j) {
+                Ok(j as usize)
+            } else {
+                Err(inputs.error(format!("Gather index {i} out of range for size {size}")))
+            }
+        })
+        .collect::<Result<_>>()?;
+    // Output shape: input[..a] + indices.shape + input[a+1..].
+    let mut shape = dims[..a].to_vec();
+    shape.extend_from_slice(&indices.shape);
+    shape.extend_from_slice(&dims[(a + 1).min(dims.len())..]);
+    match x {
+        Value::Int(list) => {
+            let inner: usize = dims[a + 1..].iter().product();
+            let outer: usize = dims[..a].iter().product();
+            let mut data = Vec::with_capacity(outer * picked.len() * inner);
+            for o in 0..outer {
+                for &p in &picked {
+                    let start = (o * dims[a] + p) * inner;
+                    data.extend_from_slice(&list.data[start..start + inner]);
+                }
+            }
+            Ok(Value::Int(Ints { data, shape }))
+        }
+        Value::Float(f) => {
+            let device = f.t.device();
+            let idx: Vec<i64> = picked.iter().map(|&p| p as i64).collect();
+            let n = idx.len();
+            let idx = Tensor::<1, burn::tensor::Int>::from_data(
+                burn::tensor::TensorData::new(idx, [n]),
+                &device,
+            );
+            let selected =
+                Float::padded(f.t.clone().select(MAX_RANK - f.rank() + a, idx), f.rank());
+            selected.reshape(&shape).map(Value::Float)
+        }
+    }
+}

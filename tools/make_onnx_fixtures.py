@@ -1,0 +1,134 @@
+"""Writes tests/fixtures/onnx/: small PyTorch models exported to ONNX (random weights, batch-norm
+statistics that are not the identity), with inputs, onnxruntime's logits and PyTorch's input
+gradients, for the ONNX interpreter's parity tests (tests/onnx_parity.rs).
+
+For each model NAME:
+- NAME.onnx:        torch.onnx.export (TorchScript exporter, opset 17, dynamic batch axis)
+- NAME.x.npy:       float32 [2, ...], the inputs
+- NAME.logits.npy:  float32 [2, K], onnxruntime's outputs on them (checked against PyTorch's)
+- NAME.grad.npy:    float32 [2, ...], d/dx of the summed cross-entropy at labels NAME.y (PyTorch)
+- labels are [3, 1] for every model.
+
+Needs the anchor venv (../shared/bench/setup_venv.sh: torch, onnx, onnxruntime):
+    ~/.cache/avfoil-art-venv/bin/python tools/make_onnx_fixtures.py
+"""
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+import torch.nn as nn
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "onnx")
+LABELS = [3, 1]
+
+
+def randomise_batch_norm(model, gen):
+    """Running statistics and affine parameters far from the identity, so that a wrong batch norm
+    shows in the logits."""
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.5)
+            m.running_var.copy_(torch.rand(n, generator=gen) * 1.5 + 0.25)
+            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.2)
+
+
+class Cnn1d(nn.Module):
+    """A raw-waveform 1-D CNN: strided and dilated convolutions, a depthwise-separable block,
+    batch norm, max and average pooling, three activations, a global mean, a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv1d(1, 8, 9, stride=2, padding=4), nn.BatchNorm1d(8), nn.ReLU(),
+            nn.MaxPool1d(3, stride=2, padding=1),
+            nn.Conv1d(8, 8, 3, padding=1, groups=8), nn.Conv1d(8, 16, 1), nn.LeakyReLU(0.1),
+            nn.AvgPool1d(2),
+            nn.Conv1d(16, 16, 3, dilation=2, bias=False), nn.BatchNorm1d(16), nn.Tanh(),
+        )
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.features(x).mean(dim=2))
+
+
+class Cnn2d(nn.Module):
+    """A 2-D CNN on a waveform folded into a [16, 64] plane inside the graph (Reshape), with
+    sigmoid and hard-swish, 2-D max and average pooling, flatten and two linear layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 12, (3, 5), stride=(1, 2), padding=(1, 2)), nn.Sigmoid(),
+            nn.AvgPool2d(2), nn.Conv2d(12, 8, 1), nn.Hardswish(),
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(8 * 4 * 8, 24), nn.ELU(), nn.Linear(24, 5))
+
+    def forward(self, x):
+        return self.head(self.features(x.reshape(x.shape[0], 1, 16, 64)))
+
+
+class Cnn3d(nn.Module):
+    """A small video 3-D CNN on [3, 4, 16, 16] clips: 3-D convolution, batch norm, 3-D max and
+    average pooling, global average pooling, a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv3d(3, 6, 3, padding=1), nn.BatchNorm3d(6), nn.ReLU(),
+            nn.MaxPool3d((1, 2, 2)),
+            nn.Conv3d(6, 8, (2, 3, 3), padding=(0, 1, 1)), nn.ReLU(),
+            nn.AvgPool3d((1, 2, 2)),
+            nn.AdaptiveAvgPool3d(1),
+        )
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.head(torch.flatten(self.features(x), 1))
+
+
+MODELS = [
+    ("cnn1d", Cnn1d, (1, 400)),
+    ("cnn2d", Cnn2d, (1, 1024)),
+    ("cnn3d", Cnn3d, (3, 4, 16, 16)),
+]
+
+
+def write(name, make, shape):
+    gen = torch.Generator().manual_seed(sum(map(ord, name)))
+    torch.manual_seed(sum(map(ord, name)))
+    model = make()
+    with torch.no_grad():
+        randomise_batch_norm(model, gen)
+    model.eval()
+    x = torch.rand((2, *shape), generator=gen) * 2 - 1
+    path = os.path.join(OUT, f"{name}.onnx")
+    torch.onnx.export(
+        model, (x,), path, input_names=["x"], output_names=["logits"], opset_version=17,
+        dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False,
+    )
+    onnx.checker.check_model(onnx.load(path))
+    logits = ort.InferenceSession(path).run(None, {"x": x.numpy()})[0]
+    xg = x.clone().requires_grad_(True)
+    out = model(xg)
+    assert np.allclose(out.detach().numpy(), logits, rtol=1e-4, atol=1e-5), name
+    nn.functional.cross_entropy(out, torch.tensor(LABELS), reduction="sum").backward()
+    np.save(os.path.join(OUT, f"{name}.x.npy"), x.numpy().astype(np.float32))
+    np.save(os.path.join(OUT, f"{name}.logits.npy"), logits.astype(np.float32))
+    np.save(os.path.join(OUT, f"{name}.grad.npy"), xg.grad.numpy().astype(np.float32))
+    ops = sorted({n.op_type for n in onnx.load(path).graph.node})
+    print(f"wrote {path}: {os.path.getsize(path)} bytes, ops {', '.join(ops)}")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for name, make, shape in MODELS:
+        write(name, make, shape)
+
+
+if __name__ == "__main__":
+    main()
