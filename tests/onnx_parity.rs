@@ -5,7 +5,8 @@
 
 mod common;
 use avfoil::array::tensor_to_vec;
-use avfoil::classifier::Model;
+use avfoil::attack::{Attack, Common, Eps, Fgm, Pgd};
+use avfoil::classifier::{Classifier, Model};
 use avfoil::media::npy::read_npy;
 use burn::tensor::Device;
 use common::rel_err;
@@ -17,6 +18,59 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/onnx")
         .join(name)
+}
+
+fn npy(name: &str) -> Vec<f32> {
+    read_npy(&fixture(name)).unwrap().data
+}
+
+/// Fraction of values within `tol` of the reference (FGM and PGD take signs of gradients, which
+/// rounding may flip where a gradient is nearly zero).
+fn agreement(ours: &[f32], want: &[f32], tol: f32) -> f64 {
+    assert_eq!(ours.len(), want.len());
+    let close = ours
+        .iter()
+        .zip(want)
+        .filter(|(a, b)| (*a - *b).abs() <= tol);
+    close.count() as f64 / want.len() as f64
+}
+
+/// FGM (eps 0.05) and PGD (eps 0.1, step 0.02, 10 steps) at the fixture's labels, as PyTorch.
+fn check_attacks(name: &str, clf: &dyn Classifier, x: &burn::tensor::Tensor<2>) {
+    let common = |eps: f32, step: f32| Common {
+        eps: Eps::Scalar(eps),
+        eps_step: Eps::Scalar(step),
+        ..Default::default()
+    };
+    let fgm = Fgm {
+        common: common(0.05, 0.05),
+        minimal: false,
+    };
+    let ours = fgm
+        .generate(clf, x, Some(&LABELS), None)
+        .unwrap()
+        .adversarial;
+    let a = agreement(&tensor_to_vec(ours), &npy(&format!("{name}.fgm.npy")), 1e-5);
+    assert!(
+        a >= 0.999,
+        "{name}: FGM agrees with PyTorch on {:.3}%",
+        a * 100.0
+    );
+    let pgd = Pgd {
+        common: common(0.1, 0.02),
+        max_iter: 10,
+        ..Default::default()
+    };
+    let ours = pgd
+        .generate(clf, x, Some(&LABELS), None)
+        .unwrap()
+        .adversarial;
+    let a = agreement(&tensor_to_vec(ours), &npy(&format!("{name}.pgd.npy")), 1e-4);
+    assert!(
+        a >= 0.995,
+        "{name}: PGD agrees with PyTorch on {:.3}%",
+        a * 100.0
+    );
 }
 
 fn check(name: &str) {
@@ -40,12 +94,13 @@ fn check(name: &str) {
         e < 1e-4,
         "{name}: logits differ from onnxruntime's by {e:.2e}"
     );
-    let grad = tensor_to_vec(clf.loss_gradient(x, &LABELS).unwrap());
+    let grad = tensor_to_vec(clf.loss_gradient(x.clone(), &LABELS).unwrap());
     let e = rel_err(&grad, &want_grad);
     assert!(
         e < 1e-3,
         "{name}: input gradient differs from PyTorch's by {e:.2e}"
     );
+    check_attacks(name, clf.as_ref(), &x);
 }
 
 #[test]
@@ -61,4 +116,79 @@ fn a_2d_cnn_with_shape_arithmetic_matches_pytorch() {
 #[test]
 fn a_3d_cnn_with_composed_3d_pooling_matches_pytorch() {
     check("cnn3d");
+}
+
+/// A model directory around a graph that ends in a softmax: `scores = "probabilities"` makes the
+/// losses those of the logits, so its gradients are cnn1d's; the output is chosen by its name.
+#[test]
+fn a_graph_of_probabilities_gives_the_gradients_of_its_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("cnn1d_softmax.onnx"), dir.path().join("g.onnx")).unwrap();
+    let toml = |output: &str| {
+        format!(
+            "architecture = \"onnx\"\nclasses = [\"0\", \"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\", \"8\", \"9\"]\n\
+             [onnx]\nfile = \"g.onnx\"\noutput = \"{output}\"\nscores = \"probabilities\"\n\
+             [input]\nmodality = \"audio\"\nshape = [1, 400]\nsample_rate = 8000\n"
+        )
+    };
+    std::fs::write(dir.path().join("model.toml"), toml("probabilities")).unwrap();
+    let model = Model::load(dir.path(), &Device::flex()).unwrap();
+    let x = read_npy(&fixture("cnn1d.x.npy"))
+        .unwrap()
+        .to_tensor(2, &Device::flex());
+    let grad = tensor_to_vec(model.classifier.loss_gradient(x, &LABELS).unwrap());
+    let e = rel_err(&grad, &npy("cnn1d.grad.npy"));
+    assert!(e < 1e-3, "gradient differs from the logits' by {e:.2e}");
+    // An output the graph does not have is named, with those it has.
+    std::fs::write(dir.path().join("model.toml"), toml("scores")).unwrap();
+    let e = Model::load(dir.path(), &Device::flex())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("\"scores\"") && e.contains("probabilities"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unsupported_ops_are_refused_before_any_work_naming_op_node_and_opset() {
+    let e = Model::open(
+        fixture("unsupported.onnx").to_str().unwrap(),
+        &Device::flex(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    for want in [
+        "unsupported.onnx",
+        "Cos (node the_cos)",
+        "Det (node the_det)",
+        "opset 17",
+    ] {
+        assert!(e.contains(want), "{want:?} missing from: {e}");
+    }
+}
+
+#[test]
+fn corrupt_and_truncated_graphs_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(fixture("cnn2d.onnx")).unwrap();
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("truncated.onnx", good[..good.len() / 2].to_vec()),
+        (
+            "noise.onnx",
+            (0..4000u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+        ),
+        ("empty.onnx", Vec::new()),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let e = Model::open(path.to_str().unwrap(), &Device::flex()).err();
+        let e = e.unwrap_or_else(|| panic!("{name} loaded")).to_string();
+        assert!(e.contains(name), "{name}: {e}");
+    }
 }

@@ -67,6 +67,7 @@ struct Seeds {
     pytorch: Vec<u8>,
     model_toml: Vec<u8>,
     scenario: Vec<u8>,
+    onnx: Vec<u8>,
 }
 
 fn seeds() -> &'static Seeds {
@@ -118,6 +119,7 @@ fn seeds() -> &'static Seeds {
             pytorch: fixture("tests/fixtures/raw_audio_cnn/model.pt"),
             model_toml: fixture("tests/fixtures/raw_audio_cnn/model.toml"),
             scenario: fixture("scenarios/audio-notebook.toml"),
+            onnx: fixture("tests/fixtures/onnx/cnn1d.onnx"),
         }
     })
 }
@@ -201,6 +203,9 @@ fn read_jpeg(b: &[u8]) {
 fn read_mp4(b: &[u8]) {
     let _ = avfoil::video::mp4_read::decode_mp4(Path::new("fuzz.mp4"), b);
 }
+fn read_onnx(b: &[u8]) {
+    let _ = avfoil::onnx::Plan::from_bytes(Path::new("fuzz.onnx"), b);
+}
 fn read_safetensors(b: &[u8]) {
     let _ = Weights::from_safetensors_bytes("fuzz.safetensors", b);
 }
@@ -258,6 +263,20 @@ proptest! {
         let seed = [&seeds.mp4, &seeds.mp4_444, &seeds.mp4_fragmented][which];
         read_mp4(&mutate(seed, &edits));
         read_mp4(&noise);
+    }
+}
+fuzz_reader!(onnx_reader_survives_hostile_bytes, onnx, read_onnx, 256);
+// A mutated graph that still parses is also run (the probe batch every ONNX model gets at load):
+// shapes, pads and strides from hostile attributes must give errors, not panics or huge buffers.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #[test]
+    fn onnx_models_survive_hostile_graphs(edits in edits()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.onnx");
+        std::fs::write(&path, mutate(&seeds().onnx, &edits)).unwrap();
+        let device = burn::tensor::Device::flex();
+        let _ = avfoil::classifier::Model::open(path.to_str().unwrap(), &device);
     }
 }
 fuzz_reader!(

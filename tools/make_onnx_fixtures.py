@@ -7,7 +7,14 @@ For each model NAME:
 - NAME.x.npy:       float32 [2, ...], the inputs
 - NAME.logits.npy:  float32 [2, K], onnxruntime's outputs on them (checked against PyTorch's)
 - NAME.grad.npy:    float32 [2, ...], d/dx of the summed cross-entropy at labels NAME.y (PyTorch)
-- labels are [3, 1] for every model.
+- NAME.fgm.npy:      FGM (L-inf, eps 0.05) at those labels: x + eps · sign(grad)
+- NAME.pgd.npy:      PGD (L-inf, eps 0.1, step 0.02, 10 steps, no random start) at those labels
+- labels are [3, 1] for every model; no clipping (a bare ONNX file has no input range).
+
+Also:
+- cnn1d_softmax.onnx: cnn1d with a softmax on its output (a graph that ends in probabilities; its
+                      model.toml says so, and its gradients must equal cnn1d's).
+- unsupported.onnx:   x -> Cos -> Det: ops avfoil does not evaluate, for the error that names them.
 
 Needs the anchor venv (../shared/bench/setup_venv.sh: torch, onnx, onnxruntime):
     ~/.cache/avfoil-art-venv/bin/python tools/make_onnx_fixtures.py
@@ -98,6 +105,27 @@ MODELS = [
 ]
 
 
+def pgd(model, x, eps, step, steps):
+    """L-inf PGD from x itself, projected onto the eps-ball after every step (ART's semantics)."""
+    adv = x.clone()
+    for _ in range(steps):
+        adv.requires_grad_(True)
+        loss = nn.functional.cross_entropy(model(adv), torch.tensor(LABELS), reduction="sum")
+        (grad,) = torch.autograd.grad(loss, adv)
+        with torch.no_grad():
+            adv = x + (adv + step * grad.sign() - x).clamp(-eps, eps)
+    return adv.detach()
+
+
+class WithSoftmax(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return torch.softmax(self.inner(x), dim=1)
+
+
 def write(name, make, shape):
     gen = torch.Generator().manual_seed(sum(map(ord, name)))
     torch.manual_seed(sum(map(ord, name)))
@@ -120,14 +148,46 @@ def write(name, make, shape):
     np.save(os.path.join(OUT, f"{name}.x.npy"), x.numpy().astype(np.float32))
     np.save(os.path.join(OUT, f"{name}.logits.npy"), logits.astype(np.float32))
     np.save(os.path.join(OUT, f"{name}.grad.npy"), xg.grad.numpy().astype(np.float32))
+    np.save(os.path.join(OUT, f"{name}.fgm.npy"), (x + 0.05 * xg.grad.sign()).numpy())
+    np.save(os.path.join(OUT, f"{name}.pgd.npy"), pgd(model, x, 0.1, 0.02, 10).numpy())
     ops = sorted({n.op_type for n in onnx.load(path).graph.node})
     print(f"wrote {path}: {os.path.getsize(path)} bytes, ops {', '.join(ops)}")
+    return model, x
+
+
+def write_softmax(model, x):
+    path = os.path.join(OUT, "cnn1d_softmax.onnx")
+    torch.onnx.export(
+        WithSoftmax(model), (x,), path, input_names=["x"], output_names=["probabilities"],
+        opset_version=17, dynamic_axes={"x": {0: "batch"}, "probabilities": {0: "batch"}},
+        dynamo=False,
+    )
+    print(f"wrote {path}: {os.path.getsize(path)} bytes")
+
+
+def write_unsupported():
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        [helper.make_node("Cos", ["x"], ["c"], name="the_cos"),
+         helper.make_node("Det", ["c"], ["y"], name="the_det")],
+        "unsupported",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path = os.path.join(OUT, "unsupported.onnx")
+    onnx.save(model, path)
+    print(f"wrote {path}: {os.path.getsize(path)} bytes")
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
     for name, make, shape in MODELS:
-        write(name, make, shape)
+        model, x = write(name, make, shape)
+        if name == "cnn1d":
+            write_softmax(model, x)
+    write_unsupported()
 
 
 if __name__ == "__main__":

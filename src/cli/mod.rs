@@ -10,6 +10,7 @@ mod demo;
 mod demo_video;
 mod eval;
 mod inputs;
+mod inspect;
 mod list;
 mod predict;
 mod train;
@@ -54,6 +55,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// List the attacks, defences and model families, with every parameter and its default.
     List(list::ListArgs),
+    /// What an ONNX file holds (inputs, outputs, opset, ops, parameters) and which of its ops
+    /// avfoil cannot evaluate.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Runs the parsed command line.
@@ -69,6 +73,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data(args) => data::run(args),
         Command::Eval(args) => eval::run(args, &device),
         Command::List(args) => list::run(args),
+        Command::Inspect(args) => inspect::run(args),
     }
 }
 

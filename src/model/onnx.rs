@@ -48,6 +48,7 @@ fn build(config: &ModelConfig, files: &mut ModelFiles, device: &Device) -> Resul
     };
     let plan = Arc::new(Plan::read(&path)?);
     compile(
+        &path,
         plan,
         onnx,
         &config.input.shape,
@@ -55,14 +56,16 @@ fn build(config: &ModelConfig, files: &mut ModelFiles, device: &Device) -> Resul
         device,
     )
     .map_err(|e| match e {
-        Error::Unsupported(_) => e,
-        other => Error::decode(&path, other.to_string()),
+        // Errors of the graph's shapes and values name the file; the rest already do.
+        Error::InvalidArgument { .. } => Error::decode(&path, e.to_string()),
+        other => other,
     })
 }
 
 /// The graph as a network taking examples of `shape` and giving `classes` scores, checked on a
 /// probe batch of zeros so that a graph that does not fit fails here, not in an attack.
 pub fn compile(
+    path: &std::path::Path,
     plan: Arc<Plan>,
     onnx: &OnnxConfig,
     shape: &[usize],
@@ -108,7 +111,7 @@ pub fn compile(
         device,
     )?;
     let d: usize = shape.iter().product();
-    let probe = eval.run(Tensor::zeros([1, d], device))?;
+    let probe = probe(path, &eval, d, device)?;
     if probe.dims()[1] != classes {
         return Err(Error::invalid(
             "classes",
@@ -162,6 +165,14 @@ pub fn bare_file(path: &std::path::Path) -> Result<ModelSource> {
             first.name, first.shape
         )));
     };
+    let values = example.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if values.is_none_or(|v| v == 0 || v > super::config::MAX_INPUT_ELEMENTS) {
+        return Err(needs_toml(format!(
+            "its input {:?} holds no values or more than {} per example",
+            first.shape,
+            super::config::MAX_INPUT_ELEMENTS
+        )));
+    }
     let (modality, shape) = match example.as_slice() {
         [l] => (Modality::Audio, vec![1, *l]),
         [_, _] => (Modality::Audio, example.clone()),
@@ -229,6 +240,19 @@ pub fn bare_file(path: &std::path::Path) -> Result<ModelSource> {
         config,
         files: ModelFiles::new(dir, None),
     })
+}
+
+/// The scores of one example of zeros: where a graph whose shapes do not fit fails, as an error
+/// naming the file (burn panics on shapes it cannot combine; the ops check what they can first).
+fn probe(
+    path: &std::path::Path,
+    network: &OnnxNetwork,
+    d: usize,
+    device: &Device,
+) -> Result<Tensor<2>> {
+    crate::error::no_panic(path, "ONNX graph", || {
+        network.run(Tensor::zeros([1, d], device))
+    })?
 }
 
 /// Which of `names` the model uses: the one named, else the first.

@@ -51,6 +51,17 @@ impl OnnxNetwork {
         scores: Scores,
         device: &Device,
     ) -> Result<Self> {
+        if input >= plan.input_slots.len() || output >= plan.output_slots.len() {
+            return Err(Error::invalid(
+                "onnx",
+                format!(
+                    "the graph has {} inputs and {} outputs; input {input} and output {output} \
+                     were asked for",
+                    plan.input_slots.len(),
+                    plan.output_slots.len()
+                ),
+            ));
+        }
         let constants = plan
             .constants
             .iter()

@@ -81,20 +81,55 @@ pub struct Plan {
     pub op_counts: BTreeMap<String, usize>,
     /// Values in the float constants (the parameters).
     pub parameter_count: usize,
+    /// The opsets the file imports: (domain, version); `ai.onnx` is the standard one.
+    pub opsets: Vec<(String, i64)>,
+    /// Nodes avfoil cannot evaluate, as `OpType (node name)`: empty in a plan that runs.
+    pub unsupported: Vec<String>,
 }
 
 /// The most nodes a graph may have: a bound on the work a hostile file can ask for.
 const MAX_NODES: usize = 100_000;
 
 impl Plan {
-    /// Parses the ONNX file at `path`.
+    /// Parses the ONNX file at `path` for running: every op must be supported.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(path, &bytes)
     }
 
-    /// Parses an ONNX file already in memory; `path` names it in errors.
+    /// [`Plan::read`] on bytes already in memory; `path` names the file in errors.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let plan = Self::parse(path, bytes)?;
+        if !plan.unsupported.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "{}: ONNX ops avfoil cannot evaluate: {} (opset {}); docs/onnx.md lists the \
+                 supported ops",
+                path.display(),
+                plan.unsupported.join(", "),
+                plan.standard_opset()
+                    .map_or("unknown".into(), |v| v.to_string())
+            )));
+        }
+        Ok(plan)
+    }
+
+    /// The version of the standard (`ai.onnx`) opset the file imports.
+    pub fn standard_opset(&self) -> Option<i64> {
+        self.opsets
+            .iter()
+            .find(|(d, _)| d.is_empty() || d == "ai.onnx")
+            .map(|(_, v)| *v)
+    }
+
+    /// Parses an ONNX file, recording (not refusing) the ops avfoil cannot evaluate: for
+    /// `avfoil inspect`.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
+        use onnx_ir::Message;
+        let proto = crate::error::no_panic(path, "ONNX parser", || {
+            onnx_ir::ModelProto::parse_from_bytes(bytes)
+        })?
+        .map_err(|e| Error::decode(path, format!("not an ONNX model: {e}")))?;
+        let file = FileNames::of(&proto);
         let graph = crate::error::no_panic(path, "ONNX parser", || {
             onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes)
         })?
@@ -112,9 +147,7 @@ impl Plan {
         let input_slots = graph.inputs.iter().map(|a| builder.slot(&a.name)).collect();
         let mut unsupported = Vec::new();
         let mut steps = Vec::new();
-        let mut op_counts = BTreeMap::new();
         for node in &graph.nodes {
-            *op_counts.entry(node.node_type().to_string()).or_insert(0) += 1;
             match Op::from_node(node) {
                 Ok(op) => {
                     let inputs = node
@@ -137,16 +170,11 @@ impl Plan {
                     });
                 }
                 Err(why) => {
-                    unsupported.push(format!("{} (node {}){why}", op_name(node), node.name()))
+                    let op = op_name(node);
+                    let name = file.node_name(&op, node.name());
+                    unsupported.push(format!("{op} (node {name}){why}"));
                 }
             }
-        }
-        if !unsupported.is_empty() {
-            return Err(Error::Unsupported(format!(
-                "{}: ONNX ops avfoil cannot evaluate: {}; docs/onnx.md lists the supported ops",
-                path.display(),
-                unsupported.join(", ")
-            )));
         }
         let output_slots: Vec<usize> = graph
             .outputs
@@ -167,13 +195,88 @@ impl Plan {
             steps,
             slot_count: builder.slots.len() + builder.constants.len(),
             constants: builder.constants,
-            inputs: graph.inputs.iter().map(Port::of).collect(),
-            outputs: graph.outputs.iter().map(Port::of).collect(),
+            inputs: file.rename(graph.inputs.iter().map(Port::of).collect(), &file.inputs),
+            outputs: file.rename(graph.outputs.iter().map(Port::of).collect(), &file.outputs),
             input_slots,
             output_slots,
-            op_counts,
+            op_counts: file.op_counts,
             parameter_count,
+            opsets: file.opsets,
+            unsupported,
         })
+    }
+}
+
+/// What the file itself says, which onnx-ir's graph no longer does: onnx-ir renames nodes and
+/// graph inputs and outputs (`linear2_out1` for `logits`) and splits op types (`Conv2d`).
+struct FileNames {
+    opsets: Vec<(String, i64)>,
+    /// Node names per op type, in file order.
+    nodes: HashMap<String, Vec<String>>,
+    op_counts: BTreeMap<String, usize>,
+    /// Graph inputs that are not initialisers, and graph outputs.
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+impl FileNames {
+    fn of(proto: &onnx_ir::ModelProto) -> Self {
+        let graph = proto.graph.as_ref();
+        let mut nodes: HashMap<String, Vec<String>> = HashMap::new();
+        let mut op_counts = BTreeMap::new();
+        for n in graph.map(|g| g.node.as_slice()).unwrap_or_default() {
+            nodes
+                .entry(n.op_type.clone())
+                .or_default()
+                .push(n.name.clone());
+            *op_counts.entry(n.op_type.clone()).or_insert(0) += 1;
+        }
+        let initialisers: Vec<&str> = graph
+            .map(|g| g.initializer.iter().map(|t| t.name.as_str()).collect())
+            .unwrap_or_default();
+        let names = |list: Option<&[onnx_ir::ValueInfoProto]>, skip: &[&str]| -> Vec<String> {
+            list.unwrap_or_default()
+                .iter()
+                .filter(|v| !skip.contains(&v.name.as_str()))
+                .map(|v| v.name.clone())
+                .collect()
+        };
+        Self {
+            opsets: proto
+                .opset_import
+                .iter()
+                .map(|o| (o.domain.clone(), o.version))
+                .collect(),
+            nodes,
+            op_counts,
+            inputs: names(graph.map(|g| g.input.as_slice()), &initialisers),
+            outputs: names(graph.map(|g| g.output.as_slice()), &[]),
+        }
+    }
+
+    /// The file's name of the node onnx-ir calls `renamed` (`cos1`: the first `Cos` node), when
+    /// the file names it.
+    fn node_name(&self, op: &str, renamed: &str) -> String {
+        let k: usize = renamed
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap_or(0);
+        self.nodes
+            .get(op)
+            .and_then(|names| names.get(k.wrapping_sub(1)))
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .unwrap_or_else(|| renamed.to_string())
+    }
+
+    /// Ports with the file's names, where it has one per port.
+    fn rename(&self, mut ports: Vec<Port>, names: &[String]) -> Vec<Port> {
+        if names.len() == ports.len() {
+            for (p, n) in ports.iter_mut().zip(names) {
+                p.name = n.clone();
+            }
+        }
+        ports
     }
 }
 

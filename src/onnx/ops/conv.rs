@@ -78,6 +78,30 @@ fn check_channels(inputs: &Inputs, x: &[usize], w: &[usize], groups: usize) -> R
     }
 }
 
+/// The output's shape, checked against the size limit before the convolution allocates it.
+fn check_conv_output(
+    inputs: &Inputs,
+    x: &[usize],
+    w: &[usize],
+    pads: &[(usize, usize)],
+    stride: &[usize],
+    dilation: &[usize],
+) -> Result<()> {
+    let mut dims = vec![x[0], w[0]];
+    for i in 0..pads.len() {
+        let span = (w[2 + i].max(1) - 1) * dilation[i] + 1;
+        let padded = x[2 + i] + pads[i].0 + pads[i].1;
+        if padded < span || stride[i] == 0 {
+            return Err(inputs.error(format!(
+                "a kernel of {:?} does not fit the input {x:?} with pads {pads:?}",
+                &w[2..]
+            )));
+        }
+        dims.push((padded - span) / stride[i] + 1);
+    }
+    inputs.check_output(x[0], &dims)
+}
+
 fn bias(inputs: &Inputs) -> Result<Option<Tensor<1>>> {
     inputs
         .optional_float(2)?
@@ -97,6 +121,14 @@ pub fn conv1d(c: &Conv1dConfig, inputs: &Inputs) -> Result<Float> {
         [c.stride],
         [c.dilation],
     );
+    check_conv_output(
+        inputs,
+        &x.dims(),
+        &w.dims(),
+        &pads,
+        &[c.stride],
+        &[c.dilation],
+    )?;
     let options = ConvOptions {
         stride: [c.stride],
         padding: pads,
@@ -118,6 +150,7 @@ pub fn conv2d(c: &Conv2dConfig, inputs: &Inputs) -> Result<Float> {
         c.stride,
         c.dilation,
     );
+    check_conv_output(inputs, &x.dims(), &w.dims(), &pads, &c.stride, &c.dilation)?;
     let options = ConvOptions {
         stride: c.stride,
         padding: pads,
@@ -141,6 +174,7 @@ pub fn conv3d(c: &Conv3dConfig, inputs: &Inputs) -> Result<Float> {
         c.stride,
         c.dilation,
     );
+    check_conv_output(inputs, &x.dims(), &w.dims(), &pads, &c.stride, &c.dilation)?;
     if pads.iter().any(|(b, e)| b != e) {
         x = x.pad(pads, PadMode::Constant(0.0));
         pads = [(0, 0); 3];

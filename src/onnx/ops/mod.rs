@@ -12,6 +12,9 @@ use super::op::Op;
 use super::value::{Float, Ints, Value};
 use crate::error::{Error, Result};
 
+/// The most values one op may produce per example (1 GiB of float32).
+pub const MAX_EXAMPLE_VALUES: usize = 1 << 28;
+
 /// The inputs of one node, with the node's name for errors.
 pub(crate) struct Inputs<'a> {
     pub name: &'a str,
@@ -39,6 +42,22 @@ impl Inputs<'_> {
         match self.values.get(i).copied().flatten() {
             Some(v) => v.float(self.name).map(Some),
             None => Ok(None),
+        }
+    }
+
+    /// Refuses an output of more than [`MAX_EXAMPLE_VALUES`] values per example, before it is
+    /// allocated: sizes that come from attributes (pads, strides) are bounded like sizes from
+    /// headers.
+    pub fn check_output(&self, batch: usize, dims: &[usize]) -> Result<()> {
+        let values = dims
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .map(|n| n / batch.max(1));
+        match values {
+            Some(v) if v <= MAX_EXAMPLE_VALUES => Ok(()),
+            _ => Err(self.error(format!(
+                "its output {dims:?} would hold more than {MAX_EXAMPLE_VALUES} values per example"
+            ))),
         }
     }
 

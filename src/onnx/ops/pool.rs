@@ -20,17 +20,25 @@ fn spatial<const N: usize, const D: usize>(x: &Tensor<D>) -> [usize; N] {
     std::array::from_fn(|i| dims[2 + i])
 }
 
-/// Refuses windows larger than the padded input (burn would panic or return nothing).
+/// Refuses windows larger than the padded input (burn would panic or return nothing), zero
+/// strides, and padding as wide as the window (which ONNX forbids, and which would let an
+/// attribute size the output).
 fn check_window(
     inputs: &Inputs,
     input: &[usize],
     kernel: &[usize],
     pads: &[(usize, usize)],
+    stride: &[usize],
 ) -> Result<()> {
     for i in 0..kernel.len() {
-        if kernel[i] == 0 || kernel[i] > input[i] + pads[i].0 + pads[i].1 {
+        let fits = kernel[i] > 0
+            && stride[i] > 0
+            && kernel[i] <= input[i] + pads[i].0 + pads[i].1
+            && pads[i].0.max(pads[i].1) < kernel[i].max(2);
+        if !fits {
             return Err(inputs.error(format!(
-                "a pooling window of {kernel:?} does not fit the input's {input:?}"
+                "a pooling window of {kernel:?} with strides {stride:?} and pads {pads:?} does \
+                 not fit the input's {input:?}"
             )));
         }
     }
@@ -56,7 +64,7 @@ pub fn max_pool1d(c: &MaxPool1dConfig, inputs: &Inputs) -> Result<Float> {
         [c.stride],
         [c.dilation],
     );
-    check_window(inputs, &input, &[c.kernel_size], &padding)?;
+    check_window(inputs, &input, &[c.kernel_size], &padding, &[c.stride])?;
     let options = MaxPoolOptions {
         kernel_size: [c.kernel_size],
         stride: [c.stride],
@@ -78,7 +86,7 @@ pub fn max_pool2d(c: &MaxPool2dConfig, inputs: &Inputs) -> Result<Float> {
         c.strides,
         c.dilation,
     );
-    check_window(inputs, &input, &c.kernel_size, &padding)?;
+    check_window(inputs, &input, &c.kernel_size, &padding, &c.strides)?;
     let options = MaxPoolOptions {
         kernel_size: c.kernel_size,
         stride: c.strides,
@@ -102,7 +110,7 @@ pub fn max_pool3d(c: &MaxPool3dConfig, inputs: &Inputs) -> Result<Float> {
         c.strides,
         c.dilation,
     );
-    check_window(inputs, &input, &c.kernel_size, &p)?;
+    check_window(inputs, &input, &c.kernel_size, &p, &c.strides)?;
     let [kt, kh, kw] = c.kernel_size;
     let [st, sh, sw] = c.strides;
     let [dt, dh, dw] = c.dilation;
@@ -143,7 +151,7 @@ pub fn avg_pool1d(c: &AvgPool1dConfig, inputs: &Inputs) -> Result<Float> {
         [c.stride],
         [1],
     );
-    check_window(inputs, &input, &[c.kernel_size], &padding)?;
+    check_window(inputs, &input, &[c.kernel_size], &padding, &[c.stride])?;
     let options = AvgPoolOptions {
         kernel_size: [c.kernel_size],
         stride: [c.stride],
@@ -166,7 +174,7 @@ pub fn avg_pool2d(c: &AvgPool2dConfig, inputs: &Inputs) -> Result<Float> {
         c.strides,
         [1, 1],
     );
-    check_window(inputs, &input, &c.kernel_size, &padding)?;
+    check_window(inputs, &input, &c.kernel_size, &padding, &c.strides)?;
     let options = AvgPoolOptions {
         kernel_size: c.kernel_size,
         stride: c.strides,
@@ -193,7 +201,7 @@ pub fn avg_pool3d(c: &AvgPool3dConfig, inputs: &Inputs) -> Result<Float> {
         c.strides,
         [1; 3],
     );
-    check_window(inputs, &input, &c.kernel_size, &p)?;
+    check_window(inputs, &input, &c.kernel_size, &p, &c.strides)?;
     let [kt, kh, kw] = c.kernel_size;
     let [st, sh, sw] = c.strides;
     let frames = burn_pool::avg_pool2d(
