@@ -192,3 +192,8 @@ fn corrupt_and_truncated_graphs_are_errors_naming_the_file() {
         assert!(e.contains(name), "{name}: {e}");
     }
 }
+
+#[test]
+fn a_crnn_with_a_bidirectional_lstm_matches_pytorch() {
+    check("crnn_lstm");
+}

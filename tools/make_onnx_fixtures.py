@@ -98,10 +98,31 @@ class Cnn3d(nn.Module):
         return self.head(torch.flatten(self.features(x), 1))
 
 
+class Crnn(nn.Module):
+    """A CRNN: reflect padding, a strided 1-D convolution, a bidirectional batch-first LSTM, the
+    two directions split apart, the last and first time steps picked, every second feature kept
+    (a strided Slice), a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 8, 16, stride=8)
+        self.lstm = nn.LSTM(8, 12, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(6, 7)
+
+    def forward(self, x):
+        x = nn.functional.pad(x, (8, 8), mode="reflect")
+        x = torch.relu(self.conv(x)).transpose(1, 2)
+        out, _ = self.lstm(x)
+        forward, backward = out.split(12, dim=2)
+        y = forward[:, -1] + backward[:, 0]
+        return self.head(y[:, ::2])
+
+
 MODELS = [
     ("cnn1d", Cnn1d, (1, 400)),
     ("cnn2d", Cnn2d, (1, 1024)),
     ("cnn3d", Cnn3d, (3, 4, 16, 16)),
+    ("crnn_lstm", Crnn, (1, 400)),
 ]
 
 

@@ -34,6 +34,7 @@ pub struct OnnxNetwork {
     /// Which graph output holds the scores.
     output: usize,
     scores: Scores,
+    device: Device,
 }
 
 /// Probabilities are floored here before the logarithm, so a probability of 0 gives a large
@@ -82,6 +83,7 @@ impl OnnxNetwork {
             example_shape,
             output,
             scores,
+            device: device.clone(),
         })
     }
 
@@ -98,6 +100,7 @@ impl OnnxNetwork {
             Some(Value::Float(Float::new(x).reshape(&shape)?));
         for step in &self.plan.steps {
             let inputs = Inputs {
+                device: &self.device,
                 name: &step.name,
                 values: step
                     .inputs
@@ -105,7 +108,7 @@ impl OnnxNetwork {
                     .map(|s| s.and_then(|s| slots[s].as_ref()))
                     .collect(),
             };
-            let outputs = eval(&step.op, &inputs)?;
+            let outputs = eval(&step.op, &inputs, step.outputs.len())?;
             for (slot, value) in step.outputs.iter().zip(outputs) {
                 slots[*slot] = Some(value);
             }

@@ -9,6 +9,10 @@ use onnx_ir::node::{
     max_pool3d::MaxPool3dConfig, reduce::ReduceConfig, reshape::ReshapeConfig,
     squeeze::SqueezeConfig, unsqueeze::UnsqueezeConfig,
 };
+use onnx_ir::node::{
+    constant_of_shape::ConstantOfShapeConfig, lstm::LstmConfig, pad::PadConfig, slice::SliceConfig,
+    split::SplitConfig,
+};
 
 /// Elementwise functions of one float input.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -106,6 +110,11 @@ pub enum Op {
     },
     /// Identity, Dropout (inference), Constant: the first input, unchanged.
     Identity,
+    Slice(SliceConfig),
+    Split(SplitConfig),
+    Pad(PadConfig),
+    ConstantOfShape(ConstantOfShapeConfig),
+    Lstm(LstmConfig),
 }
 
 impl Op {
@@ -201,6 +210,11 @@ impl Op {
                 axis: n.config.axis,
             },
             Node::Identity(_) | Node::Dropout(_) | Node::Constant(_) => Op::Identity,
+            Node::Slice(n) => Op::Slice(n.config.clone()),
+            Node::Split(n) => Op::Split(n.config.clone()),
+            Node::Pad(n) => Op::Pad(n.config.clone()),
+            Node::ConstantOfShape(n) => Op::ConstantOfShape(n.config.clone()),
+            Node::Lstm(n) => Op::Lstm(n.config.clone()),
             _ => return Err(String::new()),
         })
     }

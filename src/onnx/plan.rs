@@ -211,7 +211,7 @@ impl Plan {
 /// graph inputs and outputs (`linear2_out1` for `logits`) and splits op types (`Conv2d`).
 struct FileNames {
     opsets: Vec<(String, i64)>,
-    /// Node names per op type, in file order.
+    /// Node names per op type (lower case: onnx-ir writes `Lstm` for `LSTM`), in file order.
     nodes: HashMap<String, Vec<String>>,
     op_counts: BTreeMap<String, usize>,
     /// Graph inputs that are not initialisers, and graph outputs.
@@ -262,7 +262,7 @@ impl FileNames {
             .parse()
             .unwrap_or(0);
         self.nodes
-            .get(op)
+            .get(&op.to_lowercase())
             .and_then(|names| names.get(k.wrapping_sub(1)))
             .filter(|n| !n.is_empty())
             .cloned()

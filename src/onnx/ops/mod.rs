@@ -6,7 +6,9 @@ mod elementwise;
 mod linear;
 mod pool;
 mod reduce;
+mod sequence;
 mod shape;
+mod slicing;
 
 use super::op::Op;
 use super::value::{Float, Ints, Value};
@@ -19,6 +21,8 @@ pub const MAX_EXAMPLE_VALUES: usize = 1 << 28;
 pub(crate) struct Inputs<'a> {
     pub name: &'a str,
     pub values: Vec<Option<&'a Value>>,
+    /// Where new tensors go (ops whose inputs are all integers create float tensors).
+    pub device: &'a burn::tensor::Device,
 }
 
 impl Inputs<'_> {
@@ -66,8 +70,8 @@ impl Inputs<'_> {
     }
 }
 
-/// Evaluates `op` on its inputs; returns its outputs in order.
-pub(crate) fn eval(op: &Op, inputs: &Inputs) -> Result<Vec<Value>> {
+/// Evaluates `op` on its inputs; returns its outputs in order (`outputs` of them asked for).
+pub(crate) fn eval(op: &Op, inputs: &Inputs, outputs: usize) -> Result<Vec<Value>> {
     let one = |v: Float| Ok(vec![Value::Float(v)]);
     match op {
         Op::Unary(u) => one(elementwise::unary(*u, inputs.float(0)?)),
@@ -92,12 +96,17 @@ pub(crate) fn eval(op: &Op, inputs: &Inputs) -> Result<Vec<Value>> {
         Op::Reduce(kind, c) => one(reduce::reduce(*kind, c, inputs)?),
         Op::Flatten { axis } => Ok(vec![shape::flatten(*axis, inputs)?]),
         Op::Reshape(c) => Ok(vec![shape::reshape(c, inputs)?]),
-        Op::Transpose(perm) => one(shape::transpose(perm, inputs.float(0)?)?),
+        Op::Transpose(perm) => Ok(vec![shape::transpose_value(perm, inputs.get(0)?)?]),
         Op::Squeeze(c) => Ok(vec![shape::squeeze(c, inputs)?]),
         Op::Unsqueeze(c) => Ok(vec![shape::unsqueeze(c, inputs)?]),
         Op::Concat { axis } => Ok(vec![shape::concat(*axis, inputs)?]),
         Op::Shape { start, end } => Ok(vec![shape::shape_of(*start, *end, inputs.get(0)?)]),
         Op::Gather { axis } => Ok(vec![shape::gather(*axis, inputs)?]),
         Op::Identity => Ok(vec![inputs.get(0)?.clone()]),
+        Op::Slice(c) => Ok(vec![slicing::slice(c, inputs)?]),
+        Op::Split(c) => slicing::split(c, inputs, outputs),
+        Op::Pad(c) => one(slicing::pad(c, inputs)?),
+        Op::ConstantOfShape(c) => Ok(vec![slicing::constant_of_shape(c, inputs)?]),
+        Op::Lstm(c) => sequence::lstm(c, inputs, outputs),
     }
 }

@@ -89,6 +89,49 @@ pub fn flatten(axis: usize, inputs: &Inputs) -> Result<Value> {
     with_shape(x, &[outer, inner], inputs)
 }
 
+/// Transpose of a float (on the device) or integer (on the host) value.
+pub fn transpose_value(perm: &[i64], x: &Value) -> Result<Value> {
+    match x {
+        Value::Float(f) => transpose(perm, f).map(Value::Float),
+        Value::Int(i) => {
+            let rank = i.shape.len();
+            let perm: Vec<usize> = if perm.is_empty() {
+                (0..rank).rev().collect()
+            } else {
+                perm.iter().map(|&p| p as usize).collect()
+            };
+            let mut seen = perm.clone();
+            seen.sort_unstable();
+            if seen != (0..rank).collect::<Vec<_>>() {
+                return Err(crate::error::Error::invalid(
+                    "onnx",
+                    format!("Transpose with perm {perm:?} of a rank-{rank} value"),
+                ));
+            }
+            let mut strides = vec![1usize; rank];
+            for a in (0..rank.saturating_sub(1)).rev() {
+                strides[a] = strides[a + 1] * i.shape[a + 1];
+            }
+            let shape: Vec<usize> = perm.iter().map(|&p| i.shape[p]).collect();
+            let count: usize = shape.iter().product();
+            let mut data = Vec::with_capacity(count);
+            let mut at = vec![0usize; rank];
+            for _ in 0..count {
+                let flat: usize = (0..rank).map(|a| at[a] * strides[perm[a]]).sum();
+                data.push(i.data[flat]);
+                for a in (0..rank).rev() {
+                    at[a] += 1;
+                    if at[a] < shape[a] {
+                        break;
+                    }
+                    at[a] = 0;
+                }
+            }
+            Ok(Value::Int(Ints { data, shape }))
+        }
+    }
+}
+
 pub fn transpose(perm: &[i64], x: &Float) -> Result<Float> {
     let rank = x.rank();
     let perm: Vec<usize> = if perm.is_empty() {

@@ -1,0 +1,121 @@
+//! Recurrent layers: LSTM as ONNX defines it (gates i, o, f, c; forward, reverse or both
+//! directions; initial states; sequence-major or batch-major layout), unrolled over time on burn
+//! tensors so that its input gradient is exact.
+
+use super::Inputs;
+use crate::error::Result;
+use crate::onnx::value::{Float, Value};
+use burn::tensor::Tensor;
+use burn::tensor::activation::{sigmoid, tanh};
+use onnx_ir::node::lstm::{LstmActivationFunction, LstmConfig, LstmDirection};
+
+/// Returns Y `[seq, dirs, batch, H]`, Y_h and Y_c `[dirs, batch, H]` (batch-major layouts
+/// transposed as ONNX's `layout = 1` says).
+pub fn lstm(c: &LstmConfig, inputs: &Inputs, outputs: usize) -> Result<Vec<Value>> {
+    let default = LstmActivationFunction::Sigmoid;
+    let plain = c.gate_activation == default
+        && c.cell_activation == LstmActivationFunction::Tanh
+        && c.hidden_activation == LstmActivationFunction::Tanh;
+    if !plain || c.has_peephole || c.clip.is_some() || c.input_forget {
+        return Err(inputs.error(
+            "LSTM with activations other than sigmoid/tanh, peepholes, clipping or coupled \
+             gates is not supported",
+        ));
+    }
+    if inputs.values.get(4).copied().flatten().is_some() {
+        return Err(inputs.error("LSTM with sequence_lens is not supported"));
+    }
+    let mut x = inputs.float(0)?.get::<3>("LSTM")?;
+    if c.batch_first {
+        x = x.swap_dims(0, 1);
+    }
+    let [seq, batch, input] = x.dims();
+    let w = inputs.float(1)?.get::<3>("LSTM W")?;
+    let r = inputs.float(2)?.get::<3>("LSTM R")?;
+    let hidden = c.hidden_size;
+    let dirs = if c.direction == LstmDirection::Bidirectional {
+        2
+    } else {
+        1
+    };
+    if w.dims() != [dirs, 4 * hidden, input] || r.dims() != [dirs, 4 * hidden, hidden] {
+        return Err(inputs.error(format!(
+            "LSTM weights W {:?} and R {:?} do not fit input size {input}, hidden size {hidden}",
+            w.dims(),
+            r.dims()
+        )));
+    }
+    let b = inputs
+        .optional_float(3)?
+        .map(|b| b.get::<2>("LSTM B"))
+        .transpose()?;
+    let state = |i: usize| -> Result<Option<Tensor<3>>> {
+        inputs
+            .optional_float(i)?
+            .map(|s| s.get::<3>("LSTM state"))
+            .transpose()
+    };
+    let (h0, c0) = (state(5)?, state(6)?);
+    let device = x.device();
+    let mut ys = Vec::new();
+    let mut hs = Vec::new();
+    let mut cs = Vec::new();
+    for d in 0..dirs {
+        let pick = |t: &Tensor<3>| t.clone().narrow(0, d, 1).squeeze_dim::<2>(0);
+        let (wd, rd) = (pick(&w).transpose(), pick(&r).transpose()); // [in, 4H], [H, 4H]
+        let bias = b.as_ref().map(|b| {
+            let b = b.clone().narrow(0, d, 1); // [1, 8H]
+            b.clone().narrow(1, 0, 4 * hidden) + b.narrow(1, 4 * hidden, 4 * hidden)
+        });
+        let mut h = match &h0 {
+            Some(h) => pick(h),
+            None => Tensor::zeros([batch, hidden], &device),
+        };
+        let mut cell = match &c0 {
+            Some(c) => pick(c),
+            None => Tensor::zeros([batch, hidden], &device),
+        };
+        let reverse = c.direction == LstmDirection::Reverse || d == 1;
+        let mut outs = vec![None; seq];
+        for step in 0..seq {
+            let t = if reverse { seq - 1 - step } else { step };
+            let xt = x.clone().narrow(0, t, 1).squeeze_dim::<2>(0); // [batch, in]
+            let mut gates = xt.matmul(wd.clone()) + h.clone().matmul(rd.clone());
+            if let Some(bias) = &bias {
+                gates = gates + bias.clone();
+            }
+            let gate = |k: usize| gates.clone().narrow(1, k * hidden, hidden);
+            let (i, o, f, g) = (
+                sigmoid(gate(0)),
+                sigmoid(gate(1)),
+                sigmoid(gate(2)),
+                tanh(gate(3)),
+            );
+            cell = f * cell + i * g;
+            h = o * tanh(cell.clone());
+            outs[t] = Some(h.clone());
+        }
+        let y: Vec<Tensor<2>> = outs
+            .into_iter()
+            .map(|o| o.expect("every step ran"))
+            .collect();
+        ys.push(Tensor::stack::<3>(y, 0)); // [seq, batch, H]
+        hs.push(h);
+        cs.push(cell);
+    }
+    let mut y = Tensor::stack::<4>(ys, 1); // [seq, dirs, batch, H]
+    if c.batch_first {
+        y = y.permute([2, 0, 1, 3]); // [batch, seq, dirs, H]
+    }
+    let mut out = vec![Value::Float(Float::new(y))];
+    let mut yh = Tensor::stack::<3>(hs, 0);
+    let mut yc = Tensor::stack::<3>(cs, 0);
+    if c.batch_first {
+        yh = yh.swap_dims(0, 1);
+        yc = yc.swap_dims(0, 1);
+    }
+    out.push(Value::Float(Float::new(yh)));
+    out.push(Value::Float(Float::new(yc)));
+    out.truncate(outputs.max(1));
+    Ok(out)
+}
