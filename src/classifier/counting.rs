@@ -103,6 +103,11 @@ impl Classifier for Counting<'_> {
         bump(&self.counters.forward_rows, x.dims()[0]);
         self.inner.logits(x)
     }
+    fn frame_logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
+        bump(&self.counters.forwards, 1);
+        bump(&self.counters.forward_rows, x.dims()[0]);
+        self.inner.frame_logits(x)
+    }
     fn objective_gradient(
         &self,
         x: Tensor<2>,

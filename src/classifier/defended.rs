@@ -104,6 +104,11 @@ impl Classifier for Defended {
         self.inner.logits(self.defend(x)?.0)
     }
 
+    fn frame_logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
+        check_features(&x, self.features(), self.input_shape())?;
+        self.inner.frame_logits(self.defend(x)?.0)
+    }
+
     fn objective_gradient(
         &self,
         x: Tensor<2>,

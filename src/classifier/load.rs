@@ -70,13 +70,15 @@ fn classifier_from_files(
     let architecture = ARCHITECTURES.find(&config.architecture)?;
     (architecture.check)(config)?;
     let network = (architecture.build)(config, files, device)?;
+    let frames = network.output_frames();
     let input = &config.input;
     let classifier = NeuralClassifier::from_compiled(
         network,
         input.shape.clone(),
         config.classes.len(),
         input.clip_range(),
-    )?;
+    )?
+    .with_output_frames(frames)?;
     Ok(match (&input.mean, &input.std) {
         (Some(mean), Some(std)) => {
             classifier.with_standardise(Standardise::new(mean, std, &input.shape)?)

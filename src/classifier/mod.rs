@@ -66,6 +66,11 @@ pub trait Classifier: Send + Sync {
     /// of its frames' logits).
     fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>>;
 
+    /// Every frame's logits `[N, F·K]`, frame-major (for `F = 1`, the logits).
+    fn frame_logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
+        self.logits(x)
+    }
+
     /// Gradient `[N, d]` of `objective` (summed over the batch, so each row is that example's own
     /// gradient) with respect to the input, and the logits `[N, K]` at `x`, which attacks use to
     /// check success for free. The objective sees every frame's scores.

@@ -197,6 +197,14 @@ impl Classifier for NeuralClassifier {
         Ok(self.decision(scores, n))
     }
 
+    fn frame_logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
+        if self.frames == 1 {
+            return self.logits(x);
+        }
+        check_features(&x, self.features(), &self.input_shape)?;
+        Ok(self.network.forward(self.standardised(x)))
+    }
+
     fn objective_gradient(
         &self,
         x: Tensor<2>,

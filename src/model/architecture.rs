@@ -36,12 +36,32 @@ pub struct ModelFiles {
     /// The model directory.
     pub dir: Option<PathBuf>,
     weights: Option<Weights>,
+    /// A graph shipped inside the binary: (its name for errors, its bytes).
+    graph: Option<(&'static str, &'static [u8])>,
 }
 
 impl ModelFiles {
     /// Files of a model in `dir` (if any) with `weights` (if any).
     pub fn new(dir: Option<PathBuf>, weights: Option<Weights>) -> Self {
-        Self { dir, weights }
+        Self {
+            dir,
+            weights,
+            graph: None,
+        }
+    }
+
+    /// The files of a shipped model whose graph (an ONNX file) is in the binary.
+    pub fn shipped_graph(name: &'static str, bytes: &'static [u8]) -> Self {
+        Self {
+            dir: None,
+            weights: None,
+            graph: Some((name, bytes)),
+        }
+    }
+
+    /// The shipped graph, if this model has one.
+    pub fn graph_bytes(&self) -> Option<(&'static str, &'static [u8])> {
+        self.graph
     }
 
     /// The weights, for families that read them.

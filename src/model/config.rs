@@ -87,6 +87,21 @@ pub struct OnnxConfig {
     /// What that output holds.
     #[serde(default)]
     pub scores: crate::onnx::network::Scores,
+    /// Fixed values of the graph's other inputs, by name: a number, or "zeros" (a recurrent
+    /// state) in the shape the graph declares.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub constants: std::collections::BTreeMap<String, FixedInput>,
+    /// Streaming audio models: how a waveform becomes the graph's batch of windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing: Option<crate::onnx::network::Framing>,
+}
+
+/// A fixed value for a graph input: a number (a sample rate), or `"zeros"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FixedInput {
+    Number(f64),
+    Text(String),
 }
 
 /// The most values one example may hold: every buffer sized from `input.shape` stays within 1 GiB

@@ -44,6 +44,8 @@ pub struct CompiledNetwork {
     host: Option<Box<dyn HostKernel>>,
     clip: Option<ClipKernel>,
     device: Device,
+    /// Score vectors per example (1 for a classifier of whole examples).
+    frames: usize,
 }
 
 impl CompiledNetwork {
@@ -68,6 +70,7 @@ impl CompiledNetwork {
             host,
             clip,
             device: device.clone(),
+            frames: 1,
         }
     }
 
@@ -80,7 +83,19 @@ impl CompiledNetwork {
             host: None,
             clip: None,
             device: device.clone(),
+            frames: 1,
         }
+    }
+
+    /// Declares that the network gives `frames` score vectors per example (a detector's windows).
+    pub fn with_output_frames(mut self, frames: usize) -> Self {
+        self.frames = frames.max(1);
+        self
+    }
+
+    /// Score vectors per example.
+    pub fn output_frames(&self) -> usize {
+        self.frames
     }
 
     /// Always burn's autodiff, even where a host kernel exists (for checking one against the

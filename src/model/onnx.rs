@@ -2,10 +2,14 @@
 //!
 //! ```toml
 //! architecture = "onnx"
-//! classes = ["yes", "no", "up", "down"]
+//! classes = ["non-speech", "speech"]
 //! [onnx]
-//! file = "kws.onnx"
-//! scores = "logits"        # or "probabilities", "log-probabilities"
+//! file = "silero_vad_16k_sequence.onnx"
+//! input = "input"                # the graph input that takes the signal (default: the first)
+//! output = "speech_probs"        # the graph output with the scores (default: the first)
+//! scores = "sigmoid"             # logits | probabilities | log-probabilities | sigmoid
+//! constants = { h = "zeros", c = "zeros" }   # the graph's other inputs
+//! framing = { window = 512, context = 64 }   # streaming audio: windows per example
 //! [input]
 //! modality = "audio"
 //! shape = [1, 16000]
@@ -14,12 +18,16 @@
 //! ```
 
 use super::architecture::{Architecture, ModelFiles};
-use super::config::{InputConfig, Modality, ModelConfig, OnnxConfig};
+use super::config::{FixedInput, InputConfig, Modality, ModelConfig, OnnxConfig};
 use super::network::{CompiledNetwork, Network};
 use super::shipped::ModelSource;
 use crate::error::{Error, Result};
+use crate::onnx::network::{Binding, Scores};
+use crate::onnx::plan::{Constant, Port};
+use crate::onnx::value::Ints;
 use crate::onnx::{OnnxNetwork, Plan};
 use burn::tensor::{Device, Tensor};
+use std::path::Path;
 use std::sync::Arc;
 
 pub const ARCHITECTURE: Architecture = Architecture {
@@ -31,25 +39,48 @@ pub const ARCHITECTURE: Architecture = Architecture {
 };
 
 fn check(config: &ModelConfig) -> Result<()> {
-    if config.onnx.is_none() {
+    let Some(onnx) = &config.onnx else {
         return Err(Error::invalid(
             "onnx",
             "architecture \"onnx\" needs an [onnx] table naming the graph (file = \"model.onnx\")",
         ));
+    };
+    if onnx.scores == Scores::Sigmoid && config.classes.len() != 2 {
+        return Err(Error::invalid(
+            "onnx.scores",
+            "\"sigmoid\" scores (one probability) need exactly 2 classes",
+        ));
+    }
+    if let Some(f) = onnx.framing {
+        if f.window == 0 {
+            return Err(Error::invalid("onnx.framing.window", "must be at least 1"));
+        }
+        if config.input.modality != Modality::Audio || config.input.shape.first() != Some(&1) {
+            return Err(Error::invalid(
+                "onnx.framing",
+                "framing applies to mono audio models (input.shape = [1, L])",
+            ));
+        }
     }
     Ok(())
 }
 
 fn build(config: &ModelConfig, files: &mut ModelFiles, device: &Device) -> Result<CompiledNetwork> {
     let onnx = config.onnx.as_ref().expect("checked");
-    let path = match &files.dir {
-        Some(dir) => dir.join(&onnx.file),
-        None => onnx.file.clone().into(),
+    let (path, plan) = match files.graph_bytes() {
+        Some((name, bytes)) => (name.into(), Plan::from_bytes(Path::new(name), bytes)?),
+        None => {
+            let path = match &files.dir {
+                Some(dir) => dir.join(&onnx.file),
+                None => onnx.file.clone().into(),
+            };
+            let plan = Plan::read(&path)?;
+            (path, plan)
+        }
     };
-    let plan = Arc::new(Plan::read(&path)?);
     compile(
         &path,
-        plan,
+        Arc::new(plan),
         onnx,
         &config.input.shape,
         config.classes.len(),
@@ -62,85 +93,127 @@ fn build(config: &ModelConfig, files: &mut ModelFiles, device: &Device) -> Resul
     })
 }
 
-/// The graph as a network taking examples of `shape` and giving `classes` scores, checked on a
-/// probe batch of zeros so that a graph that does not fit fails here, not in an attack.
+/// The graph as a network taking examples of `shape` and giving `classes` scores per frame,
+/// checked on a probe example of zeros so that a graph that does not fit fails here, not in an
+/// attack.
 pub fn compile(
-    path: &std::path::Path,
+    path: &Path,
     plan: Arc<Plan>,
     onnx: &OnnxConfig,
     shape: &[usize],
     classes: usize,
     device: &Device,
 ) -> Result<CompiledNetwork> {
-    let input = port(
-        &plan
-            .inputs
-            .iter()
-            .map(|p| p.name.clone())
-            .collect::<Vec<_>>(),
-        onnx.input.as_deref(),
-        "input",
-    )?;
-    let output = port(
-        &plan
-            .outputs
-            .iter()
-            .map(|p| p.name.clone())
-            .collect::<Vec<_>>(),
-        onnx.output.as_deref(),
-        "output",
-    )?;
-    if plan.input_slots.len() > 1 {
-        return Err(Error::Unsupported(format!(
-            "the graph has {} inputs ({}); avfoil feeds graphs with one input",
-            plan.input_slots.len(),
-            plan.inputs
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let example = example_shape(&plan.inputs[input].shape, shape)?;
-    let eval = OnnxNetwork::new(
-        plan.clone(),
-        input,
-        example.clone(),
-        output,
-        onnx.scores,
-        device,
-    )?;
+    let binding = bind(&plan, onnx, shape)?;
+    let eval = OnnxNetwork::new(plan.clone(), binding.clone(), device)?;
     let d: usize = shape.iter().product();
-    let probe = probe(path, &eval, d, device)?;
-    if probe.dims()[1] != classes {
+    let width = probe(path, &eval, d, device)?.dims()[1];
+    if width == 0 || !width.is_multiple_of(classes) {
         return Err(Error::invalid(
             "classes",
             format!(
-                "the graph gives {} scores per example, model.toml names {classes} classes",
-                probe.dims()[1]
+                "the graph gives {} scores per example, which is not a multiple of the {classes} \
+                 classes model.toml names",
+                width / 2usize.pow((onnx.scores == Scores::Sigmoid) as u32)
             ),
         ));
     }
-    let grad = OnnxNetwork::new(
-        plan,
-        input,
-        example,
-        output,
-        onnx.scores,
-        &device.clone().autodiff(),
-    )?;
+    let grad = OnnxNetwork::new(plan, binding, &device.clone().autodiff())?;
     Ok(CompiledNetwork::from_networks(
         Box::new(GraphNetwork(eval)),
         Box::new(GraphNetwork(grad)),
         device,
-    ))
+    )
+    .with_output_frames(width / classes))
+}
+
+/// Resolves the model.toml's names against the graph.
+fn bind(plan: &Plan, onnx: &OnnxConfig, shape: &[usize]) -> Result<Binding> {
+    let input = port(&plan.inputs, onnx.input.as_deref(), "input")?;
+    let output = port(&plan.outputs, onnx.output.as_deref(), "output")?;
+    for name in onnx.constants.keys() {
+        port(&plan.inputs, Some(name), "input")?;
+    }
+    let mut fixed = Vec::new();
+    for (i, p) in plan.inputs.iter().enumerate() {
+        if i == input {
+            continue;
+        }
+        let Some(value) = onnx.constants.get(&p.name) else {
+            return Err(Error::invalid(
+                "onnx.constants",
+                format!(
+                    "the graph's input {:?} needs a value (a number, or \"zeros\" for a state)",
+                    p.name
+                ),
+            ));
+        };
+        fixed.push((i, fixed_value(p, value)?));
+    }
+    let example_shape = match onnx.framing {
+        Some(_) => Vec::new(),
+        None => example_shape(&plan.inputs[input].shape, shape)?,
+    };
+    Ok(Binding {
+        input,
+        example_shape,
+        output,
+        scores: onnx.scores,
+        framing: onnx.framing,
+        fixed,
+    })
+}
+
+/// A fixed input's value in the shape and type the graph declares for it.
+fn fixed_value(port: &Port, value: &FixedInput) -> Result<Constant> {
+    let key = format!("onnx.constants.{}", port.name);
+    let shape: Vec<usize> = port
+        .shape
+        .iter()
+        .map(|d| {
+            d.ok_or_else(|| {
+                Error::invalid(
+                    &key,
+                    format!("the graph's shape {:?} has symbolic axes", port.shape),
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let count: usize = shape.iter().product();
+    if count > super::config::MAX_INPUT_ELEMENTS {
+        return Err(Error::invalid(
+            &key,
+            format!("shape {shape:?} is too large"),
+        ));
+    }
+    let v = match value {
+        FixedInput::Number(v) => *v,
+        FixedInput::Text(t) if t == "zeros" => 0.0,
+        FixedInput::Text(t) => {
+            return Err(Error::invalid(
+                &key,
+                format!("expected a number or \"zeros\", got {t:?}"),
+            ));
+        }
+    };
+    Ok(if port.is_float() {
+        Constant::Float {
+            values: vec![v as f32; count],
+            shape,
+        }
+    } else {
+        Constant::Int(Ints {
+            data: vec![v as i64; count],
+            shape,
+        })
+    })
 }
 
 /// A bare `.onnx` file as a model: the first input takes the signal, its axes after the batch
 /// axis give the example shape (rank 1 or 2: audio `[C, L]`; rank 4: video `[C, F, H, W]`), the
 /// first output holds logits, classes are numbered, nothing is clipped. A graph that needs more
-/// (symbolic lengths, probabilities, a sample rate) gets a model directory with a model.toml.
-pub fn bare_file(path: &std::path::Path) -> Result<ModelSource> {
+/// (symbolic lengths, probabilities, other inputs, windows) gets a model directory.
+pub fn bare_file(path: &Path) -> Result<ModelSource> {
     let plan = Plan::read(path)?;
     let needs_toml = |why: String| {
         Error::invalid(
@@ -155,6 +228,12 @@ pub fn bare_file(path: &std::path::Path) -> Result<ModelSource> {
     let Some(first) = plan.inputs.first() else {
         return Err(needs_toml("the graph has no input".into()));
     };
+    if plan.inputs.len() > 1 {
+        return Err(needs_toml(format!(
+            "the graph has {} inputs, which need values",
+            plan.inputs.len()
+        )));
+    }
     let Some(example) = first
         .shape
         .get(1..)
@@ -185,20 +264,17 @@ pub fn bare_file(path: &std::path::Path) -> Result<ModelSource> {
             )));
         }
     };
-    let probe = OnnxNetwork::new(
-        Arc::new(plan),
-        0,
-        example,
-        0,
-        Default::default(),
-        &Device::flex(),
-    )?;
-    let classes = probe
-        .run(Tensor::zeros(
-            [1, shape.iter().product::<usize>()],
-            &Device::flex(),
-        ))?
-        .dims()[1];
+    let flex = Device::flex();
+    let binding = Binding {
+        input: 0,
+        example_shape: example,
+        output: 0,
+        scores: Scores::Logits,
+        framing: None,
+        fixed: Vec::new(),
+    };
+    let network = OnnxNetwork::new(Arc::new(plan), binding, &flex)?;
+    let classes = probe(path, &network, shape.iter().product(), &flex)?.dims()[1];
     if classes < 2 {
         return Err(needs_toml(format!(
             "its first output holds {classes} score per example"
@@ -225,7 +301,9 @@ pub fn bare_file(path: &std::path::Path) -> Result<ModelSource> {
             file,
             input: None,
             output: None,
-            scores: Default::default(),
+            scores: Scores::Logits,
+            constants: Default::default(),
+            framing: None,
         }),
     };
     let dir = path.parent().map(|p| {
@@ -244,23 +322,19 @@ pub fn bare_file(path: &std::path::Path) -> Result<ModelSource> {
 
 /// The scores of one example of zeros: where a graph whose shapes do not fit fails, as an error
 /// naming the file (burn panics on shapes it cannot combine; the ops check what they can first).
-fn probe(
-    path: &std::path::Path,
-    network: &OnnxNetwork,
-    d: usize,
-    device: &Device,
-) -> Result<Tensor<2>> {
+fn probe(path: &Path, network: &OnnxNetwork, d: usize, device: &Device) -> Result<Tensor<2>> {
     crate::error::no_panic(path, "ONNX graph", || {
         network.run(Tensor::zeros([1, d], device))
     })?
 }
 
-/// Which of `names` the model uses: the one named, else the first.
-fn port(names: &[String], wanted: Option<&str>, what: &str) -> Result<usize> {
+/// Which of `ports` the model uses: the one named, else the first.
+fn port(ports: &[Port], wanted: Option<&str>, what: &str) -> Result<usize> {
     match wanted {
-        None if !names.is_empty() => Ok(0),
+        None if !ports.is_empty() => Ok(0),
         None => Err(Error::invalid("onnx", format!("the graph has no {what}"))),
-        Some(w) => names.iter().position(|n| n == w).ok_or_else(|| {
+        Some(w) => ports.iter().position(|p| p.name == w).ok_or_else(|| {
+            let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
             Error::invalid(
                 format!("onnx.{what}"),
                 format!(

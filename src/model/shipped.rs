@@ -27,6 +27,11 @@ pub const SHIPPED: &[Shipped] = &[
         model_toml: include_str!("../../models/actions/model.toml"),
         weights: include_bytes!("../../models/actions/model.safetensors"),
     },
+    Shipped {
+        name: "silero-vad",
+        model_toml: include_str!("../../models/silero-vad/model.toml"),
+        weights: include_bytes!("../../models/silero-vad/silero_vad_16k_sequence.onnx"),
+    },
 ];
 
 /// A model's description and files, from a directory or from the binary, before it is built.
@@ -50,17 +55,22 @@ impl Shipped {
             self.model_toml,
             &PathBuf::from(format!("{origin}/model.toml")),
         )?;
-        let weights = match &config.weights {
-            Some(file) => Some(Weights::from_safetensors_bytes(
-                &format!("{origin}/{file}"),
-                self.weights,
-            )?),
-            None => None,
+        // An ONNX model's file is its graph; the others' is a safetensors file of weights.
+        let files = match (&config.onnx, &config.weights) {
+            (Some(_), _) => ModelFiles::shipped_graph(self.name, self.weights),
+            (None, Some(file)) => ModelFiles::new(
+                None,
+                Some(Weights::from_safetensors_bytes(
+                    &format!("{origin}/{file}"),
+                    self.weights,
+                )?),
+            ),
+            (None, None) => ModelFiles::new(None, None),
         };
         Ok(ModelSource {
             origin: PathBuf::from(format!("shipped:{}", self.name)),
             config,
-            files: ModelFiles::new(None, weights),
+            files,
         })
     }
 }

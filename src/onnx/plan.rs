@@ -226,7 +226,7 @@ impl FileNames {
         let mut op_counts = BTreeMap::new();
         for n in graph.map(|g| g.node.as_slice()).unwrap_or_default() {
             nodes
-                .entry(n.op_type.clone())
+                .entry(n.op_type.to_lowercase())
                 .or_default()
                 .push(n.name.clone());
             *op_counts.entry(n.op_type.clone()).or_insert(0) += 1;
