@@ -32,17 +32,19 @@ enum Demo {
     Audio,
     /// An action clip: clean, FGM, frame saliency, H.264 defence (the ART video notebook).
     Video,
+    /// Real speech hidden from the shipped Silero VAD (a pretrained ONNX graph).
+    Vad,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
-    /// Which demo [default: both, audio then video, in OUT/audio and OUT/video].
+    /// Which demo [default: all three, in OUT/audio, OUT/video and OUT/vad].
     demo: Option<Demo>,
     /// Folder for the WAV files, plots and report.json.
     #[arg(long, default_value = "avfoil-demo")]
     out: PathBuf,
     /// L∞ budget of the attacks: int16 sample units for audio [default: 64], pixels in [0, 1]
-    /// for video [default: 8/255].
+    /// for video [default: 8/255], full scale for the VAD [default: 0.005].
     #[arg(long)]
     eps: Option<f32>,
     /// Video: H.264 constant rate factor of the defence.
@@ -93,7 +95,11 @@ fn pgd(eps: f32, eps_step: f32, max_iter: usize, early_stop: bool, seed: u64) ->
 pub fn run(mut args: DemoArgs, device: &Device) -> Result<()> {
     let Some(demo) = args.demo else {
         let root = args.out.clone();
-        for (which, sub) in [(Demo::Audio, "audio"), (Demo::Video, "video")] {
+        for (which, sub) in [
+            (Demo::Audio, "audio"),
+            (Demo::Video, "video"),
+            (Demo::Vad, "vad"),
+        ] {
             args.demo = Some(which);
             args.out = root.join(sub);
             run(args.clone(), device)?;
@@ -110,6 +116,16 @@ pub fn run(mut args: DemoArgs, device: &Device) -> Result<()> {
             json: args.json,
         };
         return super::demo_video::run(demo, device);
+    }
+    if let Demo::Vad = demo {
+        let demo = super::demo_vad::VadDemo {
+            out: &args.out,
+            eps: args.eps.unwrap_or(0.005),
+            max_iter: args.adaptive_iter,
+            seed: args.seed,
+            json: args.json,
+        };
+        return super::demo_vad::run(demo, device);
     }
     let eps = args.eps.unwrap_or(64.0);
     let attack = pgd(eps, args.eps_step, args.max_iter, true, args.seed)?;

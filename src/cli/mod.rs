@@ -7,6 +7,7 @@ mod data;
 mod defences;
 mod defend;
 mod demo;
+mod demo_vad;
 mod demo_video;
 mod eval;
 mod inputs;

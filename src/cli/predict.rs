@@ -46,6 +46,16 @@ pub fn run(args: PredictArgs, device: &Device) -> Result<()> {
     let labels = argmax_rows(logits.clone());
     let probs = tensor_to_vec(probabilities(logits.clone()));
     let logits = tensor_to_vec(logits);
+    // A frame-level model (a voice-activity detector) also gives each window's probabilities.
+    let frames = clf.output_frames();
+    let frame_probs = if frames > 1 {
+        let scores = clf.frame_logits(inputs.batch.clone())?;
+        let [n, _] = scores.dims();
+        let per_frame = probabilities(scores.reshape([n * frames, k]));
+        Some(tensor_to_vec(per_frame))
+    } else {
+        None
+    };
     let mut out = Vec::new();
     for (row, (input, item)) in inputs.origins().into_iter().enumerate() {
         let p = &probs[row * k..(row + 1) * k];
@@ -68,10 +78,15 @@ pub fn run(args: PredictArgs, device: &Device) -> Result<()> {
                 summary.join(", ")
             );
         }
-        out.push(json!({
+        let mut doc = json!({
             "input": input, "item": item, "label": labels[row], "class": classes[labels[row]],
             "logits": &logits[row * k..(row + 1) * k], "probabilities": p, "top": top,
-        }));
+        });
+        if let Some(fp) = &frame_probs {
+            let mine = &fp[row * frames * k..(row + 1) * frames * k];
+            doc["frames"] = json!(mine.chunks(k).collect::<Vec<_>>());
+        }
+        out.push(doc);
     }
     if args.json {
         println!(
