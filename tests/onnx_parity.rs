@@ -197,3 +197,23 @@ fn corrupt_and_truncated_graphs_are_errors_naming_the_file() {
 fn a_crnn_with_a_bidirectional_lstm_matches_pytorch() {
     check("crnn_lstm");
 }
+
+#[test]
+fn a_crnn_with_a_gru_matches_pytorch() {
+    check("crnn_gru");
+}
+
+#[test]
+fn a_small_transformer_matches_pytorch() {
+    check("transformer");
+}
+
+#[test]
+fn instance_group_and_layer_norm_and_prelu_match_pytorch() {
+    check("norms");
+}
+
+#[test]
+fn an_x3d_style_block_with_squeeze_excite_matches_pytorch() {
+    check("x3d_like");
+}

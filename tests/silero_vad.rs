@@ -91,7 +91,10 @@ fn targeted_attacks_hide_speech_and_fake_it() {
         assert!(digit.iter().all(|&q| q < 0.5), "speech left: {digit:?}");
     }
     let speech = p[2].iter().filter(|&&q| q > 0.5).count();
-    assert!(speech * 2 > p[2].len(), "noise counts as speech in {speech} windows of 32");
+    assert!(
+        speech * 2 > p[2].len(),
+        "noise counts as speech in {speech} windows of 32"
+    );
 }
 
 /// `avfoil demo vad`: the four bundled real digits, hidden in every window at a reported SNR.

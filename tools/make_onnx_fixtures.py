@@ -118,11 +118,108 @@ class Crnn(nn.Module):
         return self.head(y[:, ::2])
 
 
+class Attention(nn.Module):
+    """Multi-head self-attention written out (so the exported ops are MatMul, Softmax, Transpose,
+    Reshape, Div, whatever PyTorch's fused kernels would do)."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads, self.qkv, self.out = heads, nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+
+    def forward(self, x):
+        n, t, d = x.shape
+        q, k, v = self.qkv(x).reshape(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        att = torch.softmax(q @ k.transpose(-1, -2) / (d // self.heads) ** 0.5, dim=-1)
+        return self.out((att @ v).transpose(1, 2).reshape(n, t, d))
+
+
+class Transformer(nn.Module):
+    """A small spectrogram-style transformer on a waveform cut into 16 tokens of 32 samples:
+    token embedding, learned positions, pre-norm attention and GELU MLP blocks, mean pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(32, 24)
+        self.pos = nn.Parameter(torch.randn(1, 16, 24) * 0.1)
+        self.norm1, self.att = nn.LayerNorm(24), Attention(24, 4)
+        self.norm2 = nn.LayerNorm(24)
+        self.mlp = nn.Sequential(nn.Linear(24, 48), nn.GELU(), nn.Linear(48, 24))
+        self.head = nn.Linear(24, 6)
+
+    def forward(self, x):
+        h = self.embed(x.reshape(x.shape[0], 16, 32)) + self.pos
+        h = h + self.att(self.norm1(h))
+        h = h + self.mlp(self.norm2(h))
+        return self.head(h.mean(dim=1))
+
+
+class CrnnGru(nn.Module):
+    """A CRNN with a GRU: strided convolution, a batch-first GRU, its last step, a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 6, 16, stride=8)
+        self.gru = nn.GRU(6, 10, batch_first=True)
+        self.head = nn.Linear(10, 5)
+
+    def forward(self, x):
+        out, _ = self.gru(torch.relu(self.conv(x)).transpose(1, 2))
+        return self.head(out[:, -1])
+
+
+class Norms(nn.Module):
+    """Instance, group and layer normalisation and PReLU in a 2-D CNN on a folded waveform."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.inorm = nn.InstanceNorm2d(4, affine=True)
+        self.prelu = nn.PReLU(4)
+        self.conv2 = nn.Conv2d(4, 6, 3, stride=2, padding=1)
+        self.gnorm = nn.GroupNorm(2, 6)
+        self.lnorm = nn.LayerNorm([6, 8, 8])
+        self.head = nn.Linear(6 * 8 * 8, 4)
+
+    def forward(self, x):
+        h = self.prelu(self.inorm(self.conv1(x.reshape(x.shape[0], 1, 16, 16))))
+        h = self.lnorm(torch.relu(self.gnorm(self.conv2(h))))
+        return self.head(h.flatten(1))
+
+
+class X3dLike(nn.Module):
+    """An X3D-style video block: channel expansion, depthwise 3-D convolution, squeeze-excite
+    (global average pool, two 1x1x1 convolutions, sigmoid gate), 3-D average pooling with padding
+    not counted, SiLU (Sigmoid·Mul), global pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.expand = nn.Conv3d(3, 8, 1)
+        self.bn = nn.BatchNorm3d(8)
+        self.depthwise = nn.Conv3d(8, 8, 3, padding=1, groups=8)
+        self.se = nn.Sequential(nn.AdaptiveAvgPool3d(1), nn.Conv3d(8, 4, 1), nn.ReLU(),
+                                nn.Conv3d(4, 8, 1), nn.Sigmoid())
+        self.pool = nn.AvgPool3d((2, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1),
+                                 count_include_pad=False)
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.expand(x)))
+        h = self.depthwise(h)
+        h = h * self.se(h)
+        h = self.pool(h)
+        h = h * torch.sigmoid(h)
+        return self.head(h.mean(dim=(2, 3, 4)))
+
+
 MODELS = [
     ("cnn1d", Cnn1d, (1, 400)),
     ("cnn2d", Cnn2d, (1, 1024)),
     ("cnn3d", Cnn3d, (3, 4, 16, 16)),
     ("crnn_lstm", Crnn, (1, 400)),
+    ("crnn_gru", CrnnGru, (1, 400)),
+    ("transformer", Transformer, (1, 512)),
+    ("norms", Norms, (1, 256)),
+    ("x3d_like", X3dLike, (3, 4, 12, 12)),
 ]
 
 

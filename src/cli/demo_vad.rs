@@ -82,8 +82,18 @@ pub fn run(demo: VadDemo, device: &Device) -> Result<()> {
     let mut rows = Vec::new();
     for (i, name) in NAMES.iter().enumerate() {
         let (c, a) = (&clean[i * d..(i + 1) * d], &adv[i * d..(i + 1) * d]);
-        write_wav(&demo.out.join(format!("{name}.16k.wav")), rate, c, WavEncoding::Float32)?;
-        write_wav(&demo.out.join(format!("{name}.hidden.wav")), rate, a, WavEncoding::Float32)?;
+        write_wav(
+            &demo.out.join(format!("{name}.16k.wav")),
+            rate,
+            c,
+            WavEncoding::Float32,
+        )?;
+        write_wav(
+            &demo.out.join(format!("{name}.hidden.wav")),
+            rate,
+            a,
+            WavEncoding::Float32,
+        )?;
         rows.push(serde_json::json!({
             "clip": name,
             "speech_windows_clean": before[i],
@@ -110,7 +120,10 @@ pub fn run(demo: VadDemo, device: &Device) -> Result<()> {
          targeted PGD towards non-speech, L-inf {} of full scale, {} steps:",
         demo.eps, demo.max_iter
     );
-    println!("{:<14} {:>14} {:>16} {:>9}", "clip", "speech before", "speech after", "SNR dB");
+    println!(
+        "{:<14} {:>14} {:>16} {:>9}",
+        "clip", "speech before", "speech after", "SNR dB"
+    );
     for (i, name) in NAMES.iter().enumerate() {
         let snr = sizes[i].snr_db.map_or("-".into(), |s| format!("{s:.1}"));
         println!("{name:<14} {:>14} {:>16} {snr:>9}", before[i], after[i]);

@@ -10,8 +10,8 @@ use onnx_ir::node::{
     squeeze::SqueezeConfig, unsqueeze::UnsqueezeConfig,
 };
 use onnx_ir::node::{
-    constant_of_shape::ConstantOfShapeConfig, lstm::LstmConfig, pad::PadConfig, slice::SliceConfig,
-    split::SplitConfig,
+    constant_of_shape::ConstantOfShapeConfig, gru::GruConfig, lstm::LstmConfig, pad::PadConfig,
+    slice::SliceConfig, split::SplitConfig,
 };
 
 /// Elementwise functions of one float input.
@@ -115,6 +115,24 @@ pub enum Op {
     Pad(PadConfig),
     ConstantOfShape(ConstantOfShapeConfig),
     Lstm(LstmConfig),
+    Gru(GruConfig),
+    InstanceNorm {
+        epsilon: f64,
+    },
+    GroupNorm {
+        groups: usize,
+        epsilon: f64,
+    },
+    LayerNorm {
+        axis: i64,
+        epsilon: f64,
+    },
+    Prelu,
+    Expand(onnx_ir::node::expand::ExpandConfig),
+    /// Cast between floats (kept as f32), between integers, or integers to floats.
+    Cast {
+        to_float: bool,
+    },
 }
 
 impl Op {
@@ -215,6 +233,30 @@ impl Op {
             Node::Pad(n) => Op::Pad(n.config.clone()),
             Node::ConstantOfShape(n) => Op::ConstantOfShape(n.config.clone()),
             Node::Lstm(n) => Op::Lstm(n.config.clone()),
+            Node::Gru(n) => Op::Gru(n.config.clone()),
+            Node::InstanceNormalization(n) => Op::InstanceNorm {
+                epsilon: n.config.epsilon,
+            },
+            Node::GroupNormalization(n) => Op::GroupNorm {
+                groups: n.config.num_groups,
+                epsilon: n.config.epsilon,
+            },
+            Node::LayerNormalization(n) => Op::LayerNorm {
+                axis: n.config.axis,
+                epsilon: n.config.epsilon,
+            },
+            Node::PRelu(_) => Op::Prelu,
+            Node::Expand(n) => Op::Expand(n.config.clone()),
+            Node::Cast(n) => {
+                let to = n.config.to;
+                if to.is_float() || to.is_int() || to.is_uint() {
+                    Op::Cast {
+                        to_float: to.is_float(),
+                    }
+                } else {
+                    return Err(format!(" to {to:?}"));
+                }
+            }
             _ => return Err(String::new()),
         })
     }

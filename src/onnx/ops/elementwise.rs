@@ -162,3 +162,20 @@ pub fn clip(config: &onnx_ir::node::clip::ClipConfig, inputs: &Inputs) -> Result
         }
     }))
 }
+
+/// PRelu: `x` where positive, `slope · x` elsewhere; the slope broadcasts (one per channel).
+pub fn prelu(inputs: &Inputs) -> Result<Float> {
+    let (x, slope) = (inputs.float(0)?, inputs.float(1)?);
+    // A slope [C] applies per channel of [N, C, ...]: ONNX's unidirectional broadcasting of it.
+    let slope = if slope.rank() == 1 && x.rank() > 2 && slope.dims()[0] == x.dims()[1] {
+        let mut shape = vec![1; x.rank() - 1];
+        shape[0] = slope.dims()[0];
+        slope.reshape(&shape)?
+    } else {
+        slope.clone()
+    };
+    check_broadcast(inputs, &x.dims(), &slope.dims())?;
+    let positive = act::relu(x.t.clone());
+    let negative = x.t.clone() - positive.clone();
+    Ok(Float::padded(positive + negative * slope.t, x.rank()))
+}

@@ -4,6 +4,7 @@
 mod conv;
 mod elementwise;
 mod linear;
+mod norm;
 mod pool;
 mod reduce;
 mod sequence;
@@ -89,7 +90,14 @@ pub(crate) fn eval(op: &Op, inputs: &Inputs, outputs: usize) -> Result<Vec<Value
         Op::AvgPool2d(c) => one(pool::avg_pool2d(c, inputs)?),
         Op::AvgPool3d(c) => one(pool::avg_pool3d(c, inputs)?),
         Op::GlobalPool { max } => one(pool::global(*max, inputs.float(0)?)?),
-        Op::BatchNorm { epsilon } => one(reduce::batch_norm(*epsilon, inputs)?),
+        Op::BatchNorm { epsilon } => one(norm::batch_norm(*epsilon, inputs)?),
+        Op::InstanceNorm { epsilon } => one(norm::instance_norm(*epsilon, inputs)?),
+        Op::GroupNorm { groups, epsilon } => one(norm::group_norm(*groups, *epsilon, inputs)?),
+        Op::LayerNorm { axis, epsilon } => one(norm::layer_norm(*axis, *epsilon, inputs)?),
+        Op::Prelu => one(elementwise::prelu(inputs)?),
+        Op::Expand(c) => one(shape::expand(c, inputs)?),
+        Op::Cast { to_float } => Ok(vec![shape::cast(*to_float, inputs)?]),
+        Op::Gru(c) => sequence::gru(c, inputs, outputs),
         Op::Linear { transpose } => one(linear::linear(*transpose, inputs)?),
         Op::Gemm(c) => one(linear::gemm(c, inputs)?),
         Op::MatMul => one(linear::matmul(inputs.float(0)?, inputs.float(1)?)?),

@@ -1,4 +1,4 @@
-//! Reductions over axes, and batch normalisation with running statistics (inference).
+//! Reductions over axes.
 
 use super::Inputs;
 use crate::error::Result;
@@ -52,35 +52,4 @@ pub fn reduce(kind: Reduce, c: &ReduceConfig, inputs: &Inputs) -> Result<Float> 
         .map(|(_, &d)| d)
         .collect();
     kept.reshape(&shape)
-}
-
-/// `(x - mean) / sqrt(var + eps) · scale + bias`, per channel (axis 1).
-pub fn batch_norm(epsilon: f64, inputs: &Inputs) -> Result<Float> {
-    let x = inputs.float(0)?;
-    let dims = x.dims();
-    if dims.len() < 2 {
-        return Err(inputs.error(format!("BatchNormalization of {dims:?}")));
-    }
-    let channels = dims[1];
-    let per_channel = |i: usize| -> Result<Float> {
-        let v = inputs.float(i)?;
-        if v.dims() != [channels] {
-            return Err(inputs.error(format!(
-                "input {i} has shape {:?}, expected [{channels}]",
-                v.dims()
-            )));
-        }
-        let mut shape = vec![1; dims.len()];
-        shape[1] = channels;
-        v.reshape(&shape)
-    };
-    let (scale, bias, mean, var) = (
-        per_channel(1)?,
-        per_channel(2)?,
-        per_channel(3)?,
-        per_channel(4)?,
-    );
-    let inv_std = (var.t + epsilon).sqrt().recip();
-    let t = (x.t.clone() - mean.t) * inv_std * scale.t + bias.t;
-    Ok(Float::padded(t, dims.len()))
 }

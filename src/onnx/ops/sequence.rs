@@ -1,12 +1,13 @@
-//! Recurrent layers: LSTM as ONNX defines it (gates i, o, f, c; forward, reverse or both
-//! directions; initial states; sequence-major or batch-major layout), unrolled over time on burn
-//! tensors so that its input gradient is exact.
+//! Recurrent layers: LSTM (gates i, o, f, c) and GRU (gates z, r, h) as ONNX defines them, forward,
+//! reverse or both directions, initial states, sequence-major or batch-major layout, unrolled over
+//! time on burn tensors so that their input gradients are exact.
 
 use super::Inputs;
 use crate::error::Result;
 use crate::onnx::value::{Float, Value};
 use burn::tensor::Tensor;
 use burn::tensor::activation::{sigmoid, tanh};
+use onnx_ir::node::gru::{GruActivationFunction, GruConfig, GruDirection};
 use onnx_ir::node::lstm::{LstmActivationFunction, LstmConfig, LstmDirection};
 
 /// Returns Y `[seq, dirs, batch, H]`, Y_h and Y_c `[dirs, batch, H]` (batch-major layouts
@@ -116,6 +117,108 @@ pub fn lstm(c: &LstmConfig, inputs: &Inputs, outputs: usize) -> Result<Vec<Value
     }
     out.push(Value::Float(Float::new(yh)));
     out.push(Value::Float(Float::new(yc)));
+    out.truncate(outputs.max(1));
+    Ok(out)
+}
+
+/// Returns Y `[seq, dirs, batch, H]` and Y_h `[dirs, batch, H]` (batch-major with `layout = 1`).
+/// `linear_before_reset` chooses where the reset gate applies, as ONNX (PyTorch exports 1).
+pub fn gru(c: &GruConfig, inputs: &Inputs, outputs: usize) -> Result<Vec<Value>> {
+    let plain = c.gate_activation == GruActivationFunction::Sigmoid
+        && c.hidden_activation == GruActivationFunction::Tanh;
+    if !plain || c.clip.is_some() {
+        return Err(inputs
+            .error("GRU with activations other than sigmoid/tanh, or clipping, is not supported"));
+    }
+    if inputs.values.get(4).copied().flatten().is_some() {
+        return Err(inputs.error("GRU with sequence_lens is not supported"));
+    }
+    let mut x = inputs.float(0)?.get::<3>("GRU")?;
+    if c.batch_first {
+        x = x.swap_dims(0, 1);
+    }
+    let [seq, batch, input] = x.dims();
+    let w = inputs.float(1)?.get::<3>("GRU W")?;
+    let r = inputs.float(2)?.get::<3>("GRU R")?;
+    let hidden = c.hidden_size;
+    let dirs = if c.direction == GruDirection::Bidirectional {
+        2
+    } else {
+        1
+    };
+    if w.dims() != [dirs, 3 * hidden, input] || r.dims() != [dirs, 3 * hidden, hidden] {
+        return Err(inputs.error(format!(
+            "GRU weights W {:?} and R {:?} do not fit input size {input}, hidden size {hidden}",
+            w.dims(),
+            r.dims()
+        )));
+    }
+    let b = inputs
+        .optional_float(3)?
+        .map(|b| b.get::<2>("GRU B"))
+        .transpose()?;
+    let h0 = inputs
+        .optional_float(5)?
+        .map(|s| s.get::<3>("GRU state"))
+        .transpose()?;
+    let device = x.device();
+    let (mut ys, mut hs) = (Vec::new(), Vec::new());
+    for d in 0..dirs {
+        let pick = |t: &Tensor<3>| t.clone().narrow(0, d, 1).squeeze_dim::<2>(0);
+        let (wd, rd) = (pick(&w), pick(&r)); // [3H, in], [3H, H]
+        let part = |m: &Tensor<2>, k: usize| m.clone().narrow(0, k * hidden, hidden).transpose();
+        let (wz, wr, wh) = (part(&wd, 0), part(&wd, 1), part(&wd, 2));
+        let (rz, rr, rh) = (part(&rd, 0), part(&rd, 1), part(&rd, 2));
+        let bias = |k: usize| -> Option<Tensor<2>> {
+            b.as_ref()
+                .map(|b| b.clone().narrow(0, d, 1).narrow(1, k * hidden, hidden))
+        };
+        let (wbz, wbr, wbh) = (bias(0), bias(1), bias(2));
+        let (rbz, rbr, rbh) = (bias(3), bias(4), bias(5));
+        let add = |t: Tensor<2>, b: &Option<Tensor<2>>| match b {
+            Some(b) => t + b.clone(),
+            None => t,
+        };
+        let mut h = match &h0 {
+            Some(h) => pick(h),
+            None => Tensor::zeros([batch, hidden], &device),
+        };
+        let reverse = c.direction == GruDirection::Reverse || d == 1;
+        let mut outs = vec![None; seq];
+        for step in 0..seq {
+            let t = if reverse { seq - 1 - step } else { step };
+            let xt = x.clone().narrow(0, t, 1).squeeze_dim::<2>(0);
+            let z = sigmoid(add(
+                add(xt.clone().matmul(wz.clone()), &wbz) + h.clone().matmul(rz.clone()),
+                &rbz,
+            ));
+            let rg = sigmoid(add(
+                add(xt.clone().matmul(wr.clone()), &wbr) + h.clone().matmul(rr.clone()),
+                &rbr,
+            ));
+            let candidate = if c.linear_before_reset {
+                add(xt.matmul(wh.clone()), &wbh) + rg * add(h.clone().matmul(rh.clone()), &rbh)
+            } else {
+                add(xt.matmul(wh.clone()), &wbh) + add((rg * h.clone()).matmul(rh.clone()), &rbh)
+            };
+            let candidate = tanh(candidate);
+            h = (z.clone().neg().add_scalar(1.0)) * candidate + z * h;
+            outs[t] = Some(h.clone());
+        }
+        let y: Vec<Tensor<2>> = outs
+            .into_iter()
+            .map(|o| o.expect("every step ran"))
+            .collect();
+        ys.push(Tensor::stack::<3>(y, 0));
+        hs.push(h);
+    }
+    let mut y = Tensor::stack::<4>(ys, 1);
+    let mut yh = Tensor::stack::<3>(hs, 0);
+    if c.batch_first {
+        y = y.permute([2, 0, 1, 3]);
+        yh = yh.swap_dims(0, 1);
+    }
+    let mut out = vec![Value::Float(Float::new(y)), Value::Float(Float::new(yh))];
     out.truncate(outputs.max(1));
     Ok(out)
 }

@@ -294,3 +294,54 @@ pub fn gather(axis_attr: usize, inputs: &Inputs) -> Result<Value> {
         }
     }
 }
+
+/// Expand: `x` broadcast to a shape (numpy rules: the result has the larger size on each axis).
+pub fn expand(c: &onnx_ir::node::expand::ExpandConfig, inputs: &Inputs) -> Result<Float> {
+    use onnx_ir::node::expand::ExpandConfig;
+    let x = inputs.float(0)?;
+    let target: Vec<i64> = match c {
+        ExpandConfig::Static(s) => s.clone(),
+        ExpandConfig::Runtime(r) => inputs.ints(r.input_index)?.data.clone(),
+    };
+    let dims = x.dims();
+    let rank = dims.len().max(target.len());
+    let pad = |v: &[usize]| -> Vec<usize> {
+        let mut out = vec![1; rank - v.len()];
+        out.extend_from_slice(v);
+        out
+    };
+    if target.iter().any(|&d| d < 0) {
+        return Err(inputs.error(format!("Expand to {target:?}")));
+    }
+    let (from, to) = (
+        pad(&dims),
+        pad(&target.iter().map(|&d| d as usize).collect::<Vec<_>>()),
+    );
+    let mut shape = Vec::with_capacity(rank);
+    for (&a, &b) in from.iter().zip(&to) {
+        if a != b && a != 1 && b != 1 {
+            return Err(inputs.error(format!("Expand of {dims:?} to {target:?}")));
+        }
+        shape.push(a.max(b));
+    }
+    inputs.check_output(1, &shape)?;
+    let x = x.reshape(&from)?;
+    let t = x.t.clone().expand(crate::onnx::value::pad_shape(&shape)?);
+    Ok(Float::padded(t, rank))
+}
+
+/// Cast: floats stay f32 tensors, integers stay host integers; integers cast to a float type go
+/// to the device (a float cast to an integer type is refused: it would cut the gradient).
+pub fn cast(to_float: bool, inputs: &Inputs) -> Result<Value> {
+    match (inputs.get(0)?, to_float) {
+        (Value::Float(f), true) => Ok(Value::Float(f.clone())),
+        (Value::Int(i), false) => Ok(Value::Int(i.clone())),
+        (Value::Int(i), true) => {
+            let values: Vec<f32> = i.data.iter().map(|&v| v as f32).collect();
+            Float::from_host(values, &i.shape, inputs.device).map(Value::Float)
+        }
+        (Value::Float(_), false) => Err(inputs.error(
+            "Cast of a float tensor to an integer type is not supported (it has no gradient)",
+        )),
+    }
+}
