@@ -217,3 +217,13 @@ fn instance_group_and_layer_norm_and_prelu_match_pytorch() {
 fn an_x3d_style_block_with_squeeze_excite_matches_pytorch() {
     check("x3d_like");
 }
+
+#[test]
+fn m5_matches_pytorch() {
+    check("m5");
+}
+
+#[test]
+fn a_log_mel_cnn_with_its_front_end_in_the_graph_matches_pytorch() {
+    check("logmel_cnn");
+}

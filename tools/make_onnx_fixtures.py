@@ -211,6 +211,55 @@ class X3dLike(nn.Module):
         return self.head(h.mean(dim=(2, 3, 4)))
 
 
+class M5(nn.Module):
+    """M5 (Dai et al. 2017), the raw-waveform CNN of torchaudio's speech-command tutorial, at 32
+    channels: an 80-tap stride-4 convolution, four conv/batch-norm/ReLU/max-pool stages, a
+    global average, a linear head."""
+
+    def __init__(self, channels=32, classes=10):
+        super().__init__()
+        c = channels
+        layers = [nn.Conv1d(1, c, 80, stride=4), nn.BatchNorm1d(c), nn.ReLU(), nn.MaxPool1d(4)]
+        for cin, cout in [(c, c), (c, 2 * c), (2 * c, 2 * c)]:
+            layers += [nn.Conv1d(cin, cout, 3), nn.BatchNorm1d(cout), nn.ReLU(), nn.MaxPool1d(4)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(2 * c, classes)
+
+    def forward(self, x):
+        return self.head(self.features(x).mean(dim=2))
+
+
+class LogMelCnn(nn.Module):
+    """A log-mel CNN with its front end inside the graph: a short-time Fourier transform as a
+    fixed convolution (cosine and sine kernels under a Hann window, hop 64), power, a fixed
+    triangular filterbank as a matrix product, log, then a 2-D CNN."""
+
+    def __init__(self, n_fft=128, hop=64, mels=16):
+        super().__init__()
+        k = torch.arange(n_fft // 2 + 1, dtype=torch.float32)[:, None]
+        t = torch.arange(n_fft, dtype=torch.float32)[None, :]
+        window = torch.hann_window(n_fft, periodic=True)
+        angle = 2 * torch.pi * k * t / n_fft
+        kernels = torch.cat([torch.cos(angle), -torch.sin(angle)]) * window
+        self.register_buffer("dft", kernels[:, None, :])
+        self.hop, self.bins = hop, n_fft // 2 + 1
+        edges = torch.linspace(0, self.bins - 1, mels + 2)
+        bins = torch.arange(self.bins, dtype=torch.float32)[:, None]
+        rise = (bins - edges[None, :-2]) / (edges[1:-1] - edges[:-2])[None, :]
+        fall = (edges[None, 2:] - bins) / (edges[2:] - edges[1:-1])[None, :]
+        self.register_buffer("mel", torch.clamp(torch.minimum(rise, fall), min=0))
+        self.cnn = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(8, 5))
+
+    def forward(self, x):
+        spec = nn.functional.conv1d(x, self.dft, stride=self.hop)
+        power = spec[:, :self.bins] ** 2 + spec[:, self.bins:] ** 2
+        logmel = torch.log(power.transpose(1, 2) @ self.mel + 1e-6)
+        return self.cnn(logmel.unsqueeze(1))
+
+
 MODELS = [
     ("cnn1d", Cnn1d, (1, 400)),
     ("cnn2d", Cnn2d, (1, 1024)),
@@ -220,6 +269,8 @@ MODELS = [
     ("transformer", Transformer, (1, 512)),
     ("norms", Norms, (1, 256)),
     ("x3d_like", X3dLike, (3, 4, 12, 12)),
+    ("m5", M5, (1, 8000)),
+    ("logmel_cnn", LogMelCnn, (1, 1024)),
 ]
 
 
