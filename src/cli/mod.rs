@@ -10,6 +10,7 @@ mod demo;
 mod demo_vad;
 mod demo_video;
 mod eval;
+mod export;
 mod inputs;
 mod inspect;
 mod list;
@@ -56,6 +57,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// List the attacks, defences and model families, with every parameter and its default.
     List(list::ListArgs),
+    /// Write a native model (a shipped one included) as an ONNX model directory.
+    Export(export::ExportArgs),
     /// What an ONNX file holds (inputs, outputs, opset, ops, parameters) and which of its ops
     /// avfoil cannot evaluate.
     Inspect(inspect::InspectArgs),
@@ -75,6 +78,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval::run(args, &device),
         Command::List(args) => list::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

@@ -22,6 +22,9 @@ pub struct Architecture {
     pub check: fn(&ModelConfig) -> Result<()>,
     /// Builds the network on `device` from the model's files.
     pub build: fn(&ModelConfig, &mut ModelFiles, &Device) -> Result<CompiledNetwork>,
+    /// Writes the network (without the standardisation, which model.toml keeps) as an ONNX
+    /// graph from its weights, for families that can (`avfoil export`).
+    pub export: Option<fn(&ModelConfig, &mut Weights) -> Result<Vec<u8>>>,
 }
 
 impl Entry for Architecture {

@@ -20,6 +20,7 @@ pub static ARCHITECTURE: Architecture = Architecture {
         let net = LinearSoftmax::from_weights(files.weights()?, k, d, device)?;
         Ok(CompiledNetwork::new(net, device))
     },
+    export: Some(export),
 };
 
 /// See the module docs.
@@ -48,4 +49,24 @@ impl Network for LinearSoftmax {
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         x.matmul(self.weight.val().transpose()) + self.bias.val().unsqueeze::<2>()
     }
+}
+
+/// The model as an ONNX graph: Flatten, then Gemm with the weight as stored (`transB = 1`).
+fn export(config: &super::ModelConfig, weights: &mut Weights) -> Result<Vec<u8>> {
+    use crate::onnx::export::{Attr, GraphWriter};
+    let k = config.classes.len();
+    let shape = &config.input.shape;
+    let d: usize = shape.iter().product();
+    let mut g = GraphWriter::new("linear");
+    let mut dims = vec![None];
+    dims.extend(shape.iter().map(|&s| Some(s)));
+    g.input("x", &dims);
+    let x = g.node("Flatten", &["x"], &[("axis", Attr::Int(1))]);
+    let w = weights.take_host("weight", &[k, d])?;
+    let b = weights.take_host("bias", &[k])?;
+    let w = g.weight("weight", &[k, d], &w.data)?;
+    let b = g.weight("bias", &[k], &b.data)?;
+    g.node_to("Gemm", &[&x, &w, &b], "logits", &[("transB", Attr::Int(1))]);
+    g.output("logits", &[None, Some(k)]);
+    g.finish()
 }

@@ -36,6 +36,7 @@ pub const ARCHITECTURE: Architecture = Architecture {
     needs_weights: false,
     check,
     build,
+    export: None,
 };
 
 fn check(config: &ModelConfig) -> Result<()> {

@@ -39,6 +39,7 @@ pub static R3D_18: Architecture = Architecture {
     build: |config, files, device| {
         build_torchvision(VideoResNetSpec::r3d_18(), config, files, device)
     },
+    export: None,
 };
 
 /// `architecture = "r2plus1d-18"`: torchvision's `r2plus1d_18`.
@@ -50,6 +51,7 @@ pub static R2PLUS1D_18: Architecture = Architecture {
     build: |config, files, device| {
         build_torchvision(VideoResNetSpec::r2plus1d_18(), config, files, device)
     },
+    export: None,
 };
 
 fn build_torchvision(

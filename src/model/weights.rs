@@ -65,6 +65,12 @@ impl Weights {
         shape: [usize; D],
         device: &Device,
     ) -> Result<Tensor<D>> {
+        let t = self.take_host(key, &shape)?;
+        Ok(Tensor::from_data(TensorData::new(t.data, shape), device))
+    }
+
+    /// Removes `key`, checking its shape and that its values are finite, on the host.
+    pub fn take_host(&mut self, key: &str, shape: &[usize]) -> Result<HostTensor> {
         let t = self.tensors.remove(key).ok_or_else(|| Error::Weights {
             path: self.path.clone(),
             reason: format!("missing tensor {key:?} (expected shape {shape:?})"),
@@ -86,7 +92,7 @@ impl Weights {
                 ),
             });
         }
-        Ok(Tensor::from_data(TensorData::new(t.data, shape), device))
+        Ok(t)
     }
 
     /// [`take`](Self::take) as a trainable parameter.

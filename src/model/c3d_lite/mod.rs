@@ -68,6 +68,7 @@ pub static ARCHITECTURE: Architecture = Architecture {
         let net = C3dLite::from_weights(files.weights()?, k, &config.input.shape, device)?;
         Ok(CompiledNetwork::new(net, device))
     },
+    export: None,
 };
 
 impl C3dLite {

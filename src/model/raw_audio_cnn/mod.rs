@@ -25,6 +25,8 @@ use burn::tensor::{Device, Tensor, activation::relu};
 use host::{BlockParams, RawAudioCnnHost};
 use layout::{BLOCKS, FC_IN};
 
+mod export;
+
 /// `architecture = "raw-audio-cnn"`.
 pub static ARCHITECTURE: Architecture = Architecture {
     name: "raw-audio-cnn",
@@ -36,6 +38,7 @@ pub static ARCHITECTURE: Architecture = Architecture {
         let net = RawAudioCnn::from_weights(files.weights()?, config.classes.len(), device)?;
         Ok(CompiledNetwork::new(net, device))
     },
+    export: Some(export::export),
 };
 
 /// One Conv1d → BatchNorm1d block (ReLU and max pool follow in the forward pass).
