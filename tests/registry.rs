@@ -48,6 +48,7 @@ static MEAN_LINEAR: Architecture = Architecture {
         };
         Ok(CompiledNetwork::new(net, device))
     },
+    export: None,
 };
 
 // ---- An attack: every feature moved by ±eps. ----

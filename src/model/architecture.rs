@@ -24,8 +24,11 @@ pub struct Architecture {
     pub build: fn(&ModelConfig, &mut ModelFiles, &Device) -> Result<CompiledNetwork>,
     /// Writes the network (without the standardisation, which model.toml keeps) as an ONNX
     /// graph from its weights, for families that can (`avfoil export`).
-    pub export: Option<fn(&ModelConfig, &mut Weights) -> Result<Vec<u8>>>,
+    pub export: Option<ExportFn>,
 }
+
+/// Writes a family's network as the bytes of an ONNX file, from its model.toml and weights.
+pub type ExportFn = fn(&ModelConfig, &mut Weights) -> Result<Vec<u8>>;
 
 impl Entry for Architecture {
     fn name(&self) -> &'static str {
