@@ -119,3 +119,44 @@ fn exports_that_cannot_be_made_are_refused_naming_why() {
         "mine"
     );
 }
+
+/// An eval scenario runs on an ONNX model unchanged: the exported spoken-digits model gives the
+/// native model's clean and robust accuracies (FGM, and PGD through the MP3 defence with BPDA).
+#[test]
+fn an_eval_scenario_on_the_exported_model_gives_the_native_numbers() {
+    use avfoil::eval::{Options, Shard};
+    let dir = tempfile::tempdir().unwrap();
+    let exported = dir.path().join("onnx-model");
+    export("spoken-digits", &exported);
+    let fsdd = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fsdd");
+    let summary = |model: &str, name: &str| {
+        let text = format!(
+            "name = \"{name}\"\nseed = 3\nbatch_size = 2\n[model]\npath = \"{model}\"\n\
+             [dataset]\nloader = \"fsdd\"\nroot = \"{}\"\nlimit = 4\n\
+             [[attack]]\nname = \"fgm\"\neps = [256]\n\
+             [[attack]]\nname = \"pgd\"\neps = [128]\nmax_iter = 3\n\
+             [[defence]]\nname = \"mp3\"\n",
+            fsdd.display()
+        );
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let options = Options {
+            out: dir.path().join(name),
+            resume: false,
+            shard: Shard::default(),
+        };
+        let device = avfoil::device::parse_device("cpu").unwrap();
+        avfoil::eval::evaluate(&path, &options, &device, &mut |_, _| {})
+            .unwrap()
+            .summary
+    };
+    let native = summary("spoken-digits", "native");
+    let onnx = summary(s(&exported), "onnx");
+    assert_eq!(onnx.examples, 4);
+    assert_eq!(onnx.clean_accuracy, native.clean_accuracy);
+    assert_eq!(onnx.rows.len(), native.rows.len());
+    for (a, b) in onnx.rows.iter().zip(&native.rows) {
+        assert_eq!((&a.attack, a.eps, &a.defence), (&b.attack, b.eps, &b.defence));
+        assert_eq!(a.accuracy, b.accuracy, "{} {} {}", a.attack, a.eps, a.defence);
+    }
+}

@@ -20,7 +20,6 @@
 use super::architecture::{Architecture, ModelFiles};
 use super::config::{FixedInput, InputConfig, Modality, ModelConfig, OnnxConfig};
 use super::network::{CompiledNetwork, Network};
-use super::shipped::ModelSource;
 use crate::error::{Error, Result};
 use crate::onnx::network::{Binding, Scores};
 use crate::onnx::plan::{Constant, Port};
@@ -214,7 +213,7 @@ fn fixed_value(port: &Port, value: &FixedInput) -> Result<Constant> {
 /// axis give the example shape (rank 1 or 2: audio `[C, L]`; rank 4: video `[C, F, H, W]`), the
 /// first output holds logits, classes are numbered, nothing is clipped. A graph that needs more
 /// (symbolic lengths, probabilities, other inputs, windows) gets a model directory.
-pub fn bare_file(path: &Path) -> Result<ModelSource> {
+pub fn bare_file(path: &Path) -> Result<(ModelConfig, ModelFiles)> {
     let plan = Plan::read(path)?;
     let needs_toml = |why: String| {
         Error::invalid(
@@ -314,11 +313,7 @@ pub fn bare_file(path: &Path) -> Result<ModelSource> {
             p.to_path_buf()
         }
     });
-    Ok(ModelSource {
-        origin: path.to_path_buf(),
-        config,
-        files: ModelFiles::new(dir, None),
-    })
+    Ok((config, ModelFiles::new(dir, None)))
 }
 
 /// The scores of one example of zeros: where a graph whose shapes do not fit fails, as an error

@@ -100,7 +100,12 @@ impl ModelSource {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
         {
-            return super::onnx::bare_file(&path);
+            let (config, files) = super::onnx::bare_file(&path)?;
+            return Ok(Self {
+                origin: path,
+                config,
+                files,
+            });
         }
         match Shipped::find(spec) {
             Some(s) => s.source(),
