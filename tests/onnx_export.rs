@@ -156,7 +156,14 @@ fn an_eval_scenario_on_the_exported_model_gives_the_native_numbers() {
     assert_eq!(onnx.clean_accuracy, native.clean_accuracy);
     assert_eq!(onnx.rows.len(), native.rows.len());
     for (a, b) in onnx.rows.iter().zip(&native.rows) {
-        assert_eq!((&a.attack, a.eps, &a.defence), (&b.attack, b.eps, &b.defence));
-        assert_eq!(a.accuracy, b.accuracy, "{} {} {}", a.attack, a.eps, a.defence);
+        assert_eq!(
+            (&a.attack, a.eps, &a.defence),
+            (&b.attack, b.eps, &b.defence)
+        );
+        assert_eq!(
+            a.accuracy, b.accuracy,
+            "{} {} {}",
+            a.attack, a.eps, a.defence
+        );
     }
 }
