@@ -227,3 +227,8 @@ fn m5_matches_pytorch() {
 fn a_log_mel_cnn_with_its_front_end_in_the_graph_matches_pytorch() {
     check("logmel_cnn");
 }
+
+#[test]
+fn transposed_convolutions_resize_where_and_tile_match_pytorch() {
+    check("decoder");
+}

@@ -260,6 +260,30 @@ class LogMelCnn(nn.Module):
         return self.cnn(logmel.unsqueeze(1))
 
 
+class Decoder(nn.Module):
+    """Upsampling and masking ops: transposed 1-D and 2-D convolutions, nearest and bilinear
+    Resize, a leaky ramp written as Where(Greater), a positional ramp from Range (arange), Tile
+    (repeat)."""
+
+    def __init__(self):
+        super().__init__()
+        self.up1 = nn.ConvTranspose1d(4, 4, 4, stride=2, padding=1)
+        self.up2 = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1)
+        self.head = nn.Linear(3, 4)
+
+    def forward(self, x):
+        h = self.up1(x.reshape(x.shape[0], 4, 32))                     # [N, 4, 64]
+        h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")  # [N, 4, 128]
+        h = torch.where(h > 0, h, 0.2 * h)
+        ramp = torch.arange(128, dtype=torch.float32) / 128.0
+        h = h * ramp
+        h = h.reshape(h.shape[0], 2, 16, 16)
+        h = nn.functional.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
+        h = self.up2(h.repeat(1, 1, 1, 1)[:, :, ::2, ::2])               # [N, 3, 32, 32]
+        h = h.repeat(1, 1, 2, 1)
+        return self.head(h.mean(dim=(2, 3)))
+
+
 MODELS = [
     ("cnn1d", Cnn1d, (1, 400)),
     ("cnn2d", Cnn2d, (1, 1024)),
@@ -271,6 +295,7 @@ MODELS = [
     ("x3d_like", X3dLike, (3, 4, 12, 12)),
     ("m5", M5, (1, 8000)),
     ("logmel_cnn", LogMelCnn, (1, 1024)),
+    ("decoder", Decoder, (1, 128)),
 ]
 
 

@@ -48,6 +48,17 @@ pub enum Binary {
     Min,
 }
 
+/// Comparisons; booleans are held as 0/1 values of the inputs' kind (floats on the device,
+/// integers on the host): they carry no gradient, and `Where` uses them as masks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Compare {
+    Equal,
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Reduce {
     Mean,
@@ -133,6 +144,14 @@ pub enum Op {
     Cast {
         to_float: bool,
     },
+    ConvTranspose1d(onnx_ir::node::conv_transpose1d::ConvTranspose1dConfig),
+    ConvTranspose2d(onnx_ir::node::conv_transpose2d::ConvTranspose2dConfig),
+    Resize(onnx_ir::node::resize::ResizeConfig),
+    Compare(Compare),
+    Not,
+    Where,
+    Range(onnx_ir::node::range::RangeConfig),
+    Tile(onnx_ir::node::tile::TileConfig),
 }
 
 impl Op {
@@ -246,6 +265,18 @@ impl Op {
                 epsilon: n.config.epsilon,
             },
             Node::PRelu(_) => Op::Prelu,
+            Node::ConvTranspose1d(n) => Op::ConvTranspose1d(n.config.clone()),
+            Node::ConvTranspose2d(n) => Op::ConvTranspose2d(n.config.clone()),
+            Node::Resize(n) => Op::Resize(n.config.clone()),
+            Node::Equal(_) => Op::Compare(Compare::Equal),
+            Node::Greater(_) => Op::Compare(Compare::Greater),
+            Node::GreaterOrEqual(_) => Op::Compare(Compare::GreaterOrEqual),
+            Node::Less(_) => Op::Compare(Compare::Less),
+            Node::LessOrEqual(_) => Op::Compare(Compare::LessOrEqual),
+            Node::Not(_) => Op::Not,
+            Node::Where(_) => Op::Where,
+            Node::Range(n) => Op::Range(n.config.clone()),
+            Node::Tile(n) => Op::Tile(n.config.clone()),
             Node::Expand(n) => Op::Expand(n.config.clone()),
             Node::Cast(n) => {
                 let to = n.config.to;

@@ -187,3 +187,102 @@ pub fn conv3d(c: &Conv3dConfig, inputs: &Inputs) -> Result<Float> {
     };
     Ok(Float::new(burn_conv3d(x, w, bias(inputs)?, options)))
 }
+
+/// The output of a transposed convolution, checked against the size limit before burn allocates.
+fn check_transposed_output(inputs: &Inputs, x: &[usize], w: &[usize], out: &[usize]) -> Result<()> {
+    let mut dims = vec![x[0], w[1]];
+    dims.extend_from_slice(out);
+    inputs.check_output(x[0], &dims)
+}
+
+/// Output size of a transposed convolution on one axis (ONNX's formula without output_shape).
+fn transposed_size(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    pad: usize,
+    out_pad: usize,
+) -> Option<usize> {
+    ((input.checked_sub(1)? * stride + out_pad + (kernel - 1) * dilation + 1).checked_sub(2 * pad))
+        .filter(|&s| s > 0)
+}
+
+pub fn conv_transpose1d(
+    c: &onnx_ir::node::conv_transpose1d::ConvTranspose1dConfig,
+    inputs: &Inputs,
+) -> Result<Float> {
+    if c.output_shape.is_some() || c.auto_pad != AutoPad::NotSet {
+        return Err(inputs.error("ConvTranspose with output_shape or auto_pad is not supported"));
+    }
+    let x = inputs.float(0)?.get::<3>("ConvTranspose")?;
+    let w = inputs.float(1)?.get::<3>("ConvTranspose weight")?;
+    let (xd, wd) = (x.dims(), w.dims());
+    if c.groups == 0 || xd[1] != wd[0] || !xd[1].is_multiple_of(c.groups) {
+        return Err(inputs.error(format!("ConvTranspose of {xd:?} with weight {wd:?}")));
+    }
+    let out = transposed_size(
+        xd[2],
+        c.kernel_size,
+        c.stride,
+        c.dilation,
+        c.padding,
+        c.padding_out,
+    )
+    .ok_or_else(|| inputs.error("ConvTranspose to an empty output"))?;
+    check_transposed_output(inputs, &xd, &[wd[0], wd[1] * c.groups], &[out])?;
+    let options = burn::tensor::ops::ConvTransposeOptions::new(
+        [c.stride],
+        [c.padding],
+        [c.padding_out],
+        [c.dilation],
+        c.groups,
+    );
+    Ok(Float::new(burn::tensor::module::conv_transpose1d(
+        x,
+        w,
+        bias(inputs)?,
+        options,
+    )))
+}
+
+pub fn conv_transpose2d(
+    c: &onnx_ir::node::conv_transpose2d::ConvTranspose2dConfig,
+    inputs: &Inputs,
+) -> Result<Float> {
+    if c.output_shape.is_some() || c.auto_pad != AutoPad::NotSet {
+        return Err(inputs.error("ConvTranspose with output_shape or auto_pad is not supported"));
+    }
+    let x = inputs.float(0)?.get::<4>("ConvTranspose")?;
+    let w = inputs.float(1)?.get::<4>("ConvTranspose weight")?;
+    let (xd, wd) = (x.dims(), w.dims());
+    if c.groups == 0 || xd[1] != wd[0] || !xd[1].is_multiple_of(c.groups) {
+        return Err(inputs.error(format!("ConvTranspose of {xd:?} with weight {wd:?}")));
+    }
+    let mut out = [0; 2];
+    for i in 0..2 {
+        out[i] = transposed_size(
+            xd[2 + i],
+            c.kernel_size[i],
+            c.stride[i],
+            c.dilation[i],
+            c.padding[i],
+            c.padding_out[i],
+        )
+        .ok_or_else(|| inputs.error("ConvTranspose to an empty output"))?;
+    }
+    check_transposed_output(inputs, &xd, &[wd[0], wd[1] * c.groups], &out)?;
+    let options = burn::tensor::ops::ConvTransposeOptions::new(
+        c.stride,
+        c.padding,
+        c.padding_out,
+        c.dilation,
+        c.groups,
+    );
+    Ok(Float::new(burn::tensor::module::conv_transpose2d(
+        x,
+        w,
+        bias(inputs)?,
+        options,
+    )))
+}

@@ -2,7 +2,7 @@
 
 use super::Inputs;
 use crate::error::Result;
-use crate::onnx::op::{Binary, Unary};
+use crate::onnx::op::{Binary, Compare, Unary};
 use crate::onnx::value::{Float, Ints, MAX_RANK, Value};
 use burn::tensor::activation as act;
 
@@ -178,4 +178,98 @@ pub fn prelu(inputs: &Inputs) -> Result<Float> {
     let positive = act::relu(x.t.clone());
     let negative = x.t.clone() - positive.clone();
     Ok(Float::padded(positive + negative * slope.t, x.rank()))
+}
+
+pub fn compare(op: Compare, inputs: &Inputs) -> Result<Value> {
+    match (inputs.get(0)?, inputs.get(1)?) {
+        (Value::Float(a), Value::Float(b)) => {
+            check_broadcast(inputs, &a.dims(), &b.dims())?;
+            let rank = a.rank().max(b.rank());
+            let (a, b) = (a.t.clone(), b.t.clone());
+            let mask = match op {
+                Compare::Equal => a.equal(b),
+                Compare::Greater => a.greater(b),
+                Compare::GreaterOrEqual => a.greater_equal(b),
+                Compare::Less => a.lower(b),
+                Compare::LessOrEqual => a.lower_equal(b),
+            };
+            Ok(Value::Float(Float::padded(mask.float(), rank)))
+        }
+        (Value::Int(a), Value::Int(b)) => {
+            let f = |x: i64, y: i64| -> Option<i64> {
+                Some(i64::from(match op {
+                    Compare::Equal => x == y,
+                    Compare::Greater => x > y,
+                    Compare::GreaterOrEqual => x >= y,
+                    Compare::Less => x < y,
+                    Compare::LessOrEqual => x <= y,
+                }))
+            };
+            int_map(a, b, f, inputs).map(Value::Int)
+        }
+        _ => Err(inputs.error("compares a float with an integer")),
+    }
+}
+
+/// `a op b` elementwise over integers, broadcasting a scalar.
+fn int_map(
+    a: &Ints,
+    b: &Ints,
+    f: impl Fn(i64, i64) -> Option<i64>,
+    inputs: &Inputs,
+) -> Result<Ints> {
+    let (n, m) = (a.data.len(), b.data.len());
+    if n != m && n != 1 && m != 1 {
+        return Err(inputs.error(format!("integer shapes {:?} and {:?}", a.shape, b.shape)));
+    }
+    let len = n.max(m);
+    let data = (0..len)
+        .map(|i| {
+            let (x, y) = (
+                a.data[if n == 1 { 0 } else { i }],
+                b.data[if m == 1 { 0 } else { i }],
+            );
+            f(x, y).ok_or_else(|| inputs.error("integer overflow"))
+        })
+        .collect::<Result<_>>()?;
+    let shape = if n >= m {
+        a.shape.clone()
+    } else {
+        b.shape.clone()
+    };
+    Ok(Ints { data, shape })
+}
+
+/// Not of a 0/1 mask.
+pub fn not(inputs: &Inputs) -> Result<Value> {
+    match inputs.get(0)? {
+        Value::Float(f) => Ok(Value::Float(f.map(|t| t.neg().add_scalar(1.0)))),
+        Value::Int(i) => Ok(Value::Int(Ints {
+            data: i.data.iter().map(|&v| i64::from(v == 0)).collect(),
+            shape: i.shape.clone(),
+        })),
+    }
+}
+
+/// `Where(cond, a, b)`: `a` where the mask is 1, `b` elsewhere, as `cond·a + (1 − cond)·b`, so
+/// gradients reach `a` and `b` where each is chosen.
+pub fn where_(inputs: &Inputs) -> Result<Value> {
+    let cond = match inputs.get(0)? {
+        Value::Float(f) => f.clone(),
+        Value::Int(i) => {
+            let v: Vec<f32> = i
+                .data
+                .iter()
+                .map(|&v| if v != 0 { 1.0 } else { 0.0 })
+                .collect();
+            Float::from_host(v, &i.shape, inputs.device)?
+        }
+    };
+    let (a, b) = (inputs.float(1)?, inputs.float(2)?);
+    check_broadcast(inputs, &a.dims(), &b.dims())?;
+    check_broadcast(inputs, &cond.dims(), &a.dims())?;
+    let rank = cond.rank().max(a.rank()).max(b.rank());
+    let keep = cond.t.clone();
+    let t = keep.clone() * a.t.clone() + keep.neg().add_scalar(1.0) * b.t.clone();
+    Ok(Value::Float(Float::padded(t, rank)))
 }

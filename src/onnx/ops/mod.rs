@@ -7,6 +7,7 @@ mod linear;
 mod norm;
 mod pool;
 mod reduce;
+mod resize;
 mod sequence;
 mod shape;
 mod slicing;
@@ -98,6 +99,14 @@ pub(crate) fn eval(op: &Op, inputs: &Inputs, outputs: usize) -> Result<Vec<Value
         Op::Expand(c) => one(shape::expand(c, inputs)?),
         Op::Cast { to_float } => Ok(vec![shape::cast(*to_float, inputs)?]),
         Op::Gru(c) => sequence::gru(c, inputs, outputs),
+        Op::ConvTranspose1d(c) => one(conv::conv_transpose1d(c, inputs)?),
+        Op::ConvTranspose2d(c) => one(conv::conv_transpose2d(c, inputs)?),
+        Op::Resize(c) => one(resize::resize(c, inputs)?),
+        Op::Compare(c) => Ok(vec![elementwise::compare(*c, inputs)?]),
+        Op::Not => Ok(vec![elementwise::not(inputs)?]),
+        Op::Where => Ok(vec![elementwise::where_(inputs)?]),
+        Op::Range(c) => Ok(vec![shape::range(c, inputs)?]),
+        Op::Tile(c) => one(shape::tile(c, inputs)?),
         Op::Linear { transpose } => one(linear::linear(*transpose, inputs)?),
         Op::Gemm(c) => one(linear::gemm(c, inputs)?),
         Op::MatMul => one(linear::matmul(inputs.float(0)?, inputs.float(1)?)?),

@@ -345,3 +345,77 @@ pub fn cast(to_float: bool, inputs: &Inputs) -> Result<Value> {
         )),
     }
 }
+
+/// Range: `start, start + delta, ...` before `limit`, as integers (host) or floats.
+pub fn range(c: &onnx_ir::node::range::RangeConfig, inputs: &Inputs) -> Result<Value> {
+    use onnx_ir::node::range::RangeInput;
+    enum Num {
+        I(i64),
+        F(f64),
+    }
+    let get = |r: &RangeInput| -> Result<Num> {
+        Ok(match r {
+            RangeInput::Static(v) => Num::I(*v),
+            RangeInput::StaticFloat(v) => Num::F(*v),
+            RangeInput::Runtime(rr) => match inputs.get(rr.input_index)? {
+                Value::Int(i) => Num::I(*i.data.first().unwrap_or(&0)),
+                Value::Float(f) => {
+                    let v =
+                        f.t.clone()
+                            .into_data()
+                            .convert::<f32>()
+                            .try_into_vec::<f32>()
+                            .unwrap_or_default();
+                    Num::F(*v.first().unwrap_or(&0.0) as f64)
+                }
+            },
+        })
+    };
+    let (start, limit, delta) = (get(&c.start)?, get(&c.limit)?, get(&c.delta)?);
+    let as_f = |n: &Num| match n {
+        Num::I(i) => *i as f64,
+        Num::F(f) => *f,
+    };
+    let (s, l, d) = (as_f(&start), as_f(&limit), as_f(&delta));
+    if d == 0.0 || !d.is_finite() {
+        return Err(inputs.error("Range with a zero step"));
+    }
+    let count = ((l - s) / d).ceil().max(0.0);
+    if count > crate::onnx::ops::MAX_EXAMPLE_VALUES as f64 {
+        return Err(inputs.error(format!("Range of {count} values")));
+    }
+    let count = count as usize;
+    match (start, limit, delta) {
+        (Num::I(s), Num::I(_), Num::I(d)) => Ok(Value::Int(Ints::list(
+            (0..count as i64).map(|k| s + k * d).collect(),
+        ))),
+        _ => {
+            let v: Vec<f32> = (0..count).map(|k| (s + k as f64 * d) as f32).collect();
+            Float::from_host(v, &[count], inputs.device).map(Value::Float)
+        }
+    }
+}
+
+/// Tile: `x` repeated `repeats[i]` times along each axis.
+pub fn tile(c: &onnx_ir::node::tile::TileConfig, inputs: &Inputs) -> Result<Float> {
+    use onnx_ir::node::tile::TileInput;
+    let x = inputs.float(0)?;
+    let repeats: Vec<usize> = match &c.repeats {
+        TileInput::Static(r) => r.clone(),
+        TileInput::Runtime(r) => inputs
+            .ints(r.input_index)?
+            .data
+            .iter()
+            .map(|&v| v.max(0) as usize)
+            .collect(),
+    };
+    let dims = x.dims();
+    if repeats.len() != dims.len() {
+        return Err(inputs.error(format!("Tile of {dims:?} by {repeats:?}")));
+    }
+    let out: Vec<usize> = dims.iter().zip(&repeats).map(|(&d, &r)| d * r).collect();
+    inputs.check_output(1, &out)?;
+    let mut full = vec![1usize; MAX_RANK - dims.len()];
+    full.extend_from_slice(&repeats);
+    Ok(Float::padded(x.t.clone().repeat(&full), dims.len()))
+}
