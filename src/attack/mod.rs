@@ -5,6 +5,7 @@
 //! rule ([`success`]) and the per-example choice between restarts (`BestOf`). Each file also holds
 //! the attack's user-facing spec and registry entry ([`spec`]).
 
+pub mod apgd;
 pub mod fgm;
 pub mod frame_saliency;
 pub mod geometry;
@@ -12,6 +13,7 @@ pub mod pgd;
 pub mod progress;
 pub mod spec;
 
+pub use apgd::Apgd;
 pub use fgm::Fgm;
 pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
@@ -22,7 +24,12 @@ use crate::classifier::{Classifier, argmax_rows, check_labels, cross_entropy_row
 use crate::registry::Registry;
 
 /// The built-in attacks, one line each.
-const BUILTIN: &[&AttackEntry] = &[&fgm::ENTRY, &pgd::ENTRY, &frame_saliency::ENTRY];
+const BUILTIN: &[&AttackEntry] = &[
+    &fgm::ENTRY,
+    &pgd::ENTRY,
+    &apgd::ENTRY,
+    &frame_saliency::ENTRY,
+];
 
 /// Every attack: the built-in ones and those registered at run time ([`spec`]).
 pub static ATTACKS: Registry<AttackEntry> = Registry::new("attack", BUILTIN);

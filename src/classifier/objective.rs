@@ -157,6 +157,112 @@ impl Objective for LogitMargin<'_> {
     }
 }
 
+/// Indices of the logits in decreasing order (first on ties).
+fn ranked(z: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..z.len()).collect();
+    order.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
+    order
+}
+
+/// `-(num / den)` and its gradient from those of `num` and `den` (`den > 0`).
+fn neg_ratio(num: f32, dnum: &[f32], den: f32, dden: &[f32]) -> (f32, Vec<f32>) {
+    let value = -num / den;
+    let grad = dnum
+        .iter()
+        .zip(dden)
+        .map(|(dn, dd)| -(dn * den - num * dd) / (den * den))
+        .collect();
+    (value, grad)
+}
+
+/// Croce and Hein's (2020) difference-of-logits ratio against `labels[i]`:
+/// `-(z_y − max_{k≠y} z_k) / (z_π1 − z_π3 + 1e-12)`, π the logits in decreasing order. Positive
+/// exactly where the example is misclassified, and unchanged by shifting or scaling the logits,
+/// which makes it robust to the gradient masking that shrinks the cross-entropy's gradient. Needs
+/// at least three classes.
+pub struct Dlr<'a>(pub &'a [usize]);
+
+impl Dlr<'_> {
+    fn both(&self, i: usize, z: &[f32]) -> (f32, Vec<f32>) {
+        let k = z.len();
+        let y = self.0[i];
+        let order = ranked(z);
+        let other = order.iter().copied().find(|&c| c != y).unwrap_or(y);
+        let (p1, p3) = (order[0], order[2.min(k - 1)]);
+        let unit = |c: usize| (0..k).map(|j| f32::from(j == c)).collect::<Vec<f32>>();
+        let dnum: Vec<f32> = unit(y)
+            .iter()
+            .zip(unit(other))
+            .map(|(a, b)| a - b)
+            .collect();
+        let dden: Vec<f32> = unit(p1).iter().zip(unit(p3)).map(|(a, b)| a - b).collect();
+        neg_ratio(z[y] - z[other], &dnum, z[p1] - z[p3] + 1e-12, &dden)
+    }
+}
+
+impl Objective for Dlr<'_> {
+    fn value(&self, i: usize, scores: &[f32], classes: usize) -> f32 {
+        self.both(i, &pooled(scores, classes)).0
+    }
+
+    fn gradient(&self, i: usize, scores: &[f32], classes: usize) -> Vec<f32> {
+        spread(self.both(i, &pooled(scores, classes)).1, scores, classes)
+    }
+}
+
+/// The targeted difference-of-logits ratio of APGD-T: `-(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2 +
+/// 1e-12)` for true (or clean predicted) class `labels[i]` and target `targets[i]`; positive once
+/// the target's logit passes the true class's. Needs at least four classes.
+pub struct DlrTargeted<'a> {
+    pub labels: &'a [usize],
+    pub targets: &'a [usize],
+}
+
+impl DlrTargeted<'_> {
+    fn both(&self, i: usize, z: &[f32]) -> (f32, Vec<f32>) {
+        let k = z.len();
+        let (y, t) = (self.labels[i], self.targets[i]);
+        let order = ranked(z);
+        let (p1, p3, p4) = (order[0], order[2.min(k - 1)], order[3.min(k - 1)]);
+        let dnum: Vec<f32> = (0..k)
+            .map(|j| f32::from(j == y) - f32::from(j == t))
+            .collect();
+        let dden: Vec<f32> = (0..k)
+            .map(|j| f32::from(j == p1) - 0.5 * (f32::from(j == p3) + f32::from(j == p4)))
+            .collect();
+        let den = z[p1] - 0.5 * (z[p3] + z[p4]) + 1e-12;
+        neg_ratio(z[y] - z[t], &dnum, den, &dden)
+    }
+}
+
+impl Objective for DlrTargeted<'_> {
+    fn value(&self, i: usize, scores: &[f32], classes: usize) -> f32 {
+        self.both(i, &pooled(scores, classes)).0
+    }
+
+    fn gradient(&self, i: usize, scores: &[f32], classes: usize) -> Vec<f32> {
+        spread(self.both(i, &pooled(scores, classes)).1, scores, classes)
+    }
+}
+
+/// Any objective negated: what an attack ascends when it must descend `0` (a targeted
+/// cross-entropy).
+pub struct Negated<'a>(pub &'a dyn Objective);
+
+impl Objective for Negated<'_> {
+    fn value(&self, i: usize, scores: &[f32], classes: usize) -> f32 {
+        -self.0.value(i, scores, classes)
+    }
+
+    fn gradient(&self, i: usize, scores: &[f32], classes: usize) -> Vec<f32> {
+        self.0
+            .gradient(i, scores, classes)
+            .iter()
+            .map(|g| -g)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,7 +294,26 @@ mod tests {
             check(&PredictedCrossEntropy, scores, 4);
             check(&ClassLogit(&[3]), scores, 4);
             check(&LogitMargin(&[2]), scores, 4);
+            check(&Dlr(&[1]), scores, 4);
+            check(&Dlr(&[2]), scores, 4);
+            let targeted = DlrTargeted {
+                labels: &[2],
+                targets: &[0],
+            };
+            check(&targeted, scores, 4);
+            check(&Negated(&CrossEntropy(&[1])), scores, 4);
         }
+    }
+
+    #[test]
+    fn dlr_is_positive_exactly_when_misclassified_and_ignores_logit_scale() {
+        let z = [1.0, 3.0, 2.0, -1.0];
+        assert!(Dlr(&[1]).value(0, &z, 4) < 0.0);
+        assert!(Dlr(&[0]).value(0, &z, 4) > 0.0);
+        let scaled: Vec<f32> = z.iter().map(|v| 10.0 * v + 5.0).collect();
+        assert!((Dlr(&[0]).value(0, &scaled, 4) - Dlr(&[0]).value(0, &z, 4)).abs() < 1e-6);
+        // -(1 - 3) / (3 - 1) = 1.
+        assert!((Dlr(&[0]).value(0, &z, 4) - 1.0).abs() < 1e-6);
     }
 
     #[test]
