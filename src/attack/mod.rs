@@ -12,6 +12,7 @@ pub mod geometry;
 pub mod pgd;
 pub mod progress;
 pub mod spec;
+pub mod square;
 
 pub use apgd::Apgd;
 pub use fgm::Fgm;
@@ -19,6 +20,7 @@ pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
 pub use pgd::Pgd;
 pub use spec::{AttackEntry, AttackSpec, RunSettings};
+pub use square::Square;
 
 use crate::classifier::{Classifier, argmax_rows, check_labels, cross_entropy_rows};
 use crate::registry::Registry;
@@ -28,6 +30,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &fgm::ENTRY,
     &pgd::ENTRY,
     &apgd::ENTRY,
+    &square::ENTRY,
     &frame_saliency::ENTRY,
 ];
 

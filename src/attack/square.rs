@@ -1,0 +1,366 @@
+//! The Square attack (Andriushchenko et al., ECCV 2020), L∞: a random search that needs the
+//! model's scores only, no gradients, so it runs through defences that cannot be differentiated,
+//! without BPDA; the honest check against gradient masking.
+//!
+//! Per example: start at x0 + eps·s, with one random sign s per channel and position along the last
+//! axis (the paper's vertical stripes); then, each query, pick a random window covering a fraction
+//! p of the signal (a square on images; an interval on waveforms; a box on clips: each axis after
+//! the channels scaled by p^(1/axes)), set the perturbation inside it to a fresh random ±eps per
+//! channel, and keep the change if the loss drops: the margin z_y − max_{k≠y} z_k untargeted, the
+//! cross-entropy at the target when targeted. p starts at `p_init` and halves on the paper's
+//! schedule (at 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of every 10,000 queries). Examples
+//! stop querying once they succeed.
+
+use super::spec::{AttackEntry, AttackSpec, RunSettings};
+use super::{Attack, AttackOutput, Common, Mask, Norm, Projection, example_rngs, run_batches};
+use crate::array::tensor_to_vec;
+use crate::classifier::Classifier;
+use crate::error::{Error, Result};
+use crate::params::Param;
+use burn::tensor::{Tensor, TensorData};
+use rand::Rng;
+
+/// `square`.
+pub static ENTRY: AttackEntry = AttackEntry {
+    name: "square",
+    about: "Square attack (Andriushchenko et al. 2020), L-inf: random search on the scores only, no gradients (runs through any defence)",
+    params: &PARAMS,
+    parse: |p| {
+        let norm: String = p.take_or("norm", "inf".into())?;
+        if norm != "inf" {
+            return Err(Error::Unsupported(format!(
+                "{}: the Square attack is implemented for L-inf only, got {norm}",
+                p.display("norm")
+            )));
+        }
+        let spec = SquareSpec {
+            max_queries: p.take_or("max_queries", 1000)?,
+            p_init: p.take_or("p_init", 0.8)?,
+        };
+        if spec.max_queries == 0 {
+            return Err(Error::invalid(p.display("max_queries"), "at least 1"));
+        }
+        if !(spec.p_init > 0.0 && spec.p_init <= 1.0) {
+            return Err(Error::invalid(
+                p.display("p_init"),
+                format!("a fraction in (0, 1], got {}", spec.p_init),
+            ));
+        }
+        Ok(Box::new(spec))
+    },
+};
+
+const PARAMS: [Param; 3] = [
+    Param {
+        key: "norm",
+        default: "inf",
+        about: "the budget's geometry (L-inf only)",
+    },
+    Param {
+        key: "max_queries",
+        default: "1000",
+        about: "score queries per example (the model is asked about each candidate once)",
+    },
+    Param {
+        key: "p_init",
+        default: "0.8",
+        about: "fraction of the signal the first windows cover",
+    },
+];
+
+/// Square as configured by a user.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SquareSpec {
+    pub max_queries: usize,
+    pub p_init: f32,
+}
+
+impl AttackSpec for SquareSpec {
+    fn name(&self) -> &'static str {
+        "square"
+    }
+
+    fn norm(&self) -> Norm {
+        Norm::Inf
+    }
+
+    fn iterative(&self) -> bool {
+        true
+    }
+
+    fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>> {
+        let square = Square {
+            common: Common {
+                norm: Norm::Inf,
+                eps: run.eps.clone(),
+                eps_step: run.eps.clone(),
+                targeted: run.targeted,
+                num_random_init: 0,
+                batch_size: run.batch_size,
+                seed: run.seed,
+                projection: Projection::Radial,
+            },
+            max_queries: self.max_queries,
+            p_init: self.p_init,
+        };
+        square.validate()?;
+        Ok(Box::new(square))
+    }
+}
+
+/// The Square attack's configuration.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Square {
+    #[serde(flatten)]
+    pub common: Common,
+    pub max_queries: usize,
+    pub p_init: f32,
+}
+
+impl Square {
+    pub fn validate(&self) -> Result<()> {
+        self.common.validate()?;
+        if self.common.norm != Norm::Inf {
+            return Err(Error::Unsupported("the Square attack is L-inf only".into()));
+        }
+        if self.max_queries == 0 {
+            return Err(Error::invalid("max_queries", "at least 1"));
+        }
+        if !(self.p_init > 0.0 && self.p_init <= 1.0) {
+            return Err(Error::invalid("p_init", "a fraction in (0, 1]"));
+        }
+        Ok(())
+    }
+
+    /// The fraction of the signal a window covers at query `i` of `n`.
+    pub fn p_at(&self, i: usize, n: usize) -> f32 {
+        let t = (i as f64 / n as f64 * 10_000.0) as usize;
+        let halvings = [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000]
+            .iter()
+            .filter(|&&b| t > b)
+            .count();
+        self.p_init / (1u32 << halvings) as f32
+    }
+}
+
+/// The loss Square lowers for one example's logits: the margin, or the target's cross-entropy.
+fn loss(z: &[f32], label: usize, targeted: bool) -> f32 {
+    if targeted {
+        let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f32>().ln();
+        lse - z[label]
+    } else {
+        let other = z
+            .iter()
+            .enumerate()
+            .filter(|&(k, _)| k != label)
+            .map(|(_, &v)| v)
+            .fold(f32::NEG_INFINITY, f32::max);
+        z[label] - other
+    }
+}
+
+fn fooled(z: &[f32], label: usize, targeted: bool) -> bool {
+    let top = crate::classifier::argmax(z);
+    if targeted { top == label } else { top != label }
+}
+
+impl Attack for Square {
+    fn name(&self) -> &'static str {
+        "square"
+    }
+
+    fn params(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("plain data serialises")
+    }
+
+    fn targeted(&self) -> bool {
+        self.common.targeted
+    }
+
+    fn generate(
+        &self,
+        classifier: &dyn Classifier,
+        x: &Tensor<2>,
+        labels: Option<&[usize]>,
+        mask: Option<&Mask>,
+    ) -> Result<AttackOutput> {
+        self.validate()?;
+        let c = &self.common;
+        let [n, _] = x.dims();
+        let labels = c.labels(classifier, x, labels)?;
+        let eps = c.eps.per_example(n, "eps")?;
+        let eps_step = eps.clone();
+        let mut rngs = example_rngs(c.seed, n);
+        let shape = classifier.input_shape().to_vec();
+        run_batches(
+            c.batch_size,
+            x,
+            &labels,
+            mask,
+            eps,
+            &eps_step,
+            &mut rngs,
+            |b, rngs| self.batch(classifier, &shape, b.x, b.labels, b.mask, b.eps, rngs),
+        )
+    }
+}
+
+impl Square {
+    #[allow(clippy::too_many_arguments)]
+    fn batch(
+        &self,
+        classifier: &dyn Classifier,
+        shape: &[usize],
+        x: &Tensor<2>,
+        labels: &[usize],
+        mask: Option<&Tensor<2>>,
+        eps: &[f32],
+        rngs: &mut [rand_chacha::ChaCha8Rng],
+    ) -> Result<(Tensor<2>, Vec<Option<usize>>)> {
+        let [m, d] = x.dims();
+        let k = classifier.num_classes();
+        let targeted = self.common.targeted;
+        let x0 = tensor_to_vec(x.clone());
+        let mask = mask.map(|t| tensor_to_vec(t.clone()));
+        let allowed = |i: usize, j: usize| match &mask {
+            Some(mk) if mk.len() == d => mk[j] > 0.0,
+            Some(mk) => mk[i * d + j] > 0.0,
+            None => true,
+        };
+        let clip = |v: f32| match classifier.clip() {
+            Some((lo, hi)) => v.clamp(lo, hi),
+            None => v,
+        };
+        let channels = shape[0].max(1);
+        let spatial = &shape[1..];
+        let last = *spatial.last().unwrap_or(&1);
+        // Vertical stripes: one sign per channel and position along the last axis.
+        let mut delta = vec![0f32; m * d];
+        for (i, rng) in rngs.iter_mut().enumerate() {
+            let signs: Vec<f32> = (0..channels * last)
+                .map(|_| {
+                    if rng.random::<bool>() {
+                        eps[i]
+                    } else {
+                        -eps[i]
+                    }
+                })
+                .collect();
+            for j in 0..d {
+                let (ch, pos) = (j / (d / channels), j % last);
+                if allowed(i, j) {
+                    delta[i * d + j] = signs[ch * last + pos];
+                }
+            }
+        }
+        let candidate = |delta: &[f32], i: usize| -> Vec<f32> {
+            (0..d)
+                .map(|j| clip(x0[i * d + j] + delta[i * d + j]))
+                .collect()
+        };
+        let scores = |rows: &[usize], delta: &[f32]| -> Result<Vec<Vec<f32>>> {
+            let values: Vec<f32> = rows.iter().flat_map(|&i| candidate(delta, i)).collect();
+            let t = Tensor::<2>::from_data(TensorData::new(values, [rows.len(), d]), &x.device());
+            let z = tensor_to_vec(classifier.logits(t)?);
+            Ok(z.chunks(k).map(|r| r.to_vec()).collect())
+        };
+        let all: Vec<usize> = (0..m).collect();
+        let z = scores(&all, &delta)?;
+        let mut best: Vec<f32> = (0..m).map(|i| loss(&z[i], labels[i], targeted)).collect();
+        let mut done: Vec<Option<usize>> = (0..m)
+            .map(|i| fooled(&z[i], labels[i], targeted).then_some(0))
+            .collect();
+        for q in 1..self.max_queries {
+            let active: Vec<usize> = (0..m).filter(|&i| done[i].is_none()).collect();
+            if active.is_empty() {
+                break;
+            }
+            let p = self.p_at(q, self.max_queries);
+            let mut trial = delta.clone();
+            for &i in &active {
+                self.resample_window(
+                    &mut trial,
+                    i,
+                    d,
+                    channels,
+                    spatial,
+                    p,
+                    eps[i],
+                    &allowed,
+                    &mut rngs[i],
+                );
+            }
+            let z = scores(&active, &trial)?;
+            for (r, &i) in active.iter().enumerate() {
+                let l = loss(&z[r], labels[i], targeted);
+                if l < best[i] {
+                    best[i] = l;
+                    delta[i * d..(i + 1) * d].copy_from_slice(&trial[i * d..(i + 1) * d]);
+                    if fooled(&z[r], labels[i], targeted) {
+                        done[i] = Some(q);
+                    }
+                }
+            }
+        }
+        let values: Vec<f32> = (0..m).flat_map(|i| candidate(&delta, i)).collect();
+        let adv = Tensor::<2>::from_data(TensorData::new(values, [m, d]), &x.device());
+        Ok((adv, done))
+    }
+
+    /// A fresh random ±eps per channel over one random window of example `i`'s perturbation.
+    #[allow(clippy::too_many_arguments)]
+    fn resample_window(
+        &self,
+        delta: &mut [f32],
+        i: usize,
+        d: usize,
+        channels: usize,
+        spatial: &[usize],
+        p: f32,
+        eps: f32,
+        allowed: &dyn Fn(usize, usize) -> bool,
+        rng: &mut impl Rng,
+    ) {
+        let axes = spatial.len().max(1);
+        let scale = (p as f64).powf(1.0 / axes as f64);
+        let sides: Vec<usize> = spatial
+            .iter()
+            .map(|&s| ((s as f64 * scale).round() as usize).clamp(1, s.max(1)))
+            .collect();
+        let starts: Vec<usize> = spatial
+            .iter()
+            .zip(&sides)
+            .map(|(&s, &w)| rng.random_range(0..=s - w))
+            .collect();
+        let per_channel = d / channels;
+        let signs: Vec<f32> = (0..channels)
+            .map(|_| if rng.random::<bool>() { eps } else { -eps })
+            .collect();
+        // Row-major strides of the spatial axes.
+        let mut strides = vec![1usize; spatial.len()];
+        for a in (0..spatial.len().saturating_sub(1)).rev() {
+            strides[a] = strides[a + 1] * spatial[a + 1];
+        }
+        let count: usize = sides.iter().product();
+        let mut at = vec![0usize; sides.len()];
+        for _ in 0..count {
+            let offset: usize = (0..sides.len())
+                .map(|a| (starts[a] + at[a]) * strides[a])
+                .sum();
+            for (ch, &sign) in signs.iter().enumerate() {
+                let j = ch * per_channel + offset;
+                if allowed(i, j) {
+                    delta[i * d + j] = sign;
+                }
+            }
+            for a in (0..at.len()).rev() {
+                at[a] += 1;
+                if at[a] < sides[a] {
+                    break;
+                }
+                at[a] = 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The Square attack: score queries only. Invariants (within eps, within the range, masked features
+//! fixed, the input untouched, seeded), its p schedule, success on a model it can fool, and runs
+//! through a defence no gradient passes (MP3) without BPDA.
+
+mod common;
+
+use avfoil::attack::{Attack, Common, Eps, Mask, Square};
+use avfoil::classifier::{Classifier, Defended, Model, argmax_rows};
+use avfoil::defence::Mp3Compression;
+use avfoil::scale::AudioScale;
+use common::*;
+use std::sync::Arc;
+
+fn square(eps: f32, queries: usize, seed: u64) -> Square {
+    Square {
+        common: Common {
+            eps: Eps::Scalar(eps),
+            eps_step: Eps::Scalar(eps),
+            seed,
+            ..Default::default()
+        },
+        max_queries: queries,
+        p_init: 0.8,
+    }
+}
+
+#[test]
+fn the_window_fraction_halves_on_the_papers_schedule() {
+    let s = square(0.1, 10_000, 0);
+    assert_eq!(s.p_at(0, 10_000), 0.8);
+    assert_eq!(s.p_at(11, 10_000), 0.4);
+    assert_eq!(s.p_at(5000, 10_000), 0.8 / 128.0);
+    assert_eq!(s.p_at(9999, 10_000), 0.8 / 512.0);
+    // Scaled to the query budget.
+    assert_eq!(s.p_at(6, 1000), 0.2);
+}
+
+/// A linear three-class model on [2, 8] inputs in [0, 1] (two channels): within the budget it
+/// flips the decision using scores only; invariants hold, targeted too.
+#[test]
+fn it_fools_a_linear_model_within_the_budget_and_keeps_the_invariants() {
+    let (k, d) = (3, 16);
+    let w: Vec<f32> = (0..k * d)
+        .map(|i| ((i * 29 % 13) as f32 - 6.0) / 3.0)
+        .collect();
+    let clf = linear_shaped(&w, &[0.0, 0.2, -0.1], k, &[2, 8], Some((0.0, 1.0)));
+    let data: Vec<f32> = (0..4 * d)
+        .map(|i| 0.3 + 0.4 * ((i * 7 % 5) as f32 / 5.0))
+        .collect();
+    let x = tensor(&data, 4, d);
+    let clean = argmax_rows(clf.logits(x.clone()).unwrap());
+    let mask = Mask::new((0..d).map(|j| if j % 5 == 0 { 0.0 } else { 1.0 }).collect()).unwrap();
+    for targeted in [false, true] {
+        let mut s = square(0.3, 400, 7);
+        s.common.targeted = targeted;
+        let labels: Vec<usize> = if targeted {
+            clean.iter().map(|&c| (c + 1) % k).collect()
+        } else {
+            clean.clone()
+        };
+        let before = host(&x);
+        let out = s.generate(&clf, &x, Some(&labels), Some(&mask)).unwrap();
+        assert_eq!(host(&x), before, "the input changed");
+        let adv = host(&out.adversarial);
+        for (j, (&a, &c)) in adv.iter().zip(&data).enumerate() {
+            assert!((a - c).abs() <= 0.3 + 1e-6 && (0.0..=1.0).contains(&a));
+            if (j % d) % 5 == 0 {
+                assert_eq!(a, c, "a masked feature moved");
+            }
+        }
+        let pred = argmax_rows(clf.logits(out.adversarial.clone()).unwrap());
+        let wins = pred
+            .iter()
+            .zip(&labels)
+            .filter(|(p, l)| if targeted { p == l } else { p != l })
+            .count();
+        assert!(wins >= 3, "targeted {targeted}: {wins} of 4");
+        let again = s.generate(&clf, &x, Some(&labels), Some(&mask)).unwrap();
+        assert_eq!(host(&again.adversarial), adv, "not reproducible");
+    }
+}
+
+/// Through MP3 (no gradient, no BPDA): the attack only asks the defended model for scores.
+#[test]
+fn it_runs_through_a_defence_without_gradients() {
+    let device = burn::tensor::Device::flex();
+    let model = Model::open("spoken-digits", &device).unwrap();
+    let mp3 = Mp3Compression::new(8000, &[1, 8000], AudioScale::Int16, None).unwrap();
+    let defended = Defended::new(Arc::clone(&model.classifier), vec![Box::new(mp3)]);
+    let x = avfoil::media::npy::read_npy(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/spoken-digits.npy"),
+    )
+    .unwrap();
+    let x = x.to_tensor(4, &device);
+    let out = square(512.0, 40, 1)
+        .generate(&defended, &x, Some(&[1, 3, 5, 8]), None)
+        .unwrap();
+    let (a, b) = (host(&out.adversarial), host(&x));
+    assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() <= 512.0 + 1e-3));
+    assert!(a.iter().zip(&b).any(|(p, q)| p != q));
+}
