@@ -6,6 +6,7 @@
 //! the attack's user-facing spec and registry entry ([`spec`]).
 
 pub mod apgd;
+pub mod deepfool;
 pub mod fgm;
 pub mod frame_saliency;
 pub mod geometry;
@@ -15,6 +16,7 @@ pub mod spec;
 pub mod square;
 
 pub use apgd::Apgd;
+pub use deepfool::DeepFool;
 pub use fgm::Fgm;
 pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
@@ -31,6 +33,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &pgd::ENTRY,
     &apgd::ENTRY,
     &square::ENTRY,
+    &deepfool::ENTRY,
     &frame_saliency::ENTRY,
 ];
 
