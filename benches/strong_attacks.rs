@@ -1,0 +1,72 @@
+//! APGD, Square and DeepFool on RawAudioCNN (the fixture's weights: timing does not depend on
+//! them), batch 16 of `../shared/bench/art_baseline.py`'s audio batch, with that script's settings
+//! for `apgd_audio`, `square_audio` and `deepfool_audio`:
+//!
+//!     cargo bench --bench strong_attacks
+//!     ~/.cache/avfoil-art-venv/bin/python ../shared/bench/art_baseline.py apgd_audio square_audio deepfool_audio
+//!
+//! One timed run each (no warm-up), as the baseline's `once`. Prints one JSON line per case.
+
+use avfoil::attack::apgd::ApgdLoss;
+use avfoil::attack::{Apgd, Attack, Common, DeepFool, Eps, Norm, Projection, Square};
+use avfoil::classifier::build_classifier;
+use avfoil::model::{ModelConfig, Weights};
+use burn::tensor::Device;
+use common::{audio_batch, report};
+use serde_json::json;
+use std::path::Path;
+use std::time::Instant;
+
+#[allow(dead_code)] // the video helpers are for the video benchmarks
+mod common;
+
+fn common(eps: f32, step: f32, restarts: usize) -> Common {
+    Common {
+        norm: Norm::Inf,
+        eps: Eps::Scalar(eps),
+        eps_step: Eps::Scalar(step),
+        num_random_init: restarts,
+        batch_size: 16,
+        projection: Projection::Radial,
+        ..Default::default()
+    }
+}
+
+fn main() -> avfoil::Result<()> {
+    let device = Device::flex();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw_audio_cnn");
+    let config = ModelConfig::read(&fixture)?;
+    let clf = build_classifier(
+        &config,
+        Weights::load(&fixture.join("model.safetensors"))?,
+        &device,
+    )?;
+    let x = audio_batch(16).to_tensor(16, &device);
+    let once = |attack: &dyn Attack| {
+        let t0 = Instant::now();
+        attack.generate(&clf, &x, None, None).expect("attack");
+        t0.elapsed().as_secs_f64()
+    };
+    let apgd = Apgd {
+        common: common(0.5, 1.0, 1),
+        max_iter: 100,
+        loss: ApgdLoss::CrossEntropy,
+        target_classes: 0,
+    };
+    report("apgd_ce100_audio_b16", once(&apgd), 16, json!({}));
+    let square = Square {
+        common: common(0.5, 0.5, 0),
+        max_queries: 300,
+        p_init: 0.5,
+    };
+    report("square300_audio_b16", once(&square), 16, json!({}));
+    let mut deepfool = DeepFool {
+        common: common(1e9, 1e9, 0),
+        max_iter: 100,
+        overshoot: 0.02,
+        nb_grads: 10,
+    };
+    deepfool.common.norm = Norm::L2;
+    report("deepfool_audio_b16", once(&deepfool), 16, json!({}));
+    Ok(())
+}
