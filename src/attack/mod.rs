@@ -6,6 +6,7 @@
 //! the attack's user-facing spec and registry entry ([`spec`]).
 
 pub mod apgd;
+pub mod carlini;
 pub mod deepfool;
 pub mod fgm;
 pub mod frame_saliency;
@@ -16,6 +17,7 @@ pub mod spec;
 pub mod square;
 
 pub use apgd::Apgd;
+pub use carlini::Carlini;
 pub use deepfool::DeepFool;
 pub use fgm::Fgm;
 pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
@@ -34,6 +36,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &apgd::ENTRY,
     &square::ENTRY,
     &deepfool::ENTRY,
+    &carlini::ENTRY,
     &frame_saliency::ENTRY,
 ];
 

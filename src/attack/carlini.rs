@@ -1,0 +1,332 @@
+//! Carlini and Wagner's L2 attack (S&P 2017), as ART's `CarliniL2Method` parameterises it: in the
+//! tanh space of the input box, Adam minimises ‖δ‖₂² + c·max(z_y − max_{k≠y} z_k + κ, 0)
+//! (targeted: max(max_{k≠t} z_k − z_t + κ, 0)), for `max_iter` steps at each of
+//! `binary_search_steps` values of c, found by binary search per example from `initial_const`
+//! (×10 while no success). The output is, per example, the smallest perturbation that met the
+//! confidence κ, else the input unchanged (C&W's "no adversarial found"); then capped by eps like
+//! DeepFool, so a large eps gives every example's minimal distance.
+//!
+//! Needs the model's input range (`input.clip`): the tanh change of variable maps onto it.
+
+use super::spec::{AttackEntry, AttackSpec, RunSettings};
+use super::{
+    Attack, AttackOutput, Common, Mask, Norm, Projection, example_rngs, geometry, run_batches,
+};
+use crate::array::tensor_to_vec;
+use crate::classifier::objective::LogitMargin;
+use crate::classifier::{Classifier, argmax};
+use crate::error::{Error, Result};
+use crate::params::Param;
+use burn::tensor::{Tensor, TensorData};
+
+/// `cw`.
+pub static ENTRY: AttackEntry = AttackEntry {
+    name: "cw",
+    about: "Carlini & Wagner L2 (2017): Adam in tanh space, binary search over c, confidence kappa",
+    params: &PARAMS,
+    parse: |p| {
+        let spec = CarliniSpec {
+            confidence: p.take_or("confidence", 0.0)?,
+            learning_rate: p.take_or("learning_rate", 0.01)?,
+            binary_search_steps: p.take_or("binary_search_steps", 10)?,
+            max_iter: p.take_or("max_iter", 10)?,
+            initial_const: p.take_or("initial_const", 0.01)?,
+        };
+        spec.check()?;
+        Ok(Box::new(spec))
+    },
+};
+
+const PARAMS: [Param; 5] = [
+    Param {
+        key: "confidence",
+        default: "0",
+        about: "kappa: the margin the adversarial class must win by",
+    },
+    Param {
+        key: "learning_rate",
+        default: "0.01",
+        about: "Adam's step size in tanh space",
+    },
+    Param {
+        key: "binary_search_steps",
+        default: "10",
+        about: "values of c tried per example",
+    },
+    Param {
+        key: "max_iter",
+        default: "10",
+        about: "Adam steps per value of c",
+    },
+    Param {
+        key: "initial_const",
+        default: "0.01",
+        about: "the first c",
+    },
+];
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CarliniSpec {
+    pub confidence: f32,
+    pub learning_rate: f32,
+    pub binary_search_steps: usize,
+    pub max_iter: usize,
+    pub initial_const: f32,
+}
+
+impl CarliniSpec {
+    fn check(&self) -> Result<()> {
+        let positive = |v: f32, name: &str| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(Error::invalid(name, format!("a positive number, got {v}")))
+            }
+        };
+        positive(self.learning_rate, "learning_rate")?;
+        positive(self.initial_const, "initial_const")?;
+        if !(self.confidence >= 0.0 && self.confidence.is_finite()) {
+            return Err(Error::invalid("confidence", "a non-negative number"));
+        }
+        if self.max_iter == 0 || self.binary_search_steps == 0 {
+            return Err(Error::invalid(
+                "max_iter",
+                "max_iter and binary_search_steps at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl AttackSpec for CarliniSpec {
+    fn name(&self) -> &'static str {
+        "cw"
+    }
+
+    fn norm(&self) -> Norm {
+        Norm::L2
+    }
+
+    fn iterative(&self) -> bool {
+        true
+    }
+
+    fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>> {
+        Ok(Box::new(Carlini {
+            common: Common {
+                norm: Norm::L2,
+                eps: run.eps.clone(),
+                eps_step: run.eps.clone(),
+                targeted: run.targeted,
+                num_random_init: 0,
+                batch_size: run.batch_size,
+                seed: run.seed,
+                projection: Projection::Radial,
+            },
+            spec: self.clone(),
+        }))
+    }
+}
+
+/// C&W L2's configuration; `common.eps` caps the result.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Carlini {
+    #[serde(flatten)]
+    pub common: Common,
+    #[serde(flatten)]
+    pub spec: CarliniSpec,
+}
+
+impl Attack for Carlini {
+    fn name(&self) -> &'static str {
+        "cw"
+    }
+
+    fn params(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("plain data serialises")
+    }
+
+    fn targeted(&self) -> bool {
+        self.common.targeted
+    }
+
+    fn generate(
+        &self,
+        classifier: &dyn Classifier,
+        x: &Tensor<2>,
+        labels: Option<&[usize]>,
+        mask: Option<&Mask>,
+    ) -> Result<AttackOutput> {
+        self.common.validate()?;
+        self.spec.check()?;
+        let Some(range) = classifier.clip() else {
+            return Err(Error::invalid(
+                "cw",
+                "C&W maps onto the model's input range: its model.toml needs input.clip",
+            ));
+        };
+        let c = &self.common;
+        let [n, _] = x.dims();
+        let labels = c.labels(classifier, x, labels)?;
+        let eps = c.eps.per_example(n, "eps")?;
+        let eps_step = eps.clone();
+        let mut rngs = example_rngs(c.seed, n);
+        run_batches(
+            c.batch_size,
+            x,
+            &labels,
+            mask,
+            eps,
+            &eps_step,
+            &mut rngs,
+            |b, _| self.batch(classifier, range, b.x, b.labels, b.mask, b.eps),
+        )
+    }
+}
+
+/// Adam's moment estimates for one tensor of parameters.
+struct Adam {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+}
+
+impl Adam {
+    fn new(len: usize) -> Self {
+        Self {
+            m: vec![0.0; len],
+            v: vec![0.0; len],
+            t: 0,
+        }
+    }
+
+    fn step(&mut self, w: &mut [f32], g: &[f32], lr: f32) {
+        let (b1, b2, e) = (0.9f32, 0.999f32, 1e-8f32);
+        self.t += 1;
+        let (c1, c2) = (1.0 - b1.powi(self.t), 1.0 - b2.powi(self.t));
+        for j in 0..w.len() {
+            self.m[j] = b1 * self.m[j] + (1.0 - b1) * g[j];
+            self.v[j] = b2 * self.v[j] + (1.0 - b2) * g[j] * g[j];
+            w[j] -= lr * (self.m[j] / c1) / ((self.v[j] / c2).sqrt() + e);
+        }
+    }
+}
+
+impl Carlini {
+    fn batch(
+        &self,
+        classifier: &dyn Classifier,
+        (lo, hi): (f32, f32),
+        x0: &Tensor<2>,
+        labels: &[usize],
+        mask: Option<&Tensor<2>>,
+        eps: &[f32],
+    ) -> Result<(Tensor<2>, Vec<Option<usize>>)> {
+        let [m, d] = x0.dims();
+        let k = classifier.num_classes();
+        let s = &self.spec;
+        let targeted = self.common.targeted;
+        let device = x0.device();
+        let x0h = tensor_to_vec(x0.clone());
+        let mask = mask.map(|t| tensor_to_vec(t.clone()));
+        let free = |i: usize, j: usize| match &mask {
+            Some(mk) if mk.len() == d => mk[j] > 0.0,
+            Some(mk) => mk[i * d + j] > 0.0,
+            None => true,
+        };
+        let (half, mid) = ((hi - lo) / 2.0, (hi + lo) / 2.0);
+        // tanh space; inputs on the box's edge pulled in so that atanh stays finite.
+        let w0: Vec<f32> = x0h
+            .iter()
+            .map(|&v| (((v - mid) / half).clamp(-1.0 + 1e-6, 1.0 - 1e-6)).atanh())
+            .collect();
+        let to_x = |w: &[f32], i: usize, j: usize| -> f32 {
+            if free(i, j) {
+                mid + half * w[i * d + j].tanh()
+            } else {
+                x0h[i * d + j]
+            }
+        };
+        let mut cs = vec![s.initial_const; m];
+        let (mut lower, mut upper) = (vec![0f32; m], vec![1e10f32; m]);
+        let mut best_l2 = vec![f32::INFINITY; m];
+        let mut best = x0h.clone();
+        let mut found: Vec<Option<usize>> = vec![None; m];
+        for search in 0..s.binary_search_steps {
+            let mut w = w0.clone();
+            let mut adam = Adam::new(m * d);
+            let mut succeeded = vec![false; m];
+            for _ in 0..s.max_iter {
+                let x: Vec<f32> = (0..m * d).map(|q| to_x(&w, q / d, q % d)).collect();
+                let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [m, d]), &device);
+                // The margin z_y − z_other (targeted: its negative at the target) and its gradient.
+                let margin = LogitMargin(labels);
+                let (g, logits) = classifier.objective_gradient(xt, &margin)?;
+                let (g, z) = (tensor_to_vec(g), tensor_to_vec(logits));
+                let mut grad = vec![0f32; m * d];
+                for i in 0..m {
+                    let zi = &z[i * k..(i + 1) * k];
+                    let y = labels[i];
+                    let other =
+                        (0..k)
+                            .filter(|&c| c != y)
+                            .fold(None, |b: Option<usize>, c| match b {
+                                Some(b) if zi[b] >= zi[c] => Some(b),
+                                _ => Some(c),
+                            });
+                    let gap = zi[y] - other.map_or(0.0, |o| zi[o]);
+                    // Untargeted: push the label below the runner-up; targeted: the target above.
+                    let f = if targeted { -gap } else { gap } + s.confidence;
+                    let sign = if targeted { -1.0 } else { 1.0 };
+                    let l2: f32 = (0..d)
+                        .map(|j| (x[i * d + j] - x0h[i * d + j]).powi(2))
+                        .sum();
+                    let top = argmax(zi);
+                    let hit = if targeted {
+                        top == y && gap >= s.confidence
+                    } else {
+                        top != y && gap <= -s.confidence
+                    };
+                    if hit {
+                        succeeded[i] = true;
+                        if l2 < best_l2[i] {
+                            best_l2[i] = l2;
+                            best[i * d..(i + 1) * d].copy_from_slice(&x[i * d..(i + 1) * d]);
+                            found[i].get_or_insert(search);
+                        }
+                    }
+                    for j in 0..d {
+                        let q = i * d + j;
+                        let dx =
+                            2.0 * (x[q] - x0h[q]) + if f > 0.0 { cs[i] * sign * g[q] } else { 0.0 };
+                        let t = w[q].tanh();
+                        grad[q] = if free(i, j) {
+                            dx * half * (1.0 - t * t)
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+                adam.step(&mut w, &grad, s.learning_rate);
+            }
+            for i in 0..m {
+                if succeeded[i] {
+                    upper[i] = upper[i].min(cs[i]);
+                    cs[i] = (lower[i] + upper[i]) / 2.0;
+                } else {
+                    lower[i] = lower[i].max(cs[i]);
+                    cs[i] = if upper[i] < 1e9 {
+                        (lower[i] + upper[i]) / 2.0
+                    } else {
+                        cs[i] * 10.0
+                    };
+                }
+            }
+        }
+        let out = Tensor::<2>::from_data(TensorData::new(best, [m, d]), &device);
+        let e = Common::column(eps, x0);
+        let capped =
+            x0.clone() + geometry::project(out - x0.clone(), e, Norm::L2, Projection::Radial);
+        Ok((capped, found))
+    }
+}
