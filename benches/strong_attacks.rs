@@ -2,13 +2,14 @@
 //! them), batch 16 of `../shared/bench/art_baseline.py`'s audio batch, with that script's settings
 //! for `apgd_audio`, `square_audio` and `deepfool_audio`:
 //!
-//!     cargo bench --bench strong_attacks
-//!     ~/.cache/avfoil-art-venv/bin/python ../shared/bench/art_baseline.py apgd_audio square_audio deepfool_audio
+//!     cargo bench --bench strong_attacks [-- cw]
+//!     ~/.cache/avfoil-art-venv/bin/python ../shared/bench/art_baseline.py apgd_audio square_audio deepfool_audio [cw_audio]
 //!
 //! One timed run each (no warm-up), as the baseline's `once`. Prints one JSON line per case.
 
 use avfoil::attack::apgd::ApgdLoss;
-use avfoil::attack::{Apgd, Attack, Common, DeepFool, Eps, Norm, Projection, Square};
+use avfoil::attack::carlini::CarliniSpec;
+use avfoil::attack::{Apgd, Attack, Carlini, Common, DeepFool, Eps, Norm, Projection, Square};
 use avfoil::classifier::build_classifier;
 use avfoil::model::{ModelConfig, Weights};
 use burn::tensor::Device;
@@ -68,5 +69,19 @@ fn main() -> avfoil::Result<()> {
     };
     deepfool.common.norm = Norm::L2;
     report("deepfool_audio_b16", once(&deepfool), 16, json!({}));
+    if std::env::args().any(|a| a == "cw") {
+        let mut cw = Carlini {
+            common: common(1e9, 1e9, 0),
+            spec: CarliniSpec {
+                confidence: 0.0,
+                learning_rate: 0.01,
+                binary_search_steps: 10,
+                max_iter: 10,
+                initial_const: 0.01,
+            },
+        };
+        cw.common.norm = Norm::L2;
+        report("cw_l2_audio_b16", once(&cw), 16, json!({}));
+    }
     Ok(())
 }
