@@ -201,8 +201,8 @@ fn bad_scenarios_fail_before_any_work_naming_file_line_and_key() {
         ),
         (
             "unknown attack",
-            good.replace("name = \"pgd\"", "name = \"cw\""),
-            &["line 18", "cw"],
+            good.replace("name = \"pgd\"", "name = \"no-such-attack\""),
+            &["line 18", "no-such-attack"],
         ),
         (
             "unknown defence",

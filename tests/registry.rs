@@ -324,6 +324,6 @@ fn registered_entries_parse_their_own_parameters_and_names_are_unique() {
     assert!(e.contains("registered already"), "{e}");
     assert!(ARCHITECTURES.register(&MEAN_LINEAR).is_err());
     assert!(ATTACKS.names().contains(&"shift"));
-    let e = ATTACKS.find("cw").err().unwrap().to_string();
+    let e = ATTACKS.find("no-such-attack").err().unwrap().to_string();
     assert!(e.contains("shift") && e.contains("pgd"), "{e}");
 }
