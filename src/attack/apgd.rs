@@ -16,7 +16,7 @@ use super::{
     Attack, AttackOutput, Batch, BestOf, Common, Mask, Norm, example_rngs, geometry, random_start,
     run_batches, score, success,
 };
-use crate::classifier::objective::{CrossEntropy, Dlr, DlrTargeted, Negated, Objective};
+use crate::classifier::objective::{CrossEntropy, Dlr, DlrTargeted, Negated, Objective, ranked};
 use crate::classifier::{Classifier, argmax_rows};
 use crate::error::{Error, Result};
 use crate::params::Param;
@@ -412,13 +412,6 @@ impl Apgd {
         let s = score(classifier, &adv, b.labels, c.targeted)?;
         Ok((adv, s))
     }
-}
-
-/// Class indices by decreasing logit (first on ties): APGD-T's targets are ranks 1..=k.
-fn ranked(z: &[f32]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..z.len()).collect();
-    order.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
-    order
 }
 
 /// Rows of `a` where `rows[i]`, of `b` elsewhere.

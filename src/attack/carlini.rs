@@ -8,7 +8,7 @@
 //!
 //! Needs the model's input range (`input.clip`): the tanh change of variable maps onto it.
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
 use super::{
     Attack, AttackOutput, Common, Mask, Norm, Projection, example_rngs, geometry, run_batches,
 };
@@ -113,16 +113,7 @@ impl AttackSpec for CarliniSpec {
 
     fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>> {
         Ok(Box::new(Carlini {
-            common: Common {
-                norm: Norm::L2,
-                eps: run.eps.clone(),
-                eps_step: run.eps.clone(),
-                targeted: run.targeted,
-                num_random_init: 0,
-                batch_size: run.batch_size,
-                seed: run.seed,
-                projection: Projection::Radial,
-            },
+            common: stepless_common(Norm::L2, run),
             spec: self.clone(),
         }))
     }

@@ -10,12 +10,12 @@
 //! at the end, so at a budget below its size the attack reports failure, and one run with a large
 //! eps gives every example's distance to the boundary.
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
 use super::{
     Attack, AttackOutput, Common, Mask, Norm, Projection, example_rngs, geometry, run_batches,
 };
 use crate::array::tensor_to_vec;
-use crate::classifier::objective::{Objective, pooled};
+use crate::classifier::objective::{Objective, pooled, ranked};
 use crate::classifier::{Classifier, argmax};
 use crate::error::{Error, Result};
 use crate::params::Param;
@@ -109,16 +109,7 @@ impl AttackSpec for DeepFoolSpec {
             return Err(Error::invalid("targeted", "DeepFool is untargeted"));
         }
         Ok(Box::new(DeepFool {
-            common: Common {
-                norm: self.norm,
-                eps: run.eps.clone(),
-                eps_step: run.eps.clone(),
-                targeted: false,
-                num_random_init: 0,
-                batch_size: run.batch_size,
-                seed: run.seed,
-                projection: Projection::Radial,
-            },
+            common: stepless_common(self.norm, run), // untargeted: refused above
             max_iter: self.max_iter,
             overshoot: self.overshoot,
             nb_grads: self.nb_grads,
@@ -217,10 +208,11 @@ impl DeepFool {
             .chunks(k)
             .zip(labels)
             .map(|(z, &y)| {
-                let mut order: Vec<usize> = (0..k).filter(|&c| c != y).collect();
-                order.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
-                order.truncate(self.nb_grads);
-                order
+                ranked(z)
+                    .into_iter()
+                    .filter(|&c| c != y)
+                    .take(self.nb_grads)
+                    .collect()
             })
             .collect();
         let mut total = vec![0f32; m * d];

@@ -179,6 +179,21 @@ impl CommonSpec {
     }
 }
 
+/// [`Common`] for attacks with no step size and no random starts (score-based and minimal-norm
+/// ones): `norm` and the run's settings.
+pub fn stepless_common(norm: Norm, run: &RunSettings) -> Common {
+    Common {
+        norm,
+        eps: run.eps.clone(),
+        eps_step: run.eps.clone(),
+        targeted: run.targeted,
+        num_random_init: 0,
+        batch_size: run.batch_size,
+        seed: run.seed,
+        projection: Projection::Radial,
+    }
+}
+
 /// The norm: `inf`, or p as a number or a string.
 fn take_norm(p: &mut Params) -> Result<Norm> {
     let name = p.display("norm");

@@ -11,8 +11,8 @@
 //! schedule (at 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of every 10,000 queries). Examples
 //! stop querying once they succeed.
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings};
-use super::{Attack, AttackOutput, Common, Mask, Norm, Projection, example_rngs, run_batches};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
+use super::{Attack, AttackOutput, Common, Mask, Norm, example_rngs, run_batches};
 use crate::array::tensor_to_vec;
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
@@ -90,16 +90,7 @@ impl AttackSpec for SquareSpec {
 
     fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>> {
         let square = Square {
-            common: Common {
-                norm: Norm::Inf,
-                eps: run.eps.clone(),
-                eps_step: run.eps.clone(),
-                targeted: run.targeted,
-                num_random_init: 0,
-                batch_size: run.batch_size,
-                seed: run.seed,
-                projection: Projection::Radial,
-            },
+            common: stepless_common(Norm::Inf, run),
             max_queries: self.max_queries,
             p_init: self.p_init,
         };

@@ -158,7 +158,7 @@ impl Objective for LogitMargin<'_> {
 }
 
 /// Indices of the logits in decreasing order (first on ties).
-fn ranked(z: &[f32]) -> Vec<usize> {
+pub fn ranked(z: &[f32]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..z.len()).collect();
     order.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
     order
