@@ -86,6 +86,8 @@ pub struct AttackReport {
     pub seconds: f64,
     /// What the attack asked of the model: forward and gradient passes, and the examples they held.
     pub queries: Counts,
+    /// Draws of the defences' randomness each gradient averaged (expectation over transformation).
+    pub eot: usize,
 }
 
 /// The adversarial batch and its report.
@@ -157,6 +159,8 @@ pub struct Batch<'a> {
     pub origins: &'a [(String, usize)],
     /// Whether the examples are video clips (perturbations in PSNR and frames).
     pub video: bool,
+    /// Draws of the defences' randomness each gradient averages (1: plain; see [`Target::eot`]).
+    pub eot: usize,
 }
 
 /// Runs `attack` on a batch and reports each example; `batch_size` examples per prediction.
@@ -173,6 +177,7 @@ pub fn run_attack(
         mask,
         origins,
         video,
+        eot,
     } = *batch;
     let [n, _] = x.dims();
     let clean_logits = classifier.predict(x, batch_size)?;
@@ -184,6 +189,7 @@ pub fn run_attack(
         clean: &clean_x,
         labels,
         mask,
+        eot,
     };
     let run = attack_and_measure(classifier, attack, target, video, batch_size)?;
     let reference = labels
@@ -233,6 +239,7 @@ pub fn run_attack(
             success_rate,
             seconds: run.attack_seconds,
             queries: run.queries,
+            eot,
         },
         reference,
         targeted: attack.targeted(),

@@ -7,7 +7,7 @@
 
 use crate::array::tensor_to_vec;
 use crate::attack::{Attack, AttackOutput, Mask};
-use crate::classifier::{Classifier, Counting, Counts, argmax_rows, probabilities};
+use crate::classifier::{Classifier, Counting, Counts, Eot, argmax_rows, probabilities};
 use crate::error::Result;
 use crate::metrics::{Examples, Perturbation, perturbations};
 use burn::tensor::Tensor;
@@ -25,6 +25,9 @@ pub struct Target<'a> {
     pub labels: Option<&'a [usize]>,
     /// Features the attack may change.
     pub mask: Option<&'a Mask>,
+    /// Draws of the defences' randomness each gradient averages (expectation over
+    /// transformation; 1: one draw, the plain attack).
+    pub eot: usize,
 }
 
 /// An attack's outcome on a batch.
@@ -60,12 +63,20 @@ pub fn attack_and_measure(
     batch_size: usize,
 ) -> Result<Measured> {
     let counting = Counting::new(classifier);
+    // Inside the counter, so that each of the EOT draws counts as the gradient pass it is.
+    let eot;
+    let attacked: &dyn Classifier = if target.eot > 1 {
+        eot = Eot::new(&counting, target.eot)?;
+        &eot
+    } else {
+        &counting
+    };
     let started = Instant::now();
     let AttackOutput {
         adversarial,
         success_iteration,
         eps,
-    } = attack.generate(&counting, target.x, target.labels, target.mask)?;
+    } = attack.generate(attacked, target.x, target.labels, target.mask)?;
     let attack_seconds = started.elapsed().as_secs_f64();
     let logits = classifier.predict(&adversarial, batch_size)?;
     let seconds = started.elapsed().as_secs_f64();

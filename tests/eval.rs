@@ -256,6 +256,26 @@ fn bad_scenarios_fail_before_any_work_naming_file_line_and_key() {
         .to_string();
     assert!(err.contains("h264 needs a video model"), "{err}");
     assert!(err.contains("line 22: [[defence]] #1 (h264)"), "{err}");
+    // EOT needs something random to average, and is a setting of the adaptive attack.
+    let path = tmp.path().join("eot.toml");
+    let eot_mp3 = good.replace("name = \"mp3\"", "name = \"mp3\"\neot = 4");
+    std::fs::write(&path, &eot_mp3).unwrap();
+    let err = evaluate(&path, &tmp.path().join("never"), false, Shard::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[[defence]] #1 (mp3)") && err.contains("eot") && err.contains("randomised"),
+        "{err}"
+    );
+    std::fs::write(
+        &path,
+        eot_mp3.replace("eot = 4", "eot = 4\nadaptive = false"),
+    )
+    .unwrap();
+    let err = evaluate(&path, &tmp.path().join("never"), false, Shard::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("eot") && err.contains("adaptive"), "{err}");
     // A data set without examples in the split asked for.
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
@@ -504,6 +524,40 @@ fn small_scenario(dir: &Path, root: &Path) -> PathBuf {
     let path = dir.join("small.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// A randomised defence attacked with EOT: each gradient of the adaptive attack is the mean of
+/// `eot` draws, so the adaptive rows ask for `eot` times the gradients of the plain attack.
+#[test]
+fn eot_multiplies_the_adaptive_attacks_gradients() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_fsdd(dir.path());
+    let base = std::fs::read_to_string(small_scenario(dir.path(), &root)).unwrap();
+    let mut gradients = Vec::new();
+    for eot in [1, 3] {
+        let text =
+            format!("{base}[[defence]]\nname = \"gaussian-noise\"\nsigma = 8.0\neot = {eot}\n");
+        let path = dir.path().join(format!("eot{eot}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = dir.path().join(format!("out{eot}"));
+        let summary = evaluate(&path, &out, false, Shard::default()).unwrap();
+        let adaptive: Vec<Record> = measured(&out).into_iter().filter(|r| r.adaptive).collect();
+        assert_eq!(adaptive.len(), 2);
+        gradients.push(adaptive[0].gradients.unwrap());
+        let check = summary
+            .checks
+            .iter()
+            .find(|c| c.name == "adaptive-attack")
+            .unwrap();
+        assert_eq!(
+            check.detail.contains("EOT over 3 draws"),
+            eot == 3,
+            "{}",
+            check.detail
+        );
+    }
+    assert!(gradients[0] > 0.0);
+    assert_eq!(gradients[1], 3.0 * gradients[0]);
 }
 
 /// Two copies of real FSDD test recordings in an FSDD-layout folder.

@@ -31,6 +31,11 @@ pub trait Preprocessor: Send + Sync {
     fn backward(&self, _x_in: &Tensor<2>, grad: Tensor<2>) -> Tensor<2> {
         grad
     }
+    /// Whether [`forward`](Self::forward) draws from its random stream (then expectation over
+    /// transformation has something to average).
+    fn randomised(&self) -> bool {
+        false
+    }
 }
 
 /// `inner` behind `chain`; see the module docs.
@@ -61,6 +66,11 @@ impl Defended {
     /// Names of the defences in the chain, in order.
     pub fn defence_names(&self) -> Vec<String> {
         self.chain.iter().map(|d| d.name().to_string()).collect()
+    }
+
+    /// Whether any defence in the chain is randomised.
+    pub fn randomised(&self) -> bool {
+        self.chain.iter().any(|d| d.randomised())
     }
 
     /// Runs the chain (one pass, one random stream); returns its output and the input each stage

@@ -10,6 +10,8 @@
 //! - [`Defended`]: any classifier behind a chain of input transformations ([`Preprocessor`], ART's
 //!   `preprocessing_defences`), each with its own backward pass (identity by default: BPDA) and a
 //!   seeded random source for randomised defences;
+//! - [`Eot`]: any classifier with every gradient averaged over several draws of its randomised
+//!   defences (expectation over transformation);
 //! - [`Counting`]: any classifier, counting what is asked of it.
 //!
 //! Everything downstream (attacks, evaluation, the command line) takes `&dyn Classifier`; a loaded
@@ -17,6 +19,7 @@
 
 mod counting;
 mod defended;
+mod eot;
 mod load;
 mod neural;
 pub mod objective;
@@ -24,6 +27,7 @@ mod standardise;
 
 pub use counting::{Counting, Counts};
 pub use defended::{Defended, Preprocessor};
+pub use eot::Eot;
 pub use load::{Model, build_classifier};
 pub use neural::NeuralClassifier;
 pub use objective::Objective;

@@ -108,6 +108,10 @@ pub struct AttackArgs {
     mask: Option<PathBuf>,
     #[command(flatten)]
     defences: DefenceArgs,
+    /// Expectation over transformation: average every gradient over N draws of the randomised
+    /// defences in --defence (seeded by --seed) [default: 1].
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    eot: u64,
     /// Output: a .npy (.wav) file for a single .npy (.wav) input, otherwise a folder that gets one
     /// `<name>.adv.npy` or `<name>.adv.wav` per input. WAV outputs are 32-bit float (the perturbation
     /// kept exactly) at the model's rate.
@@ -276,7 +280,19 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let model = load_model(&args.model, device)?;
     spec.check_input(&model.config.input)
         .with_context(|| format!("--attack {}", args.attack))?;
-    let (defended, defences) = args.defences.defended(&model, args.seed)?;
+    let (defended, defences, randomised) = args.defences.defended(&model, args.seed)?;
+    if args.eot > 1 && !randomised {
+        bail!(
+            "--eot {}: no randomised defence in front of the model ({}); every draw would give the \
+             same gradient (use e.g. --defence gaussian-noise --defence-param gaussian-noise.sigma=S)",
+            args.eot,
+            if defences.is_empty() {
+                "none".to_string()
+            } else {
+                defences.join(", ")
+            }
+        );
+    }
     let audio = model.config.input.modality == Modality::Audio;
     if audio && (args.frames.is_some() || args.frame_axis.is_some()) {
         bail!(
@@ -317,6 +333,7 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
         mask: mask.as_ref(),
         origins: &origins,
         video: !audio,
+        eot: args.eot as usize,
     };
     let bs = args.batch_size as usize;
     // A bar over the batches when there are several (the attack reports each one it finishes).

@@ -11,7 +11,7 @@ use std::sync::Arc;
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct DefenceArgs {
     /// Defences in front of the model, in order (comma-separated; `avfoil list` shows them all):
-    /// mp3, h264. `attack` goes through them with identity gradients (BPDA): the adaptive attack;
+    /// mp3, h264, gaussian-noise. `attack` goes through them with identity gradients (BPDA): the adaptive attack;
     /// reported predictions are the defended model's.
     #[arg(long, value_delimiter = ',')]
     pub defence: Vec<String>,
@@ -99,16 +99,21 @@ impl DefenceArgs {
     }
 
     /// `model`'s classifier behind the chain (itself without `--defence`), randomised defences
-    /// drawing from `seed`; the names of the defences.
-    pub fn defended(&self, model: &Model, seed: u64) -> Result<(Arc<dyn Classifier>, Vec<String>)> {
+    /// drawing from `seed`; the names of the defences; whether any of them is randomised.
+    pub fn defended(
+        &self,
+        model: &Model,
+        seed: u64,
+    ) -> Result<(Arc<dyn Classifier>, Vec<String>, bool)> {
         let Some(chain) = self.chain()? else {
-            return Ok((model.classifier.clone(), Vec::new()));
+            return Ok((model.classifier.clone(), Vec::new(), false));
         };
         let stages = chain
             .build(&model.config.input)
             .with_context(|| format!("--defence: {}", model.dir.display()))?;
         let defended = Defended::new(model.classifier.clone(), stages).with_seed(seed);
         let names = defended.defence_names();
-        Ok((Arc::new(defended), names))
+        let randomised = defended.randomised();
+        Ok((Arc::new(defended), names, randomised))
     }
 }

@@ -150,6 +150,7 @@ pub fn run(mut args: DemoArgs, device: &Device) -> Result<()> {
         mask: None,
         origins: &origins,
         video: false,
+        eot: 1,
     };
 
     // 1-2: PGD on the undefended model.

@@ -6,9 +6,11 @@
 //! how it is built for a model's inputs) and a [`DefenceEntry`] that parses the spec from a
 //! scenario table or command-line flags. One line in [`BUILTIN`] registers it.
 
+pub mod gaussian_noise;
 pub mod h264;
 pub mod mp3;
 
+pub use gaussian_noise::GaussianNoise;
 pub use h264::{H264Backend, H264Compression, H264Quality};
 pub use mp3::Mp3Compression;
 
@@ -48,7 +50,7 @@ impl Entry for DefenceEntry {
 }
 
 /// The built-in defences, one line each.
-const BUILTIN: &[&DefenceEntry] = &[&mp3::ENTRY, &h264::ENTRY];
+const BUILTIN: &[&DefenceEntry] = &[&mp3::ENTRY, &h264::ENTRY, &gaussian_noise::ENTRY];
 
 /// Every defence.
 pub static DEFENCES: Registry<DefenceEntry> = Registry::new("defence", BUILTIN);

@@ -72,6 +72,8 @@ pub struct Models {
     pub bare: Arc<dyn Classifier>,
     /// In the scenario's defence order, each in front of the same network.
     pub defended: Vec<Defended>,
+    /// Per defence: the draws each gradient of its adaptive attack averages (EOT).
+    pub eot: Vec<usize>,
 }
 
 impl Models {
@@ -95,6 +97,7 @@ impl Models {
             config: model.config,
             dir: model.dir,
             bare: model.classifier,
+            eot: scenario.defences.iter().map(|d| d.eot).collect(),
             defended,
         })
     }
@@ -290,6 +293,7 @@ pub fn attack_chunk(
         clean: &chunk.clean,
         labels: Some(&chunk.labels),
         mask: None,
+        eot: d.map_or(1, |i| models.eot[i]),
     };
     let n = chunk.examples.len();
     attack_and_measure(models.classifier(d), attack, target, models.video(), n)

@@ -114,6 +114,9 @@ pub struct ScenarioDefence {
     pub chain: DefenceChain,
     /// Also attack through the defence with identity gradients (default true).
     pub adaptive: bool,
+    /// Expectation over transformation for the adaptive attack: each gradient averages this many
+    /// draws of the defence's randomness (default 1; more needs a randomised defence).
+    pub eot: usize,
     /// Where its table is in the scenario file.
     pub span: Range<usize>,
 }
@@ -431,10 +434,18 @@ impl Scenario {
             })?;
         }
         for (i, d) in self.defences.iter().enumerate() {
-            d.chain.build(input).map_err(|e| {
-                let what = format!("[[defence]] #{} ({})", i + 1, d.label());
-                at(text, path, d.span.clone(), &what, e)
-            })?;
+            let what = format!("[[defence]] #{} ({})", i + 1, d.label());
+            let stages = d
+                .chain
+                .build(input)
+                .map_err(|e| at(text, path, d.span.clone(), &what, e))?;
+            if d.eot > 1 && !stages.iter().any(|s| s.randomised()) {
+                let e = Error::invalid(
+                    "eot",
+                    "no randomised defence in this chain: every draw would give the same gradient",
+                );
+                return Err(at(text, path, d.span.clone(), &what, e));
+            }
         }
         Ok(())
     }
@@ -561,6 +572,28 @@ fn parse_defence(
     let adaptive = take_key(&mut params, "adaptive")
         .map_err(|e| at(span.clone(), &shown("?"), e))?
         .is_none_or(|(a, _)| a);
+    let eot =
+        match take_key::<i64>(&mut params, "eot").map_err(|e| at(span.clone(), &shown("?"), e))? {
+            None => 1,
+            Some((n, _)) if (1..=10_000).contains(&n) => n as usize,
+            Some((n, line)) => {
+                return Err(at(
+                    line.unwrap_or(span.clone()),
+                    &shown("?"),
+                    Error::invalid("eot", format!("draws per gradient, 1 to 10000; got {n}")),
+                ));
+            }
+        };
+    if eot > 1 && !adaptive {
+        return Err(at(
+            span,
+            &shown("?"),
+            Error::invalid(
+                "eot",
+                "applies to the adaptive attack; adaptive = false here",
+            ),
+        ));
+    }
     let one = |name: String, name_span: Option<Range<usize>>, params: &mut Params| {
         defence::parse(&name, params).map_err(|e| {
             let line = if matches!(&e, Error::InvalidArgument { param, .. } if param == "defence") {
@@ -619,6 +652,7 @@ fn parse_defence(
     Ok(ScenarioDefence {
         chain,
         adaptive,
+        eot,
         span,
     })
 }

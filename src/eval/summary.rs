@@ -353,9 +353,14 @@ fn sanity_checks(scenario: &Scenario, clean: f64, rows: &[Row]) -> (Vec<Check>, 
             };
             let gap = t.accuracy - a.accuracy;
             let passed = gap < 0.2;
+            let eot = if entry.eot > 1 {
+                format!(" (EOT over {} draws)", entry.eot)
+            } else {
+                String::new()
+            };
             let detail = format!(
                 "{name} vs {} at eps {}: accuracy {:.1}% against the transfer attack, {:.1}% \
-                 against the adaptive one",
+                 against the adaptive one{eot}",
                 t.attack,
                 t.eps,
                 100.0 * t.accuracy,
