@@ -6,7 +6,7 @@
 //! the same classifier, and measures each perturbation in the units of the modality.
 
 use crate::array::tensor_to_vec;
-use crate::attack::{Attack, AttackOutput, Mask};
+use crate::attack::{Attack, AttackOutput, ComponentOutcome, Mask};
 use crate::classifier::{Classifier, Counting, Counts, Eot, argmax_rows, probabilities};
 use crate::error::Result;
 use crate::metrics::{Examples, Perturbation, perturbations};
@@ -50,6 +50,8 @@ pub struct Measured {
     pub seconds: f64,
     /// What the attack asked of the classifier.
     pub queries: Counts,
+    /// An ensemble's components, in the order they ran (empty for a single attack).
+    pub components: Vec<ComponentOutcome>,
 }
 
 /// Runs `attack` on `target` through `classifier` and measures the outcome; `video` says how
@@ -76,6 +78,7 @@ pub fn attack_and_measure(
         adversarial,
         success_iteration,
         eps,
+        components,
     } = attack.generate(attacked, target.x, target.labels, target.mask)?;
     let attack_seconds = started.elapsed().as_secs_f64();
     let logits = classifier.predict(&adversarial, batch_size)?;
@@ -99,5 +102,6 @@ pub fn attack_and_measure(
         attack_seconds,
         seconds,
         queries: counting.counts(),
+        components,
     })
 }

@@ -128,6 +128,7 @@ impl Attack for Shift {
             adversarial: adv,
             success_iteration: vec![None; n],
             eps,
+            components: Vec::new(),
         })
     }
 }

@@ -222,7 +222,7 @@ impl Attack for Apgd {
         let labels = c.labels(classifier, x, labels)?;
         let eps = c.eps.per_example(n, "eps")?;
         let eps_step = c.eps_step.per_example(n, "eps_step")?;
-        let mut rngs = example_rngs(c.seed, n);
+        let mut rngs = example_rngs(c, n)?;
         run_batches(
             c.batch_size,
             x,

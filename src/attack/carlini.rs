@@ -161,7 +161,7 @@ impl Attack for Carlini {
         let labels = c.labels(classifier, x, labels)?;
         let eps = c.eps.per_example(n, "eps")?;
         let eps_step = eps.clone();
-        let mut rngs = example_rngs(c.seed, n);
+        let mut rngs = example_rngs(c, n)?;
         run_batches(
             c.batch_size,
             x,

@@ -176,7 +176,7 @@ impl Attack for DeepFool {
         let labels = c.labels(classifier, x, labels)?;
         let eps = c.eps.per_example(n, "eps")?;
         let eps_step = eps.clone();
-        let mut rngs = example_rngs(c.seed, n);
+        let mut rngs = example_rngs(c, n)?;
         run_batches(
             c.batch_size,
             x,

@@ -412,6 +412,7 @@ impl FrameSaliency {
             adversarial: Tensor::from_data(TensorData::new(adv, [n, d]), classifier.device()),
             success_iteration: vec![None; n],
             eps: full.eps,
+            components: Vec::new(),
         }))
     }
 
@@ -632,6 +633,7 @@ impl Attack for FrameSaliency {
             adversarial: Tensor::from_data(TensorData::new(adv, [n, d]), classifier.device()),
             success_iteration: vec![None; n],
             eps,
+            components: Vec::new(),
         })
     }
 }

@@ -6,6 +6,7 @@
 //! the attack's user-facing spec and registry entry ([`spec`]).
 
 pub mod apgd;
+pub mod auto;
 pub mod carlini;
 pub mod deepfool;
 pub mod fgm;
@@ -17,6 +18,7 @@ pub mod spec;
 pub mod square;
 
 pub use apgd::Apgd;
+pub use auto::masking_warning;
 pub use carlini::Carlini;
 pub use deepfool::DeepFool;
 pub use fgm::Fgm;
@@ -38,6 +40,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &deepfool::ENTRY,
     &carlini::ENTRY,
     &frame_saliency::ENTRY,
+    &auto::ENTRY,
 ];
 
 /// Every attack: the built-in ones and those registered at run time ([`spec`]).
@@ -161,6 +164,20 @@ impl Mask {
         }
     }
 
+    /// The mask of examples `rows` of a batch of `n` examples of `d` features, for an attack on
+    /// those examples alone.
+    pub fn select(&self, n: usize, d: usize, rows: &[usize]) -> Result<Mask> {
+        if self.values.len() == d {
+            return Ok(self.clone());
+        }
+        let all = self.expand(n, d)?;
+        let values = rows
+            .iter()
+            .flat_map(|&i| all[i * d..(i + 1) * d].iter().copied())
+            .collect();
+        Ok(Mask { values })
+    }
+
     /// The mask for examples `start..end` of a batch of `n`, as a 0/1 tensor `[1 or end−start, d]`.
     fn rows(
         &self,
@@ -227,6 +244,25 @@ pub struct AttackOutput {
     pub success_iteration: Vec<Option<usize>>,
     /// The eps each example was attacked with (differs from the configuration with `random_eps`).
     pub eps: Vec<f32>,
+    /// An ensemble's components, in the order they ran (empty for a single attack).
+    pub components: Vec<ComponentOutcome>,
+}
+
+/// What one component of an ensemble did.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ComponentOutcome {
+    /// Its name in the ensemble (`apgd-ce`).
+    pub name: String,
+    /// Whether it uses scores only (its successes where gradient attacks failed signal masking).
+    pub gradient_free: bool,
+    /// Examples it ran on: those every earlier component left correctly classified.
+    pub attacked: usize,
+    /// The examples (indices in the batch) it fooled first.
+    pub fooled: Vec<usize>,
+    /// Why it did not run, when it did not.
+    pub skipped: Option<String>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
 }
 
 /// An evasion attack.
@@ -303,6 +339,11 @@ pub struct Common {
     pub seed: u64,
     /// How finite-p perturbations are projected back into the ball.
     pub projection: Projection,
+    /// The random stream of each example (`None`: its index in the batch). An ensemble that runs a
+    /// component on a subset of the examples gives each its own stream, so that the component
+    /// does to it exactly what it would do in a run on the whole batch.
+    #[serde(skip)]
+    pub streams: Option<Vec<u64>>,
 }
 
 fn serialize_display<S: serde::Serializer>(v: &Norm, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -321,6 +362,7 @@ impl Default for Common {
             batch_size: 32,
             seed: 0,
             projection: Projection::Radial,
+            streams: None,
         }
     }
 }
@@ -511,6 +553,7 @@ fn run_batches(
         adversarial,
         success_iteration: iterations,
         eps,
+        components: Vec::new(),
     })
 }
 
@@ -530,16 +573,28 @@ fn put_rows(t: Tensor<2>, rows: &[usize], values: Tensor<2>) -> Tensor<2> {
     t.select_assign(0, idx, values, burn::tensor::IndexingUpdateOp::Assign)
 }
 
-/// One independent random stream per example, so results do not depend on the batch size.
-fn example_rngs(seed: u64, n: usize) -> Vec<rand_chacha::ChaCha8Rng> {
+/// One independent random stream per example (its index, or `common.streams`), so results do not
+/// depend on the batch size, nor on which other examples are attacked alongside.
+fn example_rngs(common: &Common, n: usize) -> Result<Vec<rand_chacha::ChaCha8Rng>> {
     use rand::SeedableRng;
-    (0..n)
-        .map(|i| {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(i as u64);
+    let streams: Vec<u64> = match &common.streams {
+        None => (0..n as u64).collect(),
+        Some(s) if s.len() == n => s.clone(),
+        Some(s) => {
+            return Err(Error::invalid(
+                "streams",
+                format!("{} random streams given for {n} examples", s.len()),
+            ));
+        }
+    };
+    Ok(streams
+        .into_iter()
+        .map(|stream| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(common.seed);
+            rng.set_stream(stream);
             rng
         })
-        .collect()
+        .collect())
 }
 
 /// A uniform random point in each example's eps-ball around `x0`, masked and clipped.

@@ -182,7 +182,7 @@ impl Attack for Pgd {
         let labels = c.labels(classifier, x, labels)?;
         let mut eps = c.eps.per_example(n, "eps")?;
         let mut eps_step = c.eps_step.per_example(n, "eps_step")?;
-        let mut rngs = example_rngs(c.seed, n);
+        let mut rngs = example_rngs(c, n)?;
         if self.random_eps {
             draw_random_eps(&mut eps, &mut eps_step, &mut rngs);
         }

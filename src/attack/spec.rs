@@ -24,6 +24,8 @@ pub struct RunSettings {
     pub seed: u64,
     /// Examples per gradient computation.
     pub batch_size: usize,
+    /// The random stream of each example (`None`: its index; see [`Common::streams`]).
+    pub streams: Option<Vec<u64>>,
 }
 
 /// An attack as a user configured it, before a run gives it its budget.
@@ -173,6 +175,7 @@ impl CommonSpec {
             batch_size: run.batch_size,
             seed: run.seed,
             projection: self.projection,
+            streams: run.streams.clone(),
         };
         common.validate()?;
         Ok(common)
@@ -191,6 +194,7 @@ pub fn stepless_common(norm: Norm, run: &RunSettings) -> Common {
         batch_size: run.batch_size,
         seed: run.seed,
         projection: Projection::Radial,
+        streams: run.streams.clone(),
     }
 }
 

@@ -182,7 +182,7 @@ impl Attack for Square {
         let labels = c.labels(classifier, x, labels)?;
         let eps = c.eps.per_example(n, "eps")?;
         let eps_step = eps.clone();
-        let mut rngs = example_rngs(c.seed, n);
+        let mut rngs = example_rngs(c, n)?;
         let shape = classifier.input_shape().to_vec();
         run_batches(
             c.batch_size,

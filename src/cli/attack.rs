@@ -209,6 +209,7 @@ impl AttackArgs {
             targeted: self.targeted,
             seed: self.seed,
             batch_size: self.batch_size as usize,
+            streams: None,
         })
     }
 }

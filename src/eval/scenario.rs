@@ -102,6 +102,7 @@ impl ScenarioAttack {
             targeted: false,
             seed,
             batch_size,
+            streams: None,
         })
     }
 }
@@ -516,6 +517,7 @@ fn parse_attack(
             targeted: false,
             seed: 0,
             batch_size,
+            streams: None,
         };
         spec.build(&run)
             .map_err(|err| at(span.clone(), &label, err))?;
