@@ -127,10 +127,10 @@ pub struct DeepFool {
     pub nb_grads: usize,
 }
 
-/// `z_a[i] − z_b[i]` per example.
-struct LogitDifference<'a> {
-    a: &'a [usize],
-    b: &'a [usize],
+/// `z_a[i] − z_b[i]` per example (also FAB's).
+pub(super) struct LogitDifference<'a> {
+    pub(super) a: &'a [usize],
+    pub(super) b: &'a [usize],
 }
 
 impl Objective for LogitDifference<'_> {

@@ -9,6 +9,8 @@ pub mod apgd;
 pub mod auto;
 pub mod carlini;
 pub mod deepfool;
+pub mod fab;
+pub mod fab_projection;
 pub mod fgm;
 pub mod frame_saliency;
 pub mod geometry;
@@ -21,6 +23,7 @@ pub use apgd::Apgd;
 pub use auto::masking_warning;
 pub use carlini::Carlini;
 pub use deepfool::DeepFool;
+pub use fab::Fab;
 pub use fgm::Fgm;
 pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
@@ -38,6 +41,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &apgd::ENTRY,
     &square::ENTRY,
     &deepfool::ENTRY,
+    &fab::ENTRY,
     &carlini::ENTRY,
     &frame_saliency::ENTRY,
     &auto::ENTRY,
