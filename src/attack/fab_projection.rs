@@ -130,7 +130,11 @@ mod tests {
     fn check_feasible(x: &[f32], w: &[f32], b: f64, delta: &[f64], lo: f64, hi: f64) {
         let z: Vec<f64> = x.iter().zip(delta).map(|(x, d)| *x as f64 + d).collect();
         let scale = w.iter().map(|v| v.abs() as f64).sum::<f64>().max(1.0);
-        assert!((dot(w, &z) - b).abs() < 1e-9 * scale, "{} vs {b}", dot(w, &z));
+        assert!(
+            (dot(w, &z) - b).abs() < 1e-9 * scale,
+            "{} vs {b}",
+            dot(w, &z)
+        );
         for (j, v) in z.iter().enumerate() {
             assert!(*v >= lo - 1e-12 && *v <= hi + 1e-12, "feature {j} at {v}");
             if w[j] == 0.0 {
@@ -148,7 +152,13 @@ mod tests {
         for _ in 0..20000 {
             // A random direction, scaled to reach the hyperplane.
             let dir: Vec<f64> = (0..d)
-                .map(|j| if w[j] == 0.0 { 0.0 } else { rng.range(-1.0, 1.0) })
+                .map(|j| {
+                    if w[j] == 0.0 {
+                        0.0
+                    } else {
+                        rng.range(-1.0, 1.0)
+                    }
+                })
                 .collect();
             let wd = dot(w, &dir);
             if wd.abs() < 1e-9 {
@@ -156,8 +166,7 @@ mod tests {
             }
             let t = (b - dot(w, &x.iter().map(|v| *v as f64).collect::<Vec<_>>())) / wd;
             let delta: Vec<f64> = dir.iter().map(|v| v * t).collect();
-            if x
-                .iter()
+            if x.iter()
                 .zip(&delta)
                 .all(|(x, dl)| (0.0..=1.0).contains(&(*x as f64 + dl)))
             {
