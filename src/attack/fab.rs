@@ -356,6 +356,7 @@ impl Fab {
         } else {
             self.target_classes.min(k.saturating_sub(1))
         };
+        #[allow(clippy::needless_range_loop)] // `round` indexes every example's target list
         for round in 0..rounds {
             for restart in 0..self.n_restarts {
                 // Only the examples not yet fooled within their budget.
