@@ -3,7 +3,7 @@
 //! as the `attack` JSON document of DESIGN.md. The run itself is [`crate::measure`]'s.
 
 use crate::array::tensor_to_vec;
-use crate::attack::{Attack, success};
+use crate::attack::{Attack, ComponentOutcome, masking_warning, success};
 use crate::classifier::{Classifier, Counts, argmax_rows, probabilities};
 use crate::error::Result;
 use crate::measure::{Target, attack_and_measure};
@@ -52,6 +52,9 @@ pub struct ExampleReport {
     pub eps: f32,
     /// Early stopping: the iteration at which it first succeeded.
     pub success_iteration: Option<usize>,
+    /// An ensemble: the component whose adversarial example this is (`null` when none fooled it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fooled_by: Option<String>,
     /// Video only: how many frames changed.
     pub perturbed_frames: Option<usize>,
     /// Audio stored as 16-bit PCM (`--wav-int16`): the prediction on the rounded adversarial example.
@@ -88,6 +91,58 @@ pub struct AttackReport {
     pub queries: Counts,
     /// Draws of the defences' randomness each gradient averaged (expectation over transformation).
     pub eot: usize,
+    /// An ensemble's components in the order they ran, with the robust accuracy after each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentReport>,
+    /// What the numbers above should not be read without (gradient masking).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// One component of an ensemble, as reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct ComponentReport {
+    /// Its name (`apgd-ce`).
+    pub name: String,
+    /// Whether it uses scores only.
+    pub gradient_free: bool,
+    /// Examples it attacked: those still correctly classified when its turn came.
+    pub attacked: usize,
+    /// Examples it fooled first.
+    pub fooled: usize,
+    /// Fraction of all examples still correctly classified after it (AutoAttack's running figure;
+    /// the last component's is the ensemble's robust accuracy).
+    pub robust_accuracy: f64,
+    /// Why it did not run, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// The running robust accuracy of an ensemble's components: `correct` is how many of the `n`
+/// examples were correctly classified before the attack.
+pub fn component_reports(
+    components: &[ComponentOutcome],
+    correct: usize,
+    n: usize,
+) -> Vec<ComponentReport> {
+    let mut robust = correct;
+    components
+        .iter()
+        .map(|c| {
+            robust = robust.saturating_sub(c.fooled.len());
+            ComponentReport {
+                name: c.name.clone(),
+                gradient_free: c.gradient_free,
+                attacked: c.attacked,
+                fooled: c.fooled.len(),
+                robust_accuracy: robust as f64 / n.max(1) as f64,
+                skipped: c.skipped.clone(),
+                seconds: c.seconds,
+            }
+        })
+        .collect()
 }
 
 /// The adversarial batch and its report.
@@ -223,6 +278,11 @@ pub fn run_attack(
                 psnr_db: size.psnr_db,
                 eps: run.eps[i],
                 success_iteration: run.success_iteration[i],
+                fooled_by: run
+                    .components
+                    .iter()
+                    .find(|c| c.fooled.contains(&i))
+                    .map(|c| c.name.clone()),
                 perturbed_frames: size.perturbed_frames,
                 int16: None,
             }
@@ -231,6 +291,7 @@ pub fn run_attack(
     let mut params = attack.params();
     params["name"] = serde_json::json!(attack.name());
     let success_rate = ok.iter().filter(|&&o| o).count() as f64 / n.max(1) as f64;
+    let correct = (0..n).filter(|&i| clean[i] == reference[i]).count();
     Ok(AttackRun {
         adversarial: run.adversarial,
         report: AttackReport {
@@ -240,6 +301,8 @@ pub fn run_attack(
             seconds: run.attack_seconds,
             queries: run.queries,
             eot,
+            components: component_reports(&run.components, correct, n),
+            warnings: masking_warning(&run.components).into_iter().collect(),
         },
         reference,
         targeted: attack.targeted(),

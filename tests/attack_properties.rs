@@ -116,6 +116,7 @@ fn common(c: &Case) -> Common {
         } else {
             Projection::Radial
         },
+        streams: None,
     }
 }
 

@@ -99,3 +99,49 @@ fn it_runs_through_a_defence_without_gradients() {
     assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() <= 512.0 + 1e-3));
     assert!(a.iter().zip(&b).any(|(p, q)| p != q));
 }
+
+/// L2: the same linear model; every candidate stays within the L2 ball, the range and the mask,
+/// and moving mass between windows finds the decision flip from scores alone.
+#[test]
+fn l2_fools_a_linear_model_within_the_l2_ball() {
+    let (k, d) = (3, 16);
+    let w: Vec<f32> = (0..k * d)
+        .map(|i| ((i * 29 % 13) as f32 - 6.0) / 3.0)
+        .collect();
+    let clf = linear_shaped(&w, &[0.0, 0.2, -0.1], k, &[2, 8], Some((0.0, 1.0)));
+    let data: Vec<f32> = (0..4 * d)
+        .map(|i| 0.3 + 0.4 * ((i * 7 % 5) as f32 / 5.0))
+        .collect();
+    let x = tensor(&data, 4, d);
+    let clean = argmax_rows(clf.logits(x.clone()).unwrap());
+    let mask = Mask::new((0..d).map(|j| if j % 5 == 0 { 0.0 } else { 1.0 }).collect()).unwrap();
+    let mut s = square(1.0, 400, 3);
+    s.common.norm = avfoil::attack::Norm::L2;
+    let out = s.generate(&clf, &x, Some(&clean), Some(&mask)).unwrap();
+    let adv = host(&out.adversarial);
+    for i in 0..4 {
+        let row = &adv[i * d..(i + 1) * d];
+        let l2: f32 = row
+            .iter()
+            .zip(&data[i * d..])
+            .map(|(a, c)| (a - c).powi(2))
+            .sum::<f32>()
+            .sqrt();
+        assert!(l2 <= 1.0 + 1e-4, "example {i}: L2 {l2}");
+        for (j, (&a, &c)) in row.iter().zip(&data[i * d..]).enumerate() {
+            assert!((0.0..=1.0).contains(&a));
+            if j % 5 == 0 {
+                assert_eq!(a, c, "a masked feature moved");
+            }
+        }
+    }
+    let pred = argmax_rows(clf.logits(out.adversarial.clone()).unwrap());
+    let fooled = pred.iter().zip(&clean).filter(|(p, c)| p != c).count();
+    assert!(fooled >= 3, "{fooled} of 4");
+    let again = s.generate(&clf, &x, Some(&clean), Some(&mask)).unwrap();
+    assert_eq!(host(&again.adversarial), adv, "not reproducible");
+    // One example at a time gives the same bytes (per-example random streams).
+    s.common.batch_size = 1;
+    let single = s.generate(&clf, &x, Some(&clean), Some(&mask)).unwrap();
+    assert_eq!(host(&single.adversarial), adv, "depends on the batch size");
+}

@@ -269,6 +269,13 @@ impl AttackSpec for AutoSpec {
             .try_for_each(|(_, s)| s.check_input(input))
     }
 
+    fn components(&self) -> Vec<(&'static str, bool)> {
+        self.components
+            .iter()
+            .map(|(name, _)| (*name, component(name).is_some_and(|c| c.gradient_free)))
+            .collect()
+    }
+
     fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>> {
         if run.targeted {
             return Err(Error::invalid(

@@ -41,6 +41,11 @@ pub trait AttackSpec: std::fmt::Debug + Send + Sync {
     fn check_input(&self, _input: &InputConfig) -> Result<()> {
         Ok(())
     }
+    /// An ensemble's components in the order they run, each with whether it is gradient-free
+    /// (empty for a single attack).
+    fn components(&self) -> Vec<(&'static str, bool)> {
+        Vec::new()
+    }
     /// The attack for one run, validated.
     fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>>;
 }

@@ -1,15 +1,24 @@
-//! The Square attack (Andriushchenko et al., ECCV 2020), L∞: a random search that needs the
-//! model's scores only, no gradients, so it runs through defences that cannot be differentiated,
-//! without BPDA; the honest check against gradient masking.
+//! The Square attack (Andriushchenko et al., ECCV 2020), L∞ and L2: a random search that needs
+//! the model's scores only, no gradients, so it runs through defences that cannot be
+//! differentiated, without BPDA; the honest check against gradient masking.
 //!
-//! Per example: start at x0 + eps·s, with one random sign s per channel and position along the last
-//! axis (the paper's vertical stripes); then, each query, pick a random window covering a fraction
-//! p of the signal (a square on images; an interval on waveforms; a box on clips: each axis after
-//! the channels scaled by p^(1/axes)), set the perturbation inside it to a fresh random ±eps per
-//! channel, and keep the change if the loss drops: the margin z_y − max_{k≠y} z_k untargeted, the
-//! cross-entropy at the target when targeted. p starts at `p_init` and halves on the paper's
-//! schedule (at 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of every 10,000 queries). Examples
+//! Windows: each query picks a random window covering a fraction p of the signal (a square on
+//! images; an interval on waveforms; a box on clips: each axis after the channels scaled by
+//! p^(1/axes)). p starts at `p_init` and halves on the paper's schedule (at 10, 50, 200, 500, 1000,
+//! 2000, 4000, 6000 and 8000 of every 10,000 queries). A change is kept if the loss drops: the
+//! margin z_y − max_{k≠y} z_k untargeted, the cross-entropy at the target when targeted. Examples
 //! stop querying once they succeed.
+//!
+//! L∞: start at x0 + eps·s, one random sign s per channel and position along the last axis (the
+//! paper's vertical stripes); each query sets the window to a fresh random ±eps per channel.
+//!
+//! L2: start from the same stripes scaled to L2 norm eps (the paper tiles pseudo-Gaussian blocks
+//! on images; stripes need no image geometry and serve waveforms and clips alike). Each query
+//! moves mass between two windows of the same size: per channel, the second window is emptied and
+//! the first gets a fresh pseudo-Gaussian bump of random sign (positive on one half of the window,
+//! negative on the other, as the paper's "meta" bump) plus its old content, scaled to hold the
+//! energy both windows held and any budget left unused; the whole perturbation is then rescaled to
+//! norm eps and clipped to the input range.
 
 use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
 use super::{Attack, AttackOutput, Common, Mask, Norm, example_rngs, run_batches};
@@ -23,17 +32,22 @@ use rand::Rng;
 /// `square`.
 pub static ENTRY: AttackEntry = AttackEntry {
     name: "square",
-    about: "Square attack (Andriushchenko et al. 2020), L-inf: random search on the scores only, no gradients (runs through any defence)",
+    about: "Square attack (Andriushchenko et al. 2020), L-inf or L2: random search on the scores only, no gradients (runs through any defence)",
     params: &PARAMS,
     parse: |p| {
-        let norm: String = p.take_or("norm", "inf".into())?;
-        if norm != "inf" {
-            return Err(Error::Unsupported(format!(
-                "{}: the Square attack is implemented for L-inf only, got {norm}",
-                p.display("norm")
-            )));
-        }
+        let norm = match p.take_or::<toml::Value>("norm", toml::Value::String("inf".into()))? {
+            toml::Value::String(s) if s == "inf" => Norm::Inf,
+            toml::Value::String(s) if s == "2" => Norm::L2,
+            toml::Value::Integer(2) => Norm::L2,
+            other => {
+                return Err(Error::invalid(
+                    p.display("norm"),
+                    format!("the Square attack takes inf or 2, got {other}"),
+                ));
+            }
+        };
         let spec = SquareSpec {
+            norm,
             max_queries: p.take_or("max_queries", 1000)?,
             p_init: p.take_or("p_init", 0.8)?,
         };
@@ -54,7 +68,7 @@ const PARAMS: [Param; 3] = [
     Param {
         key: "norm",
         default: "inf",
-        about: "the budget's geometry (L-inf only)",
+        about: "the budget's geometry: inf or 2",
     },
     Param {
         key: "max_queries",
@@ -71,6 +85,7 @@ const PARAMS: [Param; 3] = [
 /// Square as configured by a user.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SquareSpec {
+    pub norm: Norm,
     pub max_queries: usize,
     pub p_init: f32,
 }
@@ -81,7 +96,7 @@ impl AttackSpec for SquareSpec {
     }
 
     fn norm(&self) -> Norm {
-        Norm::Inf
+        self.norm
     }
 
     fn iterative(&self) -> bool {
@@ -90,7 +105,7 @@ impl AttackSpec for SquareSpec {
 
     fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>> {
         let square = Square {
-            common: stepless_common(Norm::Inf, run),
+            common: stepless_common(self.norm, run),
             max_queries: self.max_queries,
             p_init: self.p_init,
         };
@@ -111,8 +126,11 @@ pub struct Square {
 impl Square {
     pub fn validate(&self) -> Result<()> {
         self.common.validate()?;
-        if self.common.norm != Norm::Inf {
-            return Err(Error::Unsupported("the Square attack is L-inf only".into()));
+        if !matches!(self.common.norm, Norm::Inf | Norm::L2) {
+            return Err(Error::Unsupported(format!(
+                "the Square attack takes L-inf or L2, got {}",
+                self.common.norm
+            )));
         }
         if self.max_queries == 0 {
             return Err(Error::invalid("max_queries", "at least 1"));
@@ -226,23 +244,28 @@ impl Square {
         let channels = shape[0].max(1);
         let spatial = &shape[1..];
         let last = *spatial.last().unwrap_or(&1);
-        // Vertical stripes: one sign per channel and position along the last axis.
+        let l2 = self.common.norm == Norm::L2;
+        // Vertical stripes: one sign per channel and position along the last axis (L2: scaled to
+        // norm eps); kept as the perturbation that survives clipping.
         let mut delta = vec![0f32; m * d];
         for (i, rng) in rngs.iter_mut().enumerate() {
             let signs: Vec<f32> = (0..channels * last)
-                .map(|_| {
-                    if rng.random::<bool>() {
-                        eps[i]
-                    } else {
-                        -eps[i]
-                    }
-                })
+                .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
                 .collect();
-            for j in 0..d {
+            let row = &mut delta[i * d..(i + 1) * d];
+            for (j, v) in row.iter_mut().enumerate() {
                 let (ch, pos) = (j / (d / channels), j % last);
                 if allowed(i, j) {
-                    delta[i * d + j] = signs[ch * last + pos];
+                    *v = signs[ch * last + pos];
                 }
+            }
+            let scale = if l2 {
+                eps[i] / norm2(row).max(1e-12)
+            } else {
+                eps[i]
+            };
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = clip(x0[i * d + j] + *v * scale) - x0[i * d + j];
             }
         }
         let candidate = |delta: &[f32], i: usize| -> Vec<f32> {
@@ -270,17 +293,21 @@ impl Square {
             let p = self.p_at(q, self.max_queries);
             let mut trial = delta.clone();
             for &i in &active {
-                self.resample_window(
-                    &mut trial,
-                    i,
-                    d,
-                    channels,
-                    spatial,
-                    p,
-                    eps[i],
-                    &allowed,
-                    &mut rngs[i],
-                );
+                let row = &mut trial[i * d..(i + 1) * d];
+                let allowed_here = |j: usize| allowed(i, j);
+                let window = Window::draw(spatial, p, l2, &mut rngs[i]);
+                if l2 {
+                    window.move_mass(row, channels, eps[i], &allowed_here, &mut rngs[i]);
+                    let scale = eps[i] / norm2(row).max(1e-12);
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = clip(x0[i * d + j] + *v * scale) - x0[i * d + j];
+                    }
+                } else {
+                    window.resample(row, channels, eps[i], &allowed_here, &mut rngs[i]);
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = clip(x0[i * d + j] + *v) - x0[i * d + j];
+                    }
+                }
             }
             let z = scores(&active, &trial)?;
             for (r, &i) in active.iter().enumerate() {
@@ -298,60 +325,186 @@ impl Square {
         let adv = Tensor::<2>::from_data(TensorData::new(values, [m, d]), &x.device());
         Ok((adv, done))
     }
+}
 
-    /// A fresh random ±eps per channel over one random window of example `i`'s perturbation.
-    #[allow(clippy::too_many_arguments)]
-    fn resample_window(
-        &self,
-        delta: &mut [f32],
-        i: usize,
-        d: usize,
-        channels: usize,
-        spatial: &[usize],
-        p: f32,
-        eps: f32,
-        allowed: &dyn Fn(usize, usize) -> bool,
-        rng: &mut impl Rng,
-    ) {
+fn norm2(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
+/// One query's windows: boxes over the axes after the channels, covering a fraction p of them.
+struct Window {
+    /// Offsets (within one channel) of the window's points.
+    first: Vec<usize>,
+    /// L2: the window the mass moves from (same size; may overlap the first).
+    second: Vec<usize>,
+    /// The window's side along each axis.
+    sides: Vec<usize>,
+}
+
+impl Window {
+    fn draw(spatial: &[usize], p: f32, two: bool, rng: &mut impl Rng) -> Self {
         let axes = spatial.len().max(1);
         let scale = (p as f64).powf(1.0 / axes as f64);
         let sides: Vec<usize> = spatial
             .iter()
             .map(|&s| ((s as f64 * scale).round() as usize).clamp(1, s.max(1)))
             .collect();
-        let starts: Vec<usize> = spatial
-            .iter()
-            .zip(&sides)
-            .map(|(&s, &w)| rng.random_range(0..=s - w))
-            .collect();
-        let per_channel = d / channels;
-        let signs: Vec<f32> = (0..channels)
-            .map(|_| if rng.random::<bool>() { eps } else { -eps })
-            .collect();
-        // Row-major strides of the spatial axes.
-        let mut strides = vec![1usize; spatial.len()];
-        for a in (0..spatial.len().saturating_sub(1)).rev() {
-            strides[a] = strides[a + 1] * spatial[a + 1];
+        let place = |rng: &mut _| -> Vec<usize> {
+            let starts: Vec<usize> = spatial
+                .iter()
+                .zip(&sides)
+                .map(|(&s, &w)| Rng::random_range(rng, 0..=s - w))
+                .collect();
+            box_offsets(spatial, &starts, &sides)
+        };
+        let first = place(rng);
+        let second = if two { place(rng) } else { Vec::new() };
+        Self {
+            first,
+            second,
+            sides,
         }
-        let count: usize = sides.iter().product();
-        let mut at = vec![0usize; sides.len()];
-        for _ in 0..count {
-            let offset: usize = (0..sides.len())
-                .map(|a| (starts[a] + at[a]) * strides[a])
-                .sum();
-            for (ch, &sign) in signs.iter().enumerate() {
-                let j = ch * per_channel + offset;
-                if allowed(i, j) {
-                    delta[i * d + j] = sign;
+    }
+
+    /// L∞: a fresh random ±eps per channel over the window.
+    fn resample(
+        &self,
+        row: &mut [f32],
+        channels: usize,
+        eps: f32,
+        allowed: &dyn Fn(usize) -> bool,
+        rng: &mut impl Rng,
+    ) {
+        let per_channel = row.len() / channels;
+        for ch in 0..channels {
+            let sign = if rng.random::<bool>() { eps } else { -eps };
+            for &o in &self.first {
+                let j = ch * per_channel + o;
+                if allowed(j) {
+                    row[j] = sign;
                 }
             }
-            for a in (0..at.len()).rev() {
+        }
+    }
+
+    /// L2: per channel, empties the second window into the first with a fresh bump (see the
+    /// module's documentation); the caller rescales the whole row to norm eps.
+    fn move_mass(
+        &self,
+        row: &mut [f32],
+        channels: usize,
+        eps: f32,
+        allowed: &dyn Fn(usize) -> bool,
+        rng: &mut impl Rng,
+    ) {
+        let per_channel = row.len() / channels;
+        let spare = (eps * eps - row.iter().map(|v| v * v).sum::<f32>()).max(0.0) / channels as f32;
+        let bump = self.bump(rng);
+        for ch in 0..channels {
+            let at = |o: usize| ch * per_channel + o;
+            let first_norm = self
+                .first
+                .iter()
+                .map(|&o| row[at(o)].powi(2))
+                .sum::<f32>()
+                .sqrt();
+            let mut union: Vec<usize> = self.first.iter().chain(&self.second).copied().collect();
+            union.sort_unstable();
+            union.dedup();
+            let union_energy: f32 = union.iter().map(|&o| row[at(o)].powi(2)).sum();
+            let sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
+            let fresh: Vec<f32> = self
+                .first
+                .iter()
+                .zip(&bump)
+                .map(|(&o, &b)| {
+                    if allowed(at(o)) {
+                        sign * b + row[at(o)] / (first_norm + 1e-12)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let fresh_norm = norm2(&fresh);
+            let target = (spare + union_energy).sqrt();
+            for &o in &self.second {
+                row[at(o)] = 0.0;
+            }
+            if fresh_norm > 0.0 {
+                for (&o, &v) in self.first.iter().zip(&fresh) {
+                    row[at(o)] = v / fresh_norm * target;
+                }
+            }
+        }
+    }
+
+    /// The paper's "meta" pseudo-Gaussian bump over the first window, in its point order: a
+    /// product over the axes of 1/((t − c)² + 1) about each half's centre, positive on one half of
+    /// a random axis and negative on the other.
+    fn bump(&self, rng: &mut impl Rng) -> Vec<f32> {
+        let axes = self.sides.len();
+        let split = if axes == 0 {
+            0
+        } else {
+            rng.random_range(0..axes)
+        };
+        let count: usize = self.sides.iter().product();
+        let mut at = vec![0usize; axes];
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            let mut v = 1f32;
+            for (a, (&side, &pos)) in self.sides.iter().zip(&at).enumerate() {
+                let (t, c, sign) = if a == split && side > 1 {
+                    let half = side / 2;
+                    if pos < half {
+                        (pos as f32, (half as f32 - 1.0) / 2.0, 1.0)
+                    } else {
+                        (
+                            (pos - half) as f32,
+                            ((side - half) as f32 - 1.0) / 2.0,
+                            -1.0,
+                        )
+                    }
+                } else {
+                    (pos as f32, (side as f32 - 1.0) / 2.0, 1.0)
+                };
+                v *= sign / ((t - c).powi(2) + 1.0);
+            }
+            out.push(v);
+            for a in (0..axes).rev() {
                 at[a] += 1;
-                if at[a] < sides[a] {
+                if at[a] < self.sides[a] {
                     break;
                 }
                 at[a] = 0;
             }
         }
+        out
     }
+}
+
+/// The offsets (row-major over `spatial`) of the box at `starts` with `sides`, in row-major order.
+fn box_offsets(spatial: &[usize], starts: &[usize], sides: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; spatial.len()];
+    for a in (0..spatial.len().saturating_sub(1)).rev() {
+        strides[a] = strides[a + 1] * spatial[a + 1];
+    }
+    let count: usize = sides.iter().product();
+    let mut at = vec![0usize; sides.len()];
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        out.push(
+            (0..sides.len())
+                .map(|a| (starts[a] + at[a]) * strides[a])
+                .sum(),
+        );
+        for a in (0..at.len()).rev() {
+            at[a] += 1;
+            if at[a] < sides[a] {
+                break;
+            }
+            at[a] = 0;
+        }
+    }
+    out
 }

@@ -456,6 +456,22 @@ pub fn print_report(
             report.examples.len(),
             report.seconds
         );
+        for c in &report.components {
+            match &c.skipped {
+                Some(why) => println!("  {}: skipped ({why})", c.name),
+                None => println!(
+                    "  {}: attacked {}, fooled {}, robust accuracy after it {:.1}% ({:.2} s)",
+                    c.name,
+                    c.attacked,
+                    c.fooled,
+                    c.robust_accuracy * 100.0,
+                    c.seconds
+                ),
+            }
+        }
+        for w in &report.warnings {
+            println!("warning: {w}");
+        }
     }
     Ok(())
 }

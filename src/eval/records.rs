@@ -56,6 +56,9 @@ pub struct Record {
     pub forwards: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gradients: Option<f64>,
+    /// Ensembles: the component whose adversarial example this is (absent when none fooled it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fooled_by: Option<String>,
     /// This example's share of the configuration's compute time.
     pub seconds: f64,
 }
@@ -174,6 +177,7 @@ mod tests {
             perturbed_frames: None,
             forwards: None,
             gradients: None,
+            fooled_by: None,
             seconds: 0.5,
         }
     }

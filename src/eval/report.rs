@@ -19,11 +19,39 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 }
 
 fn mode(m: Mode) -> &'static str {
-    match m {
-        Mode::Direct => "direct",
-        Mode::Transfer => "transfer",
-        Mode::Adaptive => "adaptive",
-    }
+    m.name()
+}
+
+/// Ensemble rows, each with the running accuracy after every component: `(row label, cells)`.
+fn ensemble_lines(summary: &Summary) -> Vec<(String, Vec<String>)> {
+    summary
+        .rows
+        .iter()
+        .filter(|r| !r.components.is_empty())
+        .map(|r| {
+            let label = format!(
+                "{} at eps {}, {} ({})",
+                r.attack,
+                r.eps,
+                r.defence,
+                mode(r.mode)
+            );
+            let cells = r
+                .components
+                .iter()
+                .map(|c| {
+                    let free = if c.gradient_free { ", scores only" } else { "" };
+                    format!(
+                        "{}: {} ({} fooled{free})",
+                        c.name,
+                        pct(c.accuracy),
+                        c.fooled
+                    )
+                })
+                .collect();
+            (label, cells)
+        })
+        .collect()
 }
 
 const COLUMNS: [&str; 12] = [
@@ -80,6 +108,13 @@ pub fn markdown(summary: &Summary, showcase: &[Showcase]) -> String {
     let _ = writeln!(md, "|{}", "---|".repeat(COLUMNS.len()));
     for r in &summary.rows {
         let _ = writeln!(md, "| {} |", cells(r).join(" | "));
+    }
+    let ensembles = ensemble_lines(summary);
+    if !ensembles.is_empty() {
+        let _ = writeln!(md, "\n## Ensembles: accuracy after each component\n");
+        for (label, cells) in &ensembles {
+            let _ = writeln!(md, "- {label}: {}", cells.join(" → "));
+        }
     }
     let _ = writeln!(md, "\n## Sanity checks\n");
     for c in &summary.checks {
@@ -239,7 +274,21 @@ pub fn html(summary: &Summary, showcase: &[Showcase], dir: &Path) -> Result<Stri
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n<h2>Sanity checks</h2>\n<table id=\"checks\"><tr><th>check</th><th>result</th><th>detail</th></tr>\n");
+    h.push_str("</table>\n");
+    let ensembles = ensemble_lines(summary);
+    if !ensembles.is_empty() {
+        h.push_str("<h2>Ensembles: accuracy after each component</h2>\n<ul id=\"ensembles\">\n");
+        for (label, cells) in &ensembles {
+            let _ = writeln!(
+                h,
+                "<li>{}: {}</li>",
+                escape(label),
+                escape(&cells.join(" → "))
+            );
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str("<h2>Sanity checks</h2>\n<table id=\"checks\"><tr><th>check</th><th>result</th><th>detail</th></tr>\n");
     for c in &summary.checks {
         let (class, word) = if c.passed {
             ("pass", "pass")

@@ -10,7 +10,7 @@ use super::configs::{Config, configs};
 use super::dataset::Example;
 use super::records::{Kind, Record, Results};
 use super::scenario::{Scenario, at};
-use crate::attack::Norm;
+use crate::attack::{ComponentOutcome, Norm};
 use crate::classifier::{Classifier, Counts, Defended, Model};
 use crate::error::{Error, Result};
 use crate::input::MediaInput;
@@ -190,6 +190,7 @@ pub fn run_chunk(
             sizes: None,
             seconds: started.elapsed().as_secs_f64() / n as f64,
             queries: None,
+            components: &[],
         };
         write(keep(records(chunk, c, scenario, &outcome, video)))?;
     }
@@ -226,6 +227,7 @@ pub fn run_chunk(
                                 sizes: Some(&run.perturbations),
                                 seconds: started.elapsed().as_secs_f64() / n as f64,
                                 queries: None,
+                                components: &[],
                             }
                         }
                     };
@@ -272,6 +274,7 @@ pub fn run_chunk(
                         sizes: Some(&sizes),
                         seconds: started.elapsed().as_secs_f64() / n as f64,
                         queries: None,
+                        components: &[],
                     };
                     write(keep(records(chunk, c, scenario, &outcome, video)))?;
                 }
@@ -308,6 +311,8 @@ struct Outcome<'a> {
     seconds: f64,
     /// Attacks: what they asked of the model, for the whole chunk.
     queries: Option<Counts>,
+    /// Ensembles: what each component did (examples are indices in the chunk).
+    components: &'a [ComponentOutcome],
 }
 
 impl<'a> Outcome<'a> {
@@ -318,6 +323,7 @@ impl<'a> Outcome<'a> {
             sizes: Some(&run.perturbations),
             seconds: run.seconds / n as f64,
             queries: Some(run.queries),
+            components: &run.components,
         }
     }
 }
@@ -361,6 +367,11 @@ fn records(
                     .map(|s| s.perturbed_frames.unwrap_or(0)),
                 forwards: outcome.queries.map(|q| per_example(q.forward_queries())),
                 gradients: outcome.queries.map(|q| per_example(q.gradient_queries())),
+                fooled_by: outcome
+                    .components
+                    .iter()
+                    .find(|c| c.fooled.contains(&i))
+                    .map(|c| c.name.clone()),
                 seconds: outcome.seconds,
             }
         })

@@ -47,6 +47,17 @@ pub enum Mode {
     Adaptive,
 }
 
+impl Mode {
+    /// Its name, as in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Direct => "direct",
+            Mode::Transfer => "transfer",
+            Mode::Adaptive => "adaptive",
+        }
+    }
+}
+
 /// Accuracy under one attack at one budget, behind one defence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
@@ -76,6 +87,51 @@ pub struct Row {
     pub forwards_per_example: Option<f64>,
     #[serde(default)]
     pub gradients_per_example: Option<f64>,
+    /// Ensembles: each component in the order they ran, with the accuracy left after it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentRow>,
+}
+
+/// One component of an ensemble's row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentRow {
+    pub name: String,
+    /// Scores only: its successes where the gradient components failed signal masking.
+    pub gradient_free: bool,
+    /// Examples whose adversarial example it found (first).
+    pub fooled: usize,
+    /// Fraction still classified correctly after it and every component before it (AutoAttack's
+    /// running robust accuracy; the last one's is the row's accuracy).
+    pub accuracy: f64,
+}
+
+/// The running accuracy of an ensemble's `components` over a row's records: an example counts
+/// as correct after component j when it is correct at the end or a later component fooled it.
+fn component_rows(components: &[(&'static str, bool)], list: &[&Record]) -> Vec<ComponentRow> {
+    let position = |name: &str| components.iter().position(|(c, _)| *c == name);
+    components
+        .iter()
+        .enumerate()
+        .map(|(j, &(name, gradient_free))| {
+            let standing = |r: &&Record| {
+                r.correct
+                    || r.fooled_by
+                        .as_deref()
+                        .and_then(position)
+                        .is_some_and(|p| p > j)
+            };
+            ComponentRow {
+                name: name.to_string(),
+                gradient_free,
+                fooled: list
+                    .iter()
+                    .filter(|r| r.fooled_by.as_deref() == Some(name))
+                    .count(),
+                accuracy: list.iter().filter(|r| standing(r)).count() as f64
+                    / list.len().max(1) as f64,
+            }
+        })
+        .collect()
 }
 
 /// One sanity check.
@@ -178,6 +234,11 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
             seconds_per_example: values(|r| Some(r.seconds)).unwrap_or(0.0),
             forwards_per_example: values(|r| r.forwards),
             gradients_per_example: values(|r| r.gradients),
+            // Transfer rows carry the bare model's examples: their components say nothing here.
+            components: match (c.attack, defence.is_some() && !c.adaptive) {
+                (Some(a), false) => component_rows(&scenario.attacks[a].spec.components(), list),
+                _ => Vec::new(),
+            },
         });
     }
     let clean_accuracy = accuracy(get(&clean_key(None)));
@@ -379,6 +440,41 @@ fn sanity_checks(scenario: &Scenario, clean: f64, rows: &[Row]) -> (Vec<Check>, 
             });
         }
     }
+    // 6. In an ensemble, a gradient-free component must find nothing the gradient ones missed.
+    for r in rows.iter().filter(|r| !r.components.is_empty()) {
+        let Some(first_gradient) = r.components.iter().position(|c| !c.gradient_free) else {
+            continue;
+        };
+        let late: Vec<&ComponentRow> = r.components[first_gradient..]
+            .iter()
+            .filter(|c| c.gradient_free)
+            .collect();
+        if late.is_empty() {
+            continue;
+        }
+        let found: usize = late.iter().map(|c| c.fooled).sum();
+        let names: Vec<&str> = late.iter().map(|c| c.name.as_str()).collect();
+        let detail = format!(
+            "{} at eps {} ({}, {}): the gradient-free {} fooled {found} example(s) the gradient \
+             components missed",
+            r.attack,
+            r.eps,
+            r.defence,
+            r.mode.name(),
+            names.join(", ")
+        );
+        if found > 0 {
+            warn.push(format!(
+                "{detail}: the gradients are likely masked or obfuscated, so gradient attacks \
+                 alone overstate robustness; quote the ensemble's accuracy"
+            ));
+        }
+        checks.push(Check {
+            name: "gradient-free-finds-nothing-new".into(),
+            passed: found == 0,
+            detail,
+        });
+    }
     (checks, warn)
 }
 
@@ -420,6 +516,7 @@ mod tests {
             seconds_per_example: 0.0,
             forwards_per_example: None,
             gradients_per_example: None,
+            components: Vec::new(),
         }
     }
 
