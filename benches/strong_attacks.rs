@@ -2,16 +2,22 @@
 //! them), batch 16 of `../shared/bench/art_baseline.py`'s audio batch, with that script's settings
 //! for `apgd_audio`, `square_audio` and `deepfool_audio`:
 //!
-//!     cargo bench --bench strong_attacks [-- cw]
-//!     ~/.cache/avfoil-art-venv/bin/python ../shared/bench/art_baseline.py apgd_audio square_audio deepfool_audio [cw_audio]
+//!     cargo bench --bench strong_attacks [-- cw] [-- auto]
+//!     ~/.cache/avfoil-art-venv/bin/python ../shared/bench/art_baseline.py apgd_audio square_audio deepfool_audio [cw_audio] [autoattack_audio]
+//!
+//! `auto` is the ensemble as the baseline's `autoattack_audio` runs ART's (APGD-CE then APGD-DLR,
+//! 100 iterations and 5 restarts each; ART's Square refuses audio).
 //!
 //! One timed run each (no warm-up), as the baseline's `once`. Prints one JSON line per case.
 
 use avfoil::attack::apgd::ApgdLoss;
 use avfoil::attack::carlini::CarliniSpec;
-use avfoil::attack::{Apgd, Attack, Carlini, Common, DeepFool, Eps, Norm, Projection, Square};
+use avfoil::attack::{
+    Apgd, Attack, Carlini, Common, DeepFool, Eps, Norm, Projection, RunSettings, Square,
+};
 use avfoil::classifier::build_classifier;
 use avfoil::model::{ModelConfig, Weights};
+use avfoil::params::Params;
 use burn::tensor::Device;
 use common::{audio_batch, report};
 use serde_json::json;
@@ -82,6 +88,27 @@ fn main() -> avfoil::Result<()> {
         };
         cw.common.norm = Norm::L2;
         report("cw_l2_audio_b16", once(&cw), 16, json!({}));
+    }
+    if std::env::args().any(|a| a == "auto") {
+        let table: toml::Table = toml::from_str(
+            "components = [\"apgd-ce\", \"apgd-dlr\"]\nmax_iter = 100\nrestarts = 5",
+        )
+        .expect("a table");
+        let auto = avfoil::attack::spec::parse("auto", &mut Params::from_inline(table))?.build(
+            &RunSettings {
+                eps: Eps::Scalar(0.5),
+                targeted: false,
+                seed: 0,
+                batch_size: 16,
+                streams: None,
+            },
+        )?;
+        report(
+            "autoattack_apgd_ce_dlr_audio_b16",
+            once(auto.as_ref()),
+            16,
+            json!({}),
+        );
     }
     Ok(())
 }

@@ -62,13 +62,19 @@ fn solo(norm: &str, name: &str) -> Box<dyn AttackSpec> {
     match name {
         "apgd-ce" => spec(
             "apgd",
-            &[("norm", n), ("max_iter", i(10)), ("loss", s("ce"))],
+            &[
+                ("norm", n),
+                ("max_iter", i(10)),
+                ("random_init", i(1)),
+                ("loss", s("ce")),
+            ],
         ),
         "apgd-t" => spec(
             "apgd",
             &[
                 ("norm", n),
                 ("max_iter", i(10)),
+                ("random_init", i(1)),
                 ("loss", s("dlr")),
                 ("target_classes", i(3)),
             ],

@@ -424,7 +424,11 @@ examples = 1
 fn the_example_scenarios_are_valid() {
     let device = avfoil::device::parse_device("cpu").unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    for name in ["audio-notebook.toml", "video-notebook.toml"] {
+    for name in [
+        "audio-notebook.toml",
+        "audio-autoattack.toml",
+        "video-notebook.toml",
+    ] {
         let path = dir.join(name);
         let text = std::fs::read_to_string(&path).unwrap();
         let scenario = avfoil::eval::Scenario::parse(&text, &path).unwrap();
@@ -645,4 +649,65 @@ fn data_set_contents_are_checked_before_any_work() {
         "{e}"
     );
     assert!(!out.join("results.jsonl").exists(), "no work was done");
+}
+
+/// The `auto` ensemble in a scenario: each direct and adaptive row lists its components with the
+/// accuracy left after each (the last equal to the row's), every record of an example an attack
+/// fooled names the component, the transfer rows list none, and the report has the section.
+#[test]
+fn an_ensemble_row_gives_the_accuracy_after_each_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_fsdd(dir.path());
+    let text = format!(
+        "name = \"ensemble\"\nseed = 1\nbatch_size = 2\n[model]\npath = \"spoken-digits\"\n\
+         [dataset]\nloader = \"fsdd\"\nroot = \"{}\"\nlimit = 2\n[[attack]]\nname = \"auto\"\n\
+         eps = [16, 4096]\ncomponents = [\"apgd-ce\", \"square\"]\nmax_iter = 3\n\
+         max_queries = 20\n[[defence]]\nname = \"mp3\"\n",
+        root.display()
+    );
+    let path = dir.path().join("ensemble.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = dir.path().join("out");
+    let summary = evaluate(&path, &out, false, Shard::default()).unwrap();
+    let mut seen = 0;
+    for r in summary.rows.iter().filter(|r| r.attack == "auto") {
+        let transfer = r.defence != "none" && r.mode.name() == "transfer";
+        if transfer {
+            assert!(r.components.is_empty(), "{r:?}");
+            continue;
+        }
+        seen += 1;
+        let names: Vec<&str> = r.components.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["apgd-ce", "square"]);
+        assert!(r.components[1].gradient_free);
+        let last = r.components.last().unwrap().accuracy;
+        assert!((last - r.accuracy).abs() < 1e-12, "{r:?}");
+        assert!(r.components[0].accuracy >= last);
+        let fooled: usize = r.components.iter().map(|c| c.fooled).sum();
+        assert!(fooled <= r.examples);
+    }
+    assert_eq!(seen, 4, "direct and adaptive at two budgets");
+    // At 4096 int16 steps the bare model falls to APGD-CE, and the record says so.
+    let records = measured(&out);
+    let big: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.config == "auto|4096|none")
+        .collect();
+    assert_eq!(big.len(), 2);
+    for r in big {
+        assert_eq!(r.correct, r.fooled_by.is_none(), "{r:?}");
+        assert_eq!(r.fooled_by.as_deref(), Some("apgd-ce"), "{r:?}");
+    }
+    assert!(
+        summary
+            .checks
+            .iter()
+            .any(|c| c.name == "gradient-free-finds-nothing-new")
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Ensembles: accuracy after each component"),
+        "{md}"
+    );
+    assert!(md.contains("apgd-ce"));
 }

@@ -33,7 +33,7 @@ pub static ENTRY: AttackEntry = AttackEntry {
     parse: |p| Ok(Box::new(AutoSpec::take(p)?)),
 };
 
-const PARAMS: [Param; 5] = [
+const PARAMS: [Param; 6] = [
     Param {
         key: "norm",
         default: "inf",
@@ -59,6 +59,11 @@ const PARAMS: [Param; 5] = [
         default: "9",
         about: "APGD-T and FAB-T: targets tried per example (the most likely other classes)",
     },
+    Param {
+        key: "restarts",
+        default: "1",
+        about: "runs of each APGD and FAB component (per target), each from a random start, the best kept",
+    },
 ];
 
 /// AutoAttack's standard version.
@@ -71,6 +76,7 @@ struct Settings {
     max_iter: usize,
     max_queries: usize,
     target_classes: usize,
+    restarts: usize,
 }
 
 /// A component: the name users write, the registered attack behind it, its table, the classes
@@ -112,6 +118,7 @@ const COMPONENTS: [Component; 6] = [
             table(&[
                 ("norm", norm_value(s.norm)),
                 ("max_iter", int(s.max_iter)),
+                ("random_init", int(s.restarts)),
                 ("loss", text("ce")),
             ])
         },
@@ -125,6 +132,7 @@ const COMPONENTS: [Component; 6] = [
             table(&[
                 ("norm", norm_value(s.norm)),
                 ("max_iter", int(s.max_iter)),
+                ("random_init", int(s.restarts)),
                 ("loss", text("dlr")),
             ])
         },
@@ -138,6 +146,7 @@ const COMPONENTS: [Component; 6] = [
             table(&[
                 ("norm", norm_value(s.norm)),
                 ("max_iter", int(s.max_iter)),
+                ("random_init", int(s.restarts)),
                 ("loss", text("dlr")),
                 ("target_classes", int(s.target_classes)),
             ])
@@ -148,7 +157,13 @@ const COMPONENTS: [Component; 6] = [
         attack: "fab",
         min_classes: 2,
         gradient_free: false,
-        table: |s| table(&[("norm", norm_value(s.norm)), ("max_iter", int(s.max_iter))]),
+        table: |s| {
+            table(&[
+                ("norm", norm_value(s.norm)),
+                ("max_iter", int(s.max_iter)),
+                ("n_restarts", int(s.restarts)),
+            ])
+        },
     },
     Component {
         name: "fab-t",
@@ -159,6 +174,7 @@ const COMPONENTS: [Component; 6] = [
             table(&[
                 ("norm", norm_value(s.norm)),
                 ("max_iter", int(s.max_iter)),
+                ("n_restarts", int(s.restarts)),
                 ("target_classes", int(s.target_classes)),
             ])
         },
@@ -210,11 +226,13 @@ impl AutoSpec {
             max_iter: p.take_or("max_iter", 100)?,
             max_queries: p.take_or("max_queries", 5000)?,
             target_classes: p.take_or("target_classes", 9)?,
+            restarts: p.take_or("restarts", 1)?,
         };
         for (key, v) in [
             ("max_iter", settings.max_iter),
             ("max_queries", settings.max_queries),
             ("target_classes", settings.target_classes),
+            ("restarts", settings.restarts),
         ] {
             if v == 0 {
                 return Err(Error::invalid(p.display(key), "at least 1"));

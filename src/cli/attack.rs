@@ -32,7 +32,8 @@ pub struct AttackArgs {
     /// Model directory (model.toml + weights) or the name of a shipped model (spoken-digits).
     #[arg(long)]
     model: PathBuf,
-    /// The attack: fgm, pgd, frame-saliency (`avfoil list` shows every attack and its parameters).
+    /// The attack: auto (the evaluation default), apgd, fab, square, deepfool, cw, pgd, fgm,
+    /// frame-saliency (`avfoil list` shows every attack and its parameters).
     #[arg(long)]
     attack: String,
     /// Budget in input units (int16 LSB for int16-scale audio, [0,1] for video); one value, or
@@ -109,7 +110,7 @@ pub struct AttackArgs {
     #[command(flatten)]
     defences: DefenceArgs,
     /// Expectation over transformation: average every gradient over N draws of the randomised
-    /// defences in --defence (seeded by --seed) [default: 1].
+    /// defences in --defence (seeded by --seed).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     eot: u64,
     /// Output: a .npy (.wav) file for a single .npy (.wav) input, otherwise a folder that gets one

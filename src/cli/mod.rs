@@ -43,7 +43,7 @@ pub struct Cli {
 enum Command {
     /// Classify inputs and print the top classes.
     Predict(predict::PredictArgs),
-    /// Craft adversarial examples: FGM, PGD, frame saliency.
+    /// Craft adversarial examples (auto, APGD, FAB, Square, DeepFool, C&W, PGD, FGM, frame saliency).
     Attack(Box<attack::AttackArgs>),
     /// Apply defences (MP3, H.264 compression) to inputs and compare predictions.
     Defend(defend::DefendArgs),
