@@ -175,15 +175,34 @@ impl Attack for Carlini {
     }
 }
 
+/// C&W's loss on the logits `z` of one example labelled `y` (targeted: its target), whose gradient
+/// is ± that of [`LogitMargin`]: untargeted, how far the label is above the runner-up, plus κ;
+/// targeted, how far the target is below it, plus κ. Also whether the example has won by κ.
+pub(super) fn margin_loss(z: &[f32], y: usize, targeted: bool, confidence: f32) -> (f32, bool) {
+    let other = (0..z.len())
+        .filter(|&c| c != y)
+        .fold(None, |b: Option<usize>, c| match b {
+            Some(b) if z[b] >= z[c] => Some(b),
+            _ => Some(c),
+        });
+    let gap = z[y] - other.map_or(0.0, |o| z[o]);
+    let top = argmax(z);
+    if targeted {
+        (confidence - gap, top == y && gap >= confidence)
+    } else {
+        (gap + confidence, top != y && gap <= -confidence)
+    }
+}
+
 /// Adam's moment estimates for one tensor of parameters.
-struct Adam {
+pub(super) struct Adam {
     m: Vec<f32>,
     v: Vec<f32>,
     t: i32,
 }
 
 impl Adam {
-    fn new(len: usize) -> Self {
+    pub(super) fn new(len: usize) -> Self {
         Self {
             m: vec![0.0; len],
             v: vec![0.0; len],
@@ -191,7 +210,7 @@ impl Adam {
         }
     }
 
-    fn step(&mut self, w: &mut [f32], g: &[f32], lr: f32) {
+    pub(super) fn step(&mut self, w: &mut [f32], g: &[f32], lr: f32) {
         let (b1, b2, e) = (0.9f32, 0.999f32, 1e-8f32);
         self.t += 1;
         let (c1, c2) = (1.0 - b1.powi(self.t), 1.0 - b2.powi(self.t));
@@ -256,28 +275,12 @@ impl Carlini {
                 let (g, z) = (tensor_to_vec(g), tensor_to_vec(logits));
                 let mut grad = vec![0f32; m * d];
                 for i in 0..m {
-                    let zi = &z[i * k..(i + 1) * k];
-                    let y = labels[i];
-                    let other =
-                        (0..k)
-                            .filter(|&c| c != y)
-                            .fold(None, |b: Option<usize>, c| match b {
-                                Some(b) if zi[b] >= zi[c] => Some(b),
-                                _ => Some(c),
-                            });
-                    let gap = zi[y] - other.map_or(0.0, |o| zi[o]);
-                    // Untargeted: push the label below the runner-up; targeted: the target above.
-                    let f = if targeted { -gap } else { gap } + s.confidence;
+                    let (f, hit) =
+                        margin_loss(&z[i * k..(i + 1) * k], labels[i], targeted, s.confidence);
                     let sign = if targeted { -1.0 } else { 1.0 };
                     let l2: f32 = (0..d)
                         .map(|j| (x[i * d + j] - x0h[i * d + j]).powi(2))
                         .sum();
-                    let top = argmax(zi);
-                    let hit = if targeted {
-                        top == y && gap >= s.confidence
-                    } else {
-                        top != y && gap <= -s.confidence
-                    };
                     if hit {
                         succeeded[i] = true;
                         if l2 < best_l2[i] {
@@ -288,8 +291,8 @@ impl Carlini {
                     }
                     for j in 0..d {
                         let q = i * d + j;
-                        let dx =
-                            2.0 * (x[q] - x0h[q]) + if f > 0.0 { cs[i] * sign * g[q] } else { 0.0 };
+                        let dx = 2.0 * (x[q] - x0h[q])
+                            + if f >= 0.0 { cs[i] * sign * g[q] } else { 0.0 };
                         let t = w[q].tanh();
                         grad[q] = if free(i, j) {
                             dx * half * (1.0 - t * t)

@@ -8,6 +8,7 @@
 pub mod apgd;
 pub mod auto;
 pub mod carlini;
+pub mod carlini_linf;
 pub mod deepfool;
 pub mod fab;
 pub mod fab_projection;
@@ -22,6 +23,7 @@ pub mod square;
 pub use apgd::Apgd;
 pub use auto::masking_warning;
 pub use carlini::Carlini;
+pub use carlini_linf::CarliniLinf;
 pub use deepfool::DeepFool;
 pub use fab::Fab;
 pub use fgm::Fgm;
@@ -43,6 +45,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &deepfool::ENTRY,
     &fab::ENTRY,
     &carlini::ENTRY,
+    &carlini_linf::ENTRY,
     &frame_saliency::ENTRY,
     &auto::ENTRY,
 ];
