@@ -363,7 +363,10 @@ impl Run<'_> {
         if labels.is_empty() {
             return Ok(Vec::new());
         }
-        let t = Tensor::<2>::from_data(TensorData::new(points, [labels.len(), self.d]), &self.device);
+        let t = Tensor::<2>::from_data(
+            TensorData::new(points, [labels.len(), self.d]),
+            &self.device,
+        );
         let c = &self.attack.common;
         let predicted = self.classifier.predict_labels(&t, c.batch_size)?;
         Ok(success(&predicted, labels, c.targeted))
@@ -385,7 +388,10 @@ impl Run<'_> {
 
     /// Distance of `p` from the example's input in the attack's norm.
     fn distance(&self, e: &Example, p: &[f32]) -> f64 {
-        let diffs = p.iter().zip(&e.x0).map(|(a, b)| (*a as f64 - *b as f64).abs());
+        let diffs = p
+            .iter()
+            .zip(&e.x0)
+            .map(|(a, b)| (*a as f64 - *b as f64).abs());
         match self.norm() {
             Norm::Inf => diffs.fold(0.0, f64::max),
             _ => diffs.map(|v| v * v).sum::<f64>().sqrt(),
@@ -716,7 +722,11 @@ impl Run<'_> {
                         }
                     };
                     // At the input itself (a zero distance) any positive probe will do.
-                    if delta > 0.0 { delta } else { 1e-12_f64.max(span * 1e-6) }
+                    if delta > 0.0 {
+                        delta
+                    } else {
+                        1e-12_f64.max(span * 1e-6)
+                    }
                 })
                 .collect();
             let updates = self.direction(&ex, &rows, &deltas, self.attack.evals_at(t), rngs)?;
