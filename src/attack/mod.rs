@@ -15,6 +15,7 @@ pub mod fab_projection;
 pub mod fgm;
 pub mod frame_saliency;
 pub mod geometry;
+pub mod hopskipjump;
 pub mod pgd;
 pub mod progress;
 pub mod spec;
@@ -29,6 +30,7 @@ pub use fab::Fab;
 pub use fgm::Fgm;
 pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
+pub use hopskipjump::HopSkipJump;
 pub use pgd::Pgd;
 pub use spec::{AttackEntry, AttackSpec, RunSettings};
 pub use square::Square;
@@ -42,6 +44,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &pgd::ENTRY,
     &apgd::ENTRY,
     &square::ENTRY,
+    &hopskipjump::ENTRY,
     &deepfool::ENTRY,
     &fab::ENTRY,
     &carlini::ENTRY,
