@@ -11,6 +11,7 @@ use avfoil::attack::spec::{self, RunSettings};
 use avfoil::attack::universal::{UniversalSpec, apply};
 use avfoil::attack::{Attack, Eps, Mask};
 use avfoil::classifier::{Classifier, argmax_rows};
+use avfoil::media::npy::read_npy;
 use avfoil::params::Params;
 use common::*;
 
@@ -381,4 +382,90 @@ fn cli_fits_one_perturbation_on_the_shipped_model() {
         .collect();
     assert!(linf.iter().all(|&l| l <= 2048.0 + 1e-3), "{linf:?}");
     assert!(seconds < 60.0, "{seconds} s");
+    // The perturbation itself, next to the outputs: every output is the input plus it, clipped.
+    let written = out.join("universal.perturbation.npy");
+    assert_eq!(doc["attack"]["perturbation"], s(&written));
+    let v = read_npy(&written).unwrap();
+    assert_eq!(v.shape, vec![1, 8000]);
+    assert!(v.data.iter().all(|x| x.abs() <= 2048.0) && v.data.iter().any(|x| *x != 0.0));
+    let clean = read_npy(std::path::Path::new("examples/spoken-digits.npy")).unwrap();
+    let adv = read_npy(&out.join("spoken-digits.adv.npy")).unwrap();
+    for (i, (a, c)) in adv.data.iter().zip(&clean.data).enumerate() {
+        let want = (c + v.data[i % 8000]).clamp(-32768.0, 32767.0);
+        assert!((a - want).abs() < 1e-2, "value {i}: {a} vs {want}");
+    }
+}
+
+#[test]
+fn cli_plans_the_perturbation_path_with_the_other_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("x.npy");
+    std::fs::copy("examples/spoken-digits.npy", &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let base = |extra: &[&str]| {
+        let mut a = vec![
+            "attack",
+            "--model",
+            "spoken-digits",
+            "--attack",
+            "universal",
+            "--eps",
+            "512",
+            "--param",
+            "max_iter=1",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        a.push(s(&input));
+        avfoil(&a)
+    };
+    // Onto the input, or onto another output: refused before any work, nothing written.
+    let out = dir.path().join("o");
+    let clash = base(&["--out", s(&out), "--perturbation", s(&input)]);
+    assert!(!clash.status.success());
+    assert!(String::from_utf8_lossy(&clash.stderr).contains("overwrite the input"));
+    let adv = out.join("x.adv.npy");
+    let twice = base(&["--out", s(&out), "--perturbation", s(&adv)]);
+    assert!(!twice.status.success());
+    assert!(!out.exists(), "an output appeared");
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    // A chosen path, and an output file beside which the default goes.
+    let chosen = dir.path().join("v.npy");
+    let single = dir.path().join("single.npy");
+    let doc = ok_json(&[
+        "attack",
+        "--model",
+        "spoken-digits",
+        "--attack",
+        "universal",
+        "--eps",
+        "512",
+        "--param",
+        "max_iter=1",
+        "--json",
+        "--out",
+        s(&single),
+        "--perturbation",
+        s(&chosen),
+        s(&input),
+    ]);
+    assert!(chosen.exists() && single.exists());
+    assert_eq!(doc["attack"]["perturbation"], s(&chosen));
+    // Only the universal attack has one.
+    let other = avfoil(&[
+        "attack",
+        "--model",
+        "spoken-digits",
+        "--attack",
+        "fgm",
+        "--eps",
+        "512",
+        "--out",
+        s(&out),
+        "--perturbation",
+        s(&chosen),
+        s(&input),
+    ]);
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("--perturbation"));
 }

@@ -114,7 +114,7 @@ pub struct UniversalSpec {
     pub attacker: String,
     inner: Arc<dyn AttackSpec>,
     attacker_params: toml::Table,
-    pub delta: f32,
+    pub delta: f64,
     pub max_iter: usize,
     pub norm: Norm,
     pub step: f32,
@@ -541,7 +541,7 @@ impl Universal {
                 examples: 0,
             });
         }
-        let target = 1.0 - s.delta as f64;
+        let target = 1.0 - s.delta;
         // As ART: at least one pass, then until the target rate or max_iter passes.
         while (passes == 0 || fooling_rate < target) && passes < s.max_iter {
             // This pass's order and shifts, from each example's stream.
