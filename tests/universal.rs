@@ -5,6 +5,8 @@
 //! where the plain one does not; masks, the input, the budget and the seed are respected; bad
 //! parameters are refused by name; and the command line fits one on the shipped model.
 
+#![allow(clippy::needless_range_loop)]
+
 mod common;
 
 use avfoil::attack::spec::{self, RunSettings};

@@ -416,7 +416,7 @@ pub fn apply(
 
 /// `v` circularly shifted by `s` along the last axis of an example (`t` samples long).
 fn shift(v: &[f32], s: usize, t: usize) -> Vec<f32> {
-    if s % t == 0 {
+    if s.is_multiple_of(t) {
         return v.to_vec();
     }
     let mut out = vec![0.0; v.len()];
@@ -591,7 +591,7 @@ impl Universal {
         ctx: &Context,
         order: &[(u64, usize, usize)],
         streams: &[u64],
-        v: &mut Vec<f32>,
+        v: &mut [f32],
     ) -> Result<()> {
         let d = ctx.d;
         for &(_, i, sh) in order {
@@ -629,12 +629,7 @@ impl Universal {
     }
 
     /// One pass of projected mini-batch gradient ascent on the mean loss (Shafahi et al.).
-    fn sgd_pass(
-        &self,
-        ctx: &Context,
-        order: &[(u64, usize, usize)],
-        v: &mut Vec<f32>,
-    ) -> Result<()> {
+    fn sgd_pass(&self, ctx: &Context, order: &[(u64, usize, usize)], v: &mut [f32]) -> Result<()> {
         let d = ctx.d;
         for chunk in order.chunks(self.spec.batch) {
             let mut rows = Vec::with_capacity(chunk.len() * d);
