@@ -20,6 +20,7 @@ pub mod pgd;
 pub mod progress;
 pub mod spec;
 pub mod square;
+pub mod universal;
 
 pub use apgd::Apgd;
 pub use auto::masking_warning;
@@ -34,6 +35,7 @@ pub use hopskipjump::HopSkipJump;
 pub use pgd::Pgd;
 pub use spec::{AttackEntry, AttackSpec, RunSettings};
 pub use square::Square;
+pub use universal::{Universal, UniversalSpec};
 
 use crate::classifier::{Classifier, argmax_rows, check_labels, cross_entropy_rows};
 use crate::registry::Registry;
@@ -51,6 +53,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &carlini_linf::ENTRY,
     &frame_saliency::ENTRY,
     &auto::ENTRY,
+    &universal::ENTRY,
 ];
 
 /// Every attack: the built-in ones and those registered at run time ([`spec`]).

@@ -10,7 +10,8 @@ use super::{class_index, load_model};
 use anyhow::{Context, Result, bail};
 use avfoil::array::frame_index;
 use avfoil::attack::spec::{self, AttackSpec, RunSettings, eps_value};
-use avfoil::attack::{Eps, Mask};
+use avfoil::attack::universal::{self, Universal, UniversalSpec};
+use avfoil::attack::{Attack, Eps, Mask};
 use avfoil::attack_report::{AttackReport, Batch, run_attack};
 use avfoil::audio::wav::WavEncoding;
 use avfoil::classifier::Classifier;
@@ -118,6 +119,10 @@ pub struct AttackArgs {
     /// kept exactly) at the model's rate.
     #[arg(long)]
     out: PathBuf,
+    /// Universal: where the fitted perturbation (one example's shape, `.npy`) goes [default:
+    /// `universal.perturbation.npy` in the output folder, or beside the output file].
+    #[arg(long)]
+    perturbation: Option<PathBuf>,
     /// Audio: write WAV outputs as 16-bit PCM, and report whether each attack survives that rounding.
     #[arg(long)]
     wav_int16: bool,
@@ -194,6 +199,21 @@ impl AttackArgs {
             p.insert_assignment(assignment)?;
         }
         Ok(p)
+    }
+
+    /// The universal attack with its concrete type, whose fitted perturbation is written too.
+    fn universal(&self) -> Result<Option<Universal>> {
+        if self.attack != universal::ENTRY.name {
+            return Ok(None);
+        }
+        let mut params = self.params()?;
+        let spec = UniversalSpec::take(&mut params)
+            .and_then(|s| {
+                params.finish(universal::ENTRY.name, universal::ENTRY.params)?;
+                Ok(s)
+            })
+            .with_context(|| format!("--attack {}", self.attack))?;
+        Ok(Some(spec.build_universal(&self.run_settings()?)?))
     }
 
     /// The attack's spec, from the registry.
@@ -278,7 +298,22 @@ fn class_list(classes: &[String], s: &str, n: usize, flag: &str) -> Result<Vec<u
 
 pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let spec = args.spec()?;
-    let attack = spec.build(&args.run_settings()?)?;
+    let universal = args.universal()?;
+    if args.perturbation.is_some() && universal.is_none() {
+        bail!(
+            "--perturbation: only --attack universal fits one perturbation ({} makes one per example)",
+            args.attack
+        );
+    }
+    let built = match &universal {
+        Some(_) => None,
+        None => Some(spec.build(&args.run_settings()?)?),
+    };
+    let attack: &dyn Attack = match (&universal, &built) {
+        (Some(u), _) => u,
+        (None, Some(b)) => b.as_ref(),
+        (None, None) => unreachable!("one of them is built"),
+    };
     let model = load_model(&args.model, device)?;
     spec.check_input(&model.config.input)
         .with_context(|| format!("--attack {}", args.attack))?;
@@ -322,6 +357,13 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     } else {
         Vec::new()
     };
+    let perturbation_path = universal.as_ref().map(|_| {
+        let path = args
+            .perturbation
+            .clone()
+            .unwrap_or_else(|| plan.dir.join("universal.perturbation.npy"));
+        plan.add(path, 0)
+    });
     plan.check(&inputs)?;
     let mask = combined_mask(&args, clf.input_shape(), n)?;
     let given = match (&args.target, &args.labels) {
@@ -350,7 +392,7 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let hook = bar.clone();
     let mut run = avfoil::attack::progress::with_progress(
         move |done, _| hook.set_position(done as u64),
-        || run_attack(clf, classes, attack.as_ref(), &batch, bs),
+        || run_attack(clf, classes, attack, &batch, bs),
     )?;
     bar.finish_and_clear();
     let clean = avfoil::array::tensor_to_vec(inputs.batch.clone());
@@ -362,7 +404,16 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
         (run.adversarial.clone(), WavEncoding::Float32)
     };
     let mut staged = Staged::new();
-    let written = inputs.write_outputs(&outputs, &plan, &model, encoding, &mut staged)?;
+    let mut written = inputs.write_outputs(&outputs, &plan, &model, encoding, &mut staged)?;
+    if let (Some(u), Some(path)) = (&universal, &perturbation_path) {
+        let fit = u
+            .last_fit()
+            .context("the universal attack returned without a fit")?;
+        let array = avfoil::array::Array::new(shape.clone(), fit.perturbation)?;
+        avfoil::media::npy::write_npy(&staged.path(path)?, &array)?;
+        run.report.attack["perturbation"] = json!(path.display().to_string());
+        written.push(path.clone());
+    }
     let rate = model.config.input.sample_rate.unwrap_or(1);
     let d = clf.features();
     for (i, (name, paths)) in plots.iter().enumerate() {
@@ -457,6 +508,18 @@ pub fn print_report(
             report.examples.len(),
             report.seconds
         );
+        if let Some(fit) = report.attack.get("fit") {
+            println!(
+                "universal perturbation: fooling rate {:.1}% on the set after {} pass(es){}",
+                fit["fooling_rate"].as_f64().unwrap_or(0.0) * 100.0,
+                fit["passes"],
+                if fit["converged"].as_bool() == Some(true) {
+                    ""
+                } else {
+                    " (target rate not reached)"
+                }
+            );
+        }
         for c in &report.components {
             match &c.skipped {
                 Some(why) => println!("  {}: skipped ({why})", c.name),
