@@ -19,9 +19,7 @@
 //! best point / 1.5 and, unless that sparsity fell by more than 5% (then η resets to η(0) and the
 //! iterate returns to the best point), η shrinks by 1.5, never below η(0)/10.
 
-use super::spec::{
-    AttackEntry, AttackSpec, CommonSpec, RunSettings, StepSize, common_params,
-};
+use super::spec::{AttackEntry, AttackSpec, CommonSpec, RunSettings, StepSize, common_params};
 use super::{
     Attack, AttackOutput, Batch, BestOf, Common, Mask, Norm, example_rngs, geometry, random_start,
     run_batches, score, success,
@@ -35,7 +33,7 @@ use burn::tensor::Tensor;
 /// `apgd`.
 pub static ENTRY: AttackEntry = AttackEntry {
     name: "apgd",
-    about: "Auto-PGD (Croce & Hein 2020): adaptive step, momentum, checkpoints; CE or DLR loss, APGD-T over the top-k classes",
+    about: "Auto-PGD (Croce & Hein 2020): adaptive step, momentum, checkpoints; CE or DLR loss, APGD-T over the top-k classes; norm 1: L1-APGD (Croce & Hein 2021)",
     params: &PARAMS,
     parse: |p| {
         let loss = match p.take_or::<String>("loss", "ce".into())?.as_str() {
@@ -96,7 +94,10 @@ const PARAMS: [Param; 8] = {
         },
         c,
         d,
-        e,
+        Param {
+            about: "project L1 perturbations exactly (ART rescales radially); APGD's L1 always projects exactly onto the L1 ball ∩ the input range",
+            ..e
+        },
         Param {
             key: "max_iter",
             default: "100",
