@@ -424,3 +424,33 @@ fn the_cli_runs_l1_apgd_on_the_shipped_model() {
         .count();
     assert!(fooled >= 1, "no digit fooled at L1 eps {eps}: {report}");
 }
+
+/// `norm = 1` parses and builds: the initial step defaults to eps (AutoAttack's L1 value), an
+/// explicit `step` or `eps_step` still wins, L∞ keeps 2·eps, and other p are refused.
+#[test]
+fn norm_1_is_accepted_with_its_own_default_step() {
+    use avfoil::attack::spec::{self, RunSettings};
+    use avfoil::params::{KeyStyle, Params};
+    let eps_step = |assignments: &[&str]| -> avfoil::error::Result<serde_json::Value> {
+        let mut p = Params::new(KeyStyle::Table);
+        for a in assignments {
+            p.insert_assignment(a).unwrap();
+        }
+        let run = RunSettings {
+            eps: Eps::Scalar(3.0),
+            targeted: false,
+            seed: 0,
+            batch_size: 4,
+            streams: None,
+        };
+        Ok(spec::parse("apgd", &mut p)?.build(&run)?.params()["eps_step"].clone())
+    };
+    assert_eq!(eps_step(&["norm=1"]).unwrap(), 3.0);
+    assert_eq!(eps_step(&["norm=\"1\"", "loss=\"dlr\""]).unwrap(), 3.0);
+    assert_eq!(eps_step(&["norm=1", "step=2.0"]).unwrap(), 6.0);
+    assert_eq!(eps_step(&["norm=1", "eps_step=0.5"]).unwrap(), 0.5);
+    assert_eq!(eps_step(&[]).unwrap(), 6.0);
+    assert_eq!(eps_step(&["norm=2"]).unwrap(), 6.0);
+    let e = eps_step(&["norm=3"]).unwrap_err().to_string();
+    assert!(e.contains("L1"), "{e}");
+}

@@ -335,25 +335,3 @@ pub fn project_l1_box_row(v: &[f32], x: &[f32], eps: f32, bounds: Option<(f32, f
         })
         .collect()
 }
-
-/// [`project_l1_box_row`] for each row of `delta` around the rows of `x`, with `eps[i]` per row.
-pub fn project_l1_box(
-    delta: Tensor<2>,
-    x: &Tensor<2>,
-    eps: &[f32],
-    bounds: Option<(f32, f32)>,
-) -> Tensor<2> {
-    let [n, d] = delta.dims();
-    let v = crate::array::tensor_to_vec(delta);
-    let x0 = crate::array::tensor_to_vec(x.clone());
-    let mut out = Vec::with_capacity(n * d);
-    for i in 0..n {
-        let row = i * d..(i + 1) * d;
-        out.extend(
-            project_l1_box_row(&v[row.clone()], &x0[row], eps[i], bounds)
-                .into_iter()
-                .map(|m| m as f32),
-        );
-    }
-    tensor_like(out, n, d, x)
-}
