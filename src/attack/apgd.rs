@@ -10,8 +10,16 @@
 //! the best loss changed since it. P clips to the valid range and projects onto the eps-ball. The
 //! output is the first iterate that fooled the model, else the point of highest loss. docs/apgd.md
 //! has the semantics and where ART differs from the paper.
+//!
+//! `norm = 1` is L1-APGD (Croce and Hein, "Mind the box", ICML 2021), as AutoAttack implements it:
+//! the threat model is the L1 ball intersected with the input range, projected onto exactly
+//! ([`geometry::project_l1_box_row`]); each step moves, by η in L1 norm split evenly, the top
+//! fraction k of the coordinates by |∇f| among those the range lets move in their gradient's
+//! direction; no momentum; η(0) = eps; every ⌊0.04·N⌋ iterations k becomes the sparsity of the
+//! best point / 1.5 and, unless that sparsity fell by more than 5% (then η resets to η(0) and the
+//! iterate returns to the best point), η shrinks by 1.5, never below η(0)/10.
 
-use super::spec::{AttackEntry, AttackSpec, CommonSpec, RunSettings, common_params};
+use super::spec::{AttackEntry, AttackSpec, CommonSpec, RunSettings, StepSize, common_params};
 use super::{
     Attack, AttackOutput, Batch, BestOf, Common, Mask, Norm, example_rngs, geometry, random_start,
     run_batches, score, success,
@@ -25,7 +33,7 @@ use burn::tensor::Tensor;
 /// `apgd`.
 pub static ENTRY: AttackEntry = AttackEntry {
     name: "apgd",
-    about: "Auto-PGD (Croce & Hein 2020): adaptive step, momentum, checkpoints; CE or DLR loss, APGD-T over the top-k classes",
+    about: "Auto-PGD (Croce & Hein 2020): adaptive step, momentum, checkpoints; CE or DLR loss, APGD-T over the top-k classes; norm 1: L1-APGD (Croce & Hein 2021)",
     params: &PARAMS,
     parse: |p| {
         let loss = match p.take_or::<String>("loss", "ce".into())?.as_str() {
@@ -38,8 +46,13 @@ pub static ENTRY: AttackEntry = AttackEntry {
                 ));
             }
         };
+        let stepped = p.has("step") || p.has("eps_step");
+        let mut common = CommonSpec::take(p, DEFAULT_STEP)?;
+        if common.norm == Norm::L1 && !stepped {
+            common.step = StepSize::Fraction(L1_STEP);
+        }
         let spec = ApgdSpec {
-            common: CommonSpec::take(p, DEFAULT_STEP)?,
+            common,
             max_iter: p.take_or("max_iter", 100)?,
             loss,
             target_classes: p.take_or("target_classes", 0)?,
@@ -57,15 +70,34 @@ const DEFAULT_STEP: f32 = 2.0;
 const ALPHA: f32 = 0.75;
 /// Fraction of steps since the last checkpoint that must raise the loss (the paper's ρ).
 const RHO: f32 = 0.75;
+/// L1: the initial step, eps (AutoAttack's `alpha = 1` for L1).
+const L1_STEP: f32 = 1.0;
+/// L1: the initial fraction of coordinates a step moves (AutoAttack's `topk = 0.2`).
+const L1_TOPK: f64 = 0.2;
+/// L1: a checkpoint every this fraction of the iterations (AutoAttack's `k = max(int(0.04·N), 1)`).
+const L1_PERIOD: f64 = 0.04;
+/// L1: the factor by which η shrinks at a checkpoint, and the sparsity of the best point is
+/// divided by to give the next k.
+const L1_SHRINK: f64 = 1.5;
+/// L1: η never falls below η(0) divided by this.
+const L1_MIN_STEP: f32 = 10.0;
+/// L1: a best point sparser than this fraction of the last checkpoint's resets η and the iterate.
+const L1_SPARSER: f64 = 0.95;
 
 const PARAMS: [Param; 8] = {
     let [a, b, c, d, e] = common_params("2");
     [
         a,
-        b,
+        Param {
+            about: "step size as a fraction of eps (norm 1: default 1, as AutoAttack)",
+            ..b
+        },
         c,
         d,
-        e,
+        Param {
+            about: "project L1 perturbations exactly (ART rescales radially); APGD's L1 always projects exactly onto the L1 ball ∩ the input range",
+            ..e
+        },
         Param {
             key: "max_iter",
             default: "100",
@@ -141,10 +173,9 @@ pub struct Apgd {
 impl Apgd {
     pub fn validate(&self) -> Result<()> {
         self.common.validate()?;
-        if !matches!(self.common.norm, Norm::Inf | Norm::P(2.0)) {
+        if !matches!(self.common.norm, Norm::Inf | Norm::P(2.0) | Norm::P(1.0)) {
             return Err(Error::Unsupported(format!(
-                "APGD with norm {}: avfoil implements the L-inf and L2 versions (the L1 version of \
-                 Croce and Hein 2021 is not there yet)",
+                "APGD with norm {}: avfoil implements the L-inf, L2 and L1 versions",
                 self.common.norm
             )));
         }
@@ -307,6 +338,9 @@ impl Apgd {
         objective: &dyn Objective,
         k: usize,
     ) -> Result<(Tensor<2>, super::Score)> {
+        if self.common.norm == Norm::L1 {
+            return self.ascend_l1(classifier, b, rngs, objective, k);
+        }
         let c = &self.common;
         let m = b.labels.len();
         let x0 = b.x;
@@ -412,6 +446,184 @@ impl Apgd {
         let s = score(classifier, &adv, b.labels, c.targeted)?;
         Ok((adv, s))
     }
+}
+
+impl Apgd {
+    /// L1-APGD on `objective` (ascended), row by row on the host: sparse steps on the top
+    /// fraction of the movable coordinates, the exact projection onto the L1 ball ∩ the range,
+    /// and the adaptive sparsity and step size of Croce and Hein (2021) at its checkpoints.
+    fn ascend_l1(
+        &self,
+        classifier: &dyn Classifier,
+        b: &Batch,
+        rngs: &mut [rand_chacha::ChaCha8Rng],
+        objective: &dyn Objective,
+        k: usize,
+    ) -> Result<(Tensor<2>, super::Score)> {
+        let c = &self.common;
+        let m = b.labels.len();
+        let x0 = b.x;
+        let [_, d] = x0.dims();
+        let bounds = classifier.clip();
+        let origin = crate::array::tensor_to_vec(x0.clone());
+        let evaluate = |p: &[f32]| -> Result<(Vec<f32>, Vec<f32>, Vec<bool>)> {
+            let t = geometry::tensor_like(p.to_vec(), m, d, x0);
+            let (g, logits) = classifier.objective_gradient(t, objective)?;
+            let host = crate::array::tensor_to_vec(logits.clone());
+            let f: Vec<f32> = host
+                .chunks(k)
+                .enumerate()
+                .map(|(i, z)| objective.value(i, z, k))
+                .collect();
+            let fooled = success(&argmax_rows(logits), b.labels, c.targeted);
+            let g = g.clone().mask_fill(g.is_nan(), 0.0);
+            let g = match b.mask {
+                Some(mk) => g * mk.clone(),
+                None => g,
+            };
+            Ok((f, crate::array::tensor_to_vec(g), fooled))
+        };
+        let start = if c.num_random_init > 0 {
+            crate::array::tensor_to_vec(random_start(classifier, x0, b.eps, c.norm, b.mask, rngs))
+        } else {
+            origin.clone()
+        };
+        let (mut best_f, mut g, fooled) = evaluate(&start)?;
+        let mut found = fooled;
+        let mut out = start.clone();
+        let mut best_x = start.clone();
+        let mut best_g = g.clone();
+        let mut cur = start;
+        let eta0: Vec<f32> = b.eps_step.to_vec();
+        let mut eta = eta0.clone();
+        let mut topk = vec![L1_TOPK; m];
+        let mut sparsity_before = vec![d as f64; m];
+        let period = ((L1_PERIOD * self.max_iter as f64) as usize).max(1);
+        for it in 0..self.max_iter {
+            let mut next = Vec::with_capacity(m * d);
+            for i in 0..m {
+                let r = i * d..(i + 1) * d;
+                next.extend(l1_step(
+                    &cur[r.clone()],
+                    &origin[r.clone()],
+                    &g[r],
+                    eta[i],
+                    topk[i],
+                    b.eps[i],
+                    bounds,
+                ));
+            }
+            cur = next;
+            let (f, g_next, fooled) = evaluate(&cur)?;
+            g = g_next;
+            for i in 0..m {
+                let r = i * d..(i + 1) * d;
+                if f[i] > best_f[i] {
+                    best_f[i] = f[i];
+                    best_x[r.clone()].copy_from_slice(&cur[r.clone()]);
+                    best_g[r.clone()].copy_from_slice(&g[r.clone()]);
+                }
+                if fooled[i] && !found[i] {
+                    found[i] = true;
+                    out[r.clone()].copy_from_slice(&cur[r]);
+                }
+            }
+            if (it + 1) % period == 0 {
+                for i in 0..m {
+                    let r = i * d..(i + 1) * d;
+                    let sparsity = best_x[r.clone()]
+                        .iter()
+                        .zip(&origin[r.clone()])
+                        .filter(|(a, o)| a != o)
+                        .count() as f64;
+                    let sparser = sparsity < L1_SPARSER * sparsity_before[i];
+                    topk[i] = sparsity / d as f64 / L1_SHRINK;
+                    eta[i] = if sparser {
+                        eta0[i]
+                    } else {
+                        (f64::from(eta[i]) / L1_SHRINK) as f32
+                    };
+                    eta[i] = eta[i].clamp(eta0[i] / L1_MIN_STEP, eta0[i]);
+                    sparsity_before[i] = sparsity;
+                    if sparser {
+                        cur[r.clone()].copy_from_slice(&best_x[r.clone()]);
+                        g[r.clone()].copy_from_slice(&best_g[r]);
+                    }
+                }
+            }
+        }
+        let adv: Vec<f32> = (0..m)
+            .flat_map(|i| {
+                let row = if found[i] { &out } else { &best_x };
+                row[i * d..(i + 1) * d].iter().copied()
+            })
+            .collect();
+        let adv = geometry::tensor_like(adv, m, d, x0);
+        let s = score(classifier, &adv, b.labels, c.targeted)?;
+        Ok((adv, s))
+    }
+}
+
+/// One L1-APGD step of one example from `cur` (around `origin`): the coordinates the range lets
+/// move in the direction of their gradient `g`, of them those whose |g| reaches the
+/// ⌊(1 − topk)·d⌋-th smallest |g| (the top `topk` fraction, ties included), each moved by
+/// `eta / count` in the direction of its gradient (a step of L1 norm `eta`), then the exact
+/// projection onto the `eps` L1 ball ∩ the range.
+fn l1_step(
+    cur: &[f32],
+    origin: &[f32],
+    g: &[f32],
+    eta: f32,
+    topk: f64,
+    eps: f32,
+    bounds: Option<(f32, f32)>,
+) -> Vec<f32> {
+    let d = cur.len();
+    let free: Vec<f32> = cur
+        .iter()
+        .zip(g)
+        .map(|(&x, &gi)| {
+            let blocked = match bounds {
+                Some((lo, hi)) => (gi > 0.0 && x >= hi) || (gi < 0.0 && x <= lo),
+                None => false,
+            };
+            if blocked { 0.0 } else { gi }
+        })
+        .collect();
+    let mut sorted: Vec<f32> = free.iter().map(|v| v.abs()).collect();
+    sorted.sort_by(f32::total_cmp);
+    let at = (((1.0 - topk) * d as f64).max(0.0) as usize).min(d.saturating_sub(1));
+    let threshold = sorted.get(at).copied().unwrap_or(0.0);
+    let chosen = |v: f32| v != 0.0 && v.abs() >= threshold;
+    let count = free.iter().filter(|&&v| chosen(v)).count();
+    let size = if count > 0 {
+        f64::from(eta) / count as f64
+    } else {
+        0.0
+    };
+    let v: Vec<f32> = (0..d)
+        .map(|j| {
+            let s = if chosen(free[j]) {
+                size.copysign(f64::from(free[j]))
+            } else {
+                0.0
+            };
+            (f64::from(cur[j]) + s - f64::from(origin[j])) as f32
+        })
+        .collect();
+    let delta = geometry::project_l1_box_row(&v, origin, eps, bounds);
+    origin
+        .iter()
+        .zip(delta)
+        .map(|(&o, dl)| {
+            let p = (f64::from(o) + dl) as f32;
+            match bounds {
+                // Rounding to f32 must not leave the range (nor move away from an input outside it).
+                Some((lo, hi)) => p.clamp(lo.min(o), hi.max(o)),
+                None => p,
+            }
+        })
+        .collect()
 }
 
 /// Rows of `a` where `rows[i]`, of `b` elsewhere.
