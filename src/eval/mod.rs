@@ -289,6 +289,27 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Outcome> {
             std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
         }
     }
+    // The universal perturbations fitted on the train part: the same in every shard that made them.
+    for dir in shards {
+        let Ok(entries) = std::fs::read_dir(dir.join(universal::DIR)) else {
+            continue;
+        };
+        let target = out.join(universal::DIR);
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.ends_with(".npy") || name.ends_with(".json")) {
+                continue;
+            }
+            let to = target.join(entry.file_name());
+            if !to.is_file() {
+                std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+                let from = entry.path();
+                let bytes = std::fs::read(&from).map_err(|e| Error::io(&from, e))?;
+                crate::fs::write_atomic(&to, &bytes)?;
+            }
+        }
+    }
     if !shown.is_empty() {
         let json = serde_json::to_string_pretty(&shown).expect("plain data");
         crate::fs::write_atomic(
