@@ -5,6 +5,9 @@
 //! batch size) and draws its attacks' random streams from `mix(seed, [c, attack, eps])`; noise is
 //! drawn per example. So a chunk gives the same records whichever shard runs it and whether or not
 //! the run was interrupted, and `--shard i/n` (chunks with `c mod n = i`) partitions the work.
+//! A universal attack fitted on the train part (`fit = "train"`) is the exception to "an attack
+//! per chunk": its one perturbation per eps is fitted once, outside the chunks
+//! ([`super::universal`]), and put on every chunk.
 
 use super::configs::{Config, configs};
 use super::dataset::Example;
