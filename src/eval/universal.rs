@@ -19,7 +19,7 @@ use crate::attack::universal::{self, UniversalSpec};
 use crate::classifier::{Classifier, Eot};
 use crate::error::{Error, Result};
 use crate::seed::mix;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -254,12 +254,7 @@ impl<'a> Fits<'a> {
     }
 }
 
-/// `v` on every row of `x` (clipped to the model's range), as a host vector `[n·d]`.
+/// `v` on every row of `x` (no mask), clipped to the model's range.
 pub fn apply(classifier: &dyn Classifier, x: &Tensor<2>, v: &[f32]) -> Result<Tensor<2>> {
     universal::apply(classifier, x, v, None)
-}
-
-/// A host `[n·d]` vector as a tensor on `device`.
-pub fn tensor(values: Vec<f32>, dims: [usize; 2], device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(values, dims), device)
 }
