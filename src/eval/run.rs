@@ -13,7 +13,6 @@ use super::configs::{Config, configs};
 use super::dataset::Example;
 use super::records::{Kind, Record, Results};
 use super::scenario::{Scenario, at};
-use super::universal::{self, Fits};
 use crate::array::tensor_to_vec;
 use crate::attack::{ComponentOutcome, Norm};
 use crate::classifier::{Classifier, Counts, Defended, Model};
@@ -161,13 +160,20 @@ pub fn load_chunk<'a>(
     })
 }
 
+/// Universal perturbations fitted on the train part ([`super::universal::Fits`]).
+pub trait TrainFits {
+    /// The perturbation of attack `a` at its budget `e`, fitted against the bare model (`d`:
+    /// `None`) or through defence `d`, with its fooling rate on the train examples.
+    fn perturbation(&mut self, a: usize, e: usize, d: Option<usize>) -> Result<(Vec<f32>, f64)>;
+}
+
 /// Runs the configurations of `chunk` that `finished` lacks, calling `write` with each one's records
 /// as soon as it is measured.
 pub fn run_chunk(
     scenario: &Scenario,
     models: &Models,
     chunk: &Chunk,
-    fits: &mut Fits,
+    fits: &mut dyn TrainFits,
     finished: &HashSet<(usize, String)>,
     mut write: impl FnMut(Vec<Record>) -> Result<()>,
 ) -> Result<()> {
@@ -218,9 +224,10 @@ pub fn run_chunk(
                     // The bare model's fit for direct and transfer rows, the defence's own for
                     // adaptive ones.
                     let through = if c.adaptive { c.defence } else { None };
-                    let fitted = fits.get(a, e, through)?;
+                    let (v, fooling_rate) = fits.perturbation(a, e, through)?;
                     let started = Instant::now();
-                    let adversarial = universal::apply(models.bare.as_ref(), &chunk.x, &fitted.v)?;
+                    let adversarial =
+                        crate::attack::universal::apply(models.bare.as_ref(), &chunk.x, &v, None)?;
                     let predicted = models
                         .classifier(c.defence)
                         .predict_labels(&adversarial, bs)?;
@@ -239,7 +246,7 @@ pub fn run_chunk(
                         seconds,
                         queries: None,
                         components: &[],
-                        fit: Some(fitted.info.fooling_rate),
+                        fit: Some(fooling_rate),
                     };
                     write(keep(records(chunk, c, scenario, &outcome, video)))?;
                 }

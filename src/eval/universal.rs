@@ -254,6 +254,13 @@ impl<'a> Fits<'a> {
     }
 }
 
+impl super::run::TrainFits for Fits<'_> {
+    fn perturbation(&mut self, a: usize, e: usize, d: Option<usize>) -> Result<(Vec<f32>, f64)> {
+        let fitted = self.get(a, e, d)?;
+        Ok((fitted.v.clone(), fitted.info.fooling_rate))
+    }
+}
+
 /// `v` on every row of `x` (no mask), clipped to the model's range.
 pub fn apply(classifier: &dyn Classifier, x: &Tensor<2>, v: &[f32]) -> Result<Tensor<2>> {
     universal::apply(classifier, x, v, None)
