@@ -711,3 +711,293 @@ fn an_ensemble_row_gives_the_accuracy_after_each_component() {
     );
     assert!(md.contains("apgd-ce"));
 }
+
+/// Six test recordings in chunks of two, a universal perturbation fitted on four train recordings
+/// (SGD, two passes at a budget large enough to fool), transferred to and fitted through mp3.
+fn universal_scenario(dir: &Path) -> PathBuf {
+    let text = format!(
+        r#"name = "universal"
+seed = 5
+batch_size = 2
+
+[model]
+path = "spoken-digits"
+
+[dataset]
+loader = "fsdd"
+root = "{}"
+limit = 6
+
+[[attack]]
+name = "universal"
+eps = [512, 4096]
+fit = "train"
+fit_limit = 4
+variant = "sgd"
+max_iter = 2
+step = 0.5
+
+[[defence]]
+name = "mp3"
+
+[report]
+examples = 1
+"#,
+        fsdd().display()
+    );
+    let path = dir.join("universal.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The bytes of every file under `dir/universal`, by name.
+fn fits(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("universal"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `fit = "train"`: one perturbation per budget fitted on train recordings (kept in the output
+/// folder), put unchanged on every test recording (re-applying it gives the records' predictions
+/// and sizes); its train fooling rate reaches the records, the rows and the report; shards, their
+/// merge and a resumed run give the same fit and records as one run; a kept fit that is not this
+/// scenario's is refused on resume.
+#[test]
+fn a_universal_perturbation_fitted_on_train_is_measured_on_test() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = universal_scenario(tmp.path());
+    let whole = tmp.path().join("whole");
+    let summary = evaluate(&scenario, &whole, false, Shard::default()).unwrap();
+    let records = measured(&whole);
+    // 6 examples × (2 clean + 2 eps × (direct, transfer, adaptive, 2 noise)).
+    assert_eq!(records.len(), 6 * (2 + 2 * 5));
+    let names: Vec<String> = fits(&whole).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "universal-4096-mp3.json",
+            "universal-4096-mp3.npy",
+            "universal-4096.json",
+            "universal-4096.npy",
+            "universal-512-mp3.json",
+            "universal-512-mp3.npy",
+            "universal-512.json",
+            "universal-512.npy",
+        ]
+    );
+    let info: avfoil::eval::universal::FitInfo = serde_json::from_str(
+        &std::fs::read_to_string(whole.join("universal/universal-4096.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(info.examples, 4, "fitted on fit_limit train examples");
+    assert_eq!(info.defence, None);
+
+    // Re-applying the kept perturbation to the test recordings gives the records.
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    let parsed = avfoil::eval::Scenario::parse(&text, &scenario).unwrap();
+    let device = avfoil::device::parse_device("cpu").unwrap();
+    let models = avfoil::eval::run::Models::load(&parsed, &text, &scenario, &device).unwrap();
+    let examples = avfoil::eval::dataset::open(
+        parsed.dataset.get_ref(),
+        &models.config,
+        parsed.seed,
+        tmp.path(),
+    )
+    .unwrap();
+    let chunk = avfoil::eval::run::load_chunk(0, &examples, &models, &device).unwrap();
+    let mut fooled = 0;
+    for eps in [512.0f32, 4096.0] {
+        let v = avfoil::media::npy::read_npy(&whole.join(format!("universal/universal-{eps}.npy")))
+            .unwrap()
+            .data;
+        let largest = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+        assert!(largest > 0.0 && largest <= eps + 1e-3, "{largest}");
+        let adv =
+            avfoil::attack::universal::apply(models.bare.as_ref(), &chunk.x, &v, None).unwrap();
+        let predicted = models.bare.predict_labels(&adv, 6).unwrap();
+        let adv = avfoil::array::tensor_to_vec(adv);
+        let sizes = avfoil::metrics::perturbation_sizes(&chunk.clean, &adv, 6);
+        let key = avfoil::eval::configs::attack_key("universal", eps, None, false);
+        let rate = info_rate(&whole, eps);
+        for (i, e) in examples.iter().enumerate() {
+            let r = records
+                .iter()
+                .find(|r| r.example == e.index && r.config == key)
+                .unwrap();
+            assert_eq!(r.prediction, predicted[i], "{r:?}");
+            assert!((r.linf.unwrap() - sizes[i].linf).abs() < 1e-3, "{r:?}");
+            assert!(
+                (r.l2.unwrap() - sizes[i].l2).abs() <= 1e-4 * sizes[i].l2,
+                "{r:?}"
+            );
+            assert_eq!(r.fit_fooling_rate, Some(rate));
+            fooled += usize::from(!r.correct);
+        }
+        // The rows carry the fit's train fooling rate: the bare fit's for direct and transfer.
+        for row in summary.rows.iter().filter(|r| r.eps == eps) {
+            let rate = match row.mode.name() {
+                "adaptive" => {
+                    let path = whole.join(format!("universal/universal-{eps}-mp3.json"));
+                    let info: avfoil::eval::universal::FitInfo =
+                        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+                    info.fooling_rate
+                }
+                _ => rate,
+            };
+            assert_eq!(row.fit_fooling_rate, Some(rate), "{row:?}");
+        }
+    }
+    assert!(fooled > 0, "the large budget fools some test recordings");
+    let md = std::fs::read_to_string(whole.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Universal perturbations: fitted on the train part")
+            && md.contains("universal at eps 4096, fitted on the bare model: fooling rate")
+            && md.contains("universal at eps 4096, fitted through mp3"),
+        "{md}"
+    );
+
+    // Three shards, each fitting for itself, then merged: the same fits and records.
+    let mut dirs = Vec::new();
+    for i in 0..3 {
+        let dir = tmp.path().join(format!("shard{i}"));
+        evaluate(&scenario, &dir, false, Shard { index: i, count: 3 }).unwrap();
+        assert_eq!(fits(&dir), fits(&whole), "shard {i}");
+        dirs.push(dir);
+    }
+    let merged = tmp.path().join("merged");
+    let outcome = avfoil::eval::merge(&dirs, &merged).unwrap();
+    assert_eq!(measured(&merged), records);
+    assert_eq!(fits(&merged), fits(&whole));
+    assert_eq!(
+        without_timing(outcome.summary),
+        without_timing(summary.clone())
+    );
+
+    // Interrupted after 20 records: the kept fits are read back, the rest measured with them.
+    let cut = tmp.path().join("cut");
+    let copy = |to: &Path, lines: usize| {
+        std::fs::create_dir_all(to.join("universal")).unwrap();
+        let text = std::fs::read_to_string(whole.join(Results::FILE)).unwrap();
+        let kept: String = text.split_inclusive('\n').take(lines).collect();
+        std::fs::write(to.join(Results::FILE), kept).unwrap();
+        for file in ["run.json", "scenario.toml"] {
+            std::fs::copy(whole.join(file), to.join(file)).unwrap();
+        }
+        for (name, bytes) in fits(&whole) {
+            std::fs::write(to.join("universal").join(name), bytes).unwrap();
+        }
+    };
+    copy(&cut, 20);
+    let resumed = evaluate(&scenario, &cut, true, Shard::default()).unwrap();
+    assert_eq!(measured(&cut), records);
+    assert_eq!(without_timing(resumed), without_timing(summary));
+    assert_eq!(fits(&cut), fits(&whole));
+
+    // A kept fit on other train examples is not this run's.
+    let tampered = tmp.path().join("tampered");
+    copy(&tampered, 20);
+    let json = tampered.join("universal/universal-512.json");
+    let text = std::fs::read_to_string(&json)
+        .unwrap()
+        .replace("\"examples\": 4", "\"examples\": 5");
+    std::fs::write(&json, text).unwrap();
+    let e = evaluate(&scenario, &tampered, true, Shard::default()).unwrap_err();
+    assert!(e.to_string().contains("is not the fit of universal"), "{e}");
+}
+
+fn info_rate(dir: &Path, eps: f32) -> f64 {
+    let path = dir.join(format!("universal/universal-{eps}.json"));
+    let info: avfoil::eval::universal::FitInfo =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    info.fooling_rate
+}
+
+/// The `fit` keys: only on universal attacks, known values, a positive limit, a train part to fit
+/// on; refused before any work with the file, line and key.
+#[test]
+fn universal_fit_keys_are_checked_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(universal_scenario(tmp.path())).unwrap();
+    let fgm = good
+        .replace("name = \"universal\"\n", "name = \"fgm\"\n")
+        .replace("variant = \"sgd\"\nmax_iter = 2\nstep = 0.5\n", "");
+    let cases: [(&str, String, &[&str]); 7] = [
+        (
+            "unknown value",
+            good.replace("fit = \"train\"", "fit = \"test\""),
+            &["line 16", "[[attack]] #1 (universal)", "fit", "\"test\""],
+        ),
+        (
+            "not a string",
+            good.replace("fit = \"train\"", "fit = 3"),
+            &["[[attack]] #1 (universal)", "fit"],
+        ),
+        (
+            "a zero limit",
+            good.replace("fit_limit = 4", "fit_limit = 0"),
+            &["line 17", "fit_limit", "at least 1"],
+        ),
+        (
+            "a limit on a per-chunk fit",
+            good.replace("fit = \"train\"", "fit = \"chunk\""),
+            &["line 16", "fit_limit", "fit = \"train\" only"],
+        ),
+        (
+            "fit on another attack",
+            fgm.replace("fit_limit = 4\n", ""),
+            &["line 16", "[[attack]] #1 (fgm)", "fit", "universal\" only"],
+        ),
+        (
+            "fit_limit on another attack",
+            fgm.replace("fit = \"train\"\n", ""),
+            &["line 16", "[[attack]] #1 (fgm)", "fit_limit"],
+        ),
+        (
+            "no train part",
+            good.replace("limit = 6", "limit = 6\npart = \"all\""),
+            &[
+                "line 17",
+                "[[attack]] #1 (universal)",
+                "fit",
+                "no train part",
+            ],
+        ),
+    ];
+    for (what, text, needles) in cases {
+        let path = tmp.path().join("bad.toml");
+        std::fs::write(&path, &text).unwrap();
+        let out_dir = tmp.path().join("never");
+        let err = evaluate(&path, &out_dir, false, Shard::default())
+            .expect_err(what)
+            .to_string();
+        assert!(err.contains("bad.toml"), "{what}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{what}: {err:?} lacks {n:?}");
+        }
+        assert!(!out_dir.exists(), "{what}: work started");
+    }
+    // The default is the train fit; fit = "chunk" fits on the evaluated part, whichever it is.
+    let path = tmp.path().join("ok.toml");
+    let default = good.replace("fit = \"train\"\n", "");
+    let scenario = avfoil::eval::Scenario::parse(&default, &path).unwrap();
+    assert_eq!(
+        scenario.attacks[0].fit,
+        Some(avfoil::eval::scenario::FitOn::Train { limit: Some(4) })
+    );
+    let chunk = good
+        .replace("fit = \"train\"", "fit = \"chunk\"")
+        .replace("fit_limit = 4\n", "")
+        .replace("limit = 6", "limit = 6\npart = \"all\"");
+    let scenario = avfoil::eval::Scenario::parse(&chunk, &path).unwrap();
+    assert_eq!(
+        scenario.attacks[0].fit,
+        Some(avfoil::eval::scenario::FitOn::Chunk)
+    );
+}

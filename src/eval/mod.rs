@@ -15,6 +15,7 @@ pub mod run;
 pub mod scenario;
 pub mod showcase;
 pub mod summary;
+pub mod universal;
 
 pub use run::{Options, Shard};
 pub use scenario::Scenario;
@@ -54,13 +55,32 @@ pub fn evaluate(
         scenario.seed,
         &options.out,
     )
-    .map_err(|e| scenario::at(&text, path, scenario.dataset.span(), "[dataset]", e))
     .and_then(|examples| {
+        // The train part, for universal perturbations fitted on it.
+        let train = if scenario.attacks.iter().any(|a| a.fits_on_train()) {
+            let mut spec = scenario.dataset.get_ref().clone();
+            spec.part = scenario::DataPart::Train;
+            // As many as the largest fit uses.
+            spec.limit = scenario
+                .attacks
+                .iter()
+                .filter(|a| a.fits_on_train())
+                .map(|a| a.fit_limit())
+                .try_fold(0, |m, l| l.map(|l| m.max(l)));
+            dataset::open(&spec, &models.config, scenario.seed, &options.out)
+                .map_err(|e| Error::invalid("part", format!("the train part: {e}")))?
+        } else {
+            Vec::new()
+        };
+        Ok((examples, train))
+    })
+    .map_err(|e| scenario::at(&text, path, scenario.dataset.span(), "[dataset]", e))
+    .and_then(|(examples, train)| {
         let results = run::prepare(&scenario, &text, examples.len(), &models, options)?;
-        Ok((examples, results))
+        Ok((examples, train, results))
     });
     // A run refused before any work leaves no folder behind.
-    let (examples, (mut results, old)) = match opened {
+    let (examples, train, (mut results, old)) = match opened {
         Ok(opened) => opened,
         Err(e) => {
             if created {
@@ -75,6 +95,7 @@ pub fn evaluate(
     let mut measured = 0;
     progress(0, total);
     let keys = configs::configs(&scenario);
+    let mut fits = universal::Fits::new(&scenario, &models, train, &options.out, device);
     for &(index, part) in &chunks {
         let all_done = part.iter().all(|e| {
             keys.iter()
@@ -84,16 +105,31 @@ pub fn evaluate(
             continue;
         }
         let chunk = run::load_chunk(index, part, &models, device)?;
-        run::run_chunk(&scenario, &models, &chunk, &finished, |records| {
-            results.append(&records)?;
-            measured += records.len();
-            progress(measured, total);
-            Ok(())
-        })?;
+        run::run_chunk(
+            &scenario,
+            &models,
+            &chunk,
+            &mut fits,
+            &finished,
+            |records| {
+                results.append(&records)?;
+                measured += records.len();
+                progress(measured, total);
+                Ok(())
+            },
+        )?;
     }
     let (records, _) = read_records(&options.out.join(Results::FILE))?;
     let showcase = match chunks.first() {
-        Some(&first) => showcase::write(&scenario, &models, first, &records, &options.out, device)?,
+        Some(&first) => showcase::write(
+            &scenario,
+            &models,
+            first,
+            &records,
+            &mut fits,
+            &options.out,
+            device,
+        )?,
         None => Vec::new(),
     };
     let summary = summarize(&scenario, &models, &records);
@@ -251,6 +287,27 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Outcome> {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
             std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
+        }
+    }
+    // The universal perturbations fitted on the train part: the same in every shard that made them.
+    for dir in shards {
+        let Ok(entries) = std::fs::read_dir(dir.join(universal::DIR)) else {
+            continue;
+        };
+        let target = out.join(universal::DIR);
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.ends_with(".npy") || name.ends_with(".json")) {
+                continue;
+            }
+            let to = target.join(entry.file_name());
+            if !to.is_file() {
+                std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+                let from = entry.path();
+                let bytes = std::fs::read(&from).map_err(|e| Error::io(&from, e))?;
+                crate::fs::write_atomic(&to, &bytes)?;
+            }
         }
     }
     if !shown.is_empty() {

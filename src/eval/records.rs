@@ -59,6 +59,10 @@ pub struct Record {
     /// Ensembles: the component whose adversarial example this is (absent when none fooled it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fooled_by: Option<String>,
+    /// A universal perturbation fitted on the train part (`fit = "train"`): the fit's fooling rate
+    /// on its train examples (the same on every record of the configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit_fooling_rate: Option<f64>,
     /// This example's share of the configuration's compute time.
     pub seconds: f64,
 }
@@ -178,6 +182,7 @@ mod tests {
             forwards: None,
             gradients: None,
             fooled_by: None,
+            fit_fooling_rate: None,
             seconds: 0.5,
         }
     }

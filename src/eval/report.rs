@@ -54,6 +54,39 @@ fn ensemble_lines(summary: &Summary) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// Universal perturbations fitted on the train part, one line per fit (the bare model's, shared
+/// by the direct and transfer rows, and each adaptive defence's): `(fit, what it did)`.
+fn universal_lines(summary: &Summary) -> Vec<(String, String)> {
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for r in &summary.rows {
+        let Some(rate) = r.fit_fooling_rate else {
+            continue;
+        };
+        let label = match r.mode {
+            Mode::Adaptive => format!(
+                "{} at eps {}, fitted through {}",
+                r.attack, r.eps, r.defence
+            ),
+            _ => format!("{} at eps {}, fitted on the bare model", r.attack, r.eps),
+        };
+        let test = format!("{} ({}) {}", r.defence, mode(r.mode), pct(r.accuracy));
+        match lines.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, text)) => {
+                text.push_str(", ");
+                text.push_str(&test);
+            }
+            None => lines.push((
+                label,
+                format!(
+                    "fooling rate {} on its train examples; test accuracy: {test}",
+                    pct(rate)
+                ),
+            )),
+        }
+    }
+    lines
+}
+
 const COLUMNS: [&str; 12] = [
     "attack",
     "eps",
@@ -114,6 +147,16 @@ pub fn markdown(summary: &Summary, showcase: &[Showcase]) -> String {
         let _ = writeln!(md, "\n## Ensembles: accuracy after each component\n");
         for (label, cells) in &ensembles {
             let _ = writeln!(md, "- {label}: {}", cells.join(" → "));
+        }
+    }
+    let universal = universal_lines(summary);
+    if !universal.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Universal perturbations: fitted on the train part, measured on the test part\n"
+        );
+        for (label, text) in &universal {
+            let _ = writeln!(md, "- {label}: {text}");
         }
     }
     let _ = writeln!(md, "\n## Sanity checks\n");
@@ -285,6 +328,16 @@ pub fn html(summary: &Summary, showcase: &[Showcase], dir: &Path) -> Result<Stri
                 escape(label),
                 escape(&cells.join(" → "))
             );
+        }
+        h.push_str("</ul>\n");
+    }
+    let universal = universal_lines(summary);
+    if !universal.is_empty() {
+        h.push_str(
+            "<h2>Universal perturbations: fitted on the train part, measured on the test part</h2>\n<ul id=\"universal\">\n",
+        );
+        for (label, text) in &universal {
+            let _ = writeln!(h, "<li>{}: {}</li>", escape(label), escape(text));
         }
         h.push_str("</ul>\n");
     }

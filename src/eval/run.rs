@@ -5,11 +5,15 @@
 //! batch size) and draws its attacks' random streams from `mix(seed, [c, attack, eps])`; noise is
 //! drawn per example. So a chunk gives the same records whichever shard runs it and whether or not
 //! the run was interrupted, and `--shard i/n` (chunks with `c mod n = i`) partitions the work.
+//! A universal attack fitted on the train part (`fit = "train"`) is the exception to "an attack
+//! per chunk": its one perturbation per eps is fitted once, outside the chunks
+//! ([`super::universal`]), and put on every chunk.
 
 use super::configs::{Config, configs};
 use super::dataset::Example;
 use super::records::{Kind, Record, Results};
 use super::scenario::{Scenario, at};
+use crate::array::tensor_to_vec;
 use crate::attack::{ComponentOutcome, Norm};
 use crate::classifier::{Classifier, Counts, Defended, Model};
 use crate::error::{Error, Result};
@@ -156,12 +160,20 @@ pub fn load_chunk<'a>(
     })
 }
 
+/// Universal perturbations fitted on the train part ([`super::universal::Fits`]).
+pub trait TrainFits {
+    /// The perturbation of attack `a` at its budget `e`, fitted against the bare model (`d`:
+    /// `None`) or through defence `d`, with its fooling rate on the train examples.
+    fn perturbation(&mut self, a: usize, e: usize, d: Option<usize>) -> Result<(Vec<f32>, f64)>;
+}
+
 /// Runs the configurations of `chunk` that `finished` lacks, calling `write` with each one's records
 /// as soon as it is measured.
 pub fn run_chunk(
     scenario: &Scenario,
     models: &Models,
     chunk: &Chunk,
+    fits: &mut dyn TrainFits,
     finished: &HashSet<(usize, String)>,
     mut write: impl FnMut(Vec<Record>) -> Result<()>,
 ) -> Result<()> {
@@ -191,6 +203,7 @@ pub fn run_chunk(
             seconds: started.elapsed().as_secs_f64() / n as f64,
             queries: None,
             components: &[],
+            fit: None,
         };
         write(keep(records(chunk, c, scenario, &outcome, video)))?;
     }
@@ -202,52 +215,90 @@ pub fn run_chunk(
                 .filter(|c| c.attack == Some(a) && c.eps == Some(e))
                 .collect();
             let seed = mix(scenario.seed, &[1, chunk.index as u64, a as u64, e as u64]);
-            // Against the bare model, then carried to each defence (transfer).
-            let transfer: Vec<&&Config> = group
-                .iter()
-                .filter(|c| c.kind == Kind::Attack && !c.adaptive)
-                .collect();
-            if transfer.iter().any(|c| missing(c)) {
-                let attack = spec.build(eps, seed, bs)?;
-                let run = attack_chunk(models, None, attack.as_ref(), chunk)?;
-                let adversarial = Tensor::from_data(
-                    TensorData::new(run.adversarial.clone(), chunk.x.dims()),
-                    &chunk.x.device(),
-                );
-                for c in transfer {
-                    let defended;
-                    let outcome = match c.defence {
-                        None => Outcome::of(&run, n),
-                        Some(_) => {
-                            let started = Instant::now();
-                            let classifier = models.classifier(c.defence);
-                            defended = classifier.predict_labels(&adversarial, bs)?;
-                            Outcome {
-                                predicted: &defended,
-                                sizes: Some(&run.perturbations),
-                                seconds: started.elapsed().as_secs_f64() / n as f64,
-                                queries: None,
-                                components: &[],
-                            }
-                        }
+            if spec.fits_on_train() {
+                // One perturbation fitted on the train part, put on every example.
+                for c in group
+                    .iter()
+                    .filter(|c| c.kind == Kind::Attack && missing(c))
+                {
+                    // The bare model's fit for direct and transfer rows, the defence's own for
+                    // adaptive ones.
+                    let through = if c.adaptive { c.defence } else { None };
+                    let (v, fooling_rate) = fits.perturbation(a, e, through)?;
+                    let started = Instant::now();
+                    let adversarial =
+                        crate::attack::universal::apply(models.bare.as_ref(), &chunk.x, &v, None)?;
+                    let predicted = models
+                        .classifier(c.defence)
+                        .predict_labels(&adversarial, bs)?;
+                    let seconds = started.elapsed().as_secs_f64() / n as f64;
+                    let bare = models.bare.as_ref();
+                    let examples = Examples {
+                        shape: bare.input_shape(),
+                        video,
+                        clip: bare.clip(),
+                        frame_axis: None,
+                    };
+                    let sizes = perturbations(examples, clean, &tensor_to_vec(adversarial), n);
+                    let outcome = Outcome {
+                        predicted: &predicted,
+                        sizes: Some(&sizes),
+                        seconds,
+                        queries: None,
+                        components: &[],
+                        fit: Some(fooling_rate),
                     };
                     write(keep(records(chunk, c, scenario, &outcome, video)))?;
                 }
-            }
-            // Through each defence (BPDA): the adaptive attack.
-            for c in group
-                .iter()
-                .filter(|c| c.kind == Kind::Attack && c.adaptive && missing(c))
-            {
-                let attack = spec.build(eps, seed, bs)?;
-                let run = attack_chunk(models, c.defence, attack.as_ref(), chunk)?;
-                write(keep(records(
-                    chunk,
-                    c,
-                    scenario,
-                    &Outcome::of(&run, n),
-                    video,
-                )))?;
+            } else {
+                // Against the bare model, then carried to each defence (transfer).
+                let transfer: Vec<&&Config> = group
+                    .iter()
+                    .filter(|c| c.kind == Kind::Attack && !c.adaptive)
+                    .collect();
+                if transfer.iter().any(|c| missing(c)) {
+                    let attack = spec.build(eps, seed, bs)?;
+                    let run = attack_chunk(models, None, attack.as_ref(), chunk)?;
+                    let adversarial = Tensor::from_data(
+                        TensorData::new(run.adversarial.clone(), chunk.x.dims()),
+                        &chunk.x.device(),
+                    );
+                    for c in transfer {
+                        let defended;
+                        let outcome = match c.defence {
+                            None => Outcome::of(&run, n),
+                            Some(_) => {
+                                let started = Instant::now();
+                                let classifier = models.classifier(c.defence);
+                                defended = classifier.predict_labels(&adversarial, bs)?;
+                                Outcome {
+                                    predicted: &defended,
+                                    sizes: Some(&run.perturbations),
+                                    seconds: started.elapsed().as_secs_f64() / n as f64,
+                                    queries: None,
+                                    components: &[],
+                                    fit: None,
+                                }
+                            }
+                        };
+                        write(keep(records(chunk, c, scenario, &outcome, video)))?;
+                    }
+                }
+                // Through each defence (BPDA): the adaptive attack.
+                for c in group
+                    .iter()
+                    .filter(|c| c.kind == Kind::Attack && c.adaptive && missing(c))
+                {
+                    let attack = spec.build(eps, seed, bs)?;
+                    let run = attack_chunk(models, c.defence, attack.as_ref(), chunk)?;
+                    write(keep(records(
+                        chunk,
+                        c,
+                        scenario,
+                        &Outcome::of(&run, n),
+                        video,
+                    )))?;
+                }
             }
             // Random noise of the same norm and budget: the baseline every attack must beat.
             let noise_configs: Vec<&&Config> = group
@@ -275,6 +326,7 @@ pub fn run_chunk(
                         seconds: started.elapsed().as_secs_f64() / n as f64,
                         queries: None,
                         components: &[],
+                        fit: None,
                     };
                     write(keep(records(chunk, c, scenario, &outcome, video)))?;
                 }
@@ -313,6 +365,8 @@ struct Outcome<'a> {
     queries: Option<Counts>,
     /// Ensembles: what each component did (examples are indices in the chunk).
     components: &'a [ComponentOutcome],
+    /// A universal perturbation fitted on the train part: its fooling rate there.
+    fit: Option<f64>,
 }
 
 impl<'a> Outcome<'a> {
@@ -324,6 +378,7 @@ impl<'a> Outcome<'a> {
             seconds: run.seconds / n as f64,
             queries: Some(run.queries),
             components: &run.components,
+            fit: None,
         }
     }
 }
@@ -372,6 +427,7 @@ fn records(
                     .iter()
                     .find(|c| c.fooled.contains(&i))
                     .map(|c| c.name.clone()),
+                fit_fooling_rate: outcome.fit,
                 seconds: outcome.seconds,
             }
         })

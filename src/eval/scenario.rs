@@ -77,9 +77,39 @@ pub struct ScenarioAttack {
     pub spec: Box<dyn AttackSpec>,
     /// Where its table is in the scenario file.
     pub span: Range<usize>,
+    /// `universal`: where its perturbation is fitted (`None` for every other attack).
+    pub fit: Option<FitOn>,
+    /// Where `fit` is in the scenario file (the table when it is not given).
+    pub fit_span: Range<usize>,
+    /// `universal`: the attack with its concrete type (its fit is called directly).
+    pub universal: Option<crate::attack::universal::UniversalSpec>,
+}
+
+/// Where a `universal` attack of a scenario fits its perturbation (the `fit` key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FitOn {
+    /// `fit = "train"` (the default): once per eps on the train part of the data set (its first
+    /// `limit` examples in the seeded order, all when `None`), then put on every test example.
+    Train { limit: Option<usize> },
+    /// `fit = "chunk"`: on each chunk of the evaluated examples it is then put on (transductive).
+    Chunk,
 }
 
 impl ScenarioAttack {
+    /// Whether its perturbation is fitted on the train part (once per eps) rather than by the
+    /// attack on each chunk.
+    pub fn fits_on_train(&self) -> bool {
+        matches!(self.fit, Some(FitOn::Train { .. }))
+    }
+
+    /// The train examples its fit uses at most (`None`: all); `None` too when it fits no train set.
+    pub fn fit_limit(&self) -> Option<usize> {
+        match self.fit {
+            Some(FitOn::Train { limit }) => limit,
+            _ => None,
+        }
+    }
+
     /// The name in reports.
     pub fn label(&self) -> &str {
         &self.label
@@ -387,6 +417,30 @@ impl Scenario {
             .get_ref()
             .validate()
             .map_err(|e| at(file.dataset.span(), "[dataset]", e))?;
+        let part = file.dataset.get_ref().part;
+        for (i, a) in attacks.iter().enumerate() {
+            if a.fits_on_train() && part != DataPart::Test {
+                let why = match part {
+                    DataPart::Train => {
+                        "[dataset] part = \"train\" evaluates the train part itself: nothing is \
+                         held out from the fit"
+                    }
+                    _ => "[dataset] part = \"all\" leaves no train part to fit on",
+                };
+                return Err(at(
+                    a.fit_span.clone(),
+                    &format!("[[attack]] #{} ({})", i + 1, a.label),
+                    Error::invalid(
+                        "fit",
+                        format!(
+                            "the universal perturbation is fitted on the train part (fit = \
+                             \"train\", the default), but {why}; use part = \"test\", or \
+                             fit = \"chunk\""
+                        ),
+                    ),
+                ));
+            }
+        }
         let checks = &file.checks;
         if !(0.0..=1.0).contains(&checks.large_eps_success) {
             return Err(Error::decode(
@@ -502,7 +556,21 @@ fn parse_attack(
                 Error::invalid("eps", "give at least one budget"),
             )
         })?;
-    let spec = attack_spec::parse(&name, &mut params).map_err(|e| {
+    let (fit, fit_span) =
+        take_fit(&name, &mut params, &span).map_err(|(line, e)| at(line, &label, e))?;
+    let mut universal = None;
+    let spec = if fit.is_some() {
+        // The universal attack with its concrete type: a fit on the train part calls it directly.
+        let entry = &crate::attack::universal::ENTRY;
+        crate::attack::universal::UniversalSpec::take(&mut params).and_then(|u| {
+            params.finish(entry.name, entry.params)?;
+            universal = Some(u.clone());
+            Ok(Box::new(u) as Box<dyn AttackSpec>)
+        })
+    } else {
+        attack_spec::parse(&name, &mut params)
+    }
+    .map_err(|e| {
         let line = if matches!(&e, Error::InvalidArgument { param, .. } if param == "attack") {
             name_span.clone()
         } else {
@@ -534,7 +602,79 @@ fn parse_attack(
         eps,
         spec,
         span,
+        fit,
+        fit_span,
+        universal,
     })
+}
+
+/// The scenario's own `fit` and `fit_limit` keys of an `[[attack]]` table (`universal` only),
+/// removed from `params`; errors come with the line to blame.
+#[allow(clippy::type_complexity)]
+fn take_fit(
+    name: &str,
+    params: &mut Params,
+    table: &Range<usize>,
+) -> std::result::Result<(Option<FitOn>, Range<usize>), (Range<usize>, Error)> {
+    let line = |s: Option<Range<usize>>| s.unwrap_or(table.clone());
+    let fit: Option<(String, _)> = take_key(params, "fit").map_err(|e| (table.clone(), e))?;
+    let limit: Option<(i64, _)> = take_key(params, "fit_limit").map_err(|e| (table.clone(), e))?;
+    if name != crate::attack::universal::ENTRY.name {
+        for (key, span) in [
+            ("fit", fit.as_ref().map(|f| f.1.clone())),
+            ("fit_limit", limit.as_ref().map(|l| l.1.clone())),
+        ] {
+            if let Some(span) = span {
+                return Err((
+                    line(span),
+                    Error::invalid(
+                        key,
+                        format!(
+                            "applies to name = \"universal\" only (where its one perturbation is \
+                             fitted), not to {name}"
+                        ),
+                    ),
+                ));
+            }
+        }
+        return Ok((None, table.clone()));
+    }
+    let fit_span = line(fit.as_ref().and_then(|f| f.1.clone()));
+    let limit = match limit {
+        None => None,
+        Some((n, _)) if n >= 1 => Some(n as usize),
+        Some((n, span)) => {
+            return Err((
+                line(span),
+                Error::invalid(
+                    "fit_limit",
+                    format!("train examples to fit on, at least 1; got {n}"),
+                ),
+            ));
+        }
+    };
+    let on = match fit.as_ref().map(|f| f.0.as_str()) {
+        None | Some("train") => FitOn::Train { limit },
+        Some("chunk") => {
+            if limit.is_some() {
+                return Err((
+                    fit_span,
+                    Error::invalid(
+                        "fit_limit",
+                        "applies to fit = \"train\" only; fit = \"chunk\" fits on each chunk",
+                    ),
+                ));
+            }
+            FitOn::Chunk
+        }
+        Some(other) => {
+            return Err((
+                fit_span,
+                Error::invalid("fit", format!("\"train\" or \"chunk\", got {other:?}")),
+            ));
+        }
+    };
+    Ok((Some(on), fit_span))
 }
 
 /// Budgets: at least one, each finite and >= 0, none twice.

@@ -8,6 +8,7 @@
 use super::records::{Kind, Record};
 use super::run::{Chunk, Models, attack_chunk, load_chunk};
 use super::scenario::Scenario;
+use super::universal::{self, Fits};
 use crate::array::tensor_to_vec;
 use crate::audio::wav::{WavEncoding, write_wav};
 use crate::error::{Error, Result};
@@ -58,6 +59,7 @@ pub fn write(
     models: &Models,
     first_chunk: (usize, &[super::dataset::Example]),
     records: &[Record],
+    fits: &mut Fits,
     out: &Path,
     device: &Device,
 ) -> Result<Vec<Showcase>> {
@@ -111,6 +113,21 @@ pub fn write(
             clean: chunk.clean[..(last + 1) * d].to_vec(),
             labels: chunk.labels[..=last].to_vec(),
         };
+        if spec.fits_on_train() {
+            // The perturbations fitted on the train part, as the records measured them.
+            let bare = fits.get(a, e, None)?;
+            let bare = tensor_to_vec(universal::apply(models.bare.as_ref(), &rows.x, &bare.v)?);
+            let adaptive = match first_defence {
+                Some(entry) if entry.adaptive => {
+                    let fitted = fits.get(a, e, Some(0))?;
+                    let adv = universal::apply(models.bare.as_ref(), &rows.x, &fitted.v)?;
+                    Some(tensor_to_vec(adv))
+                }
+                _ => None,
+            };
+            attacked.insert(e, (bare, adaptive));
+            continue;
+        }
         let seed = mix(scenario.seed, &[1, chunk.index as u64, a as u64, e as u64]);
         let eps = spec.eps[e];
         let bare = attack_chunk(models, None, spec.build(eps, seed, bs)?.as_ref(), &rows)?;
