@@ -264,7 +264,17 @@ fn it_refuses_what_it_cannot_do_naming_the_parameter() {
             vec![("components", toml::Value::Array(vec![]))],
             "at least one",
         ),
-        (vec![("norm", s("1"))], "inf or 2"),
+        (vec![("norm", s("3"))], "inf, 2 or 1"),
+        (
+            vec![
+                ("norm", s("1")),
+                (
+                    "components",
+                    toml::Value::Array(vec![s("apgd-ce"), s("fab-t")]),
+                ),
+            ],
+            "\"fab-t\" has no L1 version",
+        ),
         (vec![("max_iter", i(0))], "at least 1"),
         (vec![("eps_step", toml::Value::Float(0.1))], "eps_step"),
     ] {
@@ -332,4 +342,50 @@ fn the_cli_reports_each_component_and_who_fooled_each_example() {
 
 fn s_path(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// L1: APGD's components only (FAB and Square have no L1 version here); the default list shrinks
+/// to them, and the result stays in the L1 ball and the box.
+#[test]
+fn with_norm_1_it_runs_the_apgd_components_within_the_l1_ball() {
+    let names: Vec<&str> = spec("auto", &[("norm", i(1))])
+        .unwrap()
+        .components()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["apgd-ce", "apgd-t"]);
+    let (clf, data, n, d) = five_classes();
+    let x = tensor(&data, n, d);
+    let labels = argmax_rows(clf.logits(x.clone()).unwrap());
+    let eps = 0.6;
+    let auto = spec(
+        "auto",
+        &[
+            ("norm", i(1)),
+            ("max_iter", i(20)),
+            ("target_classes", i(3)),
+        ],
+    )
+    .unwrap()
+    .build(&run(eps, 32))
+    .unwrap();
+    let out = auto.generate(&clf, &x, Some(&labels), None).unwrap();
+    let adv = host(&out.adversarial);
+    for e in 0..n {
+        let l1: f32 = (0..d)
+            .map(|j| (adv[e * d + j] - data[e * d + j]).abs())
+            .sum();
+        assert!(l1 <= eps * (1.0 + 1e-4), "example {e}: L1 {l1}");
+        assert!(
+            adv[e * d..(e + 1) * d]
+                .iter()
+                .all(|v| (0.0..=1.0).contains(v))
+        );
+    }
+    let fooled = fooled(&clf, &adv, d, &labels)
+        .iter()
+        .filter(|f| **f)
+        .count();
+    assert!(fooled > 0, "nothing fooled at L1 eps {eps}");
 }

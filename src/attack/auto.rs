@@ -37,12 +37,12 @@ const PARAMS: [Param; 6] = [
     Param {
         key: "norm",
         default: "inf",
-        about: "inf or 2, for every component",
+        about: "inf, 2 or 1, for every component (1: APGD's only)",
     },
     Param {
         key: "components",
         default: "[\"apgd-ce\", \"apgd-t\", \"fab-t\", \"square\"]",
-        about: "in order, from apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square",
+        about: "in order, from apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square (norm 1: apgd-ce, apgd-t)",
     },
     Param {
         key: "max_iter",
@@ -69,6 +69,9 @@ const PARAMS: [Param; 6] = [
 /// AutoAttack's standard version.
 const STANDARD: [&str; 4] = ["apgd-ce", "apgd-t", "fab-t", "square"];
 
+/// The standard version's components that have an L1 version (FAB and Square here have none).
+const STANDARD_L1: [&str; 2] = ["apgd-ce", "apgd-t"];
+
 /// What the components' tables are made from.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Settings {
@@ -86,6 +89,8 @@ struct Component {
     attack: &'static str,
     min_classes: usize,
     gradient_free: bool,
+    /// Whether it has an L1 version.
+    l1: bool,
     table: fn(&Settings) -> toml::Table,
 }
 
@@ -114,6 +119,7 @@ const COMPONENTS: [Component; 6] = [
         attack: "apgd",
         min_classes: 2,
         gradient_free: false,
+        l1: true,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -128,6 +134,7 @@ const COMPONENTS: [Component; 6] = [
         attack: "apgd",
         min_classes: 3,
         gradient_free: false,
+        l1: true,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -142,6 +149,7 @@ const COMPONENTS: [Component; 6] = [
         attack: "apgd",
         min_classes: 4,
         gradient_free: false,
+        l1: true,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -157,6 +165,7 @@ const COMPONENTS: [Component; 6] = [
         attack: "fab",
         min_classes: 2,
         gradient_free: false,
+        l1: false,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -170,6 +179,7 @@ const COMPONENTS: [Component; 6] = [
         attack: "fab",
         min_classes: 3,
         gradient_free: false,
+        l1: false,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -184,6 +194,7 @@ const COMPONENTS: [Component; 6] = [
         attack: "square",
         min_classes: 2,
         gradient_free: true,
+        l1: false,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -211,16 +222,23 @@ impl AutoSpec {
             toml::Value::String(s) if s == "inf" => Norm::Inf,
             toml::Value::String(s) if s == "2" => Norm::L2,
             toml::Value::Integer(2) => Norm::L2,
+            toml::Value::String(s) if s == "1" => Norm::L1,
+            toml::Value::Integer(1) => Norm::L1,
             other => {
                 return Err(Error::invalid(
                     p.display("norm"),
-                    format!("the ensemble takes inf or 2, got {other}"),
+                    format!("the ensemble takes inf, 2 or 1, got {other}"),
                 ));
             }
         };
+        let standard: &[&str] = if norm == Norm::L1 {
+            &STANDARD_L1
+        } else {
+            &STANDARD
+        };
         let names: Vec<String> = p
             .take("components")?
-            .unwrap_or_else(|| STANDARD.iter().map(|s| s.to_string()).collect());
+            .unwrap_or_else(|| standard.iter().map(|s| s.to_string()).collect());
         let settings = Settings {
             norm,
             max_iter: p.take_or("max_iter", 100)?,
@@ -253,6 +271,15 @@ impl AutoSpec {
                     format!("unknown component {name:?}; expected one of {known:?}"),
                 ));
             };
+            if norm == Norm::L1 && !c.l1 {
+                return Err(Error::invalid(
+                    p.display("components"),
+                    format!(
+                        "{name:?} has no L1 version; with norm = 1 the components are apgd-ce, \
+                         apgd-dlr and apgd-t"
+                    ),
+                ));
+            }
             if components.iter().any(|(n, _)| n == &c.name) {
                 return Err(Error::invalid(
                     p.display("components"),
