@@ -412,6 +412,7 @@ fn the_cli_runs_l1_apgd_on_the_shipped_model() {
         assert!(size <= eps * (1.0 + 1e-5), "example {i}: L1 size {size}");
     }
     assert_eq!(report["attack"]["norm"], "1", "{report}");
+    assert_eq!(report["attack"]["projection"], "exact-l1-box", "{report}");
     assert_eq!(
         report["attack"]["eps_step"], eps,
         "L1's initial step is eps: {report}"

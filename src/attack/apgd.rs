@@ -219,7 +219,12 @@ impl Attack for Apgd {
     }
 
     fn params(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("plain data serialises")
+        let mut p = serde_json::to_value(self).expect("plain data serialises");
+        // L1-APGD always projects exactly onto the L1 ball within the input range.
+        if self.common.norm == Norm::L1 {
+            p["projection"] = serde_json::json!("exact-l1-box");
+        }
+        p
     }
 
     fn targeted(&self) -> bool {
