@@ -10,7 +10,8 @@
 
 use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
 use super::{
-    Attack, AttackOutput, Common, Mask, Norm, Projection, example_rngs, geometry, run_batches,
+    Attack, AttackOutput, Batch, Common, Mask, Norm, Projection, example_rngs, geometry,
+    run_batches,
 };
 use crate::array::tensor_to_vec;
 use crate::classifier::objective::LogitMargin;
@@ -150,28 +151,124 @@ impl Attack for Carlini {
     ) -> Result<AttackOutput> {
         self.common.validate()?;
         self.spec.check()?;
-        let Some(range) = classifier.clip() else {
-            return Err(Error::invalid(
-                "cw",
-                "C&W maps onto the model's input range: its model.toml needs input.clip",
-            ));
-        };
-        let c = &self.common;
-        let [n, _] = x.dims();
-        let labels = c.labels(classifier, x, labels)?;
-        let eps = c.eps.per_example(n, "eps")?;
-        let eps_step = eps.clone();
-        let mut rngs = example_rngs(c, n)?;
-        run_batches(
-            c.batch_size,
+        run_in_box(
+            "cw",
+            &self.common,
+            classifier,
             x,
-            &labels,
+            labels,
             mask,
-            eps,
-            &eps_step,
-            &mut rngs,
-            |b, _| self.batch(classifier, range, b.x, b.labels, b.mask, b.eps),
+            |range, b| self.batch(classifier, range, b.x, b.labels, b.mask, b.eps),
         )
+    }
+}
+
+/// The part both C&W attacks share before their optimisation: the model's input range (the
+/// tanh change of variable maps onto it), the labels and each example's eps; then `batch` on
+/// each batch. `common` must be validated.
+pub(super) fn run_in_box(
+    name: &str,
+    common: &Common,
+    classifier: &dyn Classifier,
+    x: &Tensor<2>,
+    labels: Option<&[usize]>,
+    mask: Option<&Mask>,
+    mut batch: impl FnMut((f32, f32), &Batch) -> Result<(Tensor<2>, Vec<Option<usize>>)>,
+) -> Result<AttackOutput> {
+    let Some(range) = classifier.clip() else {
+        return Err(Error::invalid(
+            name,
+            "C&W maps onto the model's input range: its model.toml needs input.clip",
+        ));
+    };
+    let [n, _] = x.dims();
+    let labels = common.labels(classifier, x, labels)?;
+    let eps = common.eps.per_example(n, "eps")?;
+    let eps_step = eps.clone();
+    let mut rngs = example_rngs(common, n)?;
+    run_batches(
+        common.batch_size,
+        x,
+        &labels,
+        mask,
+        eps,
+        &eps_step,
+        &mut rngs,
+        |b, _| batch(range, b),
+    )
+}
+
+/// One batch in the tanh space of the input box [lo, hi]: x = mid + half·tanh(w). Masked
+/// features stay at the input and get no gradient.
+pub(super) struct TanhBox {
+    mid: f32,
+    half: f32,
+    d: usize,
+    x0: Vec<f32>,
+    mask: Option<Vec<f32>>,
+    w0: Vec<f32>,
+}
+
+impl TanhBox {
+    pub(super) fn new((lo, hi): (f32, f32), x0: &Tensor<2>, mask: Option<&Tensor<2>>) -> Self {
+        let [_, d] = x0.dims();
+        let (half, mid) = ((hi - lo) / 2.0, (hi + lo) / 2.0);
+        let x0 = tensor_to_vec(x0.clone());
+        // Inputs on the box's edge pulled in so that atanh stays finite.
+        let w0 = x0
+            .iter()
+            .map(|&v| (((v - mid) / half).clamp(-1.0 + 1e-6, 1.0 - 1e-6)).atanh())
+            .collect();
+        Self {
+            mid,
+            half,
+            d,
+            x0,
+            mask: mask.map(|t| tensor_to_vec(t.clone())),
+            w0,
+        }
+    }
+
+    /// The input, flattened.
+    pub(super) fn x0(&self) -> &[f32] {
+        &self.x0
+    }
+
+    /// The input in tanh space: where each optimisation starts.
+    pub(super) fn start(&self) -> Vec<f32> {
+        self.w0.clone()
+    }
+
+    /// Whether flat feature `q` may change (a one-example mask applies to every row).
+    pub(super) fn free(&self, q: usize) -> bool {
+        match &self.mask {
+            Some(mk) if mk.len() == self.d => mk[q % self.d] > 0.0,
+            Some(mk) => mk[q] > 0.0,
+            None => true,
+        }
+    }
+
+    /// The batch at `w`.
+    pub(super) fn to_x(&self, w: &[f32]) -> Vec<f32> {
+        (0..w.len())
+            .map(|q| {
+                if self.free(q) {
+                    self.mid + self.half * w[q].tanh()
+                } else {
+                    self.x0[q]
+                }
+            })
+            .collect()
+    }
+
+    /// The derivative with respect to `w[q]` of a loss whose derivative in x is `dx`.
+    pub(super) fn chain(&self, w: &[f32], q: usize, dx: f32) -> f32 {
+        if self.free(q) {
+            let t = w[q].tanh();
+            dx * self.half * (1.0 - t * t)
+        } else {
+            0.0
+        }
     }
 }
 
@@ -226,7 +323,7 @@ impl Carlini {
     fn batch(
         &self,
         classifier: &dyn Classifier,
-        (lo, hi): (f32, f32),
+        range: (f32, f32),
         x0: &Tensor<2>,
         labels: &[usize],
         mask: Option<&Tensor<2>>,
@@ -237,37 +334,19 @@ impl Carlini {
         let s = &self.spec;
         let targeted = self.common.targeted;
         let device = x0.device();
-        let x0h = tensor_to_vec(x0.clone());
-        let mask = mask.map(|t| tensor_to_vec(t.clone()));
-        let free = |i: usize, j: usize| match &mask {
-            Some(mk) if mk.len() == d => mk[j] > 0.0,
-            Some(mk) => mk[i * d + j] > 0.0,
-            None => true,
-        };
-        let (half, mid) = ((hi - lo) / 2.0, (hi + lo) / 2.0);
-        // tanh space; inputs on the box's edge pulled in so that atanh stays finite.
-        let w0: Vec<f32> = x0h
-            .iter()
-            .map(|&v| (((v - mid) / half).clamp(-1.0 + 1e-6, 1.0 - 1e-6)).atanh())
-            .collect();
-        let to_x = |w: &[f32], i: usize, j: usize| -> f32 {
-            if free(i, j) {
-                mid + half * w[i * d + j].tanh()
-            } else {
-                x0h[i * d + j]
-            }
-        };
+        let space = TanhBox::new(range, x0, mask);
+        let x0h = space.x0();
         let mut cs = vec![s.initial_const; m];
         let (mut lower, mut upper) = (vec![0f32; m], vec![1e10f32; m]);
         let mut best_l2 = vec![f32::INFINITY; m];
-        let mut best = x0h.clone();
+        let mut best = x0h.to_vec();
         let mut found: Vec<Option<usize>> = vec![None; m];
         for search in 0..s.binary_search_steps {
-            let mut w = w0.clone();
+            let mut w = space.start();
             let mut adam = Adam::new(m * d);
             let mut succeeded = vec![false; m];
             for _ in 0..s.max_iter {
-                let x: Vec<f32> = (0..m * d).map(|q| to_x(&w, q / d, q % d)).collect();
+                let x = space.to_x(&w);
                 let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [m, d]), &device);
                 // The margin z_y − z_other (targeted: its negative at the target) and its gradient.
                 let margin = LogitMargin(labels);
@@ -293,12 +372,7 @@ impl Carlini {
                         let q = i * d + j;
                         let dx = 2.0 * (x[q] - x0h[q])
                             + if f >= 0.0 { cs[i] * sign * g[q] } else { 0.0 };
-                        let t = w[q].tanh();
-                        grad[q] = if free(i, j) {
-                            dx * half * (1.0 - t * t)
-                        } else {
-                            0.0
-                        };
+                        grad[q] = space.chain(&w, q, dx);
                     }
                 }
                 adam.step(&mut w, &grad, s.learning_rate);

@@ -14,11 +14,9 @@
 //! only at the end of each Adam run. avfoil scales τ by the range, runs the batch in
 //! lockstep, and keeps every successful iterate that is smaller.
 
-use super::carlini::{Adam, margin_loss};
+use super::carlini::{Adam, TanhBox, margin_loss, run_in_box};
 use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
-use super::{
-    Attack, AttackOutput, Common, Mask, Norm, Projection, example_rngs, geometry, run_batches,
-};
+use super::{Attack, AttackOutput, Common, Mask, Norm, Projection, geometry};
 use crate::array::tensor_to_vec;
 use crate::classifier::Classifier;
 use crate::classifier::objective::LogitMargin;
@@ -189,27 +187,14 @@ impl Attack for CarliniLinf {
     ) -> Result<AttackOutput> {
         self.common.validate()?;
         self.spec.check()?;
-        let Some(range) = classifier.clip() else {
-            return Err(Error::invalid(
-                "cw-linf",
-                "C&W maps onto the model's input range: its model.toml needs input.clip",
-            ));
-        };
-        let c = &self.common;
-        let [n, _] = x.dims();
-        let labels = c.labels(classifier, x, labels)?;
-        let eps = c.eps.per_example(n, "eps")?;
-        let eps_step = eps.clone();
-        let mut rngs = example_rngs(c, n)?;
-        run_batches(
-            c.batch_size,
+        run_in_box(
+            "cw-linf",
+            &self.common,
+            classifier,
             x,
-            &labels,
+            labels,
             mask,
-            eps,
-            &eps_step,
-            &mut rngs,
-            |b, _| self.batch(classifier, range, b.x, b.labels, b.mask, b.eps),
+            |range, b| self.batch(classifier, range, b.x, b.labels, b.mask, b.eps),
         )
     }
 }
@@ -241,26 +226,9 @@ impl CarliniLinf {
         let targeted = self.common.targeted;
         let sign = if targeted { -1.0 } else { 1.0 };
         let device = x0.device();
-        let x0h = tensor_to_vec(x0.clone());
-        let mask = mask.map(|t| tensor_to_vec(t.clone()));
-        let free = |q: usize| match &mask {
-            Some(mk) if mk.len() == d => mk[q % d] > 0.0,
-            Some(mk) => mk[q] > 0.0,
-            None => true,
-        };
+        let space = TanhBox::new((lo, hi), x0, mask);
+        let x0h = space.x0();
         let width = hi - lo;
-        let (half, mid) = (width / 2.0, (hi + lo) / 2.0);
-        let w0: Vec<f32> = x0h
-            .iter()
-            .map(|&v| (((v - mid) / half).clamp(-1.0 + 1e-6, 1.0 - 1e-6)).atanh())
-            .collect();
-        let to_x = |w: &[f32], q: usize| -> f32 {
-            if free(q) {
-                mid + half * w[q].tanh()
-            } else {
-                x0h[q]
-            }
-        };
         let start = Search {
             tau: 1.0,
             c: s.initial_const,
@@ -269,16 +237,16 @@ impl CarliniLinf {
         };
         let mut state = vec![start; m];
         let mut best_linf = vec![f32::INFINITY; m];
-        let mut best = x0h.clone();
+        let mut best = x0h.to_vec();
         let mut found: Vec<Option<usize>> = vec![None; m];
         let mut round = 0;
         while state.iter().any(|st| !st.done) {
             // One Adam run from the input for every example still searching, each at its own τ, c.
-            let mut w = w0.clone();
+            let mut w = space.start();
             let mut adam = Adam::new(m * d);
             let mut improved = vec![false; m];
             for _ in 0..s.max_iter {
-                let x: Vec<f32> = (0..m * d).map(|q| to_x(&w, q)).collect();
+                let x = space.to_x(&w);
                 let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [m, d]), &device);
                 let (g, logits) = classifier.objective_gradient(xt, &LogitMargin(labels))?;
                 let (g, z) = (tensor_to_vec(g), tensor_to_vec(logits));
@@ -301,9 +269,6 @@ impl CarliniLinf {
                         }
                     }
                     for q in row {
-                        if !free(q) {
-                            continue;
-                        }
                         let delta = x[q] - x0h[q];
                         let beyond = if delta.abs() / width > st.tau {
                             delta.signum() / width
@@ -311,8 +276,7 @@ impl CarliniLinf {
                             0.0
                         };
                         let dx = beyond + if f >= 0.0 { st.c * sign * g[q] } else { 0.0 };
-                        let t = w[q].tanh();
-                        grad[q] = dx * half * (1.0 - t * t);
+                        grad[q] = space.chain(&w, q, dx);
                     }
                 }
                 adam.step(&mut w, &grad, s.learning_rate);
