@@ -12,7 +12,7 @@
 //! example its components fool when run alone, whatever runs before them. Examples no component
 //! fools come back unchanged (as AutoAttack returns them), so their perturbation is zero.
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, take_norm_among};
 use super::{
     Attack, AttackOutput, ComponentOutcome, Eps, Mask, Norm, check_attack_labels, progress,
     put_rows, take_rows,
@@ -218,19 +218,12 @@ fn component(name: &str) -> Option<&'static Component> {
 impl AutoSpec {
     /// Reads the ensemble's parameters and configures each component through the registry.
     pub fn take(p: &mut Params) -> Result<Self> {
-        let norm = match p.take_or::<toml::Value>("norm", text("inf"))? {
-            toml::Value::String(s) if s == "inf" => Norm::Inf,
-            toml::Value::String(s) if s == "2" => Norm::L2,
-            toml::Value::Integer(2) => Norm::L2,
-            toml::Value::String(s) if s == "1" => Norm::L1,
-            toml::Value::Integer(1) => Norm::L1,
-            other => {
-                return Err(Error::invalid(
-                    p.display("norm"),
-                    format!("the ensemble takes inf, 2 or 1, got {other}"),
-                ));
-            }
-        };
+        let norm = take_norm_among(
+            p,
+            Norm::Inf,
+            &[Norm::Inf, Norm::L2, Norm::L1],
+            "the ensemble",
+        )?;
         let standard: &[&str] = if norm == Norm::L1 {
             &STANDARD_L1
         } else {

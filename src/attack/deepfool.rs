@@ -10,7 +10,7 @@
 //! at the end, so at a budget below its size the attack reports failure, and one run with a large
 //! eps gives every example's distance to the boundary.
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common, take_norm_among};
 use super::{
     Attack, AttackOutput, Common, Mask, Norm, Projection, example_rngs, geometry, run_batches,
 };
@@ -27,17 +27,7 @@ pub static ENTRY: AttackEntry = AttackEntry {
     about: "DeepFool (Moosavi-Dezfooli et al. 2016): minimal L2 or L-inf steps to the nearest linearised boundary, overshot",
     params: &PARAMS,
     parse: |p| {
-        let norm = match p.take_or::<toml::Value>("norm", toml::Value::String("2".into()))? {
-            toml::Value::String(s) if s == "inf" => Norm::Inf,
-            toml::Value::String(s) if s == "2" => Norm::L2,
-            toml::Value::Integer(2) => Norm::L2,
-            other => {
-                return Err(Error::invalid(
-                    p.display("norm"),
-                    format!("DeepFool takes 2 or inf, got {other}"),
-                ));
-            }
-        };
+        let norm = take_norm_among(p, Norm::L2, &[Norm::L2, Norm::Inf], "DeepFool")?;
         let spec = DeepFoolSpec {
             norm,
             max_iter: p.take_or("max_iter", 100)?,

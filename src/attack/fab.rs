@@ -20,7 +20,7 @@
 
 use super::deepfool::LogitDifference;
 use super::fab_projection::{project, size};
-use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common, take_norm_among};
 use super::{Attack, AttackOutput, Common, Mask, Norm, example_rngs, run_batches};
 use crate::array::tensor_to_vec;
 use crate::classifier::objective::ranked;
@@ -98,17 +98,7 @@ pub struct FabSpec {
 impl FabSpec {
     /// Reads and validates FAB's parameters.
     pub fn take(p: &mut Params) -> Result<Self> {
-        let norm = match p.take_or::<toml::Value>("norm", toml::Value::String("inf".into()))? {
-            toml::Value::String(s) if s == "inf" => Norm::Inf,
-            toml::Value::String(s) if s == "2" => Norm::L2,
-            toml::Value::Integer(2) => Norm::L2,
-            other => {
-                return Err(Error::invalid(
-                    p.display("norm"),
-                    format!("FAB takes 2 or inf, got {other}"),
-                ));
-            }
-        };
+        let norm = take_norm_among(p, Norm::Inf, &[Norm::L2, Norm::Inf], "FAB")?;
         let spec = FabSpec {
             norm,
             max_iter: p.take_or("max_iter", 100)?,

@@ -31,7 +31,7 @@
 //! from its own random stream, so results do not depend on the batch size. Masked features never
 //! move.
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common, take_norm_among};
 use super::{Attack, AttackOutput, Mask, Norm, check_attack_labels, example_rngs, run_batches};
 use super::{Common, success};
 use crate::array::tensor_to_vec;
@@ -91,17 +91,7 @@ pub struct HopSkipJumpSpec {
 impl HopSkipJumpSpec {
     /// Reads and validates the parameters, errors naming the key as the user wrote it.
     pub fn take(p: &mut Params) -> Result<Self> {
-        let norm = match p.take_or::<toml::Value>("norm", toml::Value::String("2".into()))? {
-            toml::Value::String(s) if s == "inf" => Norm::Inf,
-            toml::Value::String(s) if s == "2" => Norm::L2,
-            toml::Value::Integer(2) => Norm::L2,
-            other => {
-                return Err(Error::invalid(
-                    p.display("norm"),
-                    format!("HopSkipJump takes 2 or inf, got {other}"),
-                ));
-            }
-        };
+        let norm = take_norm_among(p, Norm::L2, &[Norm::L2, Norm::Inf], "HopSkipJump")?;
         let spec = HopSkipJumpSpec {
             norm,
             max_iter: p.take_or("max_iter", 50)?,

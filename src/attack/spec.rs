@@ -203,6 +203,29 @@ pub fn stepless_common(norm: Norm, run: &RunSettings) -> Common {
     }
 }
 
+/// The norm of an attack that has only the norms in `allowed` (in the order its error lists
+/// them): `inf`, or p as a string or an integer; `default` when the key is absent.
+pub fn take_norm_among(p: &mut Params, default: Norm, allowed: &[Norm], who: &str) -> Result<Norm> {
+    let value = p.take_or::<toml::Value>("norm", toml::Value::String(default.to_string()))?;
+    let found = allowed.iter().copied().find(|n| match (&value, n) {
+        (toml::Value::String(s), n) => *s == n.to_string(),
+        (toml::Value::Integer(i), Norm::P(q)) => *i as f64 == *q,
+        _ => false,
+    });
+    found.ok_or_else(|| {
+        let names: Vec<String> = allowed.iter().map(Norm::to_string).collect();
+        let list = match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        Error::invalid(
+            p.display("norm"),
+            format!("{who} takes {list}, got {value}"),
+        )
+    })
+}
+
 /// The norm: `inf`, or p as a number or a string.
 fn take_norm(p: &mut Params) -> Result<Norm> {
     let name = p.display("norm");

@@ -20,7 +20,7 @@
 //! energy both windows held and any budget left unused; the whole perturbation is then rescaled to
 //! norm eps and clipped to the input range.
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common, take_norm_among};
 use super::{Attack, AttackOutput, Common, Mask, Norm, example_rngs, run_batches};
 use crate::array::tensor_to_vec;
 use crate::classifier::Classifier;
@@ -35,17 +35,7 @@ pub static ENTRY: AttackEntry = AttackEntry {
     about: "Square attack (Andriushchenko et al. 2020), L-inf or L2: random search on the scores only, no gradients (runs through any defence)",
     params: &PARAMS,
     parse: |p| {
-        let norm = match p.take_or::<toml::Value>("norm", toml::Value::String("inf".into()))? {
-            toml::Value::String(s) if s == "inf" => Norm::Inf,
-            toml::Value::String(s) if s == "2" => Norm::L2,
-            toml::Value::Integer(2) => Norm::L2,
-            other => {
-                return Err(Error::invalid(
-                    p.display("norm"),
-                    format!("the Square attack takes inf or 2, got {other}"),
-                ));
-            }
-        };
+        let norm = take_norm_among(p, Norm::Inf, &[Norm::Inf, Norm::L2], "the Square attack")?;
         let spec = SquareSpec {
             norm,
             max_queries: p.take_or("max_queries", 1000)?,

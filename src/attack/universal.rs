@@ -24,7 +24,7 @@
 //! appears in [`Attack::params`] (hence in reports). [`apply`] puts a fitted `v` on other
 //! examples (a held-out split).
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common, take_norm_among};
 use super::{ATTACKS, Attack, AttackOutput, Common, Eps, Mask, Norm, example_rngs, progress};
 use crate::array::tensor_to_vec;
 use crate::classifier::Classifier;
@@ -126,17 +126,7 @@ pub struct UniversalSpec {
 impl UniversalSpec {
     /// Reads the parameters and configures the inner attack through the registry.
     pub fn take(p: &mut Params) -> Result<Self> {
-        let norm = match p.take_or::<toml::Value>("norm", toml::Value::String("inf".into()))? {
-            toml::Value::String(s) if s == "inf" => Norm::Inf,
-            toml::Value::String(s) if s == "2" => Norm::L2,
-            toml::Value::Integer(2) => Norm::L2,
-            other => {
-                return Err(Error::invalid(
-                    p.display("norm"),
-                    format!("inf or 2, got {other}"),
-                ));
-            }
-        };
+        let norm = take_norm_among(p, Norm::Inf, &[Norm::Inf, Norm::L2], "universal")?;
         let variant = match p.take_or::<String>("variant", "iterative".into())?.as_str() {
             "iterative" => Variant::Iterative,
             "sgd" => Variant::Sgd,
