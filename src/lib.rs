@@ -19,6 +19,7 @@ pub mod attack;
 pub mod attack_report;
 pub mod audio;
 pub mod catalog;
+pub mod certify;
 pub mod classifier;
 pub mod data;
 pub mod defence;

@@ -515,6 +515,11 @@ fn the_documented_scenario_parses() {
     let labels: Vec<&str> = scenario.defences.iter().map(|d| d.label()).collect();
     assert_eq!(labels, ["mp3-16k", "mp3-then-mp3"]);
     assert_eq!(scenario.defences[1].chain.stages.len(), 2);
+    assert_eq!(scenario.certifications.len(), 1);
+    assert_eq!(
+        scenario.certifications[0].radii,
+        [0.0, 250.0, 500.0, 1000.0]
+    );
 }
 
 /// A one-attack scenario on `root` (an FSDD-layout folder), two examples.

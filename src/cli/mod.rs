@@ -3,6 +3,7 @@
 //! `defences.rs`. No attack or model logic lives here.
 
 mod attack;
+mod certify;
 mod data;
 mod defences;
 mod defend;
@@ -47,6 +48,8 @@ enum Command {
     Attack(Box<attack::AttackArgs>),
     /// Apply defences (MP3, H.264 compression) to inputs and compare predictions.
     Defend(defend::DefendArgs),
+    /// Certify predictions by randomised smoothing: abstain or give a certified L2 radius per input.
+    Certify(certify::CertifyArgs),
     /// Train a model from recordings (AudioMNIST or FSDD layout).
     Train(train::TrainArgs),
     /// Run the main job on the shipped model and bundled inputs.
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => predict::run(args, &device),
         Command::Attack(args) => attack::run(*args, &device),
         Command::Defend(args) => defend::run(args, &device),
+        Command::Certify(args) => certify::run(args, &device),
         Command::Train(args) => train::run(args, &device),
         Command::Demo(args) => demo::run(args, &device),
         Command::Data(args) => data::run(args),

@@ -7,7 +7,7 @@ use super::scenario::Scenario;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Unique, stable key (`clean`, `clean|mp3`, `pgd|64|none`, `pgd|64|mp3|adaptive`,
-    /// `noise|pgd|64|mp3`): what resuming and merging match records by.
+    /// `noise|pgd|64|mp3`, `certify|smoothing-250`): what resuming and merging match records by.
     pub key: String,
     pub kind: Kind,
     /// Index into the scenario's attacks (attack and noise).
@@ -18,6 +18,8 @@ pub struct Config {
     pub defence: Option<usize>,
     /// Crafted through the defence (BPDA).
     pub adaptive: bool,
+    /// Index into the scenario's `[[certify]]` tables (certify records).
+    pub certify: Option<usize>,
 }
 
 /// `clean` (the bare model) or `clean|DEFENCE`.
@@ -54,6 +56,7 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
             eps: None,
             defence: d,
             adaptive: false,
+            certify: None,
         });
     }
     for (a, attack) in scenario.attacks.iter().enumerate() {
@@ -67,6 +70,7 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
                     eps: Some(e),
                     defence: d,
                     adaptive: false,
+                    certify: None,
                 });
             }
             for (i, entry) in scenario.defences.iter().enumerate() {
@@ -78,6 +82,7 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
                         eps: Some(e),
                         defence: Some(i),
                         adaptive: true,
+                        certify: None,
                     });
                 }
             }
@@ -90,10 +95,22 @@ pub fn configs(scenario: &Scenario) -> Vec<Config> {
                         eps: Some(e),
                         defence: d,
                         adaptive: false,
+                        certify: None,
                     });
                 }
             }
         }
+    }
+    for (i, c) in scenario.certifications.iter().enumerate() {
+        out.push(Config {
+            key: c.key(),
+            kind: Kind::Certify,
+            attack: None,
+            eps: None,
+            defence: None,
+            adaptive: false,
+            certify: Some(i),
+        });
     }
     out
 }

@@ -7,6 +7,7 @@
 //! [`report`] are computed from the records alone, which is why shards merge into exactly the
 //! summary one run would give ([`merge`]).
 
+pub mod certification;
 pub mod configs;
 pub mod dataset;
 pub mod records;

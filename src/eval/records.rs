@@ -17,6 +17,8 @@ pub enum Kind {
     Attack,
     /// Random noise of the attack's norm and budget.
     Noise,
+    /// A randomised-smoothing certificate (`[[certify]]`).
+    Certify,
 }
 
 /// One example under one configuration.
@@ -63,8 +65,27 @@ pub struct Record {
     /// on its train examples (the same on every record of the configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit_fooling_rate: Option<f64>,
+    /// Certify records: the smoothed classifier's certificate (`prediction` is the class it
+    /// selected, `correct` whether it predicted the true class without abstaining).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<RecordedCertificate>,
     /// This example's share of the configuration's compute time.
     pub seconds: f64,
+}
+
+/// What a record keeps of a randomised-smoothing certificate ([`crate::certify::Certificate`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordedCertificate {
+    /// The smoothed classifier abstained (the lower bound on its top class was not above 1/2).
+    pub abstained: bool,
+    /// Votes for the selected class out of the estimation samples.
+    pub count: usize,
+    /// Lower confidence bound on the selected class's probability.
+    pub p_lower: f64,
+    /// Certified L2 radius in input units (absent when it abstained).
+    pub radius: Option<f64>,
+    /// The radius relative to the example's norm, in dB.
+    pub radius_db: Option<f64>,
 }
 
 /// The results file of an output folder, open for appending.
@@ -183,6 +204,7 @@ mod tests {
             gradients: None,
             fooled_by: None,
             fit_fooling_rate: None,
+            certificate: None,
             seconds: 0.5,
         }
     }

@@ -122,6 +122,37 @@ fn cells(r: &Row) -> [String; 12] {
     ]
 }
 
+/// Per `[[certify]]` table: a sentence, and (radius, certified accuracy) cells.
+fn certified_sections(summary: &Summary) -> Vec<(String, Vec<(String, String)>)> {
+    summary
+        .certified
+        .iter()
+        .map(|c| {
+            let sentence = format!(
+                "{}: sigma {}, n0 {}, n {}, alpha {}: the smoothed model is right on {} of {} \
+                 examples ({}), abstains on {}; median certified radius of its right answers {}",
+                c.label,
+                c.sigma,
+                c.n0,
+                c.n,
+                c.alpha,
+                (c.accuracy * c.examples as f64).round(),
+                c.examples,
+                pct(c.accuracy),
+                c.abstained,
+                c.median_radius_db
+                    .map_or("–".into(), |db| format!("{db:.1} dB re signal")),
+            );
+            let cells = c
+                .curve
+                .iter()
+                .map(|p| (format!("{:.4}", p.radius), pct(p.accuracy)))
+                .collect();
+            (sentence, cells)
+        })
+        .collect()
+}
+
 /// The Markdown report.
 pub fn markdown(summary: &Summary, showcase: &[Showcase]) -> String {
     let mut md = String::new();
@@ -157,6 +188,16 @@ pub fn markdown(summary: &Summary, showcase: &[Showcase]) -> String {
         );
         for (label, text) in &universal {
             let _ = writeln!(md, "- {label}: {text}");
+        }
+    }
+    for (sentence, cells) in certified_sections(summary) {
+        let _ = writeln!(
+            md,
+            "\n## Certified accuracy (randomised smoothing)\n\n{sentence}.\n\n\
+             | L2 radius | certified accuracy |\n|---|---|"
+        );
+        for (radius, accuracy) in cells {
+            let _ = writeln!(md, "| {radius} | {accuracy} |");
         }
     }
     let _ = writeln!(md, "\n## Sanity checks\n");
@@ -340,6 +381,18 @@ pub fn html(summary: &Summary, showcase: &[Showcase], dir: &Path) -> Result<Stri
             let _ = writeln!(h, "<li>{}: {}</li>", escape(label), escape(text));
         }
         h.push_str("</ul>\n");
+    }
+    for (sentence, cells) in certified_sections(summary) {
+        let _ = writeln!(
+            h,
+            "<h2>Certified accuracy (randomised smoothing)</h2>\n<p>{}.</p>\n\
+             <table class=\"certified\"><tr><th>L2 radius</th><th>certified accuracy</th></tr>",
+            escape(&sentence)
+        );
+        for (radius, accuracy) in cells {
+            let _ = writeln!(h, "<tr><td>{radius}</td><td>{accuracy}</td></tr>");
+        }
+        h.push_str("</table>\n");
     }
     h.push_str("<h2>Sanity checks</h2>\n<table id=\"checks\"><tr><th>check</th><th>result</th><th>detail</th></tr>\n");
     for c in &summary.checks {

@@ -207,6 +207,25 @@ pub fn run_chunk(
         };
         write(keep(records(chunk, c, scenario, &outcome, video)))?;
     }
+    // Randomised-smoothing certificates of the bare model, one per example.
+    for c in all.iter().filter(|c| c.kind == Kind::Certify && missing(c)) {
+        let spec = &scenario.certifications[c.certify.expect("certify configs name their table")];
+        let d = models.bare.features();
+        let records = chunk
+            .examples
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                super::certification::certify_example(
+                    spec,
+                    models.bare.as_ref(),
+                    (e.index, &e.id, e.label),
+                    &chunk.clean[i * d..(i + 1) * d],
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        write(keep(records))?;
+    }
     let clean = &chunk.clean;
     for (a, spec) in scenario.attacks.iter().enumerate() {
         for (e, &eps) in spec.eps.iter().enumerate() {
@@ -428,6 +447,7 @@ fn records(
                     .find(|c| c.fooled.contains(&i))
                     .map(|c| c.name.clone()),
                 fit_fooling_rate: outcome.fit,
+                certificate: None,
                 seconds: outcome.seconds,
             }
         })

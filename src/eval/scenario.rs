@@ -9,6 +9,7 @@
 //! the same defaults and checks, as the command line's. A `[[defence]]` table holds `label`,
 //! `adaptive` and either one defence (`name` and its parameters) or a `chain` of them.
 
+use super::certification::{CertifyTable, ScenarioCertify};
 use crate::attack::spec::{self as attack_spec, AttackSpec, RunSettings};
 use crate::attack::{Attack, Eps, Norm};
 use crate::defence::{self, DefenceChain};
@@ -40,6 +41,8 @@ pub struct Scenario {
     pub dataset: Spanned<DatasetSpec>,
     pub attacks: Vec<ScenarioAttack>,
     pub defences: Vec<ScenarioDefence>,
+    /// `[[certify]]`: randomised-smoothing certificates of the bare model.
+    pub certifications: Vec<ScenarioCertify>,
     pub checks: ChecksSpec,
     pub report: ReportSpec,
 }
@@ -61,6 +64,8 @@ struct ScenarioFile {
     attacks: Vec<Spanned<SpannedTable>>,
     #[serde(default, rename = "defence")]
     defences: Vec<Spanned<SpannedTable>>,
+    #[serde(default, rename = "certify")]
+    certifications: Vec<Spanned<CertifyTable>>,
     #[serde(default)]
     checks: ChecksSpec,
     #[serde(default)]
@@ -413,6 +418,24 @@ impl Scenario {
             }
             defences.push(defence);
         }
+        let mut certifications: Vec<ScenarioCertify> = Vec::new();
+        for (i, table) in file.certifications.into_iter().enumerate() {
+            let span = table.span();
+            let what = format!("[[certify]] #{}", i + 1);
+            let c = ScenarioCertify::parse(table.into_inner(), i, file.seed)
+                .map_err(|e| at(span.clone(), &what, e))?;
+            if certifications.iter().any(|o| o.label == c.label) {
+                let e = Error::invalid(
+                    "label",
+                    format!(
+                        "{:?} is used twice; give each [[certify]] its own label",
+                        c.label
+                    ),
+                );
+                return Err(at(span, &what, e));
+            }
+            certifications.push(c);
+        }
         file.dataset
             .get_ref()
             .validate()
@@ -460,6 +483,7 @@ impl Scenario {
             dataset: file.dataset,
             attacks,
             defences,
+            certifications,
             checks: file.checks,
             report: file.report,
         };

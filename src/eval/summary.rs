@@ -1,6 +1,7 @@
 //! From per-example records to the numbers a robustness claim rests on, and the sanity checks of
 //! Carlini et al., "On Evaluating Adversarial Robustness" (2019), that say when not to trust them.
 
+use super::certification::CertifiedRow;
 use super::configs::{clean_key, configs, noise_key};
 use super::records::{Kind, Record};
 use super::scenario::Scenario;
@@ -23,6 +24,9 @@ pub struct Summary {
     pub defended_clean_accuracy: Vec<DefenceAccuracy>,
     /// One row per attack, eps, defence and mode.
     pub rows: Vec<Row>,
+    /// Randomised smoothing: one row per `[[certify]]` table, with its certified-accuracy curve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certified: Vec<CertifiedRow>,
     pub checks: Vec<Check>,
     /// What a reader must know before quoting a number.
     pub warnings: Vec<String>,
@@ -247,6 +251,12 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
             fit_fooling_rate: first.fit_fooling_rate,
         });
     }
+    let certified = scenario
+        .certifications
+        .iter()
+        .filter(|c| !get(&c.key()).is_empty())
+        .map(|c| super::certification::summarize(c, get(&c.key())))
+        .collect();
     let clean_accuracy = accuracy(get(&clean_key(None)));
     let (checks, warnings) = sanity_checks(scenario, clean_accuracy, &rows);
     let compute_seconds: f64 = records.iter().map(|r| r.seconds).sum();
@@ -259,6 +269,7 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
         clean_accuracy,
         defended_clean_accuracy,
         rows,
+        certified,
         checks,
         warnings,
         timing: Timing {
