@@ -64,6 +64,10 @@ impl DefenceSpec for GaussianNoiseSpec {
     fn params(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("plain data")
     }
+
+    fn randomised(&self) -> bool {
+        true
+    }
 }
 
 /// `x + N(0, sigma²)`, clipped to `clip`.

@@ -30,6 +30,11 @@ pub trait DefenceSpec: std::fmt::Debug + Send + Sync {
     fn build(&self, input: &InputConfig) -> Result<Box<dyn Preprocessor>>;
     /// Every parameter with its value, for reports.
     fn params(&self) -> serde_json::Value;
+    /// Whether the defence draws fresh randomness on every pass (what the summary needs, without a
+    /// model, to ask for expectation over transformation); its preprocessor says the same.
+    fn randomised(&self) -> bool {
+        false
+    }
 }
 
 /// A defence in the registry.
@@ -98,6 +103,11 @@ impl DefenceChain {
     /// The preprocessors for a model with these inputs, in order.
     pub fn build(&self, input: &InputConfig) -> Result<Vec<Box<dyn Preprocessor>>> {
         self.stages.iter().map(|s| s.build(input)).collect()
+    }
+
+    /// Whether any stage is randomised.
+    pub fn randomised(&self) -> bool {
+        self.stages.iter().any(|s| s.randomised())
     }
 
     /// Every stage's name and parameters, for reports.

@@ -427,6 +427,26 @@ fn sanity_checks(scenario: &Scenario, clean: f64, rows: &[Row]) -> (Vec<Check>, 
             });
             continue;
         }
+        // A randomised defence moves under a single-draw gradient: only EOT attacks it.
+        if entry.chain.randomised() {
+            let passed = entry.eot > 1;
+            let detail = format!(
+                "{name} is randomised; its adaptive attack averaged each gradient over {} draw{}",
+                entry.eot,
+                if entry.eot == 1 { "" } else { "s" }
+            );
+            if !passed {
+                warn.push(format!(
+                    "{detail}: without expectation over transformation its adaptive accuracies are \
+                     upper bounds; set eot = 16 (or more) in its [[defence]] table"
+                ));
+            }
+            checks.push(Check {
+                name: "eot-on-randomised-defence".into(),
+                passed,
+                detail,
+            });
+        }
         for t in of(Mode::Transfer) {
             let Some(a) = of(Mode::Adaptive)
                 .into_iter()
@@ -566,5 +586,39 @@ mod tests {
         // Noise keeping the model working: beating it passes, losing to it does not.
         assert!(noise_check(0.9, 0.2, 0.85).0);
         assert!(!noise_check(0.9, 0.86, 0.85).0);
+    }
+
+    #[test]
+    fn a_randomised_defence_attacked_without_eot_is_flagged() {
+        let check = |eot: usize| {
+            let text = format!(
+                "name = \"t\"\n[model]\npath = \"spoken-digits\"\n[dataset]\nloader = \"fsdd\"\n\
+                 root = \".\"\n[[attack]]\nname = \"fgm\"\neps = [8]\n[[defence]]\n\
+                 name = \"gaussian-noise\"\nsigma = 10\neot = {eot}\n"
+            );
+            let scenario = Scenario::parse(&text, std::path::Path::new("t.toml")).unwrap();
+            let (checks, warnings) = sanity_checks(&scenario, 0.9, &[row(0.5, 0.8)]);
+            let c = checks
+                .iter()
+                .find(|c| c.name == "eot-on-randomised-defence")
+                .expect("the check ran")
+                .clone();
+            (c.passed, warnings)
+        };
+        let (passed, warnings) = check(1);
+        assert!(!passed);
+        assert!(
+            warnings.iter().any(|w| w.contains("set eot = 16")),
+            "{warnings:?}"
+        );
+        let (passed, warnings) = check(16);
+        assert!(passed);
+        assert!(!warnings.iter().any(|w| w.contains("eot")), "{warnings:?}");
+        // A deterministic defence is not asked for EOT.
+        let mp3 = "name = \"t\"\n[model]\npath = \"spoken-digits\"\n[dataset]\nloader = \"fsdd\"\n\
+                   root = \".\"\n[[attack]]\nname = \"fgm\"\neps = [8]\n[[defence]]\nname = \"mp3\"\n";
+        let scenario = Scenario::parse(mp3, std::path::Path::new("t.toml")).unwrap();
+        let (checks, _) = sanity_checks(&scenario, 0.9, &[row(0.5, 0.8)]);
+        assert!(!checks.iter().any(|c| c.name == "eot-on-randomised-defence"));
     }
 }
