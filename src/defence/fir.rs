@@ -165,14 +165,24 @@ impl DefenceSpec for FirSpec {
 /// gain at DC (a low-pass) or at the band's centre.
 pub fn firwin(taps: usize, left: f64, right: f64) -> Vec<f64> {
     use std::f64::consts::PI;
-    let sinc = |x: f64| if x == 0.0 { 1.0 } else { (PI * x).sin() / (PI * x) };
+    let sinc = |x: f64| {
+        if x == 0.0 {
+            1.0
+        } else {
+            (PI * x).sin() / (PI * x)
+        }
+    };
     let alpha = 0.5 * (taps as f64 - 1.0);
     let m = |i: usize| i as f64 - alpha;
     let hamming = |i: usize| 0.54 - 0.46 * (2.0 * PI * i as f64 / (taps as f64 - 1.0)).cos();
     let mut h: Vec<f64> = (0..taps)
         .map(|i| (right * sinc(right * m(i)) - left * sinc(left * m(i))) * hamming(i))
         .collect();
-    let centre = if left == 0.0 { 0.0 } else { 0.5 * (left + right) };
+    let centre = if left == 0.0 {
+        0.0
+    } else {
+        0.5 * (left + right)
+    };
     let gain: f64 = (0..taps).map(|i| h[i] * (PI * m(i) * centre).cos()).sum();
     h.iter_mut().for_each(|v| *v /= gain);
     h
@@ -217,7 +227,11 @@ impl Preprocessor for FirFilter {
 
     fn forward(&self, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<2>> {
         map_runs(x, self.samples, |run| {
-            Ok(self.filter(run).into_iter().map(|y| self.clipped(y).0).collect())
+            Ok(self
+                .filter(run)
+                .into_iter()
+                .map(|y| self.clipped(y).0)
+                .collect())
         })
     }
 

@@ -1,6 +1,7 @@
 //! JPEG compression of every frame (ART's `JpegCompression`, Das et al. 2017): each frame
-//! encoded with the `jpeg-encoder` crate at a quality, 4:2:0 chroma as libjpeg's default, and
-//! decoded with zune-jpeg. Quantising the DCT coefficients drops the fine texture a small
+//! encoded with the `jpeg-encoder` crate at a quality, with libjpeg's defaults as Pillow (and so
+//! ART) uses them (4:2:0 chroma, each chroma sample the mean of its 2 × 2 block, not the crate's
+//! default top-left pixel), and decoded with zune-jpeg. Quantising the DCT coefficients drops the fine texture a small
 //! perturbation lives in.
 //!
 //! A different encoder from ART's Pillow/libjpeg (same quantisation tables and quality scaling,
@@ -17,7 +18,7 @@ use crate::params::Param;
 use crate::scale::VideoScale;
 use crate::video::yuv::round_u8;
 use burn::tensor::Tensor;
-use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, Encoder, SamplingFactor};
 use rand_chacha::ChaCha8Rng;
 
 /// `jpeg`.
@@ -58,7 +59,10 @@ impl DefenceSpec for JpegSpec {
         if channels != 3 || height.max(width) > usize::from(u16::MAX) {
             return Err(Error::invalid(
                 "input.shape",
-                format!("jpeg needs RGB frames of at most 65535 pixels a side, got {:?}", input.shape),
+                format!(
+                    "jpeg needs RGB frames of at most 65535 pixels a side, got {:?}",
+                    input.shape
+                ),
             ));
         }
         Ok(Box::new(Jpeg {
@@ -116,6 +120,7 @@ impl Jpeg {
         let mut bytes = Vec::new();
         let mut encoder = Encoder::new(&mut bytes, self.quality);
         encoder.set_sampling_factor(SamplingFactor::F_2_2);
+        encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
         let (w, h) = (self.width as u16, self.height as u16);
         encoder
             .encode(rgb, w, h, ColorType::Rgb)
@@ -124,7 +129,11 @@ impl Jpeg {
         let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(&bytes), options);
         let pixels = decoder.decode().map_err(|e| failed(e.to_string()))?;
         if pixels.len() != rgb.len() {
-            return Err(failed(format!("{} bytes decoded for {}", pixels.len(), rgb.len())));
+            return Err(failed(format!(
+                "{} bytes decoded for {}",
+                pixels.len(),
+                rgb.len()
+            )));
         }
         Ok(pixels)
     }

@@ -86,7 +86,8 @@ impl Preprocessor for MedianSpatial {
                     values.clear();
                     for dy in offsets(self.window) {
                         let row = reflect(y + dy, h) * w;
-                        values.extend(offsets(self.window).map(|dx| plane[row + reflect(x + dx, w)]));
+                        values
+                            .extend(offsets(self.window).map(|dx| plane[row + reflect(x + dx, w)]));
                     }
                     out.push(median(&mut values));
                 }

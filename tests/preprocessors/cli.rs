@@ -8,7 +8,9 @@ use avfoil::media::npy::read_npy;
 use std::path::{Path, PathBuf};
 
 fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
 }
 
 #[test]
@@ -17,9 +19,19 @@ fn audio_defences_on_the_spoken_digits_model() {
     let input = example("spoken-digits.npy");
     let out = dir.path().join("defended.npy");
     let doc = ok_json(&[
-        "defend", "--model", "spoken-digits", "--defence", "lowpass,bit-depth",
-        "--defence-param", "lowpass.cutoff=1500", "--defence-param", "bit-depth.bits=6",
-        "--out", s(&out), "--json", s(&input),
+        "defend",
+        "--model",
+        "spoken-digits",
+        "--defence",
+        "lowpass,bit-depth",
+        "--defence-param",
+        "lowpass.cutoff=1500",
+        "--defence-param",
+        "bit-depth.bits=6",
+        "--out",
+        s(&out),
+        "--json",
+        s(&input),
     ]);
     assert_eq!(doc["defences"], serde_json::json!(["lowpass", "bit-depth"]));
     // The file holds the chain's output, computed here through the library.
@@ -37,9 +49,21 @@ fn audio_defences_on_the_spoken_digits_model() {
     // the report names the defence.
     let adv = dir.path().join("adv.npy");
     let doc = ok_json(&[
-        "attack", "--model", "spoken-digits", "--attack", "fgm", "--eps", "512",
-        "--defence", "moving-average", "--defence-param", "moving-average.window=5",
-        "--out", s(&adv), "--json", s(&input),
+        "attack",
+        "--model",
+        "spoken-digits",
+        "--attack",
+        "fgm",
+        "--eps",
+        "512",
+        "--defence",
+        "moving-average",
+        "--defence-param",
+        "moving-average.window=5",
+        "--out",
+        s(&adv),
+        "--json",
+        s(&input),
     ]);
     assert_eq!(doc["defences"], serde_json::json!(["moving-average"]));
     for e in doc["examples"].as_array().unwrap() {
@@ -47,10 +71,21 @@ fn audio_defences_on_the_spoken_digits_model() {
     }
 
     // A missing parameter is named.
-    let o = avfoil(&["defend", "--model", "spoken-digits", "--defence", "lowpass", "--out",
-        s(&dir.path().join("x.npy")), s(&input)]);
+    let o = avfoil(&[
+        "defend",
+        "--model",
+        "spoken-digits",
+        "--defence",
+        "lowpass",
+        "--out",
+        s(&dir.path().join("x.npy")),
+        s(&input),
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("lowpass") && err.contains("cutoff"), "{err}");
+    assert!(
+        !o.status.success() && err.contains("lowpass") && err.contains("cutoff"),
+        "{err}"
+    );
 }
 
 /// The one `.npy` file in `dir`.
@@ -69,11 +104,26 @@ fn video_defences_on_the_actions_model() {
     let input = example("v_Basketball_g02_c01.mp4");
     let defended = dir.path().join("defended");
     let doc = ok_json(&[
-        "defend", "--model", "actions", "--defence", "jpeg,frame-subsample",
-        "--defence-param", "jpeg.quality=30", "--out", s(&defended), "--json", s(&input),
+        "defend",
+        "--model",
+        "actions",
+        "--defence",
+        "jpeg,frame-subsample",
+        "--defence-param",
+        "jpeg.quality=30",
+        "--out",
+        s(&defended),
+        "--json",
+        s(&input),
     ]);
-    assert_eq!(doc["defences"], serde_json::json!(["jpeg", "frame-subsample"]));
-    assert!(doc["examples"][0]["linf"].as_f64().unwrap() > 0.0, "the clip changed");
+    assert_eq!(
+        doc["defences"],
+        serde_json::json!(["jpeg", "frame-subsample"])
+    );
+    assert!(
+        doc["examples"][0]["linf"].as_f64().unwrap() > 0.0,
+        "the clip changed"
+    );
     // [3, 16, 60, 80]: odd frames hold the even ones before them.
     let y = npy_in(&defended).data;
     let (frames, plane) = (16, 60 * 80);
@@ -89,11 +139,28 @@ fn video_defences_on_the_actions_model() {
     let run = |name: &str, seed: &str| -> Vec<f32> {
         let out = dir.path().join(name);
         let doc = ok_json(&[
-            "attack", "--model", "actions", "--attack", "fgm", "--eps", "0.03",
-            "--defence", "median-spatial,frame-drop", "--defence-param", "frame-drop.p=0.3",
-            "--seed", seed, "--out", s(&out), "--json", s(&input),
+            "attack",
+            "--model",
+            "actions",
+            "--attack",
+            "fgm",
+            "--eps",
+            "0.03",
+            "--defence",
+            "median-spatial,frame-drop",
+            "--defence-param",
+            "frame-drop.p=0.3",
+            "--seed",
+            seed,
+            "--out",
+            s(&out),
+            "--json",
+            s(&input),
         ]);
-        assert_eq!(doc["defences"], serde_json::json!(["median-spatial", "frame-drop"]));
+        assert_eq!(
+            doc["defences"],
+            serde_json::json!(["median-spatial", "frame-drop"])
+        );
         assert!(doc["examples"][0]["linf"].as_f64().unwrap() <= 0.03 + 1e-6);
         npy_in(&out).data
     };

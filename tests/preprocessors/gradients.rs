@@ -8,7 +8,10 @@ use avfoil::classifier::Preprocessor;
 use avfoil::model::Modality;
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum()
 }
 
 /// The relative error between the backward pass and a central difference with step `h`.
@@ -18,7 +21,8 @@ fn check(d: &dyn Preprocessor, x: &[f32], n: usize, h: f32, seed: u64) -> f64 {
     let v = rng.vec(x.len(), -1.0, 1.0);
     let g = host(&d.backward(&batch(x, n), batch(&w, n)));
     let at = |s: f32| -> Vec<f32> { x.iter().zip(&v).map(|(x, v)| x + s * v).collect() };
-    let fd = (dot(&w, &apply(d, &at(h), n, 0)) - dot(&w, &apply(d, &at(-h), n, 0))) / (2.0 * f64::from(h));
+    let fd = (dot(&w, &apply(d, &at(h), n, 0)) - dot(&w, &apply(d, &at(-h), n, 0)))
+        / (2.0 * f64::from(h));
     let exact = dot(&g, &v);
     (exact - fd).abs() / exact.abs().max(1e-9)
 }
@@ -44,7 +48,9 @@ fn linear_filters_have_their_exact_transpose() {
 fn a_clipped_filter_output_passes_no_gradient() {
     // A loud square wave in [-1, 1] units: the low-pass overshoots (Gibbs) and is clipped there.
     let n = 400;
-    let x: Vec<f32> = (0..n).map(|i| if (i / 50) % 2 == 0 { 0.99 } else { -0.99 }).collect();
+    let x: Vec<f32> = (0..n)
+        .map(|i| if (i / 50) % 2 == 0 { 0.99 } else { -0.99 })
+        .collect();
     let unit = input(Modality::Audio, vec![1, n], [-1.0, 1.0], Some(8000));
     let d = build("lowpass", &["cutoff=1500", "taps=31"], &unit).unwrap();
     let y = apply(&*d, &x, 1, 0);
@@ -77,8 +83,16 @@ fn bpda_defences_pass_the_gradient_through() {
     }
     let gv = rng.vec(3 * 4 * 16 * 16, -1.0, 1.0);
     let xv = rng.vec(3 * 4 * 16 * 16, 0.0, 1.0);
-    for (name, params) in [("jpeg", vec![]), ("median-spatial", vec![]), ("frame-drop", vec!["p=0.5"])] {
+    for (name, params) in [
+        ("jpeg", vec![]),
+        ("median-spatial", vec![]),
+        ("frame-drop", vec!["p=0.5"]),
+    ] {
         let d = build(name, &params, &video(4, 16, 16)).unwrap();
-        assert_eq!(host(&d.backward(&batch(&xv, 1), batch(&gv, 1))), gv, "{name}");
+        assert_eq!(
+            host(&d.backward(&batch(&xv, 1), batch(&gv, 1))),
+            gv,
+            "{name}"
+        );
     }
 }

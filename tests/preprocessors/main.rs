@@ -30,12 +30,22 @@ pub fn fixture(name: &str) -> avfoil::array::Array {
 
 /// An audio model's inputs: `[channels, samples]` at 8 kHz in int16 units.
 pub fn audio(channels: usize, samples: usize) -> InputConfig {
-    input(Modality::Audio, vec![channels, samples], [-32768.0, 32767.0], Some(8000))
+    input(
+        Modality::Audio,
+        vec![channels, samples],
+        [-32768.0, 32767.0],
+        Some(8000),
+    )
 }
 
 /// A video model's inputs: `[3, frames, height, width]` pixels in [0, 1].
 pub fn video(frames: usize, height: usize, width: usize) -> InputConfig {
-    input(Modality::Video, vec![3, frames, height, width], [0.0, 1.0], None)
+    input(
+        Modality::Video,
+        vec![3, frames, height, width],
+        [0.0, 1.0],
+        None,
+    )
 }
 
 pub fn input(
@@ -73,16 +83,27 @@ pub fn apply(defence: &dyn Preprocessor, x: &[f32], n: usize, stream: u64) -> Ve
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     rng.set_stream(stream);
     let out = defence.forward(batch(x, n), &mut rng).unwrap();
-    assert_eq!(out.dims(), [n, x.len() / n], "{}: shape kept", defence.name());
+    assert_eq!(
+        out.dims(),
+        [n, x.len() / n],
+        "{}: shape kept",
+        defence.name()
+    );
     common::host(&out)
 }
 
 pub fn batch(x: &[f32], n: usize) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(x.to_vec(), [n, x.len() / n]), &common::device())
+    Tensor::from_data(
+        TensorData::new(x.to_vec(), [n, x.len() / n]),
+        &common::device(),
+    )
 }
 
 /// The largest absolute difference.
 pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }

@@ -34,10 +34,17 @@ fn keeps_everything(defences: &[(&str, &[&str])], input: &InputConfig, x: &[f32]
         let y = host(&d.forward(tensor.clone(), &mut rng).unwrap());
         assert_eq!(host(&tensor), x, "{name}: input untouched");
         assert_eq!(y.len(), x.len(), "{name}: shape kept");
-        assert!(y.iter().all(|v| (lo..=hi).contains(v)), "{name}: within [{lo}, {hi}]");
+        assert!(
+            y.iter().all(|v| (lo..=hi).contains(v)),
+            "{name}: within [{lo}, {hi}]"
+        );
         assert_eq!(y, apply(&*d, x, n, 0), "{name}: same stream, same output");
         let other = apply(&*d, x, n, 1);
-        assert_eq!(y != other, d.randomised(), "{name}: another stream, another draw iff randomised");
+        assert_eq!(
+            y != other,
+            d.randomised(),
+            "{name}: another stream, another draw iff randomised"
+        );
         if !d.randomised() {
             let d1 = x.len() / n;
             let last = apply(&*d, &x[(n - 1) * d1..], 1, 0);
@@ -65,7 +72,10 @@ proptest! {
 }
 
 fn error(name: &str, params: &[&str], input: &InputConfig) -> String {
-    build(name, params, input).err().unwrap_or_else(|| panic!("{name} {params:?} accepted")).to_string()
+    build(name, params, input)
+        .err()
+        .unwrap_or_else(|| panic!("{name} {params:?} accepted"))
+        .to_string()
 }
 
 #[test]
@@ -74,21 +84,66 @@ fn bad_parameters_are_named_with_what_was_expected() {
     let v = video(4, 16, 16);
     for (name, params, input, words) in [
         ("lowpass", vec![], &a, vec!["cutoff", "missing"]),
-        ("lowpass", vec!["cutoff=4000"], &a, vec!["cutoff", "below half", "4000"]),
+        (
+            "lowpass",
+            vec!["cutoff=4000"],
+            &a,
+            vec!["cutoff", "below half", "4000"],
+        ),
         ("lowpass", vec!["cutoff=-5"], &a, vec!["cutoff", "positive"]),
-        ("lowpass", vec!["cutoff=1000", "taps=1"], &a, vec!["taps", "2 to 4096"]),
-        ("bandpass", vec!["low=2000", "high=1000"], &a, vec!["high", "above low"]),
-        ("resample", vec!["rate=8000"], &a, vec!["rate", "below the model's 8000 Hz"]),
+        (
+            "lowpass",
+            vec!["cutoff=1000", "taps=1"],
+            &a,
+            vec!["taps", "2 to 4096"],
+        ),
+        (
+            "bandpass",
+            vec!["low=2000", "high=1000"],
+            &a,
+            vec!["high", "above low"],
+        ),
+        (
+            "resample",
+            vec!["rate=8000"],
+            &a,
+            vec!["rate", "below the model's 8000 Hz"],
+        ),
         ("resample", vec!["rate=10"], &a, vec!["rate", "10 Hz"]),
         ("bit-depth", vec!["bits=0"], &a, vec!["bits", "1 to 24"]),
         ("median", vec!["window=1"], &a, vec!["window", "2 or more"]),
-        ("moving-average", vec!["window=0"], &a, vec!["window", "2 or more"]),
+        (
+            "moving-average",
+            vec!["window=0"],
+            &a,
+            vec!["window", "2 or more"],
+        ),
         ("jpeg", vec!["quality=101"], &v, vec!["quality", "1 to 100"]),
-        ("median-spatial", vec!["window=1"], &v, vec!["window", "2 or more"]),
-        ("frame-subsample", vec!["every=1"], &v, vec!["every", "2 or more"]),
-        ("frame-drop", vec!["p=1.0"], &v, vec!["p", "between 0 and 1"]),
+        (
+            "median-spatial",
+            vec!["window=1"],
+            &v,
+            vec!["window", "2 or more"],
+        ),
+        (
+            "frame-subsample",
+            vec!["every=1"],
+            &v,
+            vec!["every", "2 or more"],
+        ),
+        (
+            "frame-drop",
+            vec!["p=1.0"],
+            &v,
+            vec!["p", "between 0 and 1"],
+        ),
         ("frame-drop", vec![], &v, vec!["p", "missing"]),
-        ("median", vec!["size=3"], &a, vec!["size", "not a parameter of median", "window"]),
+        (
+            "median",
+            vec!["size=3"],
+            &a,
+            vec!["size", "not a parameter of median", "window"],
+        ),
     ] {
         let e = error(name, &params, input);
         for w in words {

@@ -26,8 +26,16 @@ fn fir_filters_equal_scipy_firwin_and_lfilter() {
     for (name, params, reference) in [
         ("lowpass", vec!["cutoff=1000", "taps=31"], "lowpass_1000_31"),
         ("lowpass", vec!["cutoff=2500", "taps=64"], "lowpass_2500_64"),
-        ("bandpass", vec!["low=300", "high=3000", "taps=101"], "bandpass_300_3000_101"),
-        ("bandpass", vec!["low=500", "high=1500", "taps=40"], "bandpass_500_1500_40"),
+        (
+            "bandpass",
+            vec!["low=300", "high=3000", "taps=101"],
+            "bandpass_300_3000_101",
+        ),
+        (
+            "bandpass",
+            vec!["low=500", "high=1500", "taps=40"],
+            "bandpass_500_1500_40",
+        ),
     ] {
         let (ours, scipy) = on_wave(name, &params, reference);
         // f64 arithmetic in both, rounded to f32 once; the samples reach ~1e4.
@@ -39,7 +47,11 @@ fn fir_filters_equal_scipy_firwin_and_lfilter() {
 #[test]
 fn smoothers_equal_scipy_ndimage_with_reflected_edges() {
     for w in [3, 4, 9] {
-        let (ours, scipy) = on_wave("moving-average", &[&format!("window={w}")], &format!("moving_average_{w}"));
+        let (ours, scipy) = on_wave(
+            "moving-average",
+            &[&format!("window={w}")],
+            &format!("moving_average_{w}"),
+        );
         let diff = max_diff(&ours, &scipy);
         assert!(diff < 0.005, "moving average {w}: {diff}");
     }
@@ -48,7 +60,11 @@ fn smoothers_equal_scipy_ndimage_with_reflected_edges() {
         assert_eq!(ours, scipy, "median {w}");
     }
     for w in [3, 4] {
-        let (ours, scipy) = on_clip("median-spatial", &[&format!("window={w}")], &format!("median_spatial_{w}"));
+        let (ours, scipy) = on_clip(
+            "median-spatial",
+            &[&format!("window={w}")],
+            &format!("median_spatial_{w}"),
+        );
         assert_eq!(ours, scipy, "median-spatial {w}");
     }
 }
@@ -56,7 +72,11 @@ fn smoothers_equal_scipy_ndimage_with_reflected_edges() {
 #[test]
 fn bit_depth_equals_arts_feature_squeezing() {
     for bits in [4, 8] {
-        let (ours, art) = on_wave("bit-depth", &[&format!("bits={bits}")], &format!("bit_depth_{bits}"));
+        let (ours, art) = on_wave(
+            "bit-depth",
+            &[&format!("bits={bits}")],
+            &format!("bit_depth_{bits}"),
+        );
         assert_eq!(ours, art, "audio, {bits} bits");
     }
     let (ours, art) = on_clip("bit-depth", &["bits=3"], "bit_depth_video_3");
@@ -69,15 +89,23 @@ fn bit_depth_equals_arts_feature_squeezing() {
 
 #[test]
 fn resampling_is_close_to_scipy_resample_poly() {
-    // Different anti-aliasing filters (rubato's FFT resampler, scipy's Kaiser polyphase), so the
-    // outputs differ near the cut-off: measured 3x.x dB; the bound leaves margin.
-    for (rate, bound) in [(4000, 25.0), (2000, 25.0)] {
-        let (ours, scipy) = on_wave("resample", &[&format!("rate={rate}")], &format!("resample_{rate}"));
+    // Different anti-aliasing filters (rubato's FFT resampler, scipy's Kaiser-windowed polyphase
+    // filter), so the outputs differ near the cut-off: measured 29.2 dB at 4 kHz and 37.2 dB at
+    // 2 kHz; the bounds leave 3-4 dB. Both remove as much of the speech (13-14 dB from the input).
+    let x = fixture("wave").data;
+    for (rate, bound) in [(4000, 26.0), (2000, 33.0)] {
+        let (ours, scipy) = on_wave(
+            "resample",
+            &[&format!("rate={rate}")],
+            &format!("resample_{rate}"),
+        );
         let snr = snr_db(&scipy, &ours);
         assert!(snr > bound, "{rate} Hz: SNR {snr:.1} dB against scipy");
-        // And the round trip really removed something: the input is further from both.
-        let x = fixture("wave").data;
-        assert!(snr_db(&x, &ours) < snr, "{rate} Hz");
+        let (lost, lost_scipy) = (snr_db(&x, &ours), snr_db(&x, &scipy));
+        assert!(
+            (lost - lost_scipy).abs() < 0.5,
+            "{rate} Hz: {lost:.2} dB vs scipy's {lost_scipy:.2} dB from the input"
+        );
     }
 }
 
@@ -85,6 +113,13 @@ fn resampling_is_close_to_scipy_resample_poly() {
 fn resampling_keeps_a_constant_and_a_low_tone() {
     let n = 4000;
     let d = build("resample", &["rate=2000"], &audio(1, n)).unwrap();
+    let y = apply(&*d, &vec![5000.0; n], 1, 0);
+    let diff = max_diff(&y[400..n - 400], &vec![5000.0; n - 800]);
+    // rubato's filters pass DC within 0.12% here (two passes): measured 5.7 of 5000.
+    assert!(
+        diff < 10.0,
+        "a constant, away from the edges: off by {diff}"
+    );
     let tone: Vec<f32> = (0..n)
         .map(|i| 1000.0 * (std::f32::consts::TAU * 200.0 * i as f32 / 8000.0).sin())
         .collect();
@@ -96,29 +131,55 @@ fn resampling_keeps_a_constant_and_a_low_tone() {
 
 #[test]
 fn jpeg_is_close_to_pillow_and_exact_on_flat_frames() {
-    for (quality, bound) in [(50, 30.0), (90, 35.0)] {
-        let (ours, pillow) = on_clip("jpeg", &[&format!("quality={quality}")], &format!("jpeg_{quality}"));
-        let psnr = psnr(&pillow, &ours);
-        assert!(psnr > bound, "quality {quality}: PSNR {psnr:.1} dB against Pillow");
+    // Same quantisation tables and 4:2:0 box-averaged chroma as Pillow's libjpeg; the DCT and
+    // colour conversion round differently. Measured 35.9 dB (quality 50) and 42.7 dB (90) between
+    // the two on this noisy clip; both lose as much of it.
+    let x = fixture("clip").data;
+    for (quality, bound) in [(50, 33.0), (90, 40.0)] {
+        let (ours, pillow) = on_clip(
+            "jpeg",
+            &[&format!("quality={quality}")],
+            &format!("jpeg_{quality}"),
+        );
+        let psnr_pillow = psnr(&pillow, &ours);
+        assert!(
+            psnr_pillow > bound,
+            "quality {quality}: PSNR {psnr_pillow:.1} dB against Pillow"
+        );
+        let (lost, lost_pillow) = (psnr(&x, &ours), psnr(&x, &pillow));
+        assert!(
+            (lost - lost_pillow).abs() < 0.5,
+            "quality {quality}: {lost:.2} dB vs Pillow's {lost_pillow:.2} dB from the input"
+        );
     }
     let flat = fixture("clip_const");
     let d = build("jpeg", &["quality=50"], &video(4, 16, 16)).unwrap();
     let ours = apply(&*d, &flat.data, 1, 0);
     let pillow = fixture("jpeg_const_50").data;
     let diff = max_diff(&ours, &pillow);
-    assert!(diff <= 1.0 / 255.0 + 1e-6, "flat frames: max |ours - Pillow| = {diff}");
+    assert!(
+        diff <= 1.0 / 255.0 + 1e-6,
+        "flat frames: max |ours - Pillow| = {diff}"
+    );
 }
 
 /// PSNR of `b` against `a`, both in [0, 1].
 fn psnr(a: &[f32], b: &[f32]) -> f64 {
-    let mse = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>() / a.len() as f64;
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(x - y).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
     10.0 * (1.0 / mse).log10()
 }
 
 #[test]
 fn frame_subsampling_holds_the_kept_frames() {
     let x = fixture("clip");
-    let &[c, f, h, w] = x.shape.as_slice() else { panic!() };
+    let &[c, f, h, w] = x.shape.as_slice() else {
+        panic!()
+    };
     let d = build("frame-subsample", &["every=3"], &video(f, h, w)).unwrap();
     let y = apply(&*d, &x.data, 1, 0);
     let plane = h * w;
@@ -126,7 +187,11 @@ fn frame_subsampling_holds_the_kept_frames() {
         for t in 0..f {
             let at = |t: usize| (ch * f + t) * plane;
             let s = t - t % 3;
-            assert_eq!(y[at(t)..at(t) + plane], x.data[at(s)..at(s) + plane], "channel {ch} frame {t}");
+            assert_eq!(
+                y[at(t)..at(t) + plane],
+                x.data[at(s)..at(s) + plane],
+                "channel {ch} frame {t}"
+            );
         }
     }
 }

@@ -46,7 +46,11 @@ noise = false
     let scenario = dir.path().join("s.toml");
     std::fs::write(&scenario, text).unwrap();
     let out = dir.path().join("out");
-    let options = Options { out: out.clone(), resume: false, shard: Shard::default() };
+    let options = Options {
+        out: out.clone(),
+        resume: false,
+        shard: Shard::default(),
+    };
     let device = avfoil::device::parse_device("cpu").unwrap();
     let summary = avfoil::eval::evaluate(&scenario, &options, &device, &mut |_, _| {})
         .unwrap()
@@ -64,8 +68,9 @@ noise = false
         }
     }
     // The two settings and the chain's stages, as the scenario parsed them.
-    let parsed = avfoil::eval::Scenario::parse(&std::fs::read_to_string(&scenario).unwrap(), &scenario)
-        .unwrap();
+    let parsed =
+        avfoil::eval::Scenario::parse(&std::fs::read_to_string(&scenario).unwrap(), &scenario)
+            .unwrap();
     let params: Vec<serde_json::Value> = parsed.defences.iter().map(|d| d.chain.params()).collect();
     assert_eq!(params[0]["stages"][0]["window"], 3);
     assert_eq!(params[1]["stages"][0]["window"], 9);
