@@ -10,9 +10,12 @@ use std::sync::Arc;
 /// The defence options shared by `attack` and `defend`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct DefenceArgs {
-    /// Defences in front of the model, in order (comma-separated; `avfoil list` shows them all):
-    /// mp3, h264, gaussian-noise. `attack` goes through them with identity gradients (BPDA): the adaptive attack;
-    /// reported predictions are the defended model's.
+    /// Defences in front of the model, in order (comma-separated; `avfoil list` shows them all
+    /// with their parameters): audio mp3, resample, lowpass, bandpass, median, moving-average;
+    /// video h264, jpeg, median-spatial, frame-subsample, frame-drop; any bit-depth,
+    /// gaussian-noise. `attack` goes through them with their backward pass (identity, BPDA, unless
+    /// the defence has an exact gradient): the adaptive attack; reported predictions are the
+    /// defended model's.
     #[arg(long, value_delimiter = ',')]
     pub defence: Vec<String>,
     /// MP3 bitrate in kb/s [default: LAME's choice, as ART: 8 kb/s at 8 kHz mono].

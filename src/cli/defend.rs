@@ -47,7 +47,7 @@ pub struct DefendArgs {
 
 pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
     if args.defences.defence.is_empty() {
-        anyhow::bail!("--defence: name at least one defence (mp3, h264)");
+        anyhow::bail!("--defence: name at least one defence (`avfoil list` shows them all)");
     }
     let model = load_model(&args.model, device)?;
     let encoding = if args.wav_int16 {

@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 /// `bit-depth`.
 pub static ENTRY: DefenceEntry = DefenceEntry {
     name: "bit-depth",
-    about: "bit-depth reduction over the model's range (ART's FeatureSqueezing): audio sample depth, or \
+    about: "Bit-depth reduction over the model's range (ART's FeatureSqueezing): audio sample depth, or \
             colour depth per channel on video; BPDA gradient",
     params: &[Param {
         key: "bits",

@@ -26,7 +26,7 @@ const TAPS: Param = Param {
 /// `lowpass`.
 pub static LOWPASS: DefenceEntry = DefenceEntry {
     name: "lowpass",
-    about: "low-pass FIR filter (scipy firwin taps, applied as lfilter: ART's LFilter); exact gradient",
+    about: "Low-pass FIR filter of the waveform (scipy firwin taps, applied as lfilter: ART's LFilter); exact gradient",
     params: &[
         Param {
             key: "cutoff",
@@ -48,7 +48,7 @@ pub static LOWPASS: DefenceEntry = DefenceEntry {
 /// `bandpass`.
 pub static BANDPASS: DefenceEntry = DefenceEntry {
     name: "bandpass",
-    about: "band-pass FIR filter (scipy firwin taps, applied as lfilter: ART's LFilter); exact gradient",
+    about: "Band-pass FIR filter of the waveform (scipy firwin taps, applied as lfilter: ART's LFilter); exact gradient",
     params: &[
         Param {
             key: "low",

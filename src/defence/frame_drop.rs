@@ -22,7 +22,7 @@ use rayon::prelude::*;
 /// `frame-subsample`.
 pub static SUBSAMPLE: DefenceEntry = DefenceEntry {
     name: "frame-subsample",
-    about: "temporal subsampling of video: every k-th frame kept and held for k frames, shape kept; exact gradient",
+    about: "Temporal subsampling of video: every k-th frame kept and held for k frames, shape kept; exact gradient",
     params: &[Param {
         key: "every",
         default: "2",
@@ -43,7 +43,7 @@ pub static SUBSAMPLE: DefenceEntry = DefenceEntry {
 /// `frame-drop`.
 pub static DROP: DefenceEntry = DefenceEntry {
     name: "frame-drop",
-    about: "random frame dropping in video: each frame after the first replaced by the previous kept one \
+    about: "Random frame dropping in video: each frame after the first replaced by the previous kept one \
             with probability p; randomised, seeded; BPDA gradient",
     params: &[Param {
         key: "p",

@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 /// `jpeg`.
 pub static ENTRY: DefenceEntry = DefenceEntry {
     name: "jpeg",
-    about: "JPEG compression of every frame (jpeg-encoder, 4:2:0; ART's JpegCompression); BPDA gradient",
+    about: "JPEG compression of every video frame (jpeg-encoder, 4:2:0 as libjpeg; ART's JpegCompression); BPDA gradient",
     params: &[Param {
         key: "quality",
         default: "50",

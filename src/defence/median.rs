@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 /// `median`.
 pub static ENTRY: DefenceEntry = DefenceEntry {
     name: "median",
-    about: "running median over the waveform (scipy.ndimage.median_filter, reflected edges); BPDA gradient",
+    about: "Running median over the waveform (scipy.ndimage.median_filter, reflected edges; median-spatial for video); BPDA gradient",
     params: &[Param {
         key: "window",
         default: "3",

@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 /// `median-spatial`.
 pub static ENTRY: DefenceEntry = DefenceEntry {
     name: "median-spatial",
-    about: "median of each window x window square of every frame and channel (ART's SpatialSmoothing, \
+    about: "Median of each window x window square of every video frame and channel (ART's SpatialSmoothing, \
             reflected edges); BPDA gradient",
     params: &[Param {
         key: "window",

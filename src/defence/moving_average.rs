@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 /// `moving-average`.
 pub static ENTRY: DefenceEntry = DefenceEntry {
     name: "moving-average",
-    about: "moving average over the waveform (scipy.ndimage.uniform_filter1d, reflected edges); exact gradient",
+    about: "Moving average over the waveform (scipy.ndimage.uniform_filter1d, reflected edges); exact gradient",
     params: &[Param {
         key: "window",
         default: "3",

@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 /// `resample`.
 pub static ENTRY: DefenceEntry = DefenceEntry {
     name: "resample",
-    about: "resampling down to a lower rate and back up (rubato; ART's Resample as a round trip); BPDA gradient",
+    about: "Resampling of the waveform down to a lower rate and back up (rubato; ART's Resample as a round trip); BPDA gradient",
     params: &[Param {
         key: "rate",
         default: "half the model's sample rate",
