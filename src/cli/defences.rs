@@ -2,7 +2,7 @@
 //! from flags.
 
 use anyhow::{Context, Result, bail};
-use avfoil::classifier::{Classifier, Defended, Model};
+use avfoil::classifier::{Classifier, Defended, Model, Preprocessor};
 use avfoil::defence::{self, DEFENCES, DefenceChain};
 use avfoil::params::{KeyStyle, Params};
 use std::sync::Arc;
@@ -87,7 +87,9 @@ impl DefenceArgs {
         let mut stages = Vec::new();
         for name in &self.defence {
             DEFENCES.find(name).context("--defence")?;
-            let mut params = Params::new(KeyStyle::Flag);
+            // Keys as written after `NAME.` (`cutoff`), under a context naming the defence: there
+            // is no `--cutoff` flag for an error to point at.
+            let mut params = Params::new(KeyStyle::Table);
             for (flag, _, key, value) in self.flags().into_iter().filter(|f| f.1 == name) {
                 params.insert_shown(key, value, Some(flag.to_string()));
             }
@@ -111,12 +113,23 @@ impl DefenceArgs {
         let Some(chain) = self.chain()? else {
             return Ok((model.classifier.clone(), Vec::new(), false));
         };
-        let stages = chain
-            .build(&model.config.input)
-            .with_context(|| format!("--defence: {}", model.dir.display()))?;
-        let defended = Defended::new(model.classifier.clone(), stages).with_seed(seed);
+        let defended =
+            Defended::new(model.classifier.clone(), build(&chain, model)?).with_seed(seed);
         let names = defended.defence_names();
         let randomised = defended.randomised();
         Ok((Arc::new(defended), names, randomised))
     }
+}
+
+/// `chain`'s preprocessors for `model`; an error names the defence that does not fit.
+pub fn build(chain: &DefenceChain, model: &Model) -> Result<Vec<Box<dyn Preprocessor>>> {
+    chain
+        .stages
+        .iter()
+        .map(|stage| {
+            stage
+                .build(&model.config.input)
+                .with_context(|| format!("--defence {}: {}", stage.name(), model.dir.display()))
+        })
+        .collect()
 }

@@ -59,10 +59,10 @@ pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
         WavEncoding::Float32
     };
     let chain = args.defences.chain()?.context("--defence")?;
-    let stages = chain
-        .build(&model.config.input)
-        .with_context(|| format!("--defence: {}", model.dir.display()))?;
-    let defended = Defended::new(model.classifier.clone(), stages);
+    let defended = Defended::new(
+        model.classifier.clone(),
+        super::defences::build(&chain, &model)?,
+    );
     let inputs = Inputs::load(&args.inputs, &model, args.clip_inputs, device)?;
     let plan = inputs.plan_outputs(&args.out, "defended")?;
     plan.check(&inputs)?;

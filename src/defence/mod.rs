@@ -163,7 +163,7 @@ pub(crate) fn audio_shape(input: &InputConfig, defence: &str) -> Result<[usize; 
         _ => Err(Error::invalid(
             "defence",
             format!(
-                "{defence} needs an audio model with [channels, samples] inputs, not a {} model \
+                "{defence} needs an audio model with [channels, samples] inputs; this model is {} \
                  with inputs of shape {:?}",
                 input.modality.name(),
                 input.shape
@@ -191,8 +191,8 @@ pub(crate) fn video_shape(input: &InputConfig, defence: &str) -> Result<[usize; 
         _ => Err(Error::invalid(
             "defence",
             format!(
-                "{defence} needs a video model with [channels, frames, height, width] inputs, not \
-                 a {} model with inputs of shape {:?}",
+                "{defence} needs a video model with [channels, frames, height, width] inputs; this \
+                 model is {} with inputs of shape {:?}",
                 input.modality.name(),
                 input.shape
             ),

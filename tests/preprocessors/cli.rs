@@ -70,22 +70,29 @@ fn audio_defences_on_the_spoken_digits_model() {
         assert!(e["linf"].as_f64().unwrap() <= 512.0 + 1e-3, "{e}");
     }
 
-    // A missing parameter is named.
-    let o = avfoil(&[
-        "defend",
-        "--model",
-        "spoken-digits",
-        "--defence",
-        "lowpass",
-        "--out",
-        s(&dir.path().join("x.npy")),
-        s(&input),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !o.status.success() && err.contains("lowpass") && err.contains("cutoff"),
-        "{err}"
-    );
+    // A missing parameter and a defence of the other modality are named.
+    for (defence, words) in [
+        ("lowpass", ["--defence lowpass", "cutoff"]),
+        ("jpeg", ["--defence jpeg", "video model"]),
+    ] {
+        let out = dir.path().join("x.npy");
+        let o = avfoil(&[
+            "defend",
+            "--model",
+            "spoken-digits",
+            "--defence",
+            defence,
+            "--out",
+            s(&out),
+            s(&input),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && words.iter().all(|w| err.contains(w)),
+            "{err}"
+        );
+        assert!(!out.exists(), "nothing written");
+    }
 }
 
 /// The one `.npy` file in `dir`.
