@@ -2,7 +2,7 @@
 //! from flags.
 
 use anyhow::{Context, Result, bail};
-use avfoil::classifier::{Classifier, Defended, Model};
+use avfoil::classifier::{Classifier, Defended, Model, Preprocessor};
 use avfoil::defence::{self, DEFENCES, DefenceChain};
 use avfoil::params::{KeyStyle, Params};
 use std::sync::Arc;
@@ -10,9 +10,12 @@ use std::sync::Arc;
 /// The defence options shared by `attack` and `defend`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct DefenceArgs {
-    /// Defences in front of the model, in order (comma-separated; `avfoil list` shows them all):
-    /// mp3, h264, gaussian-noise. `attack` goes through them with identity gradients (BPDA): the adaptive attack;
-    /// reported predictions are the defended model's.
+    /// Defences in front of the model, in order (comma-separated; `avfoil list` shows them all
+    /// with their parameters): audio mp3, resample, lowpass, bandpass, median, moving-average;
+    /// video h264, jpeg, median-spatial, frame-subsample, frame-drop; any bit-depth,
+    /// gaussian-noise. `attack` goes through them with their backward pass (identity, BPDA, unless
+    /// the defence has an exact gradient): the adaptive attack; reported predictions are the
+    /// defended model's.
     #[arg(long, value_delimiter = ',')]
     pub defence: Vec<String>,
     /// MP3 bitrate in kb/s [default: LAME's choice, as ART: 8 kb/s at 8 kHz mono].
@@ -84,7 +87,9 @@ impl DefenceArgs {
         let mut stages = Vec::new();
         for name in &self.defence {
             DEFENCES.find(name).context("--defence")?;
-            let mut params = Params::new(KeyStyle::Flag);
+            // Keys as written after `NAME.` (`cutoff`), under a context naming the defence: there
+            // is no `--cutoff` flag for an error to point at.
+            let mut params = Params::new(KeyStyle::Table);
             for (flag, _, key, value) in self.flags().into_iter().filter(|f| f.1 == name) {
                 params.insert_shown(key, value, Some(flag.to_string()));
             }
@@ -108,12 +113,23 @@ impl DefenceArgs {
         let Some(chain) = self.chain()? else {
             return Ok((model.classifier.clone(), Vec::new(), false));
         };
-        let stages = chain
-            .build(&model.config.input)
-            .with_context(|| format!("--defence: {}", model.dir.display()))?;
-        let defended = Defended::new(model.classifier.clone(), stages).with_seed(seed);
+        let defended =
+            Defended::new(model.classifier.clone(), build(&chain, model)?).with_seed(seed);
         let names = defended.defence_names();
         let randomised = defended.randomised();
         Ok((Arc::new(defended), names, randomised))
     }
+}
+
+/// `chain`'s preprocessors for `model`; an error names the defence that does not fit.
+pub fn build(chain: &DefenceChain, model: &Model) -> Result<Vec<Box<dyn Preprocessor>>> {
+    chain
+        .stages
+        .iter()
+        .map(|stage| {
+            stage
+                .build(&model.config.input)
+                .with_context(|| format!("--defence {}: {}", stage.name(), model.dir.display()))
+        })
+        .collect()
 }

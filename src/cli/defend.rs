@@ -47,7 +47,7 @@ pub struct DefendArgs {
 
 pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
     if args.defences.defence.is_empty() {
-        anyhow::bail!("--defence: name at least one defence (mp3, h264)");
+        anyhow::bail!("--defence: name at least one defence (`avfoil list` shows them all)");
     }
     let model = load_model(&args.model, device)?;
     let encoding = if args.wav_int16 {
@@ -59,10 +59,10 @@ pub fn run(args: DefendArgs, device: &Device) -> Result<()> {
         WavEncoding::Float32
     };
     let chain = args.defences.chain()?.context("--defence")?;
-    let stages = chain
-        .build(&model.config.input)
-        .with_context(|| format!("--defence: {}", model.dir.display()))?;
-    let defended = Defended::new(model.classifier.clone(), stages);
+    let defended = Defended::new(
+        model.classifier.clone(),
+        super::defences::build(&chain, &model)?,
+    );
     let inputs = Inputs::load(&args.inputs, &model, args.clip_inputs, device)?;
     let plan = inputs.plan_outputs(&args.out, "defended")?;
     plan.check(&inputs)?;

@@ -6,9 +6,18 @@
 //! how it is built for a model's inputs) and a [`DefenceEntry`] that parses the spec from a
 //! scenario table or command-line flags. One line in [`BUILTIN`] registers it.
 
+pub mod bit_depth;
+pub mod fir;
+pub mod frame_drop;
 pub mod gaussian_noise;
 pub mod h264;
+pub mod jpeg;
+pub mod median;
+pub mod median_spatial;
+pub mod moving_average;
 pub mod mp3;
+pub mod resample;
+mod window;
 
 pub use gaussian_noise::GaussianNoise;
 pub use h264::{H264Backend, H264Compression, H264Quality};
@@ -16,7 +25,7 @@ pub use mp3::Mp3Compression;
 
 use crate::classifier::Preprocessor;
 use crate::error::{Error, Result};
-use crate::model::InputConfig;
+use crate::model::{InputConfig, Modality};
 use crate::params::{Param, Params};
 use crate::registry::{Entry, Registry};
 use burn::tensor::{Tensor, TensorData};
@@ -55,7 +64,21 @@ impl Entry for DefenceEntry {
 }
 
 /// The built-in defences, one line each.
-const BUILTIN: &[&DefenceEntry] = &[&mp3::ENTRY, &h264::ENTRY, &gaussian_noise::ENTRY];
+const BUILTIN: &[&DefenceEntry] = &[
+    &mp3::ENTRY,
+    &h264::ENTRY,
+    &gaussian_noise::ENTRY,
+    &resample::ENTRY,
+    &fir::LOWPASS,
+    &fir::BANDPASS,
+    &bit_depth::ENTRY,
+    &median::ENTRY,
+    &moving_average::ENTRY,
+    &jpeg::ENTRY,
+    &median_spatial::ENTRY,
+    &frame_drop::SUBSAMPLE,
+    &frame_drop::DROP,
+];
 
 /// Every defence.
 pub static DEFENCES: Registry<DefenceEntry> = Registry::new("defence", BUILTIN);
@@ -140,4 +163,88 @@ pub(crate) fn map_examples(
         TensorData::new(rows.concat(), [n, d]),
         &device,
     ))
+}
+
+/// The `[channels, samples]` of an audio model's examples, or an error naming `defence`: the
+/// waveform defences refuse video models instead of filtering along the wrong axis.
+pub(crate) fn audio_shape(input: &InputConfig, defence: &str) -> Result<[usize; 2]> {
+    match (input.modality, input.shape.as_slice()) {
+        (Modality::Audio, &[c, l]) if c > 0 && l > 0 => Ok([c, l]),
+        _ => Err(Error::invalid(
+            "defence",
+            format!(
+                "{defence} needs an audio model with [channels, samples] inputs; this model is {} \
+                 with inputs of shape {:?}",
+                input.modality.name(),
+                input.shape
+            ),
+        )),
+    }
+}
+
+/// The sample rate of an audio model, or an error naming `defence` (the filters are in Hz).
+pub(crate) fn sample_rate(input: &InputConfig, defence: &str) -> Result<u32> {
+    audio_shape(input, defence)?;
+    input.sample_rate.ok_or_else(|| {
+        Error::invalid(
+            "defence",
+            format!("{defence} needs input.sample_rate in the model's model.toml"),
+        )
+    })
+}
+
+/// The `[channels, frames, height, width]` of a video model's examples, or an error naming
+/// `defence`.
+pub(crate) fn video_shape(input: &InputConfig, defence: &str) -> Result<[usize; 4]> {
+    match (input.modality, input.shape.as_slice()) {
+        (Modality::Video, &[c, f, h, w]) if c * f * h * w > 0 => Ok([c, f, h, w]),
+        _ => Err(Error::invalid(
+            "defence",
+            format!(
+                "{defence} needs a video model with [channels, frames, height, width] inputs; this \
+                 model is {} with inputs of shape {:?}",
+                input.modality.name(),
+                input.shape
+            ),
+        )),
+    }
+}
+
+/// Applies `f` to every `len`-long run of every example of a batch `[N, d]` (a channel of a
+/// waveform, a frame of one colour), examples in parallel; the input tensor is not touched. Most
+/// preprocessors act on such runs independently, so this keeps the channel bookkeeping in one place.
+pub(crate) fn map_runs(
+    x: Tensor<2>,
+    len: usize,
+    f: impl Fn(&[f32]) -> Result<Vec<f32>> + Sync + Send,
+) -> Result<Tensor<2>> {
+    map_examples(x, |row| {
+        let mut out = Vec::with_capacity(row.len());
+        for run in row.chunks(len.max(1)) {
+            out.extend(f(run)?);
+        }
+        Ok(out)
+    })
+}
+
+/// The exact backward pass of a preprocessor acting on runs of `len` (see [`map_runs`]):
+/// `f(x_run, grad_run)` is the gradient at the run's input, given the run's input and the
+/// gradient at its output.
+pub(crate) fn backward_runs(
+    x_in: &Tensor<2>,
+    grad: Tensor<2>,
+    len: usize,
+    f: impl Fn(&[f32], &[f32]) -> Vec<f32> + Sync + Send,
+) -> Tensor<2> {
+    let [n, d] = grad.dims();
+    let device = grad.device();
+    let x = crate::array::tensor_to_vec(x_in.clone());
+    let g = crate::array::tensor_to_vec(grad);
+    let len = len.max(1);
+    let out: Vec<f32> = x
+        .par_chunks(len)
+        .zip(g.par_chunks(len))
+        .flat_map_iter(|(x, g)| f(x, g))
+        .collect();
+    Tensor::from_data(TensorData::new(out, [n, d]), &device)
 }
