@@ -427,6 +427,8 @@ fn the_example_scenarios_are_valid() {
     for name in [
         "audio-notebook.toml",
         "audio-autoattack.toml",
+        "audio-universal.toml",
+        "audio-defences.toml",
         "video-notebook.toml",
     ] {
         let path = dir.join(name);

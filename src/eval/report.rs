@@ -122,6 +122,15 @@ fn cells(r: &Row) -> [String; 12] {
     ]
 }
 
+/// A radius in input units with the digits that matter at its size (int16 steps or pixel values).
+fn radius(r: f64) -> String {
+    match r.abs() {
+        a if a >= 100.0 => format!("{r:.0}"),
+        a if a >= 1.0 => format!("{r:.2}"),
+        _ => format!("{r:.4}"),
+    }
+}
+
 /// Per `[[certify]]` table: a sentence, and (radius, certified accuracy) cells.
 fn certified_sections(summary: &Summary) -> Vec<(String, Vec<(String, String)>)> {
     summary
@@ -146,7 +155,7 @@ fn certified_sections(summary: &Summary) -> Vec<(String, Vec<(String, String)>)>
             let cells = c
                 .curve
                 .iter()
-                .map(|p| (format!("{:.4}", p.radius), pct(p.accuracy)))
+                .map(|p| (radius(p.radius), pct(p.accuracy)))
                 .collect();
             (sentence, cells)
         })
