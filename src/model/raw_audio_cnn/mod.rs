@@ -300,10 +300,10 @@ mod tests {
         let x: Vec<f32> = (0..n * INPUT_LEN)
             .map(|i| (((i * 2654435761) % 20011) as f32 - 10005.0) * 0.1)
             .collect();
-        let twin: Vec<f32> = x
-            .iter()
-            .enumerate()
-            .map(|(i, v)| v + if (i * 7919) % 3 == 0 { 300.0 } else { -300.0 })
+        // A second batch unlike the first: a twin close to it would make the two passes' KL
+        // gradients nearly cancel, leaving float noise to compare.
+        let twin: Vec<f32> = (0..n * INPUT_LEN)
+            .map(|i| (((i * 40503) % 16381) as f32 - 8190.0) * 0.3)
             .collect();
         let labels = [1usize, 4, 7];
         let trades = beta.map(|beta| TradesLoss { beta });
@@ -365,10 +365,12 @@ mod tests {
                 &format!("{p}.0.weight"),
                 tensor_to_vec(b.conv_weight.val().grad(&grads).unwrap()),
             );
-            // Batch norm removes a bias before it: both gradients are rounding noise around 0.
+            // Batch norm removes a bias before it: both gradients are rounding noise around 0
+            // (larger under TRADES, whose two passes' gradients are larger).
             let db = &step.grads[&format!("{p}.0.bias")];
+            let noise = if beta.is_some() { 2e-4 } else { 1e-5 };
             assert!(
-                db.iter().all(|v| v.abs() < 1e-5),
+                db.iter().all(|v| v.abs() < noise),
                 "{p} bias gradient {db:?}"
             );
             close(
