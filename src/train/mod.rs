@@ -264,7 +264,7 @@ pub fn fit(
             seconds: start.elapsed().as_secs_f64(),
         };
         on_epoch(&log);
-        check_converging(&log, classes)?;
+        check_converging(&log, classes, regime.adversary.is_none())?;
         logs.push(log);
     }
     let weights = engine.weights();
@@ -311,11 +311,13 @@ impl Tally {
 /// diverged: guessing uniformly costs `ln(classes)` (2.3 for 10 classes).
 const DIVERGED_ABOVE_CHANCE: f64 = 10.0;
 
-/// Stops a run whose loss is not finite or far worse than guessing, so that a diverged model never
-/// replaces a good one (the caller writes nothing on an error).
-fn check_converging(log: &EpochLog, classes: usize) -> Result<()> {
+/// Stops a run whose loss is not finite or (when `bounded`) far worse than guessing, so that a
+/// diverged model never replaces a good one (the caller writes nothing on an error). An
+/// adversary's loss is not bounded that way: it is the loss the adversary maximised, and a model
+/// confidently wrong on adversarial examples early in training has not diverged.
+fn check_converging(log: &EpochLog, classes: usize, bounded: bool) -> Result<()> {
     let limit = DIVERGED_ABOVE_CHANCE * (classes.max(2) as f64).ln();
-    if log.loss.is_finite() && log.loss <= limit {
+    if log.loss.is_finite() && (log.loss <= limit || !bounded) {
         return Ok(());
     }
     Err(Error::invalid(

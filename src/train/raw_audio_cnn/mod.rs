@@ -489,6 +489,113 @@ mod tests {
     }
 
     #[test]
+    fn noise_and_adversaries_are_seeded_and_change_training() {
+        use crate::params::{KeyStyle, Params};
+        use crate::train::{Budget, GaussianNoise, adversary};
+        let data = Dataset {
+            x: (0..4 * INPUT_LEN)
+                .map(|i| (((i * 104729) % 3001) as f32 - 1500.0) * 3.0)
+                .collect(),
+            labels: vec![0, 1, 2, 1],
+        };
+        let original = data.x.clone();
+        let clip = Some((-32768.0, 32767.0));
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 2,
+            seed: 7,
+            ..Default::default()
+        };
+        let run = |regime: Regime| {
+            train_raw_audio_cnn(
+                &data,
+                &[],
+                3,
+                clip,
+                &config,
+                regime,
+                &Device::flex(),
+                |_| {},
+                |_| {},
+            )
+            .unwrap()
+        };
+        let (plain, _) = run(Regime::default());
+        let noise = GaussianNoise::new(300.0, clip).unwrap();
+        let (a, logs) = run(Regime {
+            noise: Some(noise),
+            ..Default::default()
+        });
+        assert!(logs[0].train_accuracy.is_some() && logs[0].train_robust_accuracy.is_none());
+        assert_eq!(
+            a["fc.weight"].data,
+            run(Regime {
+                noise: Some(noise),
+                ..Default::default()
+            })
+            .0["fc.weight"]
+                .data
+        );
+        assert_ne!(a["fc.weight"].data, plain["fc.weight"].data);
+        for name in ["pgd", "trades"] {
+            let mut p = Params::new(KeyStyle::Flag);
+            p.insert("steps", toml::Value::Integer(1));
+            let adversary = adversary::parse(
+                name,
+                &mut p,
+                Budget {
+                    eps: 200.0,
+                    seed: 7,
+                },
+            )
+            .unwrap();
+            let regime = Regime {
+                adversary: Some(&*adversary),
+                ..Default::default()
+            };
+            let (a, logs) = run(regime);
+            assert_eq!(logs[0].train_robust_accuracy.is_some(), true, "{name}");
+            assert_eq!(logs[0].train_accuracy.is_some(), name == "trades", "{name}");
+            assert_eq!(
+                a["fc.weight"].data,
+                run(regime).0["fc.weight"].data,
+                "{name}"
+            );
+            assert_ne!(a["fc.weight"].data, plain["fc.weight"].data, "{name}");
+        }
+        assert_eq!(data.x, original);
+        let both = Regime {
+            noise: Some(noise),
+            adversary: Some(
+                &*adversary::parse(
+                    "fast",
+                    &mut Params::new(KeyStyle::Flag),
+                    Budget { eps: 1.0, seed: 0 },
+                )
+                .unwrap(),
+            ),
+            ..Default::default()
+        };
+        let err = train_raw_audio_cnn(
+            &data,
+            &[],
+            3,
+            clip,
+            &config,
+            both,
+            &Device::flex(),
+            |_| {},
+            |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("gaussian-noise") && err.contains("--adversarial"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn same_seed_same_weights() {
         let data = Dataset {
             x: (0..4 * INPUT_LEN)
