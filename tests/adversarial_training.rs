@@ -100,3 +100,64 @@ fn adversarial_training_raises_robust_accuracy_over_plain_training() {
         plain.1
     );
 }
+
+/// The speed goal (not a pass/fail test; run with `--ignored --nocapture`): a PGD-training epoch of
+/// RawAudioCNN should cost at most 1.5x (k + 1) plain epochs. Prints the epoch times (first epoch,
+/// so no batch-norm recalibration; no held-out evaluation) and the ratio.
+#[test]
+#[ignore]
+fn pgd_epoch_cost_against_plain_epochs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fsdd");
+    let corpus = DigitCorpus::open(&root).unwrap();
+    let train = subset(&corpus.split(&[]).0, 16, 1);
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 32,
+        seed: 0,
+        ..Default::default()
+    };
+    let device = Device::flex();
+    let epoch = |regime: Regime| {
+        let mut first = 0.0;
+        avfoil::train::train_raw_audio_cnn(
+            &train,
+            &[],
+            10,
+            Some((-32768.0, 32767.0)),
+            &config,
+            regime,
+            &device,
+            |_| {},
+            |log| {
+                if log.epoch == 1 {
+                    first = log.seconds;
+                }
+            },
+        )
+        .unwrap();
+        first
+    };
+    let plain = epoch(Regime::default());
+    let k = 10;
+    let mut p = Params::new(KeyStyle::Flag);
+    p.insert("steps", toml::Value::Integer(k));
+    let pgd = adversary::parse(
+        "pgd",
+        &mut p,
+        Budget {
+            eps: 256.0,
+            seed: 0,
+        },
+    )
+    .unwrap();
+    let adversarial = epoch(Regime {
+        adversary: Some(&*pgd),
+        ..Default::default()
+    });
+    let ratio = adversarial / ((k + 1) as f64 * plain);
+    println!(
+        "{{\"examples\": {}, \"plain_epoch_s\": {plain:.2}, \"pgd_k{k}_epoch_s\": {adversarial:.2}, \
+         \"ratio_to_k_plus_1_plain\": {ratio:.3}}}",
+        train.len()
+    );
+}
