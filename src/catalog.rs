@@ -6,6 +6,7 @@ use crate::attack::ATTACKS;
 use crate::defence::DEFENCES;
 use crate::model::ARCHITECTURES;
 use crate::params::Param;
+use crate::train::ADVERSARIES;
 use std::fmt::Write;
 
 /// Which registries to show.
@@ -14,9 +15,10 @@ pub enum Section {
     Attacks,
     Defences,
     Architectures,
+    Adversaries,
 }
 
-/// The Markdown page of `sections` (all three, in this order, for the docs).
+/// The Markdown page of `sections` (all four, in this order, for the docs).
 pub fn markdown(sections: &[Section]) -> String {
     let mut out = String::new();
     for section in sections {
@@ -55,6 +57,17 @@ pub fn markdown(sections: &[Section]) -> String {
                     let _ = writeln!(out, "- `{}`: {} ({weights}).", a.name, a.about);
                 }
                 out.push('\n');
+            }
+            Section::Adversaries => {
+                out.push_str("## Adversarial training\n\n");
+                out.push_str(
+                    "`avfoil train --adversarial NAME --eps E` (L-inf, eps in the model's input \
+                     units; parameters as `--adv-steps`, `--adv-step`, `--beta`, or \
+                     `--adv-param KEY=VALUE`).\n\n",
+                );
+                for e in ADVERSARIES.all() {
+                    entry(&mut out, e.name, e.about, e.params);
+                }
             }
         }
     }

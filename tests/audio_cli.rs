@@ -288,3 +288,140 @@ fn train_writes_a_loadable_model_directory() {
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     assert!(st.names().contains(&"conv1.1.running_var"));
 }
+
+#[test]
+fn adversarial_training_records_its_adversary_and_robust_accuracies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real/audiomnist");
+    let o = avfoil(&[
+        "train",
+        "--arch",
+        "raw-audio-cnn",
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--seed",
+        "5",
+        "--adversarial",
+        "pgd",
+        "--eps",
+        "200",
+        "--adv-steps",
+        "2",
+        "--robust-subset",
+        "1",
+        "--robust-steps",
+        "2",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("train adv acc") && stderr.contains("robust (PGD, subset)"),
+        "{stderr}"
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("training.json")).unwrap()).unwrap();
+    let hardening = &report["hardening"];
+    assert_eq!(hardening["adversarial"]["name"], "pgd");
+    let params = &hardening["adversarial"]["params"];
+    assert_eq!(params["eps"], 200.0);
+    assert_eq!(params["steps"], 2);
+    assert_eq!(params["step"], 250.0);
+    assert_eq!(params["random_start"], true);
+    assert_eq!(params["seed"], 5);
+    assert!(hardening["gaussian_noise"].is_null());
+    let robust = &hardening["robust_evaluation"];
+    assert_eq!(robust["attack"], "pgd");
+    assert_eq!(robust["eps"], 200.0);
+    assert_eq!(robust["steps"], 2);
+    assert_eq!(robust["subset"], 1);
+    assert!(
+        robust["examples"]
+            .as_str()
+            .unwrap()
+            .contains("fixed subset")
+    );
+    let epochs = report["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2);
+    for e in epochs {
+        let robust = e["robust_heldout"].as_array().unwrap();
+        assert_eq!(robust.len(), 1, "{e}");
+        let acc = robust[0][1].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{e}");
+        assert!(
+            e["train_accuracy"].is_null() && e["train_robust_accuracy"].is_f64(),
+            "{e}"
+        );
+        assert!(e["heldout"][0][1].is_f64(), "{e}");
+    }
+}
+
+#[test]
+fn training_flags_are_checked_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real/audiomnist");
+    let base = [
+        "train",
+        "--arch",
+        "raw-audio-cnn",
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+    ];
+    for (extra, want) in [
+        (&["--adversarial", "pgd"][..], "--eps"),
+        (
+            &["--adversarial", "madry", "--eps", "9"][..],
+            "unknown adversary \"madry\"",
+        ),
+        (
+            &["--adversarial", "pgd", "--eps", "9", "--beta", "3"][..],
+            "--beta: not a parameter of pgd",
+        ),
+        (&["--adversarial", "fast", "--eps=-1"][..], "eps"),
+        (
+            &["--adversarial", "trades", "--eps", "9", "--beta=-1"][..],
+            "--beta",
+        ),
+        (
+            &["--adversarial", "pgd", "--eps", "9", "--adv-steps", "0"][..],
+            "--adv-steps",
+        ),
+        (
+            &["--adv-steps", "3"][..],
+            "--adv-steps configures --adversarial",
+        ),
+        (&["--gaussian-noise", "0"][..], "gaussian-noise"),
+        (
+            &[
+                "--gaussian-noise",
+                "100",
+                "--adversarial",
+                "pgd",
+                "--eps",
+                "9",
+            ][..],
+            "gaussian-noise",
+        ),
+        (&["--eps", "9", "--robust-subset", "0"][..], "robust-subset"),
+    ] {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        let o = avfoil(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{extra:?} was accepted");
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert!(
+            !err.contains("training and"),
+            "{extra:?} loaded data first: {err}"
+        );
+        assert!(!out.exists());
+    }
+}

@@ -9,20 +9,27 @@ enum What {
     Attacks,
     Defences,
     Models,
+    Adversaries,
 }
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// Only these [default: attacks, defences and model families].
+    /// Only these [default: attacks, defences, model families and adversarial training].
     what: Option<What>,
 }
 
 pub fn run(args: ListArgs) -> Result<()> {
     let sections = match args.what {
-        None => vec![Section::Attacks, Section::Defences, Section::Architectures],
+        None => vec![
+            Section::Attacks,
+            Section::Defences,
+            Section::Architectures,
+            Section::Adversaries,
+        ],
         Some(What::Attacks) => vec![Section::Attacks],
         Some(What::Defences) => vec![Section::Defences],
         Some(What::Models) => vec![Section::Architectures],
+        Some(What::Adversaries) => vec![Section::Adversaries],
     };
     print!("{}", markdown(&sections));
     Ok(())

@@ -18,6 +18,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         Scale::Int16 => (AudioScale::Int16, [-32768.0f32, 32767.0]),
         Scale::Unit => (AudioScale::Unit, [-1.0f32, 1.0]),
     };
+    let hardening = args.regime.build(args.seed, Some((clip[0], clip[1])))?;
     let format = ClipFormat {
         sample_rate: 8000,
         len: INPUT_LEN,
@@ -84,6 +85,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         classes.len(),
         Some((clip[0], clip[1])),
         &config,
+        hardening.regime(),
         device,
         |p| progress.step(p),
         |log| progress.epoch(log),
@@ -110,6 +112,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         "config": config,
         "placement": format!("{:?}", args.placement).to_lowercase(),
         "data": sources,
+        "hardening": hardening.report(),
         "epochs": logs,
     });
     write_model_dir(&args.out, &model_config, &weights, &report, &logs)

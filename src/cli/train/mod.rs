@@ -1,9 +1,11 @@
 //! `avfoil train`: train a model from a data set (AudioMNIST or FSDD layout for audio, UCF101
 //! layout for video). One file per kind of model; both end in `output.rs` (the progress bar, the
-//! model directory).
+//! model directory); `regime.rs` holds the flags that harden either (adversarial training, Gaussian
+//! noise, the held-out robustness check).
 
 mod audio;
 mod output;
+mod regime;
 mod video;
 
 use anyhow::Result;
@@ -82,6 +84,8 @@ pub struct TrainArgs {
     /// Seed of every random choice (initialisation, order, augmentation).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    #[command(flatten)]
+    pub regime: regime::RegimeArgs,
     #[command(flatten)]
     pub video: video::VideoTrainArgs,
 }

@@ -68,6 +68,12 @@ pub fn write_model_dir(
     for (name, acc) in &last.heldout {
         println!("held-out accuracy on {name}: {:.1}%", acc * 100.0);
     }
+    for (name, acc) in &last.robust_heldout {
+        println!(
+            "held-out robust accuracy on {name} (PGD on a fixed subset): {:.1}%",
+            acc * 100.0
+        );
+    }
     println!("wrote {}", out.display());
     Ok(())
 }
@@ -98,22 +104,41 @@ impl TrainingProgress {
             self.bar.set_prefix(format!("{}/{}", p.epoch, self.epochs));
         }
         self.bar.set_position(p.done as u64);
-        self.bar
-            .set_message(format!("loss {:.4} acc {:.3}", p.loss, p.accuracy));
+        let mut message = format!("loss {:.4}", p.loss);
+        if let Some(a) = p.accuracy {
+            message.push_str(&format!(" acc {a:.3}"));
+        }
+        if let Some(a) = p.robust_accuracy {
+            message.push_str(&format!(" adv acc {a:.3}"));
+        }
+        self.bar.set_message(message);
     }
 
     pub fn epoch(&self, log: &EpochLog) {
-        let held: Vec<String> = log
-            .heldout
-            .iter()
-            .map(|(n, a)| format!("{n} {:.1}%", a * 100.0))
-            .collect();
+        let percent = |sets: &[(String, f64)]| {
+            sets.iter()
+                .map(|(n, a)| format!("{n} {:.1}%", a * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut train = Vec::new();
+        if let Some(a) = log.train_accuracy {
+            train.push(format!("train acc {:.1}%", a * 100.0));
+        }
+        if let Some(a) = log.train_robust_accuracy {
+            train.push(format!("train adv acc {:.1}%", a * 100.0));
+        }
+        let robust = if log.robust_heldout.is_empty() {
+            String::new()
+        } else {
+            format!("; robust (PGD, subset): {}", percent(&log.robust_heldout))
+        };
         let line = format!(
-            "epoch {}: loss {:.4}, train acc {:.1}%, held out: {} ({:.0} s)",
+            "epoch {}: loss {:.4}, {}, held out: {}{robust} ({:.0} s)",
             log.epoch,
             log.loss,
-            log.train_accuracy * 100.0,
-            held.join(", "),
+            train.join(", "),
+            percent(&log.heldout),
             log.seconds
         );
         if self.bar.is_hidden() {

@@ -57,6 +57,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         short: ShortVideo::Error,
     };
     sampling.validate()?;
+    let hardening = args.regime.build(args.seed, Some((0.0, 1.0)))?;
     let ucf = Ucf101::open(root)?;
     let classes = ucf.classes.clone();
     let train_items = ucf.split(v.split, Part::Train)?;
@@ -88,6 +89,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         classes.len(),
         shape,
         &config,
+        hardening.regime(),
         device,
         |p| progress.step(p),
         |log| progress.epoch(log),
@@ -117,6 +119,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
             "train": train_items.len(), "heldout": test_items.len(),
         },
         "frames": v.frames, "stride": v.stride, "jitter": v.jitter,
+        "hardening": hardening.report(),
         "epochs": logs,
     });
     write_model_dir(&args.out, &model_config, &weights, &report, &logs)

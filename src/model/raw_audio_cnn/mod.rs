@@ -277,7 +277,21 @@ mod tests {
 
     #[test]
     fn hand_written_training_step_matches_autodiff() {
-        use burn::tensor::activation::log_softmax;
+        step_matches_autodiff(None);
+    }
+
+    /// TRADES: two passes (the clean batch and a perturbed twin), each with its own batch
+    /// statistics, under CE + β·KL(p(x) ‖ p(x')), against the same loss written in burn.
+    #[test]
+    fn hand_written_trades_step_matches_autodiff() {
+        step_matches_autodiff(Some(6.0));
+    }
+
+    /// The host step's loss and gradients against burn's autodiff of the same model, for the
+    /// cross-entropy (`beta` = `None`) or TRADES at `beta`.
+    fn step_matches_autodiff(beta: Option<f32>) {
+        use crate::train::loss::{CrossEntropyLoss, TradesLoss, TrainingLoss};
+        use burn::tensor::activation::{log_softmax, softmax};
         let device = Device::flex();
         let ad = device.clone().autodiff();
         let model = RawAudioCnn::init(10, &ad, 5);
@@ -286,19 +300,52 @@ mod tests {
         let x: Vec<f32> = (0..n * INPUT_LEN)
             .map(|i| (((i * 2654435761) % 20011) as f32 - 10005.0) * 0.1)
             .collect();
+        // A second batch unlike the first: a twin close to it would make the two passes' KL
+        // gradients nearly cancel, leaving float noise to compare.
+        let twin: Vec<f32> = (0..n * INPUT_LEN)
+            .map(|i| (((i * 40503) % 16381) as f32 - 8190.0) * 0.3)
+            .collect();
         let labels = [1usize, 4, 7];
-        let step = crate::train::raw_audio_cnn::host_step::train_step(&params, &x, &labels);
+        let trades = beta.map(|beta| TradesLoss { beta });
+        let (passes, host_loss): (Vec<Vec<f32>>, &dyn TrainingLoss) = match &trades {
+            None => (vec![x.clone()], &CrossEntropyLoss),
+            Some(t) => (vec![x.clone(), twin.clone()], t),
+        };
+        let step = crate::train::raw_audio_cnn::host_step::train_step(
+            &params, &passes, &labels, host_loss,
+        );
 
-        let xt = Tensor::<3>::from_data(TensorData::new(x, [n, 1, INPUT_LEN]), &ad);
-        let (logits, stats) = model.forward_train(xt);
+        let forward = |v: Vec<f32>| {
+            model.forward_train(Tensor::<3>::from_data(
+                TensorData::new(v, [n, 1, INPUT_LEN]),
+                &ad,
+            ))
+        };
+        let (logits, stats) = forward(x);
         let mut onehot = vec![0f32; n * 10];
         for (i, &l) in labels.iter().enumerate() {
             onehot[i * 10 + l] = 1.0;
         }
         let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [n, 10]), &ad);
-        let loss = (log_softmax(logits, 1) * onehot).sum().neg() / n as f32;
+        let mut loss = (log_softmax(logits.clone(), 1) * onehot).sum().neg() / n as f32;
+        if let Some(beta) = beta {
+            let (adv_logits, adv_stats) = forward(twin);
+            let p = softmax(logits.clone(), 1);
+            let kl = (p * (log_softmax(logits, 1) - log_softmax(adv_logits, 1))).sum() / n as f32;
+            loss = loss + kl * beta;
+            for (a, b) in adv_stats[2].mean.iter().zip(&step.stats[1][2].mean) {
+                assert!(
+                    (a - b).abs() <= 1e-3 * a.abs().max(1.0),
+                    "twin mean {a} vs {b}"
+                );
+            }
+        }
         let loss_value = tensor_to_vec(loss.clone().detach())[0];
-        assert!((loss_value - step.loss).abs() < 1e-4 * loss_value.abs().max(1.0));
+        assert!(
+            (loss_value - step.loss).abs() < 1e-4 * loss_value.abs().max(1.0),
+            "loss {} vs autodiff {loss_value}",
+            step.loss
+        );
         let grads = loss.backward();
         let close = |name: &str, want: Vec<f32>| {
             let got = &step.grads[name];
@@ -318,10 +365,12 @@ mod tests {
                 &format!("{p}.0.weight"),
                 tensor_to_vec(b.conv_weight.val().grad(&grads).unwrap()),
             );
-            // Batch norm removes a bias before it: both gradients are rounding noise around 0.
+            // Batch norm removes a bias before it: both gradients are rounding noise around 0
+            // (larger under TRADES, whose two passes' gradients are larger).
             let db = &step.grads[&format!("{p}.0.bias")];
+            let noise = if beta.is_some() { 2e-4 } else { 1e-5 };
             assert!(
-                db.iter().all(|v| v.abs() < 1e-5),
+                db.iter().all(|v| v.abs() < noise),
                 "{p} bias gradient {db:?}"
             );
             close(
@@ -332,7 +381,7 @@ mod tests {
                 &format!("{p}.1.bias"),
                 tensor_to_vec(b.bn_bias.val().grad(&grads).unwrap()),
             );
-            for (a, b) in stats[i].var.iter().zip(&step.stats[i].var) {
+            for (a, b) in stats[i].var.iter().zip(&step.stats[0][i].var) {
                 assert!(
                     (a - b).abs() <= 1e-3 * a.abs().max(1e-3),
                     "running var {a} vs {b}"

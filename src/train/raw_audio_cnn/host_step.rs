@@ -6,6 +6,10 @@
 //! norm couples the examples, so each block runs over the whole batch before the next: convolutions
 //! per example in parallel, then the batch statistics, then normalisation and pooling. Checked
 //! against burn's autodiff in the tests.
+//!
+//! The step is a forward pass that keeps its activations ([`forward`]) and a backward pass from
+//! given logit gradients ([`backward`]), so that any [`TrainingLoss`] over one or several passes
+//! (cross-entropy; TRADES's clean and adversarial passes) runs on the same two functions.
 
 use crate::kernel::conv1d::{
     axpy, conv3, conv3_input_grad, conv3_weight_grad, dot, pad, tap_major, unpad,
@@ -15,19 +19,20 @@ use crate::model::batch_stats::BatchStats;
 use crate::model::conv_bn::BN_EPS;
 use crate::model::raw_audio_cnn::layout::{BLOCKS, FC_IN, INPUT_LEN};
 use crate::model::weights::HostTensor;
+use crate::train::loss::TrainingLoss;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// What one step computed.
 pub struct Step {
-    /// Mean cross-entropy over the batch.
+    /// The loss over the step's passes (batch mean).
     pub loss: f32,
-    /// `[n, K]` logits (training mode).
-    pub logits: Vec<f32>,
-    /// Gradient of the mean loss for every trainable tensor, by PyTorch name.
+    /// Each pass's `[n, K]` logits (training mode).
+    pub logits: Vec<Vec<f32>>,
+    /// Gradient of the loss for every trainable tensor, by PyTorch name, summed over the passes.
     pub grads: BTreeMap<String, Vec<f32>>,
-    /// Each block's batch statistics (mean, unbiased variance).
-    pub stats: Vec<BatchStats>,
+    /// Each pass's batch statistics per block (mean, unbiased variance).
+    pub stats: Vec<Vec<BatchStats>>,
 }
 
 /// One block's activations kept for the backward pass, per example.
@@ -40,34 +45,84 @@ struct Cache {
     len_conv: usize,
 }
 
+/// A training-mode forward pass with what its backward pass needs.
+pub struct Forward {
+    /// The flattened output of the last block, per example.
+    h: Vec<Vec<f32>>,
+    caches: Vec<Cache>,
+    /// `[n, K]` logits.
+    pub logits: Vec<f32>,
+    /// Each block's batch statistics.
+    pub stats: Vec<BatchStats>,
+}
+
 fn get<'a>(p: &'a BTreeMap<String, HostTensor>, key: &str) -> &'a [f32] {
     &p.get(key)
         .unwrap_or_else(|| panic!("parameter {key} exists"))
         .data
 }
 
-/// Forward and backward of the batch `x` (`[n, 8000]`) against `labels`.
-pub fn train_step(params: &BTreeMap<String, HostTensor>, x: &[f32], labels: &[usize]) -> Step {
-    let n = labels.len();
+/// One step's loss and gradients: each of `passes` (`[n, 8000]` each) forward in training mode,
+/// `loss` on their logits, and the backward pass of each from its logit gradients, summed.
+pub fn train_step(
+    params: &BTreeMap<String, HostTensor>,
+    passes: &[Vec<f32>],
+    labels: &[usize],
+    loss: &dyn TrainingLoss,
+) -> Step {
+    let forwards: Vec<Forward> = passes.iter().map(|x| forward(params, x)).collect();
+    let logits: Vec<Vec<f32>> = forwards.iter().map(|f| f.logits.clone()).collect();
+    let k = get(params, "fc.bias").len();
+    let (value, dlogits) = loss.evaluate(&logits, labels, k);
+    let mut grads: BTreeMap<String, Vec<f32>> = BTreeMap::new();
+    let mut stats = Vec::with_capacity(forwards.len());
+    for (f, d) in forwards.into_iter().zip(&dlogits) {
+        for (key, g) in backward(params, &f, d) {
+            match grads.get_mut(&key) {
+                Some(sum) => sum.iter_mut().zip(&g).for_each(|(a, b)| *a += b),
+                None => {
+                    grads.insert(key, g);
+                }
+            }
+        }
+        stats.push(f.stats);
+    }
+    Step {
+        loss: value,
+        logits,
+        grads,
+        stats,
+    }
+}
+
+/// The batch `x` (`[n, 8000]`) forward in training mode, keeping what [`backward`] needs.
+pub fn forward(params: &BTreeMap<String, HostTensor>, x: &[f32]) -> Forward {
     let (h, caches, stats) = forward_blocks(params, x);
     let (fc_w, fc_b) = (get(params, "fc.weight"), get(params, "fc.bias"));
     let k = fc_b.len();
-    let mut logits = Vec::with_capacity(n * k);
-    let mut loss = 0f64;
-    let mut dlogits = Vec::with_capacity(n * k);
-    for (e, he) in h.iter().enumerate() {
-        let l: Vec<f32> = (0..k)
-            .map(|c| fc_b[c] + dot(&fc_w[c * FC_IN..(c + 1) * FC_IN], he))
-            .collect();
-        let m = l.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-        let z: f64 = l.iter().map(|&v| ((v - m) as f64).exp()).sum();
-        loss += z.ln() - (l[labels[e]] - m) as f64;
-        for (c, &v) in l.iter().enumerate() {
-            let p = (((v - m) as f64).exp() / z) as f32;
-            dlogits.push((p - if c == labels[e] { 1.0 } else { 0.0 }) / n as f32);
-        }
-        logits.extend(l);
+    let mut logits = Vec::with_capacity(h.len() * k);
+    for he in &h {
+        logits.extend((0..k).map(|c| fc_b[c] + dot(&fc_w[c * FC_IN..(c + 1) * FC_IN], he)));
     }
+    Forward {
+        h,
+        caches,
+        logits,
+        stats,
+    }
+}
+
+/// The gradient of every trainable tensor, by PyTorch name, given the gradient `dlogits` (`[n, K]`)
+/// of the loss with respect to the logits of the pass `f`.
+pub fn backward(
+    params: &BTreeMap<String, HostTensor>,
+    f: &Forward,
+    dlogits: &[f32],
+) -> BTreeMap<String, Vec<f32>> {
+    let (h, caches) = (&f.h, &f.caches);
+    let n = h.len();
+    let fc_w = get(params, "fc.weight");
+    let k = get(params, "fc.bias").len();
     let mut grads = BTreeMap::new();
     let mut dfc_w = vec![0f32; k * FC_IN];
     let mut dfc_b = vec![0f32; k];
@@ -85,7 +140,7 @@ pub fn train_step(params: &BTreeMap<String, HostTensor>, x: &[f32], labels: &[us
     grads.insert("fc.weight".to_string(), dfc_w);
     grads.insert("fc.bias".to_string(), dfc_b);
 
-    for (i, (&(cin, cout, padding, ..), cache)) in BLOCKS.iter().zip(&caches).enumerate().rev() {
+    for (i, (&(cin, cout, padding, ..), cache)) in BLOCKS.iter().zip(caches).enumerate().rev() {
         let p = format!("conv{}", i + 1);
         let w = tap_major(get(params, &format!("{p}.0.weight")), cin, cout);
         let gamma = get(params, &format!("{p}.1.weight"));
@@ -157,12 +212,7 @@ pub fn train_step(params: &BTreeMap<String, HostTensor>, x: &[f32], labels: &[us
             dbeta.iter().map(|&v| v as f32).collect(),
         );
     }
-    Step {
-        loss: (loss / n as f64) as f32,
-        logits,
-        grads,
-        stats,
-    }
+    grads
 }
 
 /// Each block's batch statistics on `x` (`[n, 8000]`) in training mode: the forward pass alone,

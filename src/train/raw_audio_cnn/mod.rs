@@ -8,7 +8,10 @@
 
 pub mod host_step;
 
-use super::{Engine, EpochLog, Progress, Schedule, StepOutput, TrainSet, cross_entropy_mean, fit};
+use super::loss::{TrainingLoss, surrogate};
+use super::{
+    Engine, EpochLog, HeldOut, Progress, Regime, RobustEval, Schedule, StepOutput, TrainSet, fit,
+};
 use crate::classifier::{Classifier, NeuralClassifier};
 use crate::error::{Error, Result};
 use crate::model::batch_stats::BatchStats;
@@ -118,11 +121,17 @@ impl RawAudioEngine {
 }
 
 impl Engine for RawAudioEngine {
-    fn step(&mut self, x: Vec<f32>, labels: &[usize], lr: f64) -> Result<StepOutput> {
+    fn step(
+        &mut self,
+        passes: Vec<Vec<f32>>,
+        labels: &[usize],
+        loss: &dyn TrainingLoss,
+        lr: f64,
+    ) -> Result<StepOutput> {
         let classes = self.classes();
         Ok(match self {
             Self::Host { params, adam } => {
-                let step = train_step(params, &x, labels);
+                let step = train_step(params, &passes, labels, loss);
                 adam.step(lr, params, &step.grads);
                 StepOutput {
                     loss: step.loss,
@@ -136,12 +145,16 @@ impl Engine for RawAudioEngine {
                 device,
             } => {
                 let n = labels.len();
-                let x = Tensor::<3>::from_data(TensorData::new(x, [n, 1, INPUT_LEN]), &*device);
-                let (logits, stats) = model.forward_train(x);
-                let loss = cross_entropy_mean(logits.clone(), labels, classes, device);
-                let value = crate::array::tensor_to_vec(loss.clone().detach())[0];
-                let logits = crate::array::tensor_to_vec(logits.detach());
-                let grads = GradientsParams::from_grads(loss.backward(), &**model);
+                let (logits, stats): (Vec<_>, Vec<_>) = passes
+                    .into_iter()
+                    .map(|x| {
+                        let x =
+                            Tensor::<3>::from_data(TensorData::new(x, [n, 1, INPUT_LEN]), &*device);
+                        model.forward_train(x)
+                    })
+                    .unzip();
+                let (value, logits, scalar) = surrogate(logits, loss, labels, classes);
+                let grads = GradientsParams::from_grads(scalar.backward(), &**model);
                 **model = optim.step(lr, (**model).clone(), grads);
                 StepOutput {
                     loss: value,
@@ -187,9 +200,10 @@ impl Engine for RawAudioEngine {
     }
 }
 
-/// Trains a RawAudioCNN with `classes` outputs on `train` and evaluates it on each `heldout` set
-/// after every epoch. `clip` is the model's input range (for the evaluation classifier). Returns the
-/// weights under PyTorch's names and the epoch logs.
+/// Trains a RawAudioCNN with `classes` outputs on `train` under `regime` and evaluates it on each
+/// `heldout` set after every epoch. `clip` is the model's input range (for the evaluation
+/// classifier, the adversary's and the noise's clipping). Returns the weights under PyTorch's names
+/// and the epoch logs.
 #[allow(clippy::too_many_arguments)]
 pub fn train_raw_audio_cnn(
     train: &Dataset,
@@ -197,6 +211,7 @@ pub fn train_raw_audio_cnn(
     classes: usize,
     clip: Option<(f32, f32)>,
     config: &TrainConfig,
+    regime: Regime,
     device: &Device,
     mut on_progress: impl FnMut(&Progress),
     mut on_epoch: impl FnMut(&EpochLog),
@@ -220,12 +235,17 @@ pub fn train_raw_audio_cnn(
         seed: config.seed,
         recalibration_batch: 100,
     };
+    let model_of = |weights: &BTreeMap<String, HostTensor>| -> Result<Box<dyn Classifier>> {
+        Ok(Box::new(classifier_of(weights, classes, clip, device)?))
+    };
     fit(
         &mut engine,
         &set,
         classes,
         schedule,
-        &mut |weights| evaluate(weights, heldout, classes, clip, device),
+        regime,
+        &model_of,
+        &mut |weights| evaluate(weights, heldout, classes, clip, regime.robust, device),
         &mut on_progress,
         &mut on_epoch,
     )
@@ -361,34 +381,45 @@ pub fn classifier_of(
     NeuralClassifier::new(net, device, vec![1, INPUT_LEN], classes, clip)
 }
 
-/// Accuracy on each held-out set, in evaluation mode.
+/// Accuracy on each held-out set in evaluation mode, and under `robust`'s attack on its subset.
 fn evaluate(
     weights: &BTreeMap<String, HostTensor>,
     heldout: &[(String, Dataset)],
     classes: usize,
     clip: Option<(f32, f32)>,
+    robust: Option<&RobustEval>,
     device: &Device,
-) -> Result<Vec<(String, f64)>> {
+) -> Result<HeldOut> {
     if heldout.is_empty() {
-        return Ok(Vec::new());
+        return Ok(HeldOut::default());
     }
     let clf = classifier_of(weights, classes, clip, device)?;
-    heldout
-        .iter()
-        .map(|(name, set)| {
-            let x = Tensor::<2>::from_data(
-                TensorData::new(set.x.clone(), [set.len(), INPUT_LEN]),
-                device,
-            );
-            let predicted = clf.predict_labels(&x, 64)?;
-            let correct = predicted
+    let mut held = HeldOut::default();
+    for (name, set) in heldout {
+        let x = Tensor::<2>::from_data(
+            TensorData::new(set.x.clone(), [set.len(), INPUT_LEN]),
+            device,
+        );
+        let predicted = clf.predict_labels(&x, 64)?;
+        let correct = predicted
+            .iter()
+            .zip(&set.labels)
+            .filter(|(p, y)| p == y)
+            .count();
+        held.clean
+            .push((name.clone(), correct as f64 / set.len().max(1) as f64));
+        if let Some(robust) = robust {
+            let pick = robust.pick(set.len());
+            let x: Vec<f32> = pick
                 .iter()
-                .zip(&set.labels)
-                .filter(|(p, y)| p == y)
-                .count();
-            Ok((name.clone(), correct as f64 / set.len().max(1) as f64))
-        })
-        .collect()
+                .flat_map(|&i| set.row(i).iter().copied())
+                .collect();
+            let labels: Vec<usize> = pick.iter().map(|&i| set.labels[i]).collect();
+            held.robust
+                .push((name.clone(), robust.accuracy(&clf, &x, &labels)?));
+        }
+    }
+    Ok(held)
 }
 
 #[cfg(test)]
@@ -433,9 +464,10 @@ mod tests {
             .collect();
         let labels = [0usize, 3, 3, 9];
         let lr = 1e-3;
-        let one = host.step(x.clone(), &labels, lr).unwrap();
-        let two = burn.step(x, &labels, lr).unwrap();
-        let (l1, s1, l2, s2) = (one.loss, one.stats, two.loss, two.stats);
+        let ce = super::super::loss::CrossEntropyLoss;
+        let one = host.step(vec![x.clone()], &labels, &ce, lr).unwrap();
+        let two = burn.step(vec![x], &labels, &ce, lr).unwrap();
+        let (l1, s1, l2, s2) = (one.loss, &one.stats[0], two.loss, &two.stats[0]);
         assert!((l1 - l2).abs() < 1e-4 * l1.abs(), "loss {l1} vs {l2}");
         assert!((s1[3].var[5] - s2[3].var[5]).abs() < 1e-3 * s1[3].var[5]);
         let (a, b) = (host.weights(), burn.weights());
@@ -457,6 +489,113 @@ mod tests {
     }
 
     #[test]
+    fn noise_and_adversaries_are_seeded_and_change_training() {
+        use crate::params::{KeyStyle, Params};
+        use crate::train::{Budget, GaussianNoise, adversary};
+        let data = Dataset {
+            x: (0..4 * INPUT_LEN)
+                .map(|i| (((i * 104729) % 3001) as f32 - 1500.0) * 3.0)
+                .collect(),
+            labels: vec![0, 1, 2, 1],
+        };
+        let original = data.x.clone();
+        let clip = Some((-32768.0, 32767.0));
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 2,
+            seed: 7,
+            ..Default::default()
+        };
+        let run = |regime: Regime| {
+            train_raw_audio_cnn(
+                &data,
+                &[],
+                3,
+                clip,
+                &config,
+                regime,
+                &Device::flex(),
+                |_| {},
+                |_| {},
+            )
+            .unwrap()
+        };
+        let (plain, _) = run(Regime::default());
+        let noise = GaussianNoise::new(300.0, clip).unwrap();
+        let (a, logs) = run(Regime {
+            noise: Some(noise),
+            ..Default::default()
+        });
+        assert!(logs[0].train_accuracy.is_some() && logs[0].train_robust_accuracy.is_none());
+        assert_eq!(
+            a["fc.weight"].data,
+            run(Regime {
+                noise: Some(noise),
+                ..Default::default()
+            })
+            .0["fc.weight"]
+                .data
+        );
+        assert_ne!(a["fc.weight"].data, plain["fc.weight"].data);
+        for name in ["pgd", "trades"] {
+            let mut p = Params::new(KeyStyle::Flag);
+            p.insert("steps", toml::Value::Integer(1));
+            let adversary = adversary::parse(
+                name,
+                &mut p,
+                Budget {
+                    eps: 200.0,
+                    seed: 7,
+                },
+            )
+            .unwrap();
+            let regime = Regime {
+                adversary: Some(&*adversary),
+                ..Default::default()
+            };
+            let (a, logs) = run(regime);
+            assert_eq!(logs[0].train_robust_accuracy.is_some(), true, "{name}");
+            assert_eq!(logs[0].train_accuracy.is_some(), name == "trades", "{name}");
+            assert_eq!(
+                a["fc.weight"].data,
+                run(regime).0["fc.weight"].data,
+                "{name}"
+            );
+            assert_ne!(a["fc.weight"].data, plain["fc.weight"].data, "{name}");
+        }
+        assert_eq!(data.x, original);
+        let both = Regime {
+            noise: Some(noise),
+            adversary: Some(
+                &*adversary::parse(
+                    "fast",
+                    &mut Params::new(KeyStyle::Flag),
+                    Budget { eps: 1.0, seed: 0 },
+                )
+                .unwrap(),
+            ),
+            ..Default::default()
+        };
+        let err = train_raw_audio_cnn(
+            &data,
+            &[],
+            3,
+            clip,
+            &config,
+            both,
+            &Device::flex(),
+            |_| {},
+            |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("gaussian-noise") && err.contains("--adversarial"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn same_seed_same_weights() {
         let data = Dataset {
             x: (0..4 * INPUT_LEN)
@@ -474,9 +613,19 @@ mod tests {
                 ..Default::default()
             };
             let device = Device::flex();
-            train_raw_audio_cnn(&data, &[], 3, None, &config, &device, |_| {}, |_| {})
-                .unwrap()
-                .0
+            train_raw_audio_cnn(
+                &data,
+                &[],
+                3,
+                None,
+                &config,
+                Regime::default(),
+                &device,
+                |_| {},
+                |_| {},
+            )
+            .unwrap()
+            .0
         };
         let (a, b, c) = (run(7), run(7), run(8));
         for (key, t) in &a {
