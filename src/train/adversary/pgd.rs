@@ -65,7 +65,8 @@ pub(super) fn pgd_attack(budget: Budget, steps: usize, step: f32, random_init: u
             eps: Eps::Scalar(budget.eps),
             eps_step: Eps::Scalar(step),
             num_random_init: random_init,
-            batch_size: usize::MAX,
+            // The whole training batch at once ([`attack_batch`] sets its size).
+            batch_size: 1,
             seed: budget.seed,
             ..Default::default()
         },
@@ -85,6 +86,7 @@ pub(super) fn attack_batch(
     let attack = Pgd {
         common: Common {
             streams: Some(streams),
+            batch_size: labels.len().max(1),
             ..attack.common.clone()
         },
         ..attack.clone()

@@ -554,7 +554,7 @@ mod tests {
                 ..Default::default()
             };
             let (a, logs) = run(regime);
-            assert_eq!(logs[0].train_robust_accuracy.is_some(), true, "{name}");
+            assert!(logs[0].train_robust_accuracy.is_some(), "{name}");
             assert_eq!(logs[0].train_accuracy.is_some(), name == "trades", "{name}");
             assert_eq!(
                 a["fc.weight"].data,
