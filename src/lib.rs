@@ -34,6 +34,7 @@ pub mod media;
 pub mod metrics;
 pub mod model;
 pub mod onnx;
+pub mod perception;
 pub mod params;
 pub mod registry;
 pub mod scale;
