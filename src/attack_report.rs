@@ -327,7 +327,11 @@ pub fn run_attack(
 
 /// What the perceptual measures need to know of a classifier's examples: video clips by their
 /// shape, audio by its rate (`None` for audio without one).
-pub fn media(classifier: &dyn Classifier, video: bool, sample_rate: Option<u32>) -> Option<Media<'_>> {
+pub fn media(
+    classifier: &dyn Classifier,
+    video: bool,
+    sample_rate: Option<u32>,
+) -> Option<Media<'_>> {
     let clip = classifier.clip();
     if video {
         Some(Media::Video {

@@ -21,7 +21,10 @@ fn reference() -> serde_json::Value {
 /// A fixture WAV in int16 units (read_wav gives full scale ±1).
 fn wav(name: &str) -> (Vec<f32>, u32) {
     let w = read_wav(&dir().join(name)).unwrap();
-    (w.samples.iter().map(|v| v * 32768.0).collect(), w.sample_rate)
+    (
+        w.samples.iter().map(|v| v * 32768.0).collect(),
+        w.sample_rate,
+    )
 }
 
 struct Case {
@@ -71,7 +74,13 @@ fn pesq_does_not_depend_on_the_units() {
     let c = &audio_cases()[1];
     let unit = |s: &[f32]| s.iter().map(|v| v / 32768.0).collect::<Vec<f32>>();
     let a = pesq_mos(&c.clean, &c.degraded, c.rate, AudioScale::Int16).unwrap();
-    let b = pesq_mos(&unit(&c.clean), &unit(&c.degraded), c.rate, AudioScale::Unit).unwrap();
+    let b = pesq_mos(
+        &unit(&c.clean),
+        &unit(&c.degraded),
+        c.rate,
+        AudioScale::Unit,
+    )
+    .unwrap();
     assert_eq!(a, b);
 }
 
@@ -100,10 +109,22 @@ fn more_noise_scores_lower_on_every_audio_measure() {
             )
         };
         let (same, mild, loud) = (score(&clip[0]), score(&clip[1]), score(&clip[2]));
-        assert!(same.0 > 4.5 && (same.1 - 1.0).abs() < 1e-12 && same.2 == 35.0, "{same:?}");
-        assert!(same.0 > mild.0 && mild.0 > loud.0, "pesq {same:?} {mild:?} {loud:?}");
-        assert!(same.1 > mild.1 && mild.1 > loud.1, "stoi {same:?} {mild:?} {loud:?}");
-        assert!(same.2 > mild.2 && mild.2 > loud.2, "seg snr {same:?} {mild:?} {loud:?}");
+        assert!(
+            same.0 > 4.5 && (same.1 - 1.0).abs() < 1e-12 && same.2 == 35.0,
+            "{same:?}"
+        );
+        assert!(
+            same.0 > mild.0 && mild.0 > loud.0,
+            "pesq {same:?} {mild:?} {loud:?}"
+        );
+        assert!(
+            same.1 > mild.1 && mild.1 > loud.1,
+            "stoi {same:?} {mild:?} {loud:?}"
+        );
+        assert!(
+            same.2 > mild.2 && mild.2 > loud.2,
+            "seg snr {same:?} {mild:?} {loud:?}"
+        );
     }
 }
 

@@ -6,7 +6,9 @@
 //! run: the attack's outcome is still worth its record. The library functions in the sibling
 //! files give the reason as an error.
 
-use super::{flicker::flicker, pesq::pesq_mos, seg_snr::seg_snr_db, ssim::ssim_per_frame, stoi::stoi};
+use super::{
+    flicker::flicker, pesq::pesq_mos, seg_snr::seg_snr_db, ssim::ssim_per_frame, stoi::stoi,
+};
 use crate::scale::{AudioScale, VideoScale};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -17,7 +19,10 @@ pub enum Media<'a> {
     /// Mono waveforms `[1, L]` at `sample_rate` Hz in `scale` units.
     Audio { sample_rate: u32, scale: AudioScale },
     /// Clips of `shape` `[C, T, H, W]` in `scale` units.
-    Video { shape: &'a [usize], scale: VideoScale },
+    Video {
+        shape: &'a [usize],
+        scale: VideoScale,
+    },
 }
 
 /// One example's perceptual measures against its clean input (`None`: not this modality, or the

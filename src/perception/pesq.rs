@@ -16,7 +16,12 @@ use crate::scale::AudioScale;
 /// Errors, naming the reason: a rate audio does not use, unequal lengths (a perturbation keeps
 /// the length, so that is a caller's mistake), a clip shorter than 0.25 s at the PESQ rate, and a
 /// clip in which P.862's voice activity detector finds no utterance (silence or near-silence).
-pub fn pesq_mos(clean: &[f32], degraded: &[f32], sample_rate: u32, scale: AudioScale) -> Result<f32> {
+pub fn pesq_mos(
+    clean: &[f32],
+    degraded: &[f32],
+    sample_rate: u32,
+    scale: AudioScale,
+) -> Result<f32> {
     if clean.len() != degraded.len() {
         return Err(Error::invalid(
             "pesq",
@@ -36,7 +41,9 @@ pub fn pesq_mos(clean: &[f32], degraded: &[f32], sample_rate: u32, scale: AudioS
     let pcm = |s: &[f32]| -> Result<Vec<i16>> {
         let s = resample(s, sample_rate, target)?;
         let k = 32768.0 / scale.factor();
-        Ok(s.iter().map(|&v| crate::audio::wav::to_i16(v * k)).collect())
+        Ok(s.iter()
+            .map(|&v| crate::audio::wav::to_i16(v * k))
+            .collect())
     };
     let (r, d) = (pcm(clean)?, pcm(degraded)?);
     let raw = if target == 8000 {

@@ -114,8 +114,7 @@ fn ssim_plane(x: &[f32], y: &[f32], h: usize, w: usize, range: f64) -> f64 {
             let vx = uxx[i] - mx * mx;
             let vy = uyy[i] - my * my;
             let vxy = uxy[i] - mx * my;
-            ((2.0 * mx * my + c1) * (2.0 * vxy + c2))
-                / ((mx * mx + my * my + c1) * (vx + vy + c2))
+            ((2.0 * mx * my + c1) * (2.0 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
         })
         .sum();
     total / (vh * vw) as f64
@@ -142,8 +141,16 @@ mod tests {
         let x: Vec<f32> = (0..512).map(|i| ((i * 37 % 101) as f32) / 101.0).collect();
         let s = ssim_per_frame(&x, &x, &shape, 1.0).unwrap();
         assert!(s.iter().all(|v| (v - 1.0).abs() < 1e-12), "{s:?}");
-        let small: Vec<f32> = x.iter().enumerate().map(|(i, v)| v + 0.01 * ((i % 3) as f32 - 1.0)).collect();
-        let big: Vec<f32> = x.iter().enumerate().map(|(i, v)| v + 0.1 * ((i % 3) as f32 - 1.0)).collect();
+        let small: Vec<f32> = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 0.01 * ((i % 3) as f32 - 1.0))
+            .collect();
+        let big: Vec<f32> = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 0.1 * ((i % 3) as f32 - 1.0))
+            .collect();
         let (a, b) = (
             ssim_per_frame(&x, &small, &shape, 1.0).unwrap(),
             ssim_per_frame(&x, &big, &shape, 1.0).unwrap(),

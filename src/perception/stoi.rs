@@ -172,7 +172,11 @@ fn third_octave_envelopes(x: &[f64]) -> Vec<[f64; NUM_BANDS]> {
                 .expect("buffers come from the plan");
             let mut env = [0.0; NUM_BANDS];
             for (e, &(lo, hi)) in env.iter_mut().zip(&bands) {
-                *e = spectrum[lo..hi].iter().map(|c| c.norm_sqr()).sum::<f64>().sqrt();
+                *e = spectrum[lo..hi]
+                    .iter()
+                    .map(|c| c.norm_sqr())
+                    .sum::<f64>()
+                    .sqrt();
             }
             env
         })
@@ -306,7 +310,9 @@ mod tests {
         let y = resample_oct(&x, 10_000, 8000);
         assert_eq!(y.len(), 10_000);
         let want = |i: usize| (2.0 * std::f64::consts::PI * 300.0 * i as f64 / 10_000.0).sin();
-        let err = (500..9500).map(|i| (y[i] - want(i)).abs()).fold(0.0, f64::max);
+        let err = (500..9500)
+            .map(|i| (y[i] - want(i)).abs())
+            .fold(0.0, f64::max);
         assert!(err < 1e-2, "max error {err}");
     }
 
