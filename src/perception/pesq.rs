@@ -14,8 +14,9 @@ use crate::scale::AudioScale;
 /// both mono at `sample_rate` Hz in the model's units `scale`.
 ///
 /// Errors, naming the reason: a rate audio does not use, unequal lengths (a perturbation keeps
-/// the length, so that is a caller's mistake), a clip shorter than 0.25 s at the PESQ rate, and a
-/// clip in which P.862's voice activity detector finds no utterance (silence or near-silence).
+/// the length, so that is a caller's mistake), a clip shorter than 0.25 s at the PESQ rate, a clean
+/// clip that is silent (every sample rounds to 0 at 16 bits), and a clip in which P.862's voice
+/// activity detector finds no utterance.
 pub fn pesq_mos(
     clean: &[f32],
     degraded: &[f32],
@@ -46,6 +47,14 @@ pub fn pesq_mos(
             .collect())
     };
     let (r, d) = (pcm(clean)?, pcm(degraded)?);
+    // The pesq crate scores an all-zero pair 4.55 (no utterance, no disturbance): a made-up score
+    // for a clip with nothing to judge, so a silent reference is refused here.
+    if r.iter().all(|&v| v == 0) {
+        return Err(Error::invalid(
+            "pesq",
+            "PESQ cannot score this clip: the clean clip is silent at 16-bit resolution",
+        ));
+    }
     let raw = if target == 8000 {
         pesq::pesq_8k(&r, &d)
     } else {
@@ -61,14 +70,15 @@ mod tests {
 
     #[test]
     fn short_silent_and_mismatched_clips_are_errors() {
-        let e = pesq_mos(&[0.0; 100], &[0.0; 100], 8000, AudioScale::Unit)
+        let short: Vec<f32> = (0..100).map(|i| (i as f32 * 0.3).sin() * 0.5).collect();
+        let e = pesq_mos(&short, &short, 8000, AudioScale::Unit)
             .unwrap_err()
             .to_string();
         assert!(e.contains("below the minimum"), "{e}");
         let e = pesq_mos(&[0.0; 8000], &[0.0; 8000], 8000, AudioScale::Unit)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("no utterance"), "{e}");
+        assert!(e.contains("silent"), "{e}");
         let e = pesq_mos(&[0.0; 10], &[0.0; 11], 8000, AudioScale::Unit)
             .unwrap_err()
             .to_string();
