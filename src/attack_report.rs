@@ -8,6 +8,8 @@ use crate::classifier::{Classifier, Counts, argmax_rows, probabilities};
 use crate::error::Result;
 use crate::measure::{Target, attack_and_measure};
 use crate::metrics::perturbation_sizes;
+use crate::perception::{Media, Perceptual, perceptual};
+use crate::scale::{AudioScale, VideoScale};
 use burn::tensor::Tensor;
 use serde::Serialize;
 
@@ -57,6 +59,10 @@ pub struct ExampleReport {
     pub fooled_by: Option<String>,
     /// Video only: how many frames changed.
     pub perturbed_frames: Option<usize>,
+    /// Perceptual measures against the clean input (audio: `pesq`, `stoi`, `seg_snr_db`; video:
+    /// `ssim`, `flicker`), each left out when it cannot score the example.
+    #[serde(flatten)]
+    pub perception: Perceptual,
     /// Audio stored as 16-bit PCM (`--wav-int16`): the prediction on the rounded adversarial example.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub int16: Option<AfterQuantisation>,
@@ -214,6 +220,9 @@ pub struct Batch<'a> {
     pub origins: &'a [(String, usize)],
     /// Whether the examples are video clips (perturbations in PSNR and frames).
     pub video: bool,
+    /// Audio: the model's sample rate, which PESQ, STOI and segmental SNR need (`None`: those are
+    /// left out).
+    pub sample_rate: Option<u32>,
     /// Draws of the defences' randomness each gradient averages (1: plain; see [`Target::eot`]).
     pub eot: usize,
 }
@@ -232,6 +241,7 @@ pub fn run_attack(
         mask,
         origins,
         video,
+        sample_rate,
         eot,
     } = *batch;
     let [n, _] = x.dims();
@@ -247,6 +257,11 @@ pub fn run_attack(
         eot,
     };
     let run = attack_and_measure(classifier, attack, target, video, batch_size)?;
+    // After the timed run: the perceptual measures cost no attack time.
+    let perception = match media(classifier, video, sample_rate) {
+        Some(media) => perceptual(media, &clean_x, &run.adversarial, n),
+        None => vec![Perceptual::default(); n],
+    };
     let reference = labels
         .map(<[usize]>::to_vec)
         .unwrap_or_else(|| clean.clone());
@@ -284,6 +299,7 @@ pub fn run_attack(
                     .find(|c| c.fooled.contains(&i))
                     .map(|c| c.name.clone()),
                 perturbed_frames: size.perturbed_frames,
+                perception: perception[i],
                 int16: None,
             }
         })
@@ -307,6 +323,27 @@ pub fn run_attack(
         reference,
         targeted: attack.targeted(),
     })
+}
+
+/// What the perceptual measures need to know of a classifier's examples: video clips by their
+/// shape, audio by its rate (`None` for audio without one).
+pub fn media(
+    classifier: &dyn Classifier,
+    video: bool,
+    sample_rate: Option<u32>,
+) -> Option<Media<'_>> {
+    let clip = classifier.clip();
+    if video {
+        Some(Media::Video {
+            shape: classifier.input_shape(),
+            scale: VideoScale::from_clip(clip),
+        })
+    } else {
+        sample_rate.map(|sample_rate| Media::Audio {
+            sample_rate,
+            scale: AudioScale::from_clip(clip),
+        })
+    }
 }
 
 impl ExampleReport {

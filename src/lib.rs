@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod model;
 pub mod onnx;
 pub mod params;
+pub mod perception;
 pub mod registry;
 pub mod scale;
 pub mod seed;

@@ -76,6 +76,13 @@ fn attack_defence_and_adaptive_attack_on_wav() {
     assert_eq!(doc["examples"][0]["success"], true);
     // A budget above the signal's own amplitude: the SNR is negative, and reported.
     assert!(doc["examples"][0]["snr_db"].as_f64().unwrap() < 0.0);
+    // Beside it, segmental SNR; PESQ (needs 0.25 s) and STOI (about 0.4 s of speech) are left out
+    // of this 0.1 s clip rather than made up; video's measures are absent.
+    let e = &doc["examples"][0];
+    assert!(e["seg_snr_db"].as_f64().unwrap() < 10.0, "{e}");
+    for absent in ["pesq", "stoi", "ssim", "flicker"] {
+        assert!(e.get(absent).is_none(), "{absent}: {e}");
+    }
     let adv_wav = out.join("low.adv.wav");
     let adv = avfoil::audio::wav::read_wav(&adv_wav).unwrap();
     assert_eq!((adv.sample_rate, adv.samples.len()), (8000, LEN));

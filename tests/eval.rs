@@ -98,6 +98,49 @@ fn shards_merged_and_resumed_runs_equal_one_run() {
         assert!((0.0..=1.0).contains(&r.accuracy));
         assert!(r.linf_max <= f64::from(r.eps) + 1e-3, "{r:?}");
     }
+    // Perceptual measures on every perturbed record (PESQ and STOI where the clip is long enough
+    // for them), none of video's; more budget, lower scores.
+    let perturbed: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.linf.is_some_and(|l| l > 0.0))
+        .collect();
+    assert!(
+        perturbed
+            .iter()
+            .all(|r| r.seg_snr_db.is_some() && r.ssim.is_none() && r.flicker.is_none())
+    );
+    assert!(
+        perturbed.iter().any(|r| r.pesq.is_some()) && perturbed.iter().any(|r| r.stoi.is_some())
+    );
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.linf.is_none())
+            .all(|r| r.pesq.is_none() && r.stoi.is_none())
+    );
+    let fgm = |eps: f32| {
+        summary
+            .rows
+            .iter()
+            .find(|r| r.attack == "fgm" && r.eps == eps && r.defence == "none")
+            .unwrap()
+    };
+    let (small, big) = (fgm(64.0), fgm(2048.0));
+    assert!(
+        small.pesq_mean.unwrap() > big.pesq_mean.unwrap(),
+        "{small:?} {big:?}"
+    );
+    assert!(
+        small.stoi_mean.unwrap() > big.stoi_mean.unwrap(),
+        "{small:?} {big:?}"
+    );
+    assert!(small.seg_snr_db_mean.unwrap() > big.seg_snr_db_mean.unwrap());
+    assert!(small.ssim_mean.is_none());
+    let md = std::fs::read_to_string(whole.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Perceptual measures (means)") && md.contains("| STOI |"),
+        "{md}"
+    );
     // The showcase's predictions are the ones the records hold for the same inputs.
     let shown = avfoil::eval::showcase::read(&whole).unwrap();
     assert_eq!(shown.len(), 1);
@@ -401,6 +444,12 @@ examples = 1
     let records = measured(&out);
     for r in records.iter().filter(|r| r.linf.is_some_and(|l| l > 0.0)) {
         assert!(r.psnr_db.is_some() && r.snr_db.is_none(), "{r:?}");
+        let ssim = r.ssim.unwrap();
+        assert!(ssim > 0.0 && ssim < 1.0, "{r:?}");
+        assert!(
+            r.flicker.is_some() && r.pesq.is_none() && r.stoi.is_none(),
+            "{r:?}"
+        );
         let frames = r.perturbed_frames.unwrap();
         assert!((1..=16).contains(&frames), "{r:?}");
         if r.attack.as_deref() == Some("fgm") {

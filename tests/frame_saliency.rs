@@ -221,6 +221,7 @@ fn reports_count_perturbed_frames_and_bad_axes_are_errors() {
         mask: None,
         origins: &origins,
         video: true,
+        sample_rate: None,
         eot: 1,
     };
     let run = run_attack(&clf, &classes, &attack, &batch, 4).unwrap();

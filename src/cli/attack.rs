@@ -377,6 +377,7 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
         mask: mask.as_ref(),
         origins: &origins,
         video: !audio,
+        sample_rate: model.config.input.sample_rate,
         eot: args.eot as usize,
     };
     let bs = args.batch_size as usize;

@@ -150,6 +150,7 @@ pub fn run(mut args: DemoArgs, device: &Device) -> Result<()> {
         mask: None,
         origins: &origins,
         video: false,
+        sample_rate: Some(rate),
         eot: 1,
     };
 

@@ -82,6 +82,7 @@ pub fn run(demo: VideoDemo, device: &Device) -> Result<()> {
         mask: None,
         origins: &origins,
         video: true,
+        sample_rate: None,
         eot: 1,
     };
     let fgm_run = run_attack(clf, classes, &fgm, &batch, 1)?;

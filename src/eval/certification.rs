@@ -136,6 +136,11 @@ pub fn certify_example(
         gradients: None,
         fooled_by: None,
         fit_fooling_rate: None,
+        pesq: None,
+        stoi: None,
+        seg_snr_db: None,
+        ssim: None,
+        flicker: None,
         certificate: Some(recorded(&cert)),
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -69,6 +69,20 @@ pub struct Record {
     /// selected, `correct` whether it predicted the true class without abstaining).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<RecordedCertificate>,
+    /// Attack and noise records, perceptual measures against the clean input (absent when the
+    /// measure does not apply or cannot score the example; see [`crate::perception`]). Audio: PESQ
+    /// MOS-LQO, STOI, segmental SNR in dB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pesq: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stoi: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seg_snr_db: Option<f32>,
+    /// Video: mean SSIM over frames, and the perturbation's frame-to-frame flicker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssim: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flicker: Option<f32>,
     /// This example's share of the configuration's compute time.
     pub seconds: f64,
 }
@@ -205,6 +219,11 @@ mod tests {
             fooled_by: None,
             fit_fooling_rate: None,
             certificate: None,
+            pesq: None,
+            stoi: None,
+            seg_snr_db: None,
+            ssim: None,
+            flicker: None,
             seconds: 0.5,
         }
     }

@@ -131,6 +131,46 @@ fn radius(r: f64) -> String {
     }
 }
 
+/// The perceptual measures' table: the row's identity, then one column per measure some row has
+/// (PESQ, STOI and segmental SNR for audio; SSIM and flicker for video), over the rows that have
+/// any. A second table rather than more columns in the first, which is wide already. `None` when
+/// no row has a perceptual measure (certification-only scenarios, audio models without a rate).
+fn perceptual_table(summary: &Summary) -> Option<(Vec<&'static str>, Vec<Vec<String>>)> {
+    type Get = fn(&Row) -> Option<f64>;
+    let measures: [(&str, Get, usize); 5] = [
+        ("PESQ (MOS-LQO)", |r| r.pesq_mean, 2),
+        ("STOI", |r| r.stoi_mean, 3),
+        ("seg. SNR dB", |r| r.seg_snr_db_mean, 1),
+        ("SSIM", |r| r.ssim_mean, 4),
+        ("flicker", |r| r.flicker_mean, 4),
+    ];
+    let present: Vec<_> = measures
+        .into_iter()
+        .filter(|(_, get, _)| summary.rows.iter().any(|r| get(r).is_some()))
+        .collect();
+    if present.is_empty() {
+        return None;
+    }
+    let mut columns = vec!["attack", "eps", "defence", "mode"];
+    columns.extend(present.iter().map(|(name, _, _)| *name));
+    let rows = summary
+        .rows
+        .iter()
+        .filter(|r| present.iter().any(|(_, get, _)| get(r).is_some()))
+        .map(|r| {
+            let mut cells = vec![
+                r.attack.clone(),
+                r.eps.to_string(),
+                r.defence.clone(),
+                mode(r.mode).into(),
+            ];
+            cells.extend(present.iter().map(|(_, get, digits)| opt(get(r), *digits)));
+            cells
+        })
+        .collect();
+    Some((columns, rows))
+}
+
 /// Per `[[certify]]` table: a sentence, and (radius, certified accuracy) cells.
 fn certified_sections(summary: &Summary) -> Vec<(String, Vec<(String, String)>)> {
     summary
@@ -181,6 +221,14 @@ pub fn markdown(summary: &Summary, showcase: &[Showcase]) -> String {
     let _ = writeln!(md, "|{}", "---|".repeat(COLUMNS.len()));
     for r in &summary.rows {
         let _ = writeln!(md, "| {} |", cells(r).join(" | "));
+    }
+    if let Some((columns, rows)) = perceptual_table(summary) {
+        let _ = writeln!(md, "\n## Perceptual measures (means)\n");
+        let _ = writeln!(md, "| {} |", columns.join(" | "));
+        let _ = writeln!(md, "|{}", "---|".repeat(columns.len()));
+        for row in rows {
+            let _ = writeln!(md, "| {} |", row.join(" | "));
+        }
     }
     let ensembles = ensemble_lines(summary);
     if !ensembles.is_empty() {
@@ -368,6 +416,21 @@ pub fn html(summary: &Summary, showcase: &[Showcase], dir: &Path) -> Result<Stri
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
+    if let Some((columns, rows)) = perceptual_table(summary) {
+        h.push_str("<h2>Perceptual measures (means)</h2>\n<table id=\"perceptual\"><tr>");
+        for c in columns {
+            let _ = write!(h, "<th>{}</th>", escape(c));
+        }
+        h.push_str("</tr>\n");
+        for row in rows {
+            h.push_str("<tr>");
+            for c in row {
+                let _ = write!(h, "<td>{}</td>", escape(&c));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+    }
     let ensembles = ensemble_lines(summary);
     if !ensembles.is_empty() {
         h.push_str("<h2>Ensembles: accuracy after each component</h2>\n<ul id=\"ensembles\">\n");

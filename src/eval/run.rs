@@ -21,6 +21,7 @@ use crate::input::MediaInput;
 use crate::measure::{Measured, Target, attack_and_measure};
 use crate::metrics::{Examples, Perturbation, perturbations};
 use crate::model::{Modality, ModelConfig};
+use crate::perception::{Perceptual, perceptual};
 use crate::seed::mix;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -116,6 +117,16 @@ impl Models {
         self.config.input.modality == Modality::Video
     }
 
+    /// The perceptual measures of `adv` against `clean` (`n` examples, in the bare model's input
+    /// space), outside any timed section.
+    pub fn perceptual(&self, clean: &[f32], adv: &[f32], n: usize) -> Vec<Perceptual> {
+        let bare = self.bare.as_ref();
+        match crate::attack_report::media(bare, self.video(), self.config.input.sample_rate) {
+            Some(media) => perceptual(media, clean, adv, n),
+            None => vec![Perceptual::default(); n],
+        }
+    }
+
     /// The classifier behind defence `d` (`None`: bare).
     pub fn classifier(&self, d: Option<usize>) -> &dyn Classifier {
         match d {
@@ -200,6 +211,7 @@ pub fn run_chunk(
         let outcome = Outcome {
             predicted: &predicted,
             sizes: None,
+            perception: None,
             seconds: started.elapsed().as_secs_f64() / n as f64,
             queries: None,
             components: &[],
@@ -258,10 +270,13 @@ pub fn run_chunk(
                         clip: bare.clip(),
                         frame_axis: None,
                     };
-                    let sizes = perturbations(examples, clean, &tensor_to_vec(adversarial), n);
+                    let adversarial = tensor_to_vec(adversarial);
+                    let sizes = perturbations(examples, clean, &adversarial, n);
+                    let felt = models.perceptual(clean, &adversarial, n);
                     let outcome = Outcome {
                         predicted: &predicted,
                         sizes: Some(&sizes),
+                        perception: Some(&felt),
                         seconds,
                         queries: None,
                         components: &[],
@@ -278,6 +293,7 @@ pub fn run_chunk(
                 if transfer.iter().any(|c| missing(c)) {
                     let attack = spec.build(eps, seed, bs)?;
                     let run = attack_chunk(models, None, attack.as_ref(), chunk)?;
+                    let felt = models.perceptual(clean, &run.adversarial, n);
                     let adversarial = Tensor::from_data(
                         TensorData::new(run.adversarial.clone(), chunk.x.dims()),
                         &chunk.x.device(),
@@ -285,7 +301,7 @@ pub fn run_chunk(
                     for c in transfer {
                         let defended;
                         let outcome = match c.defence {
-                            None => Outcome::of(&run, n),
+                            None => Outcome::of(&run, &felt, n),
                             Some(_) => {
                                 let started = Instant::now();
                                 let classifier = models.classifier(c.defence);
@@ -293,6 +309,7 @@ pub fn run_chunk(
                                 Outcome {
                                     predicted: &defended,
                                     sizes: Some(&run.perturbations),
+                                    perception: Some(&felt),
                                     seconds: started.elapsed().as_secs_f64() / n as f64,
                                     queries: None,
                                     components: &[],
@@ -310,11 +327,12 @@ pub fn run_chunk(
                 {
                     let attack = spec.build(eps, seed, bs)?;
                     let run = attack_chunk(models, c.defence, attack.as_ref(), chunk)?;
+                    let felt = models.perceptual(clean, &run.adversarial, n);
                     write(keep(records(
                         chunk,
                         c,
                         scenario,
-                        &Outcome::of(&run, n),
+                        &Outcome::of(&run, &felt, n),
                         video,
                     )))?;
                 }
@@ -334,6 +352,7 @@ pub fn run_chunk(
                     frame_axis: None,
                 };
                 let sizes = perturbations(examples, clean, &noisy, n);
+                let felt = models.perceptual(clean, &noisy, n);
                 let noisy =
                     Tensor::from_data(TensorData::new(noisy, chunk.x.dims()), &chunk.x.device());
                 for c in noise_configs {
@@ -342,6 +361,7 @@ pub fn run_chunk(
                     let outcome = Outcome {
                         predicted: &predicted,
                         sizes: Some(&sizes),
+                        perception: Some(&felt),
                         seconds: started.elapsed().as_secs_f64() / n as f64,
                         queries: None,
                         components: &[],
@@ -378,6 +398,8 @@ struct Outcome<'a> {
     predicted: &'a [usize],
     /// Attack and noise: each perturbation.
     sizes: Option<&'a [Perturbation]>,
+    /// Attack and noise: each perturbation's perceptual measures.
+    perception: Option<&'a [Perceptual]>,
     /// Per example.
     seconds: f64,
     /// Attacks: what they asked of the model, for the whole chunk.
@@ -389,11 +411,12 @@ struct Outcome<'a> {
 }
 
 impl<'a> Outcome<'a> {
-    /// An attack's own outcome on a chunk of `n` examples.
-    fn of(run: &'a Measured, n: usize) -> Self {
+    /// An attack's own outcome on a chunk of `n` examples, with its perceptual measures.
+    fn of(run: &'a Measured, perception: &'a [Perceptual], n: usize) -> Self {
         Self {
             predicted: &run.predicted,
             sizes: Some(&run.perturbations),
+            perception: Some(perception),
             seconds: run.seconds / n as f64,
             queries: Some(run.queries),
             components: &run.components,
@@ -418,6 +441,7 @@ fn records(
         .map(|i| {
             let e = &chunk.examples[i];
             let size = outcome.sizes.map(|s| s[i]);
+            let felt = outcome.perception.map(|p| p[i]);
             let prediction = outcome.predicted[i];
             Record {
                 example: e.index,
@@ -448,6 +472,11 @@ fn records(
                     .map(|c| c.name.clone()),
                 fit_fooling_rate: outcome.fit,
                 certificate: None,
+                pesq: felt.and_then(|p| p.pesq),
+                stoi: felt.and_then(|p| p.stoi),
+                seg_snr_db: felt.and_then(|p| p.seg_snr_db),
+                ssim: felt.and_then(|p| p.ssim),
+                flicker: felt.and_then(|p| p.flicker),
                 seconds: outcome.seconds,
             }
         })

@@ -83,6 +83,17 @@ pub struct Row {
     pub snr_db_mean: Option<f64>,
     pub psnr_db_mean: Option<f64>,
     pub perturbed_frames_mean: Option<f64>,
+    /// Means of the records' perceptual measures (absent where no record has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pesq_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stoi_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seg_snr_db_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssim_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flicker_mean: Option<f64>,
     /// Compute per example for this row (the attack, or the defended prediction for transfer rows).
     pub seconds_per_example: f64,
     /// The attack's queries per example: model outputs and input gradients it asked for (`null`
@@ -240,6 +251,11 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
             snr_db_mean: values(|r| r.snr_db.map(f64::from)),
             psnr_db_mean: values(|r| r.psnr_db.map(f64::from)),
             perturbed_frames_mean: values(|r| r.perturbed_frames.map(|f| f as f64)),
+            pesq_mean: values(|r| r.pesq.map(f64::from)),
+            stoi_mean: values(|r| r.stoi.map(f64::from)),
+            seg_snr_db_mean: values(|r| r.seg_snr_db.map(f64::from)),
+            ssim_mean: values(|r| r.ssim.map(f64::from)),
+            flicker_mean: values(|r| r.flicker.map(f64::from)),
             seconds_per_example: values(|r| Some(r.seconds)).unwrap_or(0.0),
             forwards_per_example: values(|r| r.forwards),
             gradients_per_example: values(|r| r.gradients),
@@ -555,6 +571,11 @@ mod tests {
             snr_db_mean: None,
             psnr_db_mean: None,
             perturbed_frames_mean: None,
+            pesq_mean: None,
+            stoi_mean: None,
+            seg_snr_db_mean: None,
+            ssim_mean: None,
+            flicker_mean: None,
             seconds_per_example: 0.0,
             forwards_per_example: None,
             gradients_per_example: None,
