@@ -249,8 +249,8 @@ fn bad_scenarios_fail_before_any_work_naming_file_line_and_key() {
         ),
         (
             "unknown defence",
-            good.replace("name = \"mp3\"", "name = \"jpeg\""),
-            &["line 23", "jpeg"],
+            good.replace("name = \"mp3\"", "name = \"no-such-defence\""),
+            &["line 23", "no-such-defence"],
         ),
         (
             "eps out of range",
