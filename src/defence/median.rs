@@ -8,7 +8,7 @@
 use super::window::{median, offsets, reflect};
 use super::{DefenceEntry, DefenceSpec, map_runs};
 use crate::classifier::Preprocessor;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::InputConfig;
 use crate::params::Param;
 use burn::tensor::Tensor;
@@ -24,13 +24,7 @@ pub static ENTRY: DefenceEntry = DefenceEntry {
         about: "samples per median, 2 or more (even: the upper middle value, as scipy)",
     }],
     parse: |p| {
-        let window: usize = p.take_or("window", 3)?;
-        if window < 2 {
-            return Err(Error::invalid(
-                p.display("window"),
-                format!("2 or more samples, got {window}"),
-            ));
-        }
+        let window = super::window::take_window(p, "samples")?;
         Ok(Box::new(MedianSpec { window }))
     },
 };

@@ -9,7 +9,7 @@
 use super::window::{median, offsets, reflect};
 use super::{DefenceEntry, DefenceSpec, map_runs};
 use crate::classifier::Preprocessor;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::InputConfig;
 use crate::params::Param;
 use burn::tensor::Tensor;
@@ -26,13 +26,7 @@ pub static ENTRY: DefenceEntry = DefenceEntry {
         about: "side of the square in pixels, 2 or more (even: the upper middle value, as scipy)",
     }],
     parse: |p| {
-        let window: usize = p.take_or("window", 3)?;
-        if window < 2 {
-            return Err(Error::invalid(
-                p.display("window"),
-                format!("2 or more pixels, got {window}"),
-            ));
-        }
+        let window = super::window::take_window(p, "pixels")?;
         Ok(Box::new(MedianSpatialSpec { window }))
     },
 };

@@ -9,7 +9,7 @@
 use super::window::{offsets, reflect};
 use super::{DefenceEntry, DefenceSpec, backward_runs, map_runs};
 use crate::classifier::Preprocessor;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::InputConfig;
 use crate::params::Param;
 use burn::tensor::Tensor;
@@ -25,13 +25,7 @@ pub static ENTRY: DefenceEntry = DefenceEntry {
         about: "samples averaged, 2 or more (an even window reaches one sample further back)",
     }],
     parse: |p| {
-        let window: usize = p.take_or("window", 3)?;
-        if window < 2 {
-            return Err(Error::invalid(
-                p.display("window"),
-                format!("2 or more samples, got {window}"),
-            ));
-        }
+        let window = super::window::take_window(p, "samples")?;
         Ok(Box::new(MovingAverageSpec { window }))
     },
 };

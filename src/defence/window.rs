@@ -6,6 +6,22 @@
 //! (an even window reaches one further back than forward), and positions outside the signal read
 //! its mirror image about the edge, the edge sample repeated (`d c b a | a b c d | d c b a`).
 
+use crate::error::{Error, Result};
+use crate::params::Params;
+
+/// The `window` parameter of a smoothing defence (default 3): at least 2 `units` (samples,
+/// pixels), since a window of one changes nothing.
+pub(crate) fn take_window(p: &mut Params, units: &str) -> Result<usize> {
+    let window: usize = p.take_or("window", 3)?;
+    if window < 2 {
+        return Err(Error::invalid(
+            p.display("window"),
+            format!("2 or more {units}, got {window}"),
+        ));
+    }
+    Ok(window)
+}
+
 /// The offsets of a window of `size` around its centre, as scipy.ndimage places it.
 pub(crate) fn offsets(size: usize) -> std::ops::RangeInclusive<isize> {
     let back = (size / 2) as isize;
