@@ -37,20 +37,37 @@ pub static ENTRY: AdversaryEntry = AdversaryEntry {
         let steps = take_steps(p, 10)?;
         let step = take_step(p, 2.5 * budget.eps / steps as f32)?;
         let random_start: bool = p.take_or("random_start", true)?;
-        Ok(Box::new(MadryPgd::new(budget, steps, step, random_start)))
+        Ok(Box::new(MadryPgd::new(
+            "pgd",
+            budget,
+            steps,
+            step,
+            random_start,
+        )))
     },
 };
 
-/// PGD adversarial training (Madry et al. 2018).
+/// PGD adversarial training (Madry et al. 2018), and with one step from a random start Wong et
+/// al.'s fast training (`fast`), which is the same update.
 pub struct MadryPgd {
+    /// The registered name (`pgd` or `fast`).
+    name: &'static str,
     attack: Pgd,
     budget: Budget,
 }
 
 impl MadryPgd {
-    /// `steps` steps of `step` at `budget`, from a random start if `random_start`.
-    pub fn new(budget: Budget, steps: usize, step: f32, random_start: bool) -> Self {
+    /// `steps` steps of `step` at `budget`, from a random start if `random_start`, registered as
+    /// `name`.
+    pub fn new(
+        name: &'static str,
+        budget: Budget,
+        steps: usize,
+        step: f32,
+        random_start: bool,
+    ) -> Self {
         Self {
+            name,
             attack: pgd_attack(budget, steps, step, usize::from(random_start)),
             budget,
         }
@@ -58,7 +75,7 @@ impl MadryPgd {
 }
 
 /// The registered PGD attack, ℓ∞, untargeted against the true labels, at `budget`.
-pub(super) fn pgd_attack(budget: Budget, steps: usize, step: f32, random_init: usize) -> Pgd {
+fn pgd_attack(budget: Budget, steps: usize, step: f32, random_init: usize) -> Pgd {
     Pgd {
         common: Common {
             norm: Norm::Inf,
@@ -76,7 +93,7 @@ pub(super) fn pgd_attack(budget: Budget, steps: usize, step: f32, random_init: u
 }
 
 /// Runs `attack` on `x` against `labels`, each example on its own random stream.
-pub(super) fn attack_batch(
+fn attack_batch(
     attack: &Pgd,
     model: &dyn Classifier,
     x: &[f32],
@@ -97,7 +114,7 @@ pub(super) fn attack_batch(
 
 impl Adversary for MadryPgd {
     fn name(&self) -> &'static str {
-        "pgd"
+        self.name
     }
 
     fn params(&self) -> serde_json::Value {
