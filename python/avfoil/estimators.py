@@ -109,16 +109,17 @@ class Classifier:
             path = handle.name
         example = torch.as_tensor(np.asarray(example_input, dtype=np.float32))
         module = module.eval()
-        torch.onnx.export(
-            module,
-            (example,),
-            path,
+        export = dict(
             input_names=["input"],
             output_names=["logits"],
             dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
             opset_version=opset,
-            dynamo=False,
         )
+        try:
+            # The TorchScript exporter: its graphs hold only the ops avfoil interprets.
+            torch.onnx.export(module, (example,), path, dynamo=False, **export)
+        except TypeError:  # torch before 2.5 has no `dynamo` argument
+            torch.onnx.export(module, (example,), path, **export)
         classifier = cls.from_onnx(path, **kwargs)
         classifier.onnx_path = path
         return classifier

@@ -159,6 +159,8 @@ pub type Evaluate<'a> = dyn FnMut(&BTreeMap<String, HostTensor>) -> Result<HeldO
 
 /// The part of the run's seed that draws Gaussian noise.
 const NOISE: u64 = 2;
+/// Within [`NOISE`], the draws of the final batch-norm recalibration (apart from training's).
+const RECALIBRATION: u64 = 1;
 
 /// Trains `engine` on `train` for `classes` classes under `regime` (`model_of` builds the model an
 /// adversary attacks); returns the weights under PyTorch's names and the epoch logs.
@@ -248,7 +250,14 @@ pub fn fit(
             });
         }
         if epoch == schedule.epochs {
-            recalibrate(engine, train, schedule.recalibration_batch)?;
+            let seed = crate::seed::mix(schedule.seed, &[NOISE, RECALIBRATION]);
+            recalibrate(
+                engine,
+                train,
+                schedule.recalibration_batch,
+                regime.noise.as_ref(),
+                seed,
+            )?;
         } else if let Some(r) = &running {
             engine.set_running_stats(r);
         }
@@ -337,12 +346,33 @@ fn check_converging(log: &EpochLog, classes: usize, bounded: bool) -> Result<()>
 /// the training set (PyTorch's `momentum=None`), in batches of `batch` without augmentation.
 /// PyTorch's momentum 0.1 leaves them lagging the final weights, which costs accuracy in
 /// evaluation mode.
-fn recalibrate(engine: &mut dyn Engine, train: &dyn TrainSet, batch: usize) -> Result<()> {
+///
+/// With `noise` (the base classifier of a smoothed one), the statistics are those of the noisy
+/// inputs the model was trained on and will be certified under: statistics of clean inputs, whose
+/// variance is lower, would shift every layer of the model the certificate actually queries.
+/// Each example draws its noise from its own stream of `noise_seed`.
+fn recalibrate(
+    engine: &mut dyn Engine,
+    train: &dyn TrainSet,
+    batch: usize,
+    noise: Option<&GaussianNoise>,
+    noise_seed: u64,
+) -> Result<()> {
     let all: Vec<usize> = (0..train.len()).collect();
     let stats: Vec<Vec<BatchStats>> = all
         .chunks(batch.max(1))
         .filter(|idx| idx.len() >= 2)
-        .map(|idx| engine.batch_stats(&train.plain(idx), idx.len()))
+        .map(|idx| {
+            let x = train.plain(idx);
+            let x = match noise {
+                Some(noise) => {
+                    let streams: Vec<u64> = idx.iter().map(|&i| i as u64).collect();
+                    noise.apply(&x, &streams, noise_seed)
+                }
+                None => x,
+            };
+            engine.batch_stats(&x, idx.len())
+        })
         .collect::<Result<_>>()?;
     if let Some(avg) = average(stats) {
         engine.set_running_stats(&avg);

@@ -595,6 +595,54 @@ mod tests {
         );
     }
 
+    /// The final batch-norm statistics of a model trained under noise are those of noisy inputs
+    /// (what a smoothed classifier queries it with), not of clean ones.
+    #[test]
+    fn recalibration_under_noise_sees_the_noise() {
+        use crate::train::GaussianNoise;
+        let data = Dataset {
+            x: (0..4 * INPUT_LEN)
+                .map(|i| (((i * 104729) % 3001) as f32 - 1500.0) * 0.5)
+                .collect(),
+            labels: vec![0, 1, 2, 1],
+        };
+        let clip = Some((-32768.0, 32767.0));
+        // A negligible learning rate: both runs end with the same weights, so the statistics
+        // differ only by what recalibration fed the network.
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 2,
+            lr: 1e-12,
+            seed: 3,
+            ..Default::default()
+        };
+        let run = |noise: Option<GaussianNoise>| {
+            let regime = Regime {
+                noise,
+                ..Default::default()
+            };
+            let (w, _) = train_raw_audio_cnn(
+                &data,
+                &[],
+                3,
+                clip,
+                &config,
+                regime,
+                &Device::flex(),
+                |_| {},
+                |_| {},
+            )
+            .unwrap();
+            let var = &w["conv1.1.running_var"].data;
+            var.iter().sum::<f32>() / var.len() as f32
+        };
+        let clean = run(None);
+        // Inputs of standard deviation about 430 plus noise of 2000: the first layer's variance
+        // grows by (430² + 2000²) / 430², about 22 times; well over 5 times is asked.
+        let noisy = run(Some(GaussianNoise::new(2000.0, clip).unwrap()));
+        assert!(noisy > 5.0 * clean, "clean {clean}, noisy {noisy}");
+    }
+
     #[test]
     fn same_seed_same_weights() {
         let data = Dataset {
