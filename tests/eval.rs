@@ -391,8 +391,16 @@ fn the_html_report_opens_in_a_headless_browser() {
         1 + summary.defended_clean_accuracy.len(),
         "clean rows"
     );
-    assert_eq!(table_rows(&dom, "results"), summary.rows.len(), "result rows");
-    assert_eq!(table_rows(&dom, "checks"), summary.checks.len(), "check rows");
+    assert_eq!(
+        table_rows(&dom, "results"),
+        summary.rows.len(),
+        "result rows"
+    );
+    assert_eq!(
+        table_rows(&dom, "checks"),
+        summary.checks.len(),
+        "check rows"
+    );
     assert!(table_rows(&dom, "perceptual") > 0, "perceptual measures");
     assert_eq!(dom.matches("<audio controls").count(), 4, "players");
     assert!(dom.contains("waveform.png") && dom.contains("spectrogram.png"));

@@ -18,6 +18,7 @@ pub mod geometry;
 pub mod hopskipjump;
 pub mod pgd;
 pub mod progress;
+pub mod psychoacoustic;
 pub mod spec;
 pub mod square;
 pub mod universal;
@@ -33,6 +34,7 @@ pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
 pub use hopskipjump::HopSkipJump;
 pub use pgd::Pgd;
+pub use psychoacoustic::Psychoacoustic;
 pub use spec::{AttackEntry, AttackSpec, RunSettings};
 pub use square::Square;
 pub use universal::{Universal, UniversalSpec};
@@ -51,6 +53,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &fab::ENTRY,
     &carlini::ENTRY,
     &carlini_linf::ENTRY,
+    &psychoacoustic::ENTRY,
     &frame_saliency::ENTRY,
     &auto::ENTRY,
     &universal::ENTRY,
