@@ -572,11 +572,11 @@ impl Psychoacoustic {
                 check(&cur, &self.successes(logits, labels), &mut bound);
             }
             let g = tensor_to_vec(g);
-            for i in 0..m {
+            for (i, &step) in step.iter().enumerate() {
                 for j in 0..d {
                     let k = i * d + j;
                     let gk = if g[k].is_nan() { 0.0 } else { g[k] };
-                    let v = cur[k] + sign * step[i] * signum(gk);
+                    let v = cur[k] + sign * step * signum(gk);
                     cur[k] = Self::place(classifier, rows, &bound, i, j, v);
                 }
             }

@@ -203,7 +203,7 @@ impl Masker {
             .collect();
         let max = psd.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         for v in psd.iter_mut() {
-            *v = REFERENCE_DB - max + *v;
+            *v += REFERENCE_DB - max;
         }
         (psd, max)
     }
@@ -363,7 +363,7 @@ impl Threshold {
         let scale = self.psd_scale(n);
         for f in 0..self.frames {
             let mut any = false;
-            for k in 0..self.bins {
+            for (k, zk) in z.iter_mut().enumerate() {
                 let c = f * self.bins + k;
                 let excess = psd[c] - 10f64.powf(self.threshold[c] / 10.0);
                 if excess > 0.0 {
@@ -371,9 +371,9 @@ impl Threshold {
                     any = true;
                     let weight = scale / cells;
                     let interior = k != 0 && k != self.bins - 1;
-                    z[k] = spectrum[c] * if interior { weight / 2.0 } else { weight };
+                    *zk = spectrum[c] * if interior { weight / 2.0 } else { weight };
                 } else {
-                    z[k] = Complex::new(0.0, 0.0);
+                    *zk = Complex::new(0.0, 0.0);
                 }
             }
             if !any {
