@@ -7,6 +7,7 @@
 
 pub mod apgd;
 pub mod auto;
+pub mod budget;
 pub mod carlini;
 pub mod carlini_linf;
 pub mod deepfool;
@@ -25,6 +26,7 @@ pub mod universal;
 
 pub use apgd::Apgd;
 pub use auto::masking_warning;
+pub use budget::PhysicalBudget;
 pub use carlini::Carlini;
 pub use carlini_linf::CarliniLinf;
 pub use deepfool::DeepFool;
