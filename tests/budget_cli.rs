@@ -55,7 +55,10 @@ fn snr_budgets_follow_each_clip_and_keep_the_snr() {
                 _ => energy.sqrt() * 10f64.powf(-1.5),
             };
             let eps = e["eps"].as_f64().unwrap();
-            assert!((eps - expected).abs() <= 1e-4 * expected, "{norm}: {eps} vs {expected}");
+            assert!(
+                (eps - expected).abs() <= 1e-4 * expected,
+                "{norm}: {eps} vs {expected}"
+            );
             let snr = e["snr_db"].as_f64().unwrap();
             assert!(snr >= 30.0 - 1e-3, "{norm}: SNR {snr} dB");
         }
@@ -107,7 +110,10 @@ fn uint8_budgets_are_pixel_steps() {
     ]);
     assert_eq!(doc["attack"]["budget"]["uint8"], 8.0);
     for e in doc["examples"].as_array().unwrap() {
-        assert!((e["eps"].as_f64().unwrap() - 8.0 / 255.0).abs() < 1e-6, "{e}");
+        assert!(
+            (e["eps"].as_f64().unwrap() - 8.0 / 255.0).abs() < 1e-6,
+            "{e}"
+        );
         assert!(e["linf"].as_f64().unwrap() <= 8.0 / 255.0 + 1e-6);
     }
 }

@@ -93,7 +93,7 @@ impl PhysicalBudget {
                 let peak = full_scale * 10f64.powf(level / 20.0);
                 let eps = match norm {
                     Norm::Inf => peak,
-                    Norm::P(p) if p == 2.0 => peak * (d as f64).sqrt(),
+                    Norm::P(2.0) => peak * (d as f64).sqrt(),
                     Norm::P(p) => {
                         return Err(Error::invalid(
                             flag,

@@ -261,13 +261,12 @@ impl AttackArgs {
     }
 }
 
-/// The attack for a run at `eps` (else --eps): the universal one with its concrete type, or any
-/// other from the registry.
-fn build(
-    args: &AttackArgs,
-    spec: &dyn AttackSpec,
-    eps: Option<&Eps>,
-) -> Result<(Option<Universal>, Option<Box<dyn Attack>>)> {
+/// A built attack: the universal one with its concrete type (its fit is written too), or any
+/// other from the registry; exactly one is `Some`.
+type Built = (Option<Universal>, Option<Box<dyn Attack>>);
+
+/// The attack for a run at `eps` (else --eps).
+fn build(args: &AttackArgs, spec: &dyn AttackSpec, eps: Option<&Eps>) -> Result<Built> {
     Ok(match args.universal(eps)? {
         Some(u) => (Some(u), None),
         None => (None, Some(spec.build(&args.run_settings(eps)?)?)),
