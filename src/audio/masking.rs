@@ -34,7 +34,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use std::sync::Arc;
 
-/// 96 dB: the level each frame's loudest bin is normalised to.
+/// 96 dB: the level the clip's loudest bin is normalised to.
 const REFERENCE_DB: f64 = 96.0;
 
 /// The PSD's floor before normalising (ART clips at −200 dB, which keeps silence finite).
