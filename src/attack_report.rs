@@ -59,7 +59,7 @@ pub struct ExampleReport {
     pub fooled_by: Option<String>,
     /// Video only: how many frames changed.
     pub perturbed_frames: Option<usize>,
-    /// Perceptual measures against the clean input (audio: `pesq`, `stoi`, `seg_snr_db`; video:
+    /// Perceptual measures against the clean input (audio: `pesq`, `stoi`, `seg_snr_db`, `masked_energy`; video:
     /// `ssim`, `flicker`), each left out when it cannot score the example.
     #[serde(flatten)]
     pub perception: Perceptual,

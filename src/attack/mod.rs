@@ -7,6 +7,7 @@
 
 pub mod apgd;
 pub mod auto;
+pub mod budget;
 pub mod carlini;
 pub mod carlini_linf;
 pub mod deepfool;
@@ -18,12 +19,14 @@ pub mod geometry;
 pub mod hopskipjump;
 pub mod pgd;
 pub mod progress;
+pub mod psychoacoustic;
 pub mod spec;
 pub mod square;
 pub mod universal;
 
 pub use apgd::Apgd;
 pub use auto::masking_warning;
+pub use budget::PhysicalBudget;
 pub use carlini::Carlini;
 pub use carlini_linf::CarliniLinf;
 pub use deepfool::DeepFool;
@@ -33,6 +36,7 @@ pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
 pub use hopskipjump::HopSkipJump;
 pub use pgd::Pgd;
+pub use psychoacoustic::Psychoacoustic;
 pub use spec::{AttackEntry, AttackSpec, RunSettings};
 pub use square::Square;
 pub use universal::{Universal, UniversalSpec};
@@ -51,6 +55,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &fab::ENTRY,
     &carlini::ENTRY,
     &carlini_linf::ENTRY,
+    &psychoacoustic::ENTRY,
     &frame_saliency::ENTRY,
     &auto::ENTRY,
     &universal::ENTRY,

@@ -1,5 +1,6 @@
 //! Audio signals: WAV I/O, resampling, fitting to a model's length, and the units a model expects.
 
+pub mod masking;
 pub mod resample;
 pub mod wav;
 

@@ -92,6 +92,10 @@ impl Classifier for Counting<'_> {
     fn clip(&self) -> Option<(f32, f32)> {
         self.inner.clip()
     }
+
+    fn sample_rate(&self) -> Option<u32> {
+        self.inner.sample_rate()
+    }
     fn device(&self) -> &Device {
         self.inner.device()
     }

@@ -101,6 +101,10 @@ impl Classifier for Defended {
         self.inner.clip()
     }
 
+    fn sample_rate(&self) -> Option<u32> {
+        self.inner.sample_rate()
+    }
+
     fn device(&self) -> &Device {
         self.inner.device()
     }

@@ -43,6 +43,10 @@ impl Classifier for Eot<'_> {
         self.inner.clip()
     }
 
+    fn sample_rate(&self) -> Option<u32> {
+        self.inner.sample_rate()
+    }
+
     fn device(&self) -> &Device {
         self.inner.device()
     }

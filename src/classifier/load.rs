@@ -78,7 +78,8 @@ fn classifier_from_files(
         config.classes.len(),
         input.clip_range(),
     )?
-    .with_output_frames(frames)?;
+    .with_output_frames(frames)?
+    .with_sample_rate(input.sample_rate);
     Ok(match (&input.mean, &input.std) {
         (Some(mean), Some(std)) => {
             classifier.with_standardise(Standardise::new(mean, std, &input.shape)?)

@@ -60,6 +60,12 @@ pub trait Classifier: Send + Sync {
     /// The device the classifier computes on.
     fn device(&self) -> &Device;
 
+    /// Audio: the sample rate of the input waveforms in Hz, when known (a model directory's
+    /// `input.sample_rate`); attacks that work in frequency (the psychoacoustic one) need it.
+    fn sample_rate(&self) -> Option<u32> {
+        None
+    }
+
     /// Score vectors per example: 1, or one per window or frame for a frame-level model (a
     /// voice-activity detector). [`logits`](Self::logits) gives their mean; objectives see all.
     fn output_frames(&self) -> usize {

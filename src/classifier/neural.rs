@@ -19,6 +19,7 @@ pub struct NeuralClassifier {
     clip: Option<(f32, f32)>,
     standardise: Option<Standardise>,
     frames: usize,
+    sample_rate: Option<u32>,
 }
 
 impl NeuralClassifier {
@@ -66,6 +67,7 @@ impl NeuralClassifier {
             clip,
             standardise: None,
             frames: 1,
+            sample_rate: None,
         })
     }
 
@@ -90,6 +92,12 @@ impl NeuralClassifier {
         }
         self.frames = frames;
         Ok(self)
+    }
+
+    /// Declares the sample rate of its (audio) inputs (see [`Classifier::sample_rate`]).
+    pub fn with_sample_rate(mut self, sample_rate: Option<u32>) -> Self {
+        self.sample_rate = sample_rate;
+        self
     }
 
     fn standardised(&self, x: Tensor<2>) -> Tensor<2> {
@@ -168,6 +176,10 @@ impl Classifier for NeuralClassifier {
 
     fn clip(&self) -> Option<(f32, f32)> {
         self.clip
+    }
+
+    fn sample_rate(&self) -> Option<u32> {
+        self.sample_rate
     }
 
     fn device(&self) -> &Device {

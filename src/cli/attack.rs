@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use avfoil::array::frame_index;
 use avfoil::attack::spec::{self, AttackSpec, RunSettings, eps_value};
 use avfoil::attack::universal::{self, Universal, UniversalSpec};
-use avfoil::attack::{Attack, Eps, Mask};
+use avfoil::attack::{Attack, Eps, Mask, PhysicalBudget};
 use avfoil::attack_report::{AttackReport, Batch, run_attack};
 use avfoil::audio::wav::WavEncoding;
 use avfoil::classifier::Classifier;
@@ -38,9 +38,21 @@ pub struct AttackArgs {
     #[arg(long)]
     attack: String,
     /// Budget in input units (int16 LSB for int16-scale audio, [0,1] for video); one value, or
-    /// one per example separated by commas.
+    /// one per example separated by commas. Or give one of --snr-db, --dbfs, --eps-uint8.
+    #[arg(long, required_unless_present_any = ["snr_db", "dbfs", "eps_uint8"],
+          conflicts_with_all = ["snr_db", "dbfs", "eps_uint8"])]
+    eps: Option<String>,
+    /// Audio: a budget per example from its own level: every perturbation within it leaves the
+    /// clip at least this many dB above it (L-inf: eps = RMS(x)·10^(-SNR/20); L2: ‖x‖₂·10^(-SNR/20)).
+    #[arg(long, conflicts_with_all = ["dbfs", "eps_uint8"])]
+    snr_db: Option<f64>,
+    /// Audio: the perturbation's level in dB relative to full scale (32768 int16 steps or 1.0),
+    /// at most 0: its peak for L-inf, its RMS for L2.
+    #[arg(long, conflicts_with = "eps_uint8")]
+    dbfs: Option<f64>,
+    /// Video: the budget in 8-bit pixel steps (N/255 for [0, 1] pixels, N for [0, 255] ones).
     #[arg(long)]
-    eps: String,
+    eps_uint8: Option<f64>,
     /// Norm of the budget: inf, 1, 2 or any real p >= 1 [default: inf].
     #[arg(long)]
     norm: Option<String>,
@@ -201,8 +213,18 @@ impl AttackArgs {
         Ok(p)
     }
 
+    /// A budget in physical units, when one was given instead of --eps.
+    fn physical_budget(&self) -> Option<PhysicalBudget> {
+        match (self.snr_db, self.dbfs, self.eps_uint8) {
+            (Some(v), _, _) => Some(PhysicalBudget::SnrDb(v)),
+            (_, Some(v), _) => Some(PhysicalBudget::Dbfs(v)),
+            (_, _, Some(v)) => Some(PhysicalBudget::Uint8(v)),
+            _ => None,
+        }
+    }
+
     /// The universal attack with its concrete type, whose fitted perturbation is written too.
-    fn universal(&self) -> Result<Option<Universal>> {
+    fn universal(&self, eps: Option<&Eps>) -> Result<Option<Universal>> {
         if self.attack != universal::ENTRY.name {
             return Ok(None);
         }
@@ -213,7 +235,7 @@ impl AttackArgs {
                 Ok(s)
             })
             .with_context(|| format!("--attack {}", self.attack))?;
-        Ok(Some(spec.build_universal(&self.run_settings()?)?))
+        Ok(Some(spec.build_universal(&self.run_settings(eps)?)?))
     }
 
     /// The attack's spec, from the registry.
@@ -222,9 +244,13 @@ impl AttackArgs {
         spec::parse(&self.attack, &mut params).with_context(|| format!("--attack {}", self.attack))
     }
 
-    /// What the run decides: the budget, targeting, seed and batch size.
-    fn run_settings(&self) -> Result<RunSettings> {
-        let eps: Eps = eps_value(&numbers("--eps", &self.eps)?, "eps")?;
+    /// What the run decides: the budget (`eps`, else --eps), targeting, seed and batch size.
+    fn run_settings(&self, eps: Option<&Eps>) -> Result<RunSettings> {
+        let eps: Eps = match (eps, &self.eps) {
+            (Some(e), _) => e.clone(),
+            (None, Some(text)) => eps_value(&numbers("--eps", text)?, "eps")?,
+            (None, None) => bail!("--eps: give a budget (or --snr-db, --dbfs, --eps-uint8)"),
+        };
         Ok(RunSettings {
             eps,
             targeted: self.targeted,
@@ -233,6 +259,18 @@ impl AttackArgs {
             streams: None,
         })
     }
+}
+
+/// A built attack: the universal one with its concrete type (its fit is written too), or any
+/// other from the registry; exactly one is `Some`.
+type Built = (Option<Universal>, Option<Box<dyn Attack>>);
+
+/// The attack for a run at `eps` (else --eps).
+fn build(args: &AttackArgs, spec: &dyn AttackSpec, eps: Option<&Eps>) -> Result<Built> {
+    Ok(match args.universal(eps)? {
+        Some(u) => (Some(u), None),
+        None => (None, Some(spec.build(&args.run_settings(eps)?)?)),
+    })
 }
 
 /// The mask that `--frames` and `--mask` make together (both must allow a feature).
@@ -298,22 +336,19 @@ fn class_list(classes: &[String], s: &str, n: usize, flag: &str) -> Result<Vec<u
 
 pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let spec = args.spec()?;
-    let universal = args.universal()?;
-    if args.perturbation.is_some() && universal.is_none() {
+    let physical = args.physical_budget();
+    // With --eps the attack is built before anything is loaded, so that a bad budget or parameter
+    // fails at once; a physical budget needs the model's units and the clips' levels first.
+    let (mut universal, mut built) = (None, None);
+    if physical.is_none() {
+        (universal, built) = build(&args, spec.as_ref(), None)?;
+    }
+    if args.perturbation.is_some() && args.attack != universal::ENTRY.name {
         bail!(
             "--perturbation: only --attack universal fits one perturbation ({} makes one per example)",
             args.attack
         );
     }
-    let built = match &universal {
-        Some(_) => None,
-        None => Some(spec.build(&args.run_settings()?)?),
-    };
-    let attack: &dyn Attack = match (&universal, &built) {
-        (Some(u), _) => u,
-        (None, Some(b)) => b.as_ref(),
-        (None, None) => unreachable!("one of them is built"),
-    };
     let model = load_model(&args.model, device)?;
     spec.check_input(&model.config.input)
         .with_context(|| format!("--attack {}", args.attack))?;
@@ -348,6 +383,16 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let clf: &dyn Classifier = defended.as_ref();
     let classes = &model.config.classes;
     let inputs = Inputs::load(&args.inputs, &model, args.clip_inputs, device)?;
+    if let Some(budget) = &physical {
+        let clean = avfoil::array::tensor_to_vec(inputs.batch.clone());
+        let eps = budget.eps(&model.config.input, spec.norm(), &clean, inputs.rows())?;
+        (universal, built) = build(&args, spec.as_ref(), Some(&eps))?;
+    }
+    let attack: &dyn Attack = match (&universal, &built) {
+        (Some(u), _) => u,
+        (None, Some(b)) => b.as_ref(),
+        (None, None) => unreachable!("one of them is built"),
+    };
     let n = inputs.rows();
     // Every output path is decided and checked before the attack runs.
     let mut plan = inputs.plan_outputs(&args.out, "adv")?;
@@ -441,6 +486,9 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
         for p in &written {
             eprintln!("wrote {}", p.display());
         }
+    }
+    if let Some(budget) = &physical {
+        run.report.attack["budget"] = json!(budget);
     }
     print_report(&run.report, &model.dir, &defences, args.json)
 }

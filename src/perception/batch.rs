@@ -9,6 +9,7 @@
 use super::{
     flicker::flicker, pesq::pesq_mos, seg_snr::seg_snr_db, ssim::ssim_per_frame, stoi::stoi,
 };
+use crate::audio::masking::{Masker, default_window};
 use crate::scale::{AudioScale, VideoScale};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -38,12 +39,35 @@ pub struct Perceptual {
     /// Audio: segmental SNR in dB (20 ms frames, each clamped to [−10, 35]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seg_snr_db: Option<f32>,
+    /// Audio: the fraction of the perturbation's energy below the clean clip's masking threshold
+    /// (Qin et al.'s psychoacoustic model, [`crate::audio::masking`], with the default window for
+    /// the sample rate): 1 when all of it is masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_energy: Option<f32>,
     /// Video: SSIM averaged over frames (1 for identical clips).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssim: Option<f32>,
     /// Video: mean absolute frame-to-frame change of the perturbation, full-scale units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flicker: Option<f32>,
+}
+
+/// The fraction of the energy of `adv − clean` below the masking threshold of `clean`, both mono
+/// clips at `sample_rate` Hz; `None` for a clip shorter than the window or an unchanged one.
+pub fn masked_energy(clean: &[f32], adv: &[f32], sample_rate: u32) -> Option<f32> {
+    let masker = Masker::new(
+        default_window(sample_rate),
+        default_window(sample_rate) / 4,
+        sample_rate,
+    )
+    .ok()?;
+    let threshold = masker.threshold(clean).ok()?;
+    let delta: Vec<f32> = adv.iter().zip(clean).map(|(a, c)| a - c).collect();
+    threshold
+        .fraction_below(&masker, &delta)
+        .ok()
+        .flatten()
+        .map(|v| v as f32)
 }
 
 /// The measures of each of the `n` examples of `adv` against `clean` (flattened, equal length);
@@ -62,6 +86,7 @@ pub fn perceptual(media: Media, clean: &[f32], adv: &[f32], n: usize) -> Vec<Per
                     pesq: pesq_mos(c, a, sample_rate, scale).ok(),
                     stoi: stoi(c, a, sample_rate).ok().map(|v| v as f32),
                     seg_snr_db: seg_snr_db(c, a, sample_rate).ok().map(|v| v as f32),
+                    masked_energy: masked_energy(c, a, sample_rate),
                     ..Perceptual::default()
                 },
                 Media::Video { shape, scale } => Perceptual {
