@@ -53,6 +53,9 @@ impl Classifier for Interruptible<'_> {
     fn clip(&self) -> Option<(f32, f32)> {
         self.inner.clip()
     }
+    fn sample_rate(&self) -> Option<u32> {
+        self.inner.sample_rate()
+    }
     fn device(&self) -> &Device {
         self.inner.device()
     }

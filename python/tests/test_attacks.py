@@ -15,6 +15,8 @@ from avfoil.attacks import (
     DeepFool,
     FastGradientMethod,
     FrameSaliencyAttack,
+    ImperceptibleASR,
+    PsychoacousticMasker,
     ProjectedGradientDescent,
     SquareAttack,
     UniversalPerturbation,
@@ -174,3 +176,23 @@ def test_ctrl_c_interrupts_a_long_attack(tmp_path):
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 3 and "interrupted" in out
+
+
+def test_the_imperceptible_attack_matches_the_cli_and_hides_under_the_threshold(
+    audio_classifier, digits, cli, tmp_path
+):
+    x = digits[:1]
+    attack = ImperceptibleASR(
+        audio_classifier, PsychoacousticMasker(window_size=512, hop_size=128), eps=256.0,
+        learning_rate_1=12.8, max_iter_1=20, learning_rate_2=2.56, max_iter_2=20, seed=5,
+    )
+    ours = attack.generate(x)
+    assert np.abs(ours - x).max() <= 256.0 + 1e-3
+    theirs = run_cli(
+        cli, tmp_path, x, "--attack", "psychoacoustic", "--eps", "256", "--seed", "5",
+        "--param", "learning_rate_1=12.8", "--param", "max_iter_1=20",
+        "--param", "learning_rate_2=2.56", "--param", "max_iter_2=20",
+        "--param", "window=512", "--param", "hop=128", "--param", "loss_theta_min=0.05",
+    )
+    np.testing.assert_array_equal(ours, theirs)
+    assert attack.last_params["name"] == "psychoacoustic"
