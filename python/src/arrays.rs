@@ -7,10 +7,13 @@ use pyo3::prelude::*;
 
 /// A batch `x` of examples of `shape` as a `[N, d]` tensor. The array must be float32 and
 /// C-contiguous (the Python side converts other dtypes); its values are copied once, into the
-/// tensor, and never written.
+/// tensor, and never written. With `range`, values outside it are refused, as the command line
+/// refuses them: a model given int16 samples where it expects [0, 1] answers confidently and
+/// wrongly.
 pub fn batch(
     x: &PyReadonlyArrayDyn<'_, f32>,
     shape: &[usize],
+    range: Option<(f32, f32)>,
     device: &Device,
 ) -> PyResult<(Tensor<2>, Vec<usize>)> {
     let dims = x.shape().to_vec();
@@ -40,7 +43,25 @@ pub fn batch(
             ),
         ));
     }
+    if let Some((lo, hi)) = range
+        && let Some(i) = values.iter().position(|v| !(lo..=hi).contains(v))
+    {
+        let outside = values.iter().filter(|v| !(lo..=hi).contains(*v)).count();
+        return Err(invalid(
+            "x",
+            format!(
+                "value {} at flat index {i} (and {} more) lies outside the model's input range \
+                 [{lo}, {hi}] (clip_values); convert the input to the model's units, or clip it \
+                 (np.clip)",
+                values[i],
+                outside - 1
+            ),
+        ));
+    }
     let n = dims[0];
+    if n == 0 {
+        return Err(invalid("x", "holds no examples (its first axis is 0)"));
+    }
     let tensor = Tensor::from_data(TensorData::new(values.to_vec(), [n, d]), device);
     Ok((tensor, dims))
 }

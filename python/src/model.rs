@@ -219,7 +219,12 @@ impl PyModel {
         x: PyReadonlyArrayDyn<'py, f32>,
         batch_size: usize,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
-        let (x, dims) = batch(&x, shape_of(&self.model), self.classifier.device())?;
+        let (x, dims) = batch(
+            &x,
+            shape_of(&self.model),
+            self.classifier.clip(),
+            self.classifier.device(),
+        )?;
         let k = self.nb_classes();
         let logits = run_detached(py, self.classifier.as_ref(), |c| {
             c.predict(&x, batch_size.max(1))
@@ -234,7 +239,12 @@ impl PyModel {
         x: PyReadonlyArrayDyn<'py, f32>,
         labels: Vec<usize>,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
-        let (x, dims) = batch(&x, shape_of(&self.model), self.classifier.device())?;
+        let (x, dims) = batch(
+            &x,
+            shape_of(&self.model),
+            self.classifier.clip(),
+            self.classifier.device(),
+        )?;
         let g = run_detached(py, self.classifier.as_ref(), |c| {
             c.loss_gradient(x, &labels)
         })?;
@@ -248,7 +258,12 @@ impl PyModel {
         x: PyReadonlyArrayDyn<'py, f32>,
         classes: Vec<usize>,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
-        let (x, dims) = batch(&x, shape_of(&self.model), self.classifier.device())?;
+        let (x, dims) = batch(
+            &x,
+            shape_of(&self.model),
+            self.classifier.clip(),
+            self.classifier.device(),
+        )?;
         let g = run_detached(py, self.classifier.as_ref(), |c| {
             c.class_gradient(x, &classes)
         })?;
@@ -289,7 +304,7 @@ impl PyModel {
         eot: usize,
     ) -> PyResult<GenerateOutput<'py>> {
         let shape = shape_of(&self.model).to_vec();
-        let (x, dims) = batch(&x, &shape, self.classifier.device())?;
+        let (x, dims) = batch(&x, &shape, self.classifier.clip(), self.classifier.device())?;
         let n = dims[0];
         let mask = mask.map(|m| mask_of(&m, &shape, n)).transpose()?;
         let run = RunSettings {

@@ -60,7 +60,7 @@ pub fn apply_defence<'py>(
     let spec = defence::parse(name, &mut params).map_err(to_py)?;
     let stage = spec.build(&input).map_err(to_py)?;
     let device = burn::tensor::Device::flex();
-    let (x, dims) = batch(&x, &input.shape, &device)?;
+    let (x, dims) = batch(&x, &input.shape, None, &device)?;
     let out = py
         .detach(|| {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);

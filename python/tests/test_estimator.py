@@ -73,6 +73,10 @@ def test_bad_inputs_raise_clear_python_exceptions(audio_classifier, digits):
         bad = digits[:1].copy()
         bad[0, 0, 10] = np.nan
         audio_classifier.predict(bad)
+    with pytest.raises(ValueError, match=r"lies outside the model's input range \[-32768, 32767\]"):
+        audio_classifier.predict(digits[:1] * 100)
+    with pytest.raises(ValueError, match="holds no examples"):
+        audio_classifier.predict(np.zeros((0, 1, 8000), np.float32))
     with pytest.raises(ValueError, match="label 12 is out of range for 10 classes"):
         audio_classifier.loss_gradient(digits[:1], [12])
     with pytest.raises(ValueError, match="expected 2 class indices"):
