@@ -5,8 +5,7 @@ use crate::arrays::{array, batch, tensor_array};
 use crate::errors::{invalid, to_py};
 use crate::interrupt::run_detached;
 use avfoil::attack::spec::{self, RunSettings};
-use avfoil::attack::universal::{self, UniversalSpec};
-use avfoil::attack::{Attack, Eps, Mask};
+use avfoil::attack::{Eps, Mask};
 use avfoil::classifier::{Classifier, Defended, Eot, Model};
 use avfoil::defence::{self, DefenceChain};
 use avfoil::input::MediaInput;
@@ -283,8 +282,8 @@ impl PyModel {
     }
 
     /// Runs the registered attack `name` (parameters as a JSON object) on the batch `x` and returns
-    /// the adversarial batch, the attack's parameters as JSON and, for `universal`, the fitted
-    /// perturbation and its fit as JSON. As `avfoil attack`: the defences are built afresh with
+    /// the adversarial batch, the attack's parameters as JSON and, for an attack that fits one
+    /// perturbation to the batch (universal), that perturbation and its fit as JSON. As `avfoil attack`: the defences are built afresh with
     /// their random streams seeded by `seed`, and with `eot > 1` every gradient averages as many
     /// draws of them.
     #[pyo3(signature = (name, params, eps, targeted, seed, batch_size, x, labels = None, mask = None, eot = 1))]
@@ -331,8 +330,7 @@ impl PyModel {
         let randomised = self.randomised();
         // Built inside the detached run: attacks need not be shareable between threads.
         let (adversarial, info, fit) = run_detached(py, target.as_ref(), |c| {
-            let built = build_attack(name, &mut params, &run)?;
-            let attack = built.as_attack();
+            let attack = spec::parse(name, &mut params)?.build(&run)?;
             // `avfoil attack` predicts the clean batch first; a randomised defence then starts the
             // attack on the same stream, so the two give the same array.
             if randomised {
@@ -350,13 +348,9 @@ impl PyModel {
                 .adversarial;
             let mut info = attack.params();
             info["name"] = serde_json::json!(attack.name());
-            let fit = match &built {
-                Built::Universal(u) => u.last_fit().map(|f| {
-                    let json = serde_json::to_string(&f).unwrap_or_default();
-                    (f.perturbation, json)
-                }),
-                Built::Other(_) => None,
-            };
+            let fit = attack
+                .fitted()
+                .map(|f| (f.perturbation, f.report.to_string()));
             Ok((adversarial, info, fit))
         })?;
         let fit = fit
@@ -366,37 +360,13 @@ impl PyModel {
     }
 }
 
-/// The adversarial batch, the attack's parameters (JSON) and a universal attack's perturbation and
+/// The adversarial batch, the attack's parameters (JSON) and a fitting attack's perturbation and
 /// fit (JSON).
 type GenerateOutput<'py> = (
     Bound<'py, PyArrayDyn<f32>>,
     String,
     Option<(Bound<'py, PyArrayDyn<f32>>, String)>,
 );
-
-/// An attack as built for one run; the universal one keeps its type, whose fit is returned too.
-enum Built {
-    Universal(Box<universal::Universal>),
-    Other(Box<dyn Attack>),
-}
-
-impl Built {
-    fn as_attack(&self) -> &dyn Attack {
-        match self {
-            Built::Universal(u) => u.as_ref(),
-            Built::Other(a) => a.as_ref(),
-        }
-    }
-}
-
-fn build_attack(name: &str, params: &mut Params, run: &RunSettings) -> avfoil::Result<Built> {
-    if name == universal::ENTRY.name {
-        let spec = UniversalSpec::take(params)?;
-        params.finish(universal::ENTRY.name, universal::ENTRY.params)?;
-        return Ok(Built::Universal(Box::new(spec.build_universal(run)?)));
-    }
-    Ok(Built::Other(spec::parse(name, params)?.build(run)?))
-}
 
 /// A mask of one example's shape or the batch's.
 fn mask_of(m: &PyReadonlyArrayDyn<'_, f32>, shape: &[usize], n: usize) -> PyResult<Mask> {

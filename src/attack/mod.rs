@@ -335,6 +335,22 @@ pub trait Attack {
     fn is_function_of_gradient(&self) -> bool {
         false
     }
+
+    /// For an attack that fits one perturbation to the whole batch (universal): what its last run
+    /// fitted. `None` for attacks that make one perturbation per example (the default). Front ends
+    /// write it out through this, whatever the attack.
+    fn fitted(&self) -> Option<Fitted> {
+        None
+    }
+}
+
+/// One perturbation fitted to a whole batch, and what the attack reports about the fit.
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    /// One example's features.
+    pub perturbation: Vec<f32>,
+    /// The attack's account of the fit (fooling rate, passes, ...), as JSON.
+    pub report: serde_json::Value,
 }
 
 /// Settings every gradient attack shares.

@@ -46,6 +46,11 @@ pub trait AttackSpec: std::fmt::Debug + Send + Sync {
     fn components(&self) -> Vec<(&'static str, bool)> {
         Vec::new()
     }
+    /// Whether its attacks fit one perturbation to the whole batch ([`Attack::fitted`]), which
+    /// front ends then write out too.
+    fn fits_one_perturbation(&self) -> bool {
+        false
+    }
     /// The attack for one run, validated.
     fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>>;
 }

@@ -267,6 +267,10 @@ impl AttackSpec for UniversalSpec {
         true
     }
 
+    fn fits_one_perturbation(&self) -> bool {
+        true
+    }
+
     fn check_input(&self, input: &InputConfig) -> Result<()> {
         if self.shift_invariant && input.modality != Modality::Audio {
             return Err(Error::invalid(
@@ -344,6 +348,13 @@ impl Attack for Universal {
             p["fit"] = serde_json::to_value(&fit).unwrap_or_default();
         }
         p
+    }
+
+    fn fitted(&self) -> Option<super::Fitted> {
+        self.last_fit().map(|fit| super::Fitted {
+            report: serde_json::to_value(&fit).unwrap_or_default(),
+            perturbation: fit.perturbation,
+        })
     }
 
     fn targeted(&self) -> bool {

@@ -10,7 +10,6 @@ use super::{class_index, load_model};
 use anyhow::{Context, Result, bail};
 use avfoil::array::frame_index;
 use avfoil::attack::spec::{self, AttackSpec, RunSettings, eps_value};
-use avfoil::attack::universal::{self, Universal, UniversalSpec};
 use avfoil::attack::{Attack, Eps, Mask, PhysicalBudget};
 use avfoil::attack_report::{AttackReport, Batch, run_attack};
 use avfoil::audio::wav::WavEncoding;
@@ -223,21 +222,6 @@ impl AttackArgs {
         }
     }
 
-    /// The universal attack with its concrete type, whose fitted perturbation is written too.
-    fn universal(&self, eps: Option<&Eps>) -> Result<Option<Universal>> {
-        if self.attack != universal::ENTRY.name {
-            return Ok(None);
-        }
-        let mut params = self.params()?;
-        let spec = UniversalSpec::take(&mut params)
-            .and_then(|s| {
-                params.finish(universal::ENTRY.name, universal::ENTRY.params)?;
-                Ok(s)
-            })
-            .with_context(|| format!("--attack {}", self.attack))?;
-        Ok(Some(spec.build_universal(&self.run_settings(eps)?)?))
-    }
-
     /// The attack's spec, from the registry.
     fn spec(&self) -> Result<Box<dyn AttackSpec>> {
         let mut params = self.params()?;
@@ -261,16 +245,9 @@ impl AttackArgs {
     }
 }
 
-/// A built attack: the universal one with its concrete type (its fit is written too), or any
-/// other from the registry; exactly one is `Some`.
-type Built = (Option<Universal>, Option<Box<dyn Attack>>);
-
 /// The attack for a run at `eps` (else --eps).
-fn build(args: &AttackArgs, spec: &dyn AttackSpec, eps: Option<&Eps>) -> Result<Built> {
-    Ok(match args.universal(eps)? {
-        Some(u) => (Some(u), None),
-        None => (None, Some(spec.build(&args.run_settings(eps)?)?)),
-    })
+fn build(args: &AttackArgs, spec: &dyn AttackSpec, eps: Option<&Eps>) -> Result<Box<dyn Attack>> {
+    Ok(spec.build(&args.run_settings(eps)?)?)
 }
 
 /// The mask that `--frames` and `--mask` make together (both must allow a feature).
@@ -339,13 +316,14 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     let physical = args.physical_budget();
     // With --eps the attack is built before anything is loaded, so that a bad budget or parameter
     // fails at once; a physical budget needs the model's units and the clips' levels first.
-    let (mut universal, mut built) = (None, None);
+    let mut built = None;
     if physical.is_none() {
-        (universal, built) = build(&args, spec.as_ref(), None)?;
+        built = Some(build(&args, spec.as_ref(), None)?);
     }
-    if args.perturbation.is_some() && args.attack != universal::ENTRY.name {
+    if args.perturbation.is_some() && !spec.fits_one_perturbation() {
         bail!(
-            "--perturbation: only --attack universal fits one perturbation ({} makes one per example)",
+            "--perturbation: only an attack that fits one perturbation to the set (universal) \
+             writes one ({} makes one per example)",
             args.attack
         );
     }
@@ -386,13 +364,11 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     if let Some(budget) = &physical {
         let clean = avfoil::array::tensor_to_vec(inputs.batch.clone());
         let eps = budget.eps(&model.config.input, spec.norm(), &clean, inputs.rows())?;
-        (universal, built) = build(&args, spec.as_ref(), Some(&eps))?;
+        built = Some(build(&args, spec.as_ref(), Some(&eps))?);
     }
-    let attack: &dyn Attack = match (&universal, &built) {
-        (Some(u), _) => u,
-        (None, Some(b)) => b.as_ref(),
-        (None, None) => unreachable!("one of them is built"),
-    };
+    let attack: &dyn Attack = built
+        .as_deref()
+        .context("the attack is built before the inputs are used")?;
     let n = inputs.rows();
     // Every output path is decided and checked before the attack runs.
     let mut plan = inputs.plan_outputs(&args.out, "adv")?;
@@ -402,7 +378,7 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     } else {
         Vec::new()
     };
-    let perturbation_path = universal.as_ref().map(|_| {
+    let perturbation_path = spec.fits_one_perturbation().then(|| {
         let path = args
             .perturbation
             .clone()
@@ -451,10 +427,10 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     };
     let mut staged = Staged::new();
     let mut written = inputs.write_outputs(&outputs, &plan, &model, encoding, &mut staged)?;
-    if let (Some(u), Some(path)) = (&universal, &perturbation_path) {
-        let fit = u
-            .last_fit()
-            .context("the universal attack returned without a fit")?;
+    if let Some(path) = &perturbation_path {
+        let fit = attack
+            .fitted()
+            .with_context(|| format!("--attack {} returned without a fit", args.attack))?;
         let array = avfoil::array::Array::new(shape.clone(), fit.perturbation)?;
         avfoil::media::npy::write_npy(&staged.path(path)?, &array)?;
         run.report.attack["perturbation"] = json!(path.display().to_string());
