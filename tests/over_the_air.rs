@@ -213,7 +213,7 @@ fn eot_over_rooms_beats_plain_pgd_on_unseen_rooms() {
             "--attack",
             "pgd",
             "--eps",
-            "128",
+            "64",
             "--max-iter",
             "10",
             "--labels",

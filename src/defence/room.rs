@@ -91,7 +91,7 @@ pub static ENTRY: DefenceEntry = DefenceEntry {
             about: "largest time shift either way, samples (zero padded)",
         },
     ],
-    parse: parse,
+    parse,
 };
 
 /// The defence's parameters (ranges as `[low, high]`).
