@@ -2,6 +2,7 @@
 
 pub mod masking;
 pub mod resample;
+pub mod room;
 pub mod wav;
 
 use crate::error::{Error, Result};

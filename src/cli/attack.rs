@@ -298,7 +298,7 @@ fn combined_mask(args: &AttackArgs, shape: &[usize], n: usize) -> Result<Option<
     Ok(Some(Mask::new(values)?))
 }
 
-fn class_list(classes: &[String], s: &str, n: usize, flag: &str) -> Result<Vec<usize>> {
+pub(super) fn class_list(classes: &[String], s: &str, n: usize, flag: &str) -> Result<Vec<usize>> {
     let parsed: Vec<usize> = s
         .split(',')
         .map(|c| class_index(classes, c.trim()))

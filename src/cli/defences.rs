@@ -7,11 +7,12 @@ use avfoil::defence::{self, DEFENCES, DefenceChain};
 use avfoil::params::{KeyStyle, Params};
 use std::sync::Arc;
 
-/// The defence options shared by `attack` and `defend`.
+/// The defence options shared by `attack`, `defend` and `predict`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct DefenceArgs {
     /// Defences in front of the model, in order (comma-separated; `avfoil list` shows them all
-    /// with their parameters): audio mp3, resample, lowpass, bandpass, median, moving-average;
+    /// with their parameters): audio mp3, resample, lowpass, bandpass, median, moving-average,
+    /// room (a simulated over-the-air channel);
     /// video h264, jpeg, median-spatial, frame-subsample, frame-drop; any bit-depth,
     /// gaussian-noise. `attack` goes through them with their backward pass (identity, BPDA, unless
     /// the defence has an exact gradient): the adaptive attack; reported predictions are the

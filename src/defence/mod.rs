@@ -17,6 +17,7 @@ pub mod median_spatial;
 pub mod moving_average;
 pub mod mp3;
 pub mod resample;
+pub mod room;
 mod window;
 
 pub use gaussian_noise::GaussianNoise;
@@ -68,6 +69,7 @@ const BUILTIN: &[&DefenceEntry] = &[
     &mp3::ENTRY,
     &h264::ENTRY,
     &gaussian_noise::ENTRY,
+    &room::ENTRY,
     &resample::ENTRY,
     &fir::LOWPASS,
     &fir::BANDPASS,
