@@ -14,6 +14,7 @@ pub mod deepfool;
 pub mod fab;
 pub mod fab_projection;
 pub mod fgm;
+pub mod flicker;
 pub mod frame_saliency;
 pub mod geometry;
 pub mod hopskipjump;
@@ -32,6 +33,7 @@ pub use carlini_linf::CarliniLinf;
 pub use deepfool::DeepFool;
 pub use fab::Fab;
 pub use fgm::Fgm;
+pub use flicker::Flicker;
 pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
 pub use hopskipjump::HopSkipJump;
@@ -57,6 +59,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &carlini_linf::ENTRY,
     &psychoacoustic::ENTRY,
     &frame_saliency::ENTRY,
+    &flicker::ENTRY,
     &auto::ENTRY,
     &universal::ENTRY,
 ];
