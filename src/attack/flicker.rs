@@ -375,7 +375,10 @@ impl Flicker {
             ("round_samples", self.round_samples),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::invalid(key, format!("has to be 0 or positive, got {v}")));
+                return Err(Error::invalid(
+                    key,
+                    format!("has to be 0 or positive, got {v}"),
+                ));
             }
         }
         if !(self.loss_margin.is_finite() && self.loss_margin > 0.0) {
@@ -498,9 +501,8 @@ impl Flicker {
             targeted: self.common.targeted,
             margin: self.loss_margin,
         };
-        let upload = |v: Vec<f32>| {
-            Tensor::<2>::from_data(TensorData::new(v, [m, d]), classifier.device())
-        };
+        let upload =
+            |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [m, d]), classifier.device());
         let mut delta = vec![0f32; m * cf];
         // Per example: the successful offsets with the smallest regulariser, and the first
         // iteration that succeeded.
@@ -535,7 +537,8 @@ impl Flicker {
                             .filter(|&i| inside[i])
                             .map(|i| f64::from(g[i]))
                             .sum();
-                        let grad = f64::from(self.beta_0) * if pixels.is_nan() { 0.0 } else { pixels }
+                        let grad = f64::from(self.beta_0)
+                            * if pixels.is_nan() { 0.0 } else { pixels }
                             + f64::from(reg[j]);
                         let sign = if grad > 0.0 {
                             1.0
