@@ -286,14 +286,8 @@ fn a_four_level_flicker_fools_the_action_model_on_the_bundled_clip() {
         .unwrap();
     assert_eq!(argmax_rows(clf.logits(x.clone()).unwrap()), [truth]);
     let eps = 4.0 / 255.0;
-    let a = Flicker {
-        common: Common {
-            eps: Eps::Scalar(eps),
-            eps_step: Eps::Scalar(0.01),
-            ..Common::default()
-        },
-        ..Flicker::default()
-    };
+    let a = Flicker::default();
+    assert_eq!(a.common.eps, Eps::Scalar(eps));
     let out = a.generate(clf, &x, Some(&[truth]), None).unwrap();
     let adv = host(&out.adversarial);
     assert_ne!(argmax_rows(clf.logits(out.adversarial).unwrap()), [truth]);
@@ -313,4 +307,54 @@ fn a_four_level_flicker_fools_the_action_model_on_the_bundled_clip() {
         }
     }
     assert!(adv.iter().all(|v| (0.0..=1.0).contains(v)));
+}
+
+/// Parameters through the registry: the step is a fraction of eps unless eps_step gives it; both
+/// is an error naming eps_step; audio models are refused.
+#[test]
+fn parameters_are_read_and_checked_by_name() {
+    use avfoil::attack::spec::{RunSettings, parse};
+    use avfoil::params::{KeyStyle, Params};
+    let run = RunSettings {
+        eps: Eps::Scalar(0.04),
+        targeted: false,
+        seed: 1,
+        batch_size: 4,
+        streams: None,
+    };
+    let build = |assignments: &[&str]| {
+        let mut p = Params::new(KeyStyle::Flag);
+        for a in assignments {
+            p.insert_assignment(a).unwrap();
+        }
+        parse("flicker", &mut p).and_then(|spec| spec.build(&run))
+    };
+    let params = build(&[]).unwrap().params();
+    assert!(
+        (params["eps_step"].as_f64().unwrap() - 0.01).abs() < 1e-6,
+        "{params}"
+    );
+    assert_eq!(params["max_iter"], 30);
+    let params = build(&["eps_step=0.002", "num_frames=4"]).unwrap().params();
+    assert!((params["eps_step"].as_f64().unwrap() - 0.002).abs() < 1e-6);
+    assert_eq!(params["num_frames"], 4);
+    for (bad, key) in [
+        (&["step=0.5", "eps_step=0.01"][..], "eps_step"),
+        (&["loss_margin=0"], "loss_margin"),
+        (&["beta_1=-1"], "beta_1"),
+        (&["num_frames=0"], "num_frames"),
+        (&["max_iter=0"], "max_iter"),
+    ] {
+        let err = build(bad).err().expect("refused").to_string();
+        assert!(err.contains(&key.replace('_', "-")), "{bad:?}: {err}");
+    }
+    let device = Device::flex();
+    let audio = Model::open("spoken-digits", &device).unwrap();
+    let mut p = Params::new(KeyStyle::Flag);
+    let spec = parse("flicker", &mut p).unwrap();
+    let err = spec
+        .check_input(&audio.config.input)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("video"), "{err}");
 }
