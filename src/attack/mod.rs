@@ -18,6 +18,7 @@ pub mod flicker;
 pub mod frame_saliency;
 pub mod geometry;
 pub mod hopskipjump;
+pub mod patch;
 pub mod pgd;
 pub mod progress;
 pub mod psychoacoustic;
@@ -60,6 +61,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &psychoacoustic::ENTRY,
     &frame_saliency::ENTRY,
     &flicker::ENTRY,
+    &patch::ENTRY,
     &auto::ENTRY,
     &universal::ENTRY,
 ];
