@@ -22,6 +22,7 @@ pub mod patch;
 pub mod pgd;
 pub mod progress;
 pub mod psychoacoustic;
+pub mod sparse_frames;
 pub mod spec;
 pub mod square;
 pub mod universal;
@@ -62,6 +63,7 @@ const BUILTIN: &[&AttackEntry] = &[
     &frame_saliency::ENTRY,
     &flicker::ENTRY,
     &patch::ENTRY,
+    &sparse_frames::ENTRY,
     &auto::ENTRY,
     &universal::ENTRY,
 ];
