@@ -14,12 +14,15 @@ pub mod deepfool;
 pub mod fab;
 pub mod fab_projection;
 pub mod fgm;
+pub mod flicker;
 pub mod frame_saliency;
 pub mod geometry;
 pub mod hopskipjump;
+pub mod patch;
 pub mod pgd;
 pub mod progress;
 pub mod psychoacoustic;
+pub mod sparse_frames;
 pub mod spec;
 pub mod square;
 pub mod universal;
@@ -32,6 +35,7 @@ pub use carlini_linf::CarliniLinf;
 pub use deepfool::DeepFool;
 pub use fab::Fab;
 pub use fgm::Fgm;
+pub use flicker::Flicker;
 pub use frame_saliency::{FrameSaliency, PrefixSearch, SaliencyMethod};
 pub use geometry::{Norm, Projection};
 pub use hopskipjump::HopSkipJump;
@@ -57,6 +61,9 @@ const BUILTIN: &[&AttackEntry] = &[
     &carlini_linf::ENTRY,
     &psychoacoustic::ENTRY,
     &frame_saliency::ENTRY,
+    &flicker::ENTRY,
+    &patch::ENTRY,
+    &sparse_frames::ENTRY,
     &auto::ENTRY,
     &universal::ENTRY,
 ];
