@@ -787,3 +787,115 @@ class ImperceptibleASR(EvasionAttack):
             "hop": None if m.hop_size is None else int(m.hop_size),
             "sample_rate": None if m.sample_rate is None else int(m.sample_rate),
         }
+
+
+class OverTheAirFlickering(EvasionAttack):
+    """Pony et al. (2021)'s flickering attack, as ART's ``OverTheAirFlickeringPyTorch`` with its
+    parameters, for any video classifier: one RGB offset per frame, flat over the frame, optimised
+    on the margin loss plus thickness and temporal-roughness regularisers.
+
+    ART's has no budget; ``eps`` (optional here) bounds every offset, e.g. ``4 / 255``. Fixed from
+    ART: a pixel clipped once keeps its frame's offset afterwards, and each clip returns the least
+    visible iterate that fooled the model (docs/video-attacks.md)."""
+
+    registry_name = "flicker"
+
+    def __init__(
+        self,
+        classifier,
+        eps_step: float = 0.01,
+        max_iter: int = 30,
+        beta_0: float = 1.0,
+        beta_1: float = 0.5,
+        beta_2: float = 0.5,
+        loss_margin: float = 0.05,
+        batch_size: int = 1,
+        start_frame_index: int = 0,
+        num_frames=None,
+        round_samples: float = 0.0,
+        targeted: bool = False,
+        verbose: bool = True,
+        eps=None,
+        seed: int = 0,
+    ):
+        super().__init__(classifier, batch_size, seed)
+        self.eps = eps
+        self.targeted = bool(targeted)
+        self.params = {
+            "eps_step": float(eps_step),
+            "max_iter": int(max_iter),
+            "beta_0": float(beta_0),
+            "beta_1": float(beta_1),
+            "beta_2": float(beta_2),
+            "loss_margin": float(loss_margin),
+            "start_frame_index": int(start_frame_index),
+            "num_frames": None if num_frames is None else int(num_frames),
+            "round_samples": float(round_samples),
+        }
+
+    def _eps(self, n: int) -> list:
+        if self.eps is None:
+            clip = self.estimator.clip_values
+            return [float(clip[1] - clip[0]) if clip is not None else 1e30]
+        return _budget(self.eps, "eps")
+
+    def _params(self) -> dict:
+        return dict(self.params)
+
+
+#: ART's name for the flickering attack.
+OverTheAirFlickeringPyTorch = OverTheAirFlickering
+
+
+class VideoPatch(EvasionAttack):
+    """An adversarial patch for video (avfoil's; ART's ``AdversarialPatch`` is for images): one
+    square per clip pasted at the same place on every frame, replacing the pixels under it, its
+    pixels optimised with expectation over random positions and scales. ``eps`` bounds each patch
+    pixel's distance from mid-grey (0.5 allows any colour)."""
+
+    registry_name = "patch"
+
+    def __init__(
+        self,
+        estimator,
+        eps: float = 0.5,
+        size: float = 0.25,
+        max_iter: int = 100,
+        step: float = 0.01,
+        scale_min: float = 0.8,
+        scale_max: float = 1.2,
+        targeted: bool = False,
+        batch_size: int = 1,
+        seed: int = 0,
+    ):
+        super().__init__(estimator, batch_size, seed)
+        self.eps = eps
+        self.targeted = bool(targeted)
+        self.params = {
+            "size": float(size),
+            "max_iter": int(max_iter),
+            "step": float(step),
+            "scale_min": float(scale_min),
+            "scale_max": float(scale_max),
+        }
+
+    def _params(self) -> dict:
+        return dict(self.params)
+
+
+class SparseFramesAttack(ProjectedGradientDescent):
+    """PGD on a budget of ``k`` frames per clip, those whose loss gradient is largest at the clean
+    clip (avfoil's; a temporally sparse alternative to :class:`FrameSaliencyAttack`).
+    ``frame_index`` is the frame axis of the batch, as ART's (``(N, C, F, H, W)``: 2)."""
+
+    registry_name = "sparse-frames"
+
+    def __init__(self, estimator, k: int = 4, frame_index: int = 2, **pgd):
+        super().__init__(estimator, **pgd)
+        if int(frame_index) < 1:
+            raise ValueError("invalid frame_index: the frame axis of the batch, 1 or more")
+        self.k = int(k)
+        self.frame_index = int(frame_index)
+
+    def _params(self) -> dict:
+        return {**super()._params(), "k": self.k, "frame_axis": self.frame_index - 1}

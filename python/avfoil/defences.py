@@ -202,3 +202,13 @@ class GaussianNoise(Preprocessor):
 
     def __init__(self, sigma: float):
         super().__init__("gaussian-noise", sigma=float(sigma))
+
+
+class RoomSimulation(Preprocessor):
+    """A simulated over-the-air channel (avfoil's ``room`` defence): per example and pass a random
+    shoebox room (image-source impulse response), time shift, gain and white noise; randomised and
+    seeded, with an exact gradient. Attack through it with ``eot`` > 1 for perturbations that
+    survive rooms; parameters as ``avfoil.catalog()`` lists them (ranges as ``[low, high]``)."""
+
+    def __init__(self, **params):
+        super().__init__("room", **params)

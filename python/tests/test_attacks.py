@@ -16,6 +16,9 @@ from avfoil.attacks import (
     FastGradientMethod,
     FrameSaliencyAttack,
     ImperceptibleASR,
+    OverTheAirFlickering,
+    SparseFramesAttack,
+    VideoPatch,
     PsychoacousticMasker,
     ProjectedGradientDescent,
     SquareAttack,
@@ -196,3 +199,25 @@ def test_the_imperceptible_attack_matches_the_cli_and_hides_under_the_threshold(
     )
     np.testing.assert_array_equal(ours, theirs)
     assert attack.last_params["name"] == "psychoacoustic"
+
+
+def test_the_video_attacks_keep_their_shapes_of_perturbation(video_classifier, repo):
+    x = video_classifier.load_input(os.path.join(repo, "examples", "v_Basketball_g02_c01.mp4"))[None]
+    flicker = OverTheAirFlickering(video_classifier, eps_step=1 / 255, max_iter=5, eps=4 / 255).generate(x)
+    offsets = flicker - x
+    # One RGB offset per frame: flat over each frame (pixels not clipped), within eps.
+    assert np.abs(offsets).max() <= 4 / 255 + 1e-6
+    inner = (x > 0.02) & (x < 0.98)
+    for c in range(3):
+        for f in range(x.shape[2]):
+            values = offsets[0, c, f][inner[0, c, f]]
+            if values.size:
+                assert np.ptp(values) < 1e-5
+    sparse = SparseFramesAttack(video_classifier, k=2, eps=4 / 255, eps_step=1 / 255, max_iter=3).generate(x)
+    changed = np.abs(sparse - x).max(axis=(1, 3, 4))[0] > 0
+    assert 1 <= changed.sum() <= 2
+    patched = VideoPatch(video_classifier, size=0.25, max_iter=3, seed=2).generate(x)
+    differs = np.abs(patched - x).max(axis=(0, 1, 2)) > 0  # (H, W): the same square on every frame
+    rows, cols = np.nonzero(differs)
+    assert rows.size and (rows.max() - rows.min()) <= x.shape[3] and (cols.max() - cols.min()) <= x.shape[4]
+    np.testing.assert_array_equal(VideoPatch(video_classifier, size=0.25, max_iter=3, seed=2).generate(x), patched)

@@ -51,6 +51,20 @@ def test_video_compression_scales_as_art_and_never_in_place(video_classifier, re
         h264(x[0])
 
 
+def test_rooms_are_randomised_seeded_and_attackable(audio_classifier, digits):
+    from avfoil.attacks import ProjectedGradientDescent
+    from avfoil.defences import RoomSimulation
+
+    room = RoomSimulation(max_shift=0)
+    defended = audio_classifier.with_defences([room], seed=4)
+    adv = ProjectedGradientDescent(defended, eps=64.0, eps_step=16.0, max_iter=3, eot=2, seed=4).generate(digits[:1])
+    again = ProjectedGradientDescent(
+        audio_classifier.with_defences([room], seed=4), eps=64.0, eps_step=16.0, max_iter=3, eot=2, seed=4
+    ).generate(digits[:1])
+    np.testing.assert_array_equal(adv, again)
+    assert np.abs(adv - digits[:1]).max() <= 64.0 + 1e-3
+
+
 def test_any_registered_defence_by_name(digits):
     lowpass = Preprocessor("lowpass", sample_rate=8000, cutoff=1000)
     out, _ = lowpass(digits[:1])
