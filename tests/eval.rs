@@ -501,6 +501,7 @@ fn the_example_scenarios_are_valid() {
         "audio-autoattack.toml",
         "audio-universal.toml",
         "audio-defences.toml",
+        "audio-imperceptible.toml",
         "video-notebook.toml",
     ] {
         let path = dir.join(name);
