@@ -135,6 +135,11 @@ fn shards_merged_and_resumed_runs_equal_one_run() {
         "{small:?} {big:?}"
     );
     assert!(small.seg_snr_db_mean.unwrap() > big.seg_snr_db_mean.unwrap());
+    // The fraction of the perturbation's energy under the masking threshold: a fraction, and a
+    // smaller share of a larger perturbation hides under the same threshold.
+    let masked = |r: &avfoil::eval::summary::Row| r.masked_energy_mean.unwrap();
+    assert!((0.0..=1.0).contains(&masked(small)) && (0.0..=1.0).contains(&masked(big)));
+    assert!(masked(small) >= masked(big), "{small:?} {big:?}");
     assert!(small.ssim_mean.is_none());
     let md = std::fs::read_to_string(whole.join("report.md")).unwrap();
     assert!(

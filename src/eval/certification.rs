@@ -139,6 +139,7 @@ pub fn certify_example(
         pesq: None,
         stoi: None,
         seg_snr_db: None,
+        masked_energy: None,
         ssim: None,
         flicker: None,
         certificate: Some(recorded(&cert)),

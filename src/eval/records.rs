@@ -71,13 +71,16 @@ pub struct Record {
     pub certificate: Option<RecordedCertificate>,
     /// Attack and noise records, perceptual measures against the clean input (absent when the
     /// measure does not apply or cannot score the example; see [`crate::perception`]). Audio: PESQ
-    /// MOS-LQO, STOI, segmental SNR in dB.
+    /// MOS-LQO, STOI, segmental SNR in dB, the fraction of the perturbation's energy under the
+    /// clean clip's masking threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pesq: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stoi: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seg_snr_db: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked_energy: Option<f32>,
     /// Video: mean SSIM over frames, and the perturbation's frame-to-frame flicker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssim: Option<f32>,
@@ -222,6 +225,7 @@ mod tests {
             pesq: None,
             stoi: None,
             seg_snr_db: None,
+            masked_energy: None,
             ssim: None,
             flicker: None,
             seconds: 0.5,

@@ -137,10 +137,11 @@ fn radius(r: f64) -> String {
 /// no row has a perceptual measure (certification-only scenarios, audio models without a rate).
 fn perceptual_table(summary: &Summary) -> Option<(Vec<&'static str>, Vec<Vec<String>>)> {
     type Get = fn(&Row) -> Option<f64>;
-    let measures: [(&str, Get, usize); 5] = [
+    let measures: [(&str, Get, usize); 6] = [
         ("PESQ (MOS-LQO)", |r| r.pesq_mean, 2),
         ("STOI", |r| r.stoi_mean, 3),
         ("seg. SNR dB", |r| r.seg_snr_db_mean, 1),
+        ("energy masked", |r| r.masked_energy_mean, 3),
         ("SSIM", |r| r.ssim_mean, 4),
         ("flicker", |r| r.flicker_mean, 4),
     ];

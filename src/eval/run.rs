@@ -475,6 +475,7 @@ fn records(
                 pesq: felt.and_then(|p| p.pesq),
                 stoi: felt.and_then(|p| p.stoi),
                 seg_snr_db: felt.and_then(|p| p.seg_snr_db),
+                masked_energy: felt.and_then(|p| p.masked_energy),
                 ssim: felt.and_then(|p| p.ssim),
                 flicker: felt.and_then(|p| p.flicker),
                 seconds: outcome.seconds,

@@ -91,6 +91,8 @@ pub struct Row {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seg_snr_db_mean: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked_energy_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssim_mean: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flicker_mean: Option<f64>,
@@ -254,6 +256,7 @@ pub fn summarize(scenario: &Scenario, model: &str, modality: &str, records: &[Re
             pesq_mean: values(|r| r.pesq.map(f64::from)),
             stoi_mean: values(|r| r.stoi.map(f64::from)),
             seg_snr_db_mean: values(|r| r.seg_snr_db.map(f64::from)),
+            masked_energy_mean: values(|r| r.masked_energy.map(f64::from)),
             ssim_mean: values(|r| r.ssim.map(f64::from)),
             flicker_mean: values(|r| r.flicker.map(f64::from)),
             seconds_per_example: values(|r| Some(r.seconds)).unwrap_or(0.0),
@@ -574,6 +577,7 @@ mod tests {
             pesq_mean: None,
             stoi_mean: None,
             seg_snr_db_mean: None,
+            masked_energy_mean: None,
             ssim_mean: None,
             flicker_mean: None,
             seconds_per_example: 0.0,
