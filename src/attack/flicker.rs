@@ -47,7 +47,7 @@
 //!
 //! No random choice is made: the offsets start at zero. The seed is kept for reports only.
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, require_modality, stepless_common};
 use super::{Attack, AttackOutput, Batch, Common, Eps, Mask, Norm, run_batches, success};
 use crate::array::tensor_to_vec;
 use crate::classifier::objective::{Objective, pooled};
@@ -227,12 +227,11 @@ impl AttackSpec for FlickerSpec {
 
     /// Video models of `[C, F, H, W]` clips only: an audio model has no frames to flicker.
     fn check_input(&self, input: &InputConfig) -> Result<()> {
-        if input.modality != Modality::Video {
-            return Err(Error::invalid(
-                "attack",
-                "flicker needs a video model (an audio model has no frames to flicker)",
-            ));
-        }
+        require_modality(
+            input,
+            Modality::Video,
+            "flicker needs a video model (an audio model has no frames to flicker)",
+        )?;
         clip_shape(&input.shape)?;
         check_frames(self.start_frame_index, input.shape[1])
     }

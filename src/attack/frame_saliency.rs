@@ -25,7 +25,7 @@
 //! gradient per step, whose logits decide success and whose rows rank the next frames and drive the
 //! next FGM step, where ART predicts twice and takes two gradients.
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, require_modality};
 use super::{ATTACKS, Attack, AttackOutput, Mask, Norm, check_attack_labels, success, take_rows};
 use crate::array::{frame_index, tensor_to_vec};
 use crate::classifier::objective::CrossEntropy;
@@ -135,12 +135,11 @@ impl AttackSpec for FrameSaliencySpec {
 
     /// Video models only: an audio model's samples are not frames.
     fn check_input(&self, input: &InputConfig) -> Result<()> {
-        if input.modality != Modality::Video {
-            return Err(Error::invalid(
-                "attack",
-                "frame-saliency needs a video model (an audio model's samples are not frames)",
-            ));
-        }
+        require_modality(
+            input,
+            Modality::Video,
+            "frame-saliency needs a video model (an audio model's samples are not frames)",
+        )?;
         frame_index(&input.shape, self.frame_axis).map(|_| ())
     }
 

@@ -20,7 +20,7 @@
 //!
 //! Each example gets its own patch (not one universal patch for a data set).
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, require_modality, stepless_common};
 use super::{Attack, AttackOutput, Batch, Common, Mask, Norm, example_rngs, run_batches};
 use crate::array::tensor_to_vec;
 use crate::classifier::Classifier;
@@ -124,12 +124,11 @@ impl AttackSpec for PatchSpec {
 
     /// Video models of `[C, F, H, W]` clips only: a patch is a square in an image.
     fn check_input(&self, input: &InputConfig) -> Result<()> {
-        if input.modality != Modality::Video {
-            return Err(Error::invalid(
-                "attack",
-                "patch needs a video model (an audio model has no frames to paste on)",
-            ));
-        }
+        require_modality(
+            input,
+            Modality::Video,
+            "patch needs a video model (an audio model has no frames to paste on)",
+        )?;
         clip_shape(&input.shape).map(|_| ())
     }
 

@@ -39,7 +39,7 @@
 //!
 //! There are no random choices: the seed is recorded but changes nothing.
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, require_modality, stepless_common};
 use super::{Attack, AttackOutput, Common, Mask, Norm, example_rngs, run_batches, success};
 use crate::array::tensor_to_vec;
 use crate::audio::masking::{Masker, Threshold, default_window};
@@ -325,13 +325,12 @@ impl AttackSpec for PsychoacousticSpec {
     }
 
     fn check_input(&self, input: &InputConfig) -> Result<()> {
-        if input.modality != Modality::Audio {
-            return Err(Error::invalid(
-                "attack",
-                "psychoacoustic hides its perturbation under an audio clip's masking threshold; \
-                 this is a video model",
-            ));
-        }
+        require_modality(
+            input,
+            Modality::Audio,
+            "psychoacoustic hides its perturbation under an audio clip's masking threshold; \
+             this is a video model",
+        )?;
         let length = input.shape.last().copied().unwrap_or(0);
         let masker = self.masker(input.sample_rate)?;
         if length < masker.window() {

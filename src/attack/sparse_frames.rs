@@ -6,7 +6,7 @@
 //! may change, as when only some frames can be tampered with), and PGD's iterations, not a single
 //! FGM step, spend it. The frames are ranked once, at the clean clip (ties by index).
 
-use super::spec::{AttackEntry, AttackSpec, RunSettings};
+use super::spec::{AttackEntry, AttackSpec, RunSettings, require_modality};
 use super::{Attack, AttackOutput, Mask, Norm, check_attack_labels, pgd};
 use crate::array::{frame_index, tensor_to_vec};
 use crate::classifier::Classifier;
@@ -74,12 +74,11 @@ impl AttackSpec for SparseFramesSpec {
 
     /// Video models only: an audio model's samples are not frames.
     fn check_input(&self, input: &InputConfig) -> Result<()> {
-        if input.modality != Modality::Video {
-            return Err(Error::invalid(
-                "attack",
-                "sparse-frames needs a video model (an audio model's samples are not frames)",
-            ));
-        }
+        require_modality(
+            input,
+            Modality::Video,
+            "sparse-frames needs a video model (an audio model's samples are not frames)",
+        )?;
         frame_index(&input.shape, self.frame_axis).map(|_| ())
     }
 

@@ -9,7 +9,7 @@
 
 use super::{ATTACKS, Attack, Common, Eps, Norm, Projection};
 use crate::error::{Error, Result};
-use crate::model::InputConfig;
+use crate::model::{InputConfig, Modality};
 use crate::params::{Param, Params};
 use crate::registry::Entry;
 
@@ -53,6 +53,15 @@ pub trait AttackSpec: std::fmt::Debug + Send + Sync {
     }
     /// The attack for one run, validated.
     fn build(&self, run: &RunSettings) -> Result<Box<dyn Attack>>;
+}
+
+/// Refuses a model whose inputs are not of `modality`, with `reason` (the attack's own words) as
+/// the error: the check every single-modality attack's [`AttackSpec::check_input`] starts with.
+pub fn require_modality(input: &InputConfig, modality: Modality, reason: &str) -> Result<()> {
+    if input.modality != modality {
+        return Err(Error::invalid("attack", reason));
+    }
+    Ok(())
 }
 
 /// An attack in the registry.
