@@ -12,7 +12,7 @@ use avfoil::input::MediaInput;
 use avfoil::model::Modality;
 use avfoil::model::shipped::ModelSource;
 use avfoil::params::{KeyStyle, Params};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -135,6 +135,18 @@ fn apply_overrides(source: &mut ModelSource, json: &str) -> PyResult<()> {
     Ok(())
 }
 
+impl PyModel {
+    /// `x` as a batch of this model's examples (shape and input range checked).
+    fn batch_of(&self, x: &PyReadonlyArrayDyn<'_, f32>) -> PyResult<(Tensor<2>, Vec<usize>)> {
+        batch(
+            x,
+            shape_of(&self.model),
+            self.classifier.clip(),
+            self.classifier.device(),
+        )
+    }
+}
+
 #[pymethods]
 impl PyModel {
     /// Loads `spec`: a model directory, an `.onnx` file or a shipped model's name; `options` (JSON)
@@ -218,12 +230,7 @@ impl PyModel {
         x: PyReadonlyArrayDyn<'py, f32>,
         batch_size: usize,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
-        let (x, dims) = batch(
-            &x,
-            shape_of(&self.model),
-            self.classifier.clip(),
-            self.classifier.device(),
-        )?;
+        let (x, dims) = self.batch_of(&x)?;
         let k = self.nb_classes();
         let logits = run_detached(py, self.classifier.as_ref(), |c| {
             c.predict(&x, batch_size.max(1))
@@ -238,12 +245,7 @@ impl PyModel {
         x: PyReadonlyArrayDyn<'py, f32>,
         labels: Vec<usize>,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
-        let (x, dims) = batch(
-            &x,
-            shape_of(&self.model),
-            self.classifier.clip(),
-            self.classifier.device(),
-        )?;
+        let (x, dims) = self.batch_of(&x)?;
         let g = run_detached(py, self.classifier.as_ref(), |c| {
             c.loss_gradient(x, &labels)
         })?;
@@ -257,12 +259,7 @@ impl PyModel {
         x: PyReadonlyArrayDyn<'py, f32>,
         classes: Vec<usize>,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
-        let (x, dims) = batch(
-            &x,
-            shape_of(&self.model),
-            self.classifier.clip(),
-            self.classifier.device(),
-        )?;
+        let (x, dims) = self.batch_of(&x)?;
         let g = run_detached(py, self.classifier.as_ref(), |c| {
             c.class_gradient(x, &classes)
         })?;
@@ -303,7 +300,7 @@ impl PyModel {
         eot: usize,
     ) -> PyResult<GenerateOutput<'py>> {
         let shape = shape_of(&self.model).to_vec();
-        let (x, dims) = batch(&x, &shape, self.classifier.clip(), self.classifier.device())?;
+        let (x, dims) = self.batch_of(&x)?;
         let n = dims[0];
         let mask = mask.map(|m| mask_of(&m, &shape, n)).transpose()?;
         let run = RunSettings {
