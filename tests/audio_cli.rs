@@ -88,7 +88,7 @@ fn attack_defence_and_adaptive_attack_on_wav() {
     assert_eq!((adv.sample_rate, adv.samples.len()), (8000, LEN));
     let again = ok_json(&["predict", "--model", s(&model), "--json", s(&adv_wav)]);
     assert_eq!(again["predictions"][0]["class"], class_of(&doc, 0));
-    for png in ["low.waveform.png", "low.spectrogram.png"] {
+    for png in ["low.waveform.png", "low.spectrogram.png", "low.masking.png"] {
         assert!(
             std::fs::metadata(out.join(png)).unwrap().len() > 1000,
             "{png}"

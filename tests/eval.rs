@@ -409,6 +409,7 @@ fn the_html_report_opens_in_a_headless_browser() {
     assert!(table_rows(&dom, "perceptual") > 0, "perceptual measures");
     assert_eq!(dom.matches("<audio controls").count(), 4, "players");
     assert!(dom.contains("waveform.png") && dom.contains("spectrogram.png"));
+    assert!(dom.contains("masking.png"), "the masking plot is shown");
     assert!(dom.contains("data:audio/wav;base64,UklGR"), "inline WAV");
 }
 

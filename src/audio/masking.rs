@@ -135,6 +135,13 @@ impl Masker {
         })
     }
 
+    /// The model with the default window for `sample_rate` (the power of two nearest 64 ms) and a
+    /// hop of a quarter of it: what the reports measure every perturbation with.
+    pub fn for_rate(sample_rate: u32) -> Result<Self> {
+        let window = default_window(sample_rate);
+        Self::new(window, window / 4, sample_rate)
+    }
+
     /// The same model with ART's 0.5-Bark masker filter, slips included (see the module docs):
     /// for comparing with ART's output, not for attacks.
     pub fn art_compatible(mut self) -> Self {
@@ -404,6 +411,18 @@ impl Threshold {
             .map(|(p, t)| (p - 10f64.powf(t / 10.0)).max(0.0))
             .sum::<f64>()
             / cells)
+    }
+
+    /// The perturbation's PSD in dB on this threshold's scale, frame-major (floored at −200 dB):
+    /// what the masking loss and [`fraction_below`](Self::fraction_below) compare with
+    /// [`threshold`](Self::threshold), bin by bin.
+    pub fn perturbation_db(&self, masker: &Masker, delta: &[f32]) -> Result<Vec<f64>> {
+        self.check(masker, delta)?;
+        let (psd, _) = self.perturbation_psd(masker, delta);
+        Ok(psd
+            .iter()
+            .map(|p| (10.0 * p.log10()).max(FLOOR_DB))
+            .collect())
     }
 
     /// The fraction of a perturbation's energy that lies below this masking threshold: its STFT

@@ -16,9 +16,10 @@ use avfoil::audio::wav::WavEncoding;
 use avfoil::classifier::Classifier;
 use avfoil::fs::Staged;
 use avfoil::media::npy::read_npy;
-use avfoil::media::plot::{frame_strip_png, spectrogram_png, waveform_png};
+use avfoil::media::plot::{frame_strip_png, masking_png, spectrogram_png, waveform_png};
 use avfoil::model::Modality;
 use avfoil::params::{KeyStyle, Params};
+use avfoil::perception::masking_frame::most_audible_frame;
 use avfoil::scale::AudioScale;
 use avfoil::video::gif_write::write_gif;
 use burn::tensor::Device;
@@ -138,7 +139,8 @@ pub struct AttackArgs {
     #[arg(long)]
     wav_int16: bool,
     /// Also write, per example, into the output folder (or beside the output file): audio,
-    /// `<name>[-item].waveform.png` and `.spectrogram.png`; RGB video, `.frames.png` (each frame
+    /// `<name>[-item].waveform.png`, `.spectrogram.png` and `.masking.png` (the perturbation's most
+    /// audible frame against the clip's masking threshold); RGB video, `.frames.png` (each frame
     /// over its perturbation) and `.adv.gif` (25 fps).
     #[arg(long)]
     plots: bool,
@@ -451,6 +453,11 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
         if audio {
             waveform_png(&staged.path(&paths[0])?, &title, rate, c, a)?;
             spectrogram_png(&staged.path(&paths[1])?, &title, rate, c, a)?;
+            // A clip shorter than the masking model's window has no threshold to draw.
+            match most_audible_frame(c, a, rate) {
+                Ok(frame) => masking_png(&staged.path(&paths[2])?, &title, &frame)?,
+                Err(e) => eprintln!("warning: no masking plot for {name}: {e}"),
+            }
         } else {
             let max = clf.clip().map_or(1.0, |(_, hi)| hi);
             frame_strip_png(&staged.path(&paths[0])?, &title, c, a, &shape, max)?;
@@ -469,7 +476,8 @@ pub fn run(args: AttackArgs, device: &Device) -> Result<()> {
     print_report(&run.report, &model.dir, &defences, args.json)
 }
 
-/// The plot files of each example (`<name>[-item].waveform.png` and `.spectrogram.png` for audio,
+/// The plot files of each example (`<name>[-item].waveform.png`, `.spectrogram.png` and
+/// `.masking.png` for audio,
 /// `.frames.png` and `.adv.gif` for video), in the output folder or beside the output file,
 /// registered with `plan`.
 fn plot_paths(
@@ -485,10 +493,10 @@ fn plot_paths(
         .enumerate()
         .flat_map(|(i, f)| std::iter::repeat_n(i, f.rows))
         .collect();
-    let kinds: [&str; 2] = if audio {
-        ["waveform.png", "spectrogram.png"]
+    let kinds: &[&str] = if audio {
+        &["waveform.png", "spectrogram.png", "masking.png"]
     } else {
-        ["frames.png", "adv.gif"]
+        &["frames.png", "adv.gif"]
     };
     origins
         .iter()

@@ -12,8 +12,9 @@ use super::universal::{self, Fits};
 use crate::array::tensor_to_vec;
 use crate::audio::wav::{WavEncoding, write_wav};
 use crate::error::{Error, Result};
-use crate::media::plot::{frame_strip_png, spectrogram_png, waveform_png};
+use crate::media::plot::{frame_strip_png, masking_png, spectrogram_png, waveform_png};
 use crate::model::Modality;
+use crate::perception::masking_frame::most_audible_frame;
 use crate::scale::AudioScale;
 use crate::seed::mix;
 use crate::video::gif_write::write_gif;
@@ -255,10 +256,16 @@ fn write_plots(
                 clean,
                 adversarial,
             )?;
-            Ok(vec![
+            let mut plots = vec![
                 format!("{dir_name}/waveform.png"),
                 format!("{dir_name}/spectrogram.png"),
-            ])
+            ];
+            // A clip shorter than the masking model's window has no threshold to draw.
+            if let Ok(frame) = most_audible_frame(clean, adversarial, rate) {
+                masking_png(&dir.join("masking.png"), title, &frame)?;
+                plots.push(format!("{dir_name}/masking.png"));
+            }
+            Ok(plots)
         }
         Modality::Video => {
             let max = models.bare.clip().map_or(1.0, |(_, hi)| hi);

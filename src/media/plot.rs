@@ -763,6 +763,78 @@ pub fn frame_strip_png(
     write_atomic(path, &bytes)
 }
 
+/// One frame of a perturbation against the clean clip's masking threshold
+/// ([`MaskingFrame`](crate::perception::masking_frame::MaskingFrame)): the clean clip's spectrum,
+/// the threshold and the perturbation's spectrum in dB over frequency, the frame's time and the
+/// whole clip's masked energy share in the caption. Where the red curve stays under the black
+/// one, the perturbation is masked.
+pub fn masking_png(
+    path: &Path,
+    title: &str,
+    frame: &crate::perception::masking_frame::MaskingFrame,
+) -> Result<()> {
+    let caption = match frame.masked_energy {
+        Some(share) => format!(
+            "frame at {:.2} s; {:.1}% of the perturbation's energy (whole clip) under the threshold",
+            frame.start_s,
+            100.0 * share
+        ),
+        None => format!("frame at {:.2} s; no perturbation", frame.start_s),
+    };
+    let curves = [
+        ("clean clip", &frame.clean_db, ORIGINAL_COLOUR),
+        (
+            "masking threshold",
+            &frame.threshold_db,
+            RGBColor(20, 20, 20),
+        ),
+        ("perturbation", &frame.perturbation_db, ADVERSARIAL_COLOUR),
+    ];
+    // The threshold dips to -inf below 20 Hz and a silent bin sits at the -200 dB floor: show the
+    // 120 dB under the reference 96 dB, where hearing happens.
+    let (low, high) = (-24.0, 100.0);
+    let top_hz = frame.hz.last().copied().unwrap_or(1.0).max(1.0);
+    let png = render(path, (1000, 620), |root| {
+        let body = root.margin(10, 0, 0, 0).titled(title, font(24.0))?;
+        let mut chart = ChartBuilder::on(&body)
+            .caption(&caption, font(17.0))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..top_hz, low..high)?;
+        chart
+            .configure_mesh()
+            .x_desc("frequency (Hz)")
+            .y_desc("level (dB, clip's loudest bin at 96)")
+            .label_style(font(15.0))
+            .axis_desc_style(font(16.0))
+            .light_line_style(GRID_COLOUR)
+            .draw()?;
+        for (name, values, colour) in curves {
+            let style = ShapeStyle::from(colour).stroke_width(2);
+            let points: Vec<(f64, f64)> = frame
+                .hz
+                .iter()
+                .zip(values.iter())
+                .map(|(&hz, &db)| (hz, db.clamp(low, high)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points, style))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(font(15.0))
+            .background_style(WHITE.mix(0.85))
+            .border_style(AXIS_COLOUR)
+            .draw()?;
+        Ok(())
+    })?;
+    write_atomic(path, &png)
+}
+
 /// One line of an accuracy chart: its name and `(eps, accuracy)` points, eps ascending.
 pub type Curve = (String, Vec<(f64, f64)>);
 

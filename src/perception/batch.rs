@@ -9,7 +9,7 @@
 use super::{
     flicker::flicker, pesq::pesq_mos, seg_snr::seg_snr_db, ssim::ssim_per_frame, stoi::stoi,
 };
-use crate::audio::masking::{Masker, default_window};
+use crate::audio::masking::Masker;
 use crate::scale::{AudioScale, VideoScale};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -55,12 +55,7 @@ pub struct Perceptual {
 /// The fraction of the energy of `adv − clean` below the masking threshold of `clean`, both mono
 /// clips at `sample_rate` Hz; `None` for a clip shorter than the window or an unchanged one.
 pub fn masked_energy(clean: &[f32], adv: &[f32], sample_rate: u32) -> Option<f32> {
-    let masker = Masker::new(
-        default_window(sample_rate),
-        default_window(sample_rate) / 4,
-        sample_rate,
-    )
-    .ok()?;
+    let masker = Masker::for_rate(sample_rate).ok()?;
     let threshold = masker.threshold(clean).ok()?;
     let delta: Vec<f32> = adv.iter().zip(clean).map(|(a, c)| a - c).collect();
     threshold

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod flicker;
+pub mod masking_frame;
 pub mod pesq;
 pub mod seg_snr;
 pub mod ssim;
