@@ -232,3 +232,24 @@ fn a_log_mel_cnn_with_its_front_end_in_the_graph_matches_pytorch() {
 fn transposed_convolutions_resize_where_and_tile_match_pytorch() {
     check("decoder");
 }
+
+/// torch.stft exported as an ONNX STFT node (centred: reflect Pad first; Hann window), then
+/// power, a mel projection and log under a 2-D CNN.
+#[test]
+fn a_log_mel_cnn_on_an_stft_node_matches_pytorch() {
+    check("stft_logmel");
+}
+
+/// torch.fft through the dynamo exporter: opset-20 DFT nodes (axis an input), a onesided real
+/// transform, then a complex inverse one across frames.
+#[test]
+fn opset_20_dfts_real_and_complex_inverse_match_pytorch() {
+    check("dft_spectro");
+}
+
+/// DFT's opset-17 form (axis, inverse and onesided attributes; dft_length zero-padding to 80).
+#[test]
+fn opset_17_dfts_with_zero_padding_match_pytorch() {
+    check("dft17");
+}
+

@@ -15,11 +15,16 @@ Also:
 - cnn1d_softmax.onnx: cnn1d with a softmax on its output (a graph that ends in probabilities; its
                       model.toml says so, and its gradients must equal cnn1d's).
 - unsupported.onnx:   x -> Cos -> Det: ops avfoil does not evaluate, for the error that names them.
+- dft17 (and the other graphs in HELPER_GRAPHS) are written node by node with onnx.helper, for op
+  forms no exporter writes; a PyTorch twin of each gives the gradients and attacks.
+stft_logmel must contain an STFT node and dft_spectro (dynamo exporter, opset 20) DFT nodes.
 
 Needs the anchor venv (../shared/bench/setup_venv.sh: torch, onnx, onnxruntime):
-    ~/.cache/avfoil-art-venv/bin/python tools/make_onnx_fixtures.py
+    ~/.cache/avfoil-art-venv/bin/python tools/make_onnx_fixtures.py [NAME ...]
+(names given: only those fixtures are rewritten)
 """
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -284,6 +289,55 @@ class Decoder(nn.Module):
         return self.head(h.mean(dim=(2, 3)))
 
 
+class StftLogMel(nn.Module):
+    """A log-mel 2-D CNN whose front end is torch.stft (centred, reflect-padded, Hann window,
+    exported as an ONNX STFT node), power, a fixed triangular filterbank, log."""
+
+    def __init__(self, n_fft=128, hop=64, mels=16):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.register_buffer("window", torch.hann_window(n_fft))
+        bins = n_fft // 2 + 1
+        edges = torch.linspace(0, bins - 1, mels + 2)
+        k = torch.arange(bins, dtype=torch.float32)[:, None]
+        rise = (k - edges[None, :-2]) / (edges[1:-1] - edges[:-2])[None, :]
+        fall = (edges[None, 2:] - k) / (edges[2:] - edges[1:-1])[None, :]
+        self.register_buffer("mel", torch.clamp(torch.minimum(rise, fall), min=0))
+        self.cnn = nn.Sequential(
+            nn.Conv2d(1, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(8, 5))
+
+    def forward(self, x):
+        spec = torch.stft(x.squeeze(1), self.n_fft, hop_length=self.hop, window=self.window,
+                          center=True, return_complex=False)          # [N, bins, frames, 2]
+        power = (spec ** 2).sum(-1).transpose(1, 2)                      # [N, frames, bins]
+        logmel = torch.log(power @ self.mel + 1e-6)
+        return self.cnn(logmel.unsqueeze(1))
+
+
+class DftSpectro(nn.Module):
+    """A spectrogram classifier written with torch.fft, which only the dynamo exporter exports
+    (as DFT nodes, opset 20, the axis an input): a onesided real DFT of windowed frames, then a
+    complex inverse DFT across frames (a modulation spectrum), magnitudes, log, a small CNN."""
+
+    def __init__(self, frame=64):
+        super().__init__()
+        self.frame = frame
+        self.register_buffer("window", torch.hann_window(frame))
+        self.cnn = nn.Sequential(
+            nn.Conv2d(2, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(6 * 4 * 16, 5))
+
+    def forward(self, x):
+        frames = x.reshape(x.shape[0], -1, self.frame) * self.window    # [N, 8, 64]
+        spec = torch.fft.rfft(frames, dim=2)                             # [N, 8, 33]
+        mod = torch.fft.ifft(spec, dim=1)                                # complex, across frames
+        feats = torch.stack([torch.log(spec.abs() ** 2 + 1e-6),
+                             torch.log(mod.abs() ** 2 + 1e-6)], dim=1)   # [N, 2, 8, 33]
+        return self.cnn(feats[:, :, :, :32])
+
+
 MODELS = [
     ("cnn1d", Cnn1d, (1, 400)),
     ("cnn2d", Cnn2d, (1, 1024)),
@@ -296,7 +350,15 @@ MODELS = [
     ("m5", M5, (1, 8000)),
     ("logmel_cnn", LogMelCnn, (1, 1024)),
     ("decoder", Decoder, (1, 128)),
+    ("stft_logmel", StftLogMel, (1, 1024)),
+    ("dft_spectro", DftSpectro, (1, 512)),
 ]
+
+# What the exported graph must contain: a fixture for an op that the exporter silently replaced
+# by others would test nothing.
+MUST_CONTAIN = {"stft_logmel": "STFT", "dft_spectro": "DFT"}
+# Models only the dynamo exporter exports (torch.fft); it writes the opset-20 forms.
+DYNAMO = {"dft_spectro"}
 
 
 def pgd(model, x, eps, step, steps):
@@ -320,20 +382,9 @@ class WithSoftmax(nn.Module):
         return torch.softmax(self.inner(x), dim=1)
 
 
-def write(name, make, shape):
-    gen = torch.Generator().manual_seed(sum(map(ord, name)))
-    torch.manual_seed(sum(map(ord, name)))
-    model = make()
-    with torch.no_grad():
-        randomise_batch_norm(model, gen)
-    model.eval()
-    x = torch.rand((2, *shape), generator=gen) * 2 - 1
-    path = os.path.join(OUT, f"{name}.onnx")
-    torch.onnx.export(
-        model, (x,), path, input_names=["x"], output_names=["logits"], opset_version=17,
-        dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False,
-    )
-    onnx.checker.check_model(onnx.load(path))
+def references(name, model, x, path):
+    """Writes NAME.x/logits/grad/fgm/pgd.npy for the graph at `path`, whose PyTorch twin is
+    `model`: onnxruntime's logits (checked against PyTorch's), PyTorch's gradients and attacks."""
     logits = ort.InferenceSession(path).run(None, {"x": x.numpy()})[0]
     xg = x.clone().requires_grad_(True)
     out = model(xg)
@@ -346,7 +397,99 @@ def write(name, make, shape):
     np.save(os.path.join(OUT, f"{name}.pgd.npy"), pgd(model, x, 0.1, 0.02, 10).numpy())
     ops = sorted({n.op_type for n in onnx.load(path).graph.node})
     print(f"wrote {path}: {os.path.getsize(path)} bytes, ops {', '.join(ops)}")
+
+
+def write(name, make, shape):
+    gen = torch.Generator().manual_seed(sum(map(ord, name)))
+    torch.manual_seed(sum(map(ord, name)))
+    model = make()
+    with torch.no_grad():
+        randomise_batch_norm(model, gen)
+    model.eval()
+    x = torch.rand((2, *shape), generator=gen) * 2 - 1
+    path = os.path.join(OUT, f"{name}.onnx")
+    if name in DYNAMO:
+        torch.onnx.export(
+            model, (x,), path, input_names=["x"], output_names=["logits"], opset_version=20,
+            dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, dynamo=True,
+            external_data=False,
+        )
+    else:
+        torch.onnx.export(
+            model, (x,), path, input_names=["x"], output_names=["logits"], opset_version=17,
+            dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False,
+        )
+    onnx.checker.check_model(onnx.load(path))
+    if name in MUST_CONTAIN:
+        assert MUST_CONTAIN[name] in {n.op_type for n in onnx.load(path).graph.node}, name
+    references(name, model, x, path)
     return model, x
+
+
+def helper_model(name, nodes, initialisers, x_shape, opset):
+    """A graph written node by node with onnx.helper: input x [batch, ...], output logits."""
+    from onnx import TensorProto, helper, numpy_helper
+    graph = helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", *x_shape])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", None])],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in initialisers.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model, full_check=True)
+    path = os.path.join(OUT, f"{name}.onnx")
+    onnx.save(model, path)
+    return path
+
+
+class Dft17(nn.Module):
+    """PyTorch's twin of the dft17 graph: a onesided real DFT zero-padded to 80 samples along
+    the frame axis, a complex inverse DFT across frames, log(1 + power), a linear head."""
+
+    def __init__(self, w, b):
+        super().__init__()
+        self.w, self.b = nn.Parameter(w), nn.Parameter(b)
+
+    def forward(self, x):
+        z = torch.fft.rfft(x.reshape(x.shape[0], 8, 64), n=80, dim=2)
+        z = torch.fft.ifft(z, dim=1)
+        power = z.real ** 2 + z.imag ** 2
+        return torch.log(power + 1.0).reshape(x.shape[0], -1) @ self.w + self.b
+
+
+def write_dft17():
+    """DFT in its opset-17 form (axis and inverse as attributes, dft_length an input), written
+    with onnx.helper: the dynamo exporter writes opset 20 and the TorchScript one no DFT."""
+    from onnx import helper
+    name = "dft17"
+    gen = torch.Generator().manual_seed(sum(map(ord, name)))
+    w = torch.randn(8 * 41, 5, generator=gen) * 0.05
+    b = torch.randn(5, generator=gen) * 0.1
+    nodes = [
+        helper.make_node("Reshape", ["x", "frames_shape"], ["frames"]),
+        helper.make_node("DFT", ["frames", "dft_length"], ["spec"], axis=2, onesided=1),
+        helper.make_node("DFT", ["spec"], ["mod"], axis=1, inverse=1),
+        helper.make_node("Mul", ["mod", "mod"], ["squares"]),
+        helper.make_node("ReduceSum", ["squares", "last_axis"], ["power"], keepdims=0),
+        helper.make_node("Add", ["power", "eps"], ["floored"]),
+        helper.make_node("Log", ["floored"], ["logpower"]),
+        helper.make_node("Reshape", ["logpower", "flat_shape"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "w", "b"], ["logits"]),
+    ]
+    init = {
+        "frames_shape": np.array([0, 8, 64, 1], np.int64),
+        "dft_length": np.array(80, np.int64),
+        "last_axis": np.array([3], np.int64),
+        "eps": np.array(1.0, np.float32),
+        "flat_shape": np.array([0, -1], np.int64),
+        "w": w.numpy(), "b": b.numpy(),
+    }
+    path = helper_model(name, nodes, init, [512], 17)
+    x = torch.rand((2, 512), generator=gen) * 2 - 1
+    references(name, Dft17(w, b).eval(), x, path)
+
+
+HELPER_GRAPHS = {"dft17": write_dft17}
 
 
 def write_softmax(model, x):
@@ -375,14 +518,21 @@ def write_unsupported():
     print(f"wrote {path}: {os.path.getsize(path)} bytes")
 
 
-def main():
+def main(only):
+    """Writes every fixture, or only those named on the command line."""
     os.makedirs(OUT, exist_ok=True)
     for name, make, shape in MODELS:
+        if only and name not in only:
+            continue
         model, x = write(name, make, shape)
         if name == "cnn1d":
             write_softmax(model, x)
-    write_unsupported()
+    for name, make in HELPER_GRAPHS.items():
+        if not only or name in only:
+            make()
+    if not only or "unsupported" in only:
+        write_unsupported()
 
 
 if __name__ == "__main__":
-    main()
+    main(set(sys.argv[1:]))

@@ -152,6 +152,8 @@ pub enum Op {
     Where,
     Range(onnx_ir::node::range::RangeConfig),
     Tile(onnx_ir::node::tile::TileConfig),
+    Stft(onnx_ir::node::stft::StftConfig),
+    Dft(onnx_ir::node::dft::DftConfig),
 }
 
 impl Op {
@@ -277,6 +279,9 @@ impl Op {
             Node::Where(_) => Op::Where,
             Node::Range(n) => Op::Range(n.config.clone()),
             Node::Tile(n) => Op::Tile(n.config.clone()),
+            Node::Stft(n) => Op::Stft(n.config.clone()),
+            // onnx-ir refuses a onesided inverse or complex DFT itself, naming the node.
+            Node::Dft(n) => Op::Dft(n.config.clone()),
             Node::Expand(n) => Op::Expand(n.config.clone()),
             Node::Cast(n) => {
                 let to = n.config.to;

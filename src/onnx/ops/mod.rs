@@ -11,6 +11,7 @@ mod resize;
 mod sequence;
 mod shape;
 mod slicing;
+mod spectral;
 
 use super::op::Op;
 use super::value::{Float, Ints, Value};
@@ -107,6 +108,8 @@ pub(crate) fn eval(op: &Op, inputs: &Inputs, outputs: usize) -> Result<Vec<Value
         Op::Where => Ok(vec![elementwise::where_(inputs)?]),
         Op::Range(c) => Ok(vec![shape::range(c, inputs)?]),
         Op::Tile(c) => one(shape::tile(c, inputs)?),
+        Op::Stft(c) => one(spectral::stft(c, inputs)?),
+        Op::Dft(c) => one(spectral::dft(c, inputs)?),
         Op::Linear { transpose } => one(linear::linear(*transpose, inputs)?),
         Op::Gemm(c) => one(linear::gemm(c, inputs)?),
         Op::MatMul => one(linear::matmul(inputs.float(0)?, inputs.float(1)?)?),
