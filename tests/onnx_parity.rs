@@ -253,3 +253,48 @@ fn opset_17_dfts_with_zero_padding_match_pytorch() {
     check("dft17");
 }
 
+/// An STFT node in its own form (signal [N, L, 1]; window and frame_length inputs) and a
+/// MelWeightMatrix computed at load, written with onnx.helper: onnxruntime's logits, and the
+/// gradients of PyTorch's twin (torch.stft and ONNX's reference filterbank).
+#[test]
+fn an_stft_and_mel_weight_matrix_graph_matches_onnxruntime_and_pytorch() {
+    check("melspec17");
+}
+
+/// torch.einsum exported as Einsum nodes: batched matrix products, two summed labels at once,
+/// an ellipsis, a reduction, an elementwise gate, an outer product and a transpose.
+#[test]
+fn an_einsum_transformer_matches_pytorch() {
+    check("einsum_transformer");
+}
+
+/// A grouped 3-D transposed convolution with strides, padding and output padding.
+#[test]
+fn a_3d_transposed_convolution_matches_pytorch() {
+    check("convtranspose3d");
+}
+
+/// Nodes onnx-ir reads but avfoil does not evaluate are refused at load, each named with the
+/// reason.
+#[test]
+fn refused_forms_name_the_node_and_the_reason() {
+    let e = Model::open(fixture("refused.onnx").to_str().unwrap(), &Device::flex())
+        .err()
+        .unwrap()
+        .to_string();
+    for want in [
+        "Einsum (node the_trace)",
+        "equation 'bii->b'",
+        "label 'i' appears twice",
+        "If (node data_dependent_if): its condition is computed by the graph",
+    ] {
+        assert!(e.contains(want), "{want:?} missing from: {e}");
+    }
+}
+
+/// Two If nodes on constant conditions (an initialiser, a Constant), inlined at load: the taken
+/// branches read outer values and an outer initialiser.
+#[test]
+fn ifs_on_constant_conditions_are_inlined_and_match_pytorch() {
+    check("if_const");
+}

@@ -121,10 +121,7 @@ pub fn dft(c: &DftConfig, inputs: &Inputs) -> Result<Float> {
     let re = part(0);
     let (cos, sin) = basis_tensors(n, k, &re.device());
     let (yr, yi) = match (parts == 2, c.inverse) {
-        (false, false) => (
-            re.clone().matmul(cos),
-            re.matmul(sin).neg(),
-        ),
+        (false, false) => (re.clone().matmul(cos), re.matmul(sin).neg()),
         (false, true) => (re.clone().matmul(cos), re.matmul(sin)),
         (true, inverse) => {
             let im = part(1);
