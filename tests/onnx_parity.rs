@@ -298,3 +298,23 @@ fn refused_forms_name_the_node_and_the_reason() {
 fn ifs_on_constant_conditions_are_inlined_and_match_pytorch() {
     check("if_const");
 }
+
+/// What `avfoil inspect` reports (its `supported` is an empty `unsupported`) for the fixtures of
+/// the spectral, Einsum, If and 3-D transposed-convolution ops.
+#[test]
+fn inspect_reports_the_new_ops_as_supported() {
+    for (name, op) in [
+        ("stft_logmel", "STFT"),
+        ("dft_spectro", "DFT"),
+        ("dft17", "DFT"),
+        ("melspec17", "MelWeightMatrix"),
+        ("einsum_transformer", "Einsum"),
+        ("if_const", "If"),
+        ("convtranspose3d", "ConvTranspose"),
+    ] {
+        let path = fixture(&format!("{name}.onnx"));
+        let plan = avfoil::onnx::Plan::parse(&path, &std::fs::read(&path).unwrap()).unwrap();
+        assert!(plan.op_counts.contains_key(op), "{name}: {:?}", plan.op_counts);
+        assert!(plan.unsupported.is_empty(), "{name}: {:?}", plan.unsupported);
+    }
+}

@@ -130,12 +130,12 @@ mod tests {
     #[test]
     fn the_reference_implementations_matrix() {
         let (m, bins, mels) = matrix(&spec(8, 64, 8000, 60.0, 3800.0)).unwrap();
-        let column = |i: usize| (0..bins).map(move |j| m[j * mels + i]);
+        let column = |i: usize| -> Vec<f32> { (0..bins).map(|j| m[j * mels + i]).collect() };
         let peaks: Vec<usize> = (0..mels)
-            .map(|i| column(i).position(|v| v == 1.0).unwrap())
+            .map(|i| column(i).iter().position(|&v| v == 1.0).unwrap())
             .collect();
         assert_eq!(peaks, [1, 3, 4, 6, 9, 12, 15, 19]);
-        let sums: Vec<f32> = (0..mels).map(|i| column(i).sum()).collect();
+        let sums: Vec<f32> = (0..mels).map(|i| column(i).iter().sum()).collect();
         let want = [1.5, 1.5, 1.5, 2.5, 3.0, 3.0, 3.5, 4.5];
         assert!(
             sums.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5),
