@@ -321,8 +321,9 @@ class EinsumTransformer(nn.Module):
     """A small spectrogram-token transformer written with torch.einsum (exported as Einsum nodes):
     embedding `btf,fd->btd`, per-head projections `btd,hde->bhte`, scores `bhqe,bhke->bhqk`,
     mixing `bhqk,bhke->bhqe`, merging heads `bhqe,hed->bqd` (two summed labels), an MLP as
-    `...d,de->...e` (ellipsis), pooling `bqd->bd`, a gate `bd,d->bd`, an outer product
-    `bi,bj->bij`, a transposed head `cd->dc` then `bd,dc->bc`."""
+    `...d,de->...e` (ellipsis), a token score `...d,d->...` (ellipses of different widths),
+    pooling `bqd->bd`, a gate `bd,d->bd`, an outer product `bi,bj->bij`, a bilinear form of
+    three operands `bi,ij,bj->b`, a transposed head `cd->dc`, then `bd,dc` (implicit output)."""
 
     def __init__(self, tokens=16, width=32, dim=16, heads=4):
         super().__init__()
@@ -336,6 +337,9 @@ class EinsumTransformer(nn.Module):
         self.mlp = nn.Parameter(torch.randn(dim, dim) / dim ** 0.5)
         self.gate = nn.Parameter(torch.rand(dim) + 0.5)
         self.head = nn.Parameter(torch.randn(5, dim + 16) * 0.2)
+        self.score = nn.Parameter(torch.randn(dim) * 0.3)
+        self.bilinear = nn.Parameter(torch.randn(4, 4) * 0.3)
+        self.bilinear_out = nn.Parameter(torch.randn(5) * 0.3)
 
     def forward(self, x):
         t = x.reshape(x.shape[0], self.tokens, self.width)
@@ -347,11 +351,15 @@ class EinsumTransformer(nn.Module):
         mixed = torch.einsum("bhqk,bhke->bhqe", att, v)
         h = h + torch.einsum("bhqe,hed->bqd", mixed, self.wo)
         h = h + torch.tanh(torch.einsum("...d,de->...e", h, self.mlp))
+        weights = torch.softmax(torch.einsum("...d,d->...", h, self.score), dim=1)   # [N, T]
+        h = h * (1.0 + weights.unsqueeze(-1))
         pooled = torch.einsum("bqd->bd", h) / self.tokens
         gated = torch.einsum("bd,d->bd", pooled, self.gate)
         outer = torch.einsum("bi,bj->bij", gated[:, :4], gated[:, 4:8]).reshape(x.shape[0], 16)
         feats = torch.cat([gated, outer], dim=1)
-        return torch.einsum("bd,dc->bc", feats, torch.einsum("cd->dc", self.head))
+        form = torch.einsum("bi,ij,bj->b", gated[:, :4], self.bilinear, gated[:, 4:8])
+        logits = torch.einsum("bd,dc", feats, torch.einsum("cd->dc", self.head))
+        return logits + form[:, None] * self.bilinear_out
 
 
 class VideoUpsampler(nn.Module):
@@ -503,7 +511,8 @@ def helper_model(name, nodes, initialisers, x_shape, opset):
 
 class Dft17(nn.Module):
     """PyTorch's twin of the dft17 graph: a onesided real DFT zero-padded to 80 samples along
-    the frame axis, a complex inverse DFT across frames, log(1 + power), a linear head."""
+    the frame axis, a complex inverse DFT across frames, and a full DFT truncated to 48
+    samples; log(1 + power) of both, a linear head."""
 
     def __init__(self, w, b):
         super().__init__()
@@ -513,7 +522,11 @@ class Dft17(nn.Module):
         z = torch.fft.rfft(x.reshape(x.shape[0], 8, 64), n=80, dim=2)
         z = torch.fft.ifft(z, dim=1)
         power = z.real ** 2 + z.imag ** 2
-        return torch.log(power + 1.0).reshape(x.shape[0], -1) @ self.w + self.b
+        cut = torch.fft.fft(x.reshape(x.shape[0], 8, 64), n=48, dim=2)
+        power_cut = cut.real ** 2 + cut.imag ** 2
+        feats = torch.cat([torch.log(power + 1.0).reshape(x.shape[0], -1),
+                           torch.log(power_cut + 1.0).reshape(x.shape[0], -1)], dim=1)
+        return feats @ self.w + self.b
 
 
 def write_dft17():
@@ -522,7 +535,7 @@ def write_dft17():
     from onnx import helper
     name = "dft17"
     gen = torch.Generator().manual_seed(sum(map(ord, name)))
-    w = torch.randn(8 * 41, 5, generator=gen) * 0.05
+    w = torch.randn(8 * 41 + 8 * 48, 5, generator=gen) * 0.05
     b = torch.randn(5, generator=gen) * 0.1
     nodes = [
         helper.make_node("Reshape", ["x", "frames_shape"], ["frames"]),
@@ -532,12 +545,20 @@ def write_dft17():
         helper.make_node("ReduceSum", ["squares", "last_axis"], ["power"], keepdims=0),
         helper.make_node("Add", ["power", "eps"], ["floored"]),
         helper.make_node("Log", ["floored"], ["logpower"]),
-        helper.make_node("Reshape", ["logpower", "flat_shape"], ["flat"]),
+        helper.make_node("Reshape", ["logpower", "flat_shape"], ["flat_long"]),
+        helper.make_node("DFT", ["frames", "cut_length"], ["cut"], axis=2),
+        helper.make_node("Mul", ["cut", "cut"], ["cut_squares"]),
+        helper.make_node("ReduceSum", ["cut_squares", "last_axis"], ["cut_power"], keepdims=0),
+        helper.make_node("Add", ["cut_power", "eps"], ["cut_floored"]),
+        helper.make_node("Log", ["cut_floored"], ["cut_log"]),
+        helper.make_node("Reshape", ["cut_log", "flat_shape"], ["flat_cut"]),
+        helper.make_node("Concat", ["flat_long", "flat_cut"], ["flat"], axis=1),
         helper.make_node("Gemm", ["flat", "w", "b"], ["logits"]),
     ]
     init = {
         "frames_shape": np.array([0, 8, 64, 1], np.int64),
         "dft_length": np.array(80, np.int64),
+        "cut_length": np.array(48, np.int64),
         "last_axis": np.array([3], np.int64),
         "eps": np.array(1.0, np.float32),
         "flat_shape": np.array([0, -1], np.int64),
@@ -557,7 +578,8 @@ def mel_weight_matrix(mels, dft, rate, lower, upper):
 
 class MelSpec17(nn.Module):
     """PyTorch's twin of the melspec17 graph: an uncentred STFT (Hann window, frames of 64 every
-    32), power, the ONNX mel filterbank, log, a linear head."""
+    32), power, the ONNX mel filterbank, log; a second STFT without a window (rectangular), its
+    mean power per frame, log; a linear head."""
 
     def __init__(self, window, mel, w, b):
         super().__init__()
@@ -570,17 +592,21 @@ class MelSpec17(nn.Module):
                        center=False, return_complex=True)             # [N, 33, frames]
         power = (z.real ** 2 + z.imag ** 2).transpose(1, 2)
         logmel = torch.log(power @ self.mel + 1e-2)
-        return logmel.reshape(x.shape[0], -1) @ self.w + self.b
+        z2 = torch.stft(x.reshape(x.shape[0], -1), 64, hop_length=32, window=None,
+                        center=False, return_complex=True)
+        level = torch.log((z2.real ** 2 + z2.imag ** 2).mean(dim=1) + 1e-2)  # [N, frames]
+        return torch.cat([logmel.reshape(x.shape[0], -1), level], dim=1) @ self.w + self.b
 
 
 def write_melspec17():
-    """STFT (signal [N, L, 1], window and frame_length inputs) and MelWeightMatrix written with
-    onnx.helper (PyTorch exports neither MelWeightMatrix nor this STFT form)."""
+    """STFT (signal [N, L, 1], window and frame_length inputs; a second one without a window)
+    and MelWeightMatrix written with onnx.helper (PyTorch exports neither MelWeightMatrix nor
+    this STFT form)."""
     from onnx import helper
     name = "melspec17"
     gen = torch.Generator().manual_seed(sum(map(ord, name)))
     frames, mels = 1 + (512 - 64) // 32, 8
-    w = torch.randn(frames * mels, 5, generator=gen) * 0.05
+    w = torch.randn(frames * mels + frames, 5, generator=gen) * 0.05
     b = torch.randn(5, generator=gen) * 0.1
     window = torch.hann_window(64)
     mel_args = (mels, 64, 8000, 60.0, 3800.0)
@@ -594,7 +620,15 @@ def write_melspec17():
         helper.make_node("MatMul", ["power", "mel"], ["melpower"]),
         helper.make_node("Add", ["melpower", "eps"], ["floored"]),
         helper.make_node("Log", ["floored"], ["logmel"]),
-        helper.make_node("Reshape", ["logmel", "flat_shape"], ["flat"]),
+        helper.make_node("Reshape", ["logmel", "flat_shape"], ["flat_mel"]),
+        helper.make_node("STFT", ["x", "frame_step", "", "frame_length"], ["rect"], onesided=1),
+        helper.make_node("Mul", ["rect", "rect"], ["rect_squares"]),
+        helper.make_node("ReduceSum", ["rect_squares", "last_axis"], ["rect_power"],
+                         keepdims=0),
+        helper.make_node("ReduceMean", ["rect_power"], ["level"], axes=[2], keepdims=0),
+        helper.make_node("Add", ["level", "eps"], ["level_floored"]),
+        helper.make_node("Log", ["level_floored"], ["log_level"]),
+        helper.make_node("Concat", ["flat_mel", "log_level"], ["flat"], axis=1),
         helper.make_node("Gemm", ["flat", "w", "b"], ["logits"]),
     ]
     init = {
