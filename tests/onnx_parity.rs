@@ -314,7 +314,15 @@ fn inspect_reports_the_new_ops_as_supported() {
     ] {
         let path = fixture(&format!("{name}.onnx"));
         let plan = avfoil::onnx::Plan::parse(&path, &std::fs::read(&path).unwrap()).unwrap();
-        assert!(plan.op_counts.contains_key(op), "{name}: {:?}", plan.op_counts);
-        assert!(plan.unsupported.is_empty(), "{name}: {:?}", plan.unsupported);
+        assert!(
+            plan.op_counts.contains_key(op),
+            "{name}: {:?}",
+            plan.op_counts
+        );
+        assert!(
+            plan.unsupported.is_empty(),
+            "{name}: {:?}",
+            plan.unsupported
+        );
     }
 }

@@ -27,10 +27,13 @@ struct Basis {
     sin: Vec<f32>,
 }
 
+/// Bases by `(n, bins)`, shared by every graph of the process.
+type BasisCache = Mutex<HashMap<(usize, usize), Arc<Basis>>>;
+
 /// The basis of length `n` with `bins` frequencies, from the cache or built (the angle is reduced
 /// modulo `2π` in integers first, so long transforms keep full precision).
 fn basis(n: usize, bins: usize) -> Arc<Basis> {
-    static CACHE: OnceLock<Mutex<HashMap<(usize, usize), Arc<Basis>>>> = OnceLock::new();
+    static CACHE: OnceLock<BasisCache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(b) = cache.get(&(n, bins)) {
