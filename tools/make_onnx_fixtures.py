@@ -512,7 +512,8 @@ def helper_model(name, nodes, initialisers, x_shape, opset):
 class Dft17(nn.Module):
     """PyTorch's twin of the dft17 graph: a onesided real DFT zero-padded to 80 samples along
     the frame axis, a complex inverse DFT across frames, and a full DFT truncated to 48
-    samples; log(1 + power) of both, a linear head."""
+    samples plus an inverse DFT of the real frames (their first 48 samples) across frames;
+    log(1 + power) of both, a linear head."""
 
     def __init__(self, w, b):
         super().__init__()
@@ -523,6 +524,7 @@ class Dft17(nn.Module):
         z = torch.fft.ifft(z, dim=1)
         power = z.real ** 2 + z.imag ** 2
         cut = torch.fft.fft(x.reshape(x.shape[0], 8, 64), n=48, dim=2)
+        cut = cut + torch.fft.ifft(x.reshape(x.shape[0], 8, 64)[:, :, :48], dim=1)
         power_cut = cut.real ** 2 + cut.imag ** 2
         feats = torch.cat([torch.log(power + 1.0).reshape(x.shape[0], -1),
                            torch.log(power_cut + 1.0).reshape(x.shape[0], -1)], dim=1)
@@ -546,7 +548,10 @@ def write_dft17():
         helper.make_node("Add", ["power", "eps"], ["floored"]),
         helper.make_node("Log", ["floored"], ["logpower"]),
         helper.make_node("Reshape", ["logpower", "flat_shape"], ["flat_long"]),
-        helper.make_node("DFT", ["frames", "cut_length"], ["cut"], axis=2),
+        helper.make_node("DFT", ["frames", "cut_length"], ["cut_forward"], axis=2),
+        helper.make_node("Slice", ["frames", "zero", "end48", "two"], ["first48"]),
+        helper.make_node("DFT", ["first48"], ["cut_inverse"], axis=1, inverse=1),
+        helper.make_node("Add", ["cut_forward", "cut_inverse"], ["cut"]),
         helper.make_node("Mul", ["cut", "cut"], ["cut_squares"]),
         helper.make_node("ReduceSum", ["cut_squares", "last_axis"], ["cut_power"], keepdims=0),
         helper.make_node("Add", ["cut_power", "eps"], ["cut_floored"]),
@@ -559,6 +564,9 @@ def write_dft17():
         "frames_shape": np.array([0, 8, 64, 1], np.int64),
         "dft_length": np.array(80, np.int64),
         "cut_length": np.array(48, np.int64),
+        "zero": np.array([0], np.int64),
+        "two": np.array([2], np.int64),
+        "end48": np.array([48], np.int64),
         "last_axis": np.array([3], np.int64),
         "eps": np.array(1.0, np.float32),
         "flat_shape": np.array([0, -1], np.int64),
@@ -578,8 +586,8 @@ def mel_weight_matrix(mels, dft, rate, lower, upper):
 
 class MelSpec17(nn.Module):
     """PyTorch's twin of the melspec17 graph: an uncentred STFT (Hann window, frames of 64 every
-    32), power, the ONNX mel filterbank, log; a second STFT without a window (rectangular), its
-    mean power per frame, log; a linear head."""
+    32), power, the ONNX mel filterbank, log; a second, two-sided STFT without a window
+    (rectangular), its mean power per frame, log; a linear head."""
 
     def __init__(self, window, mel, w, b):
         super().__init__()
@@ -593,13 +601,14 @@ class MelSpec17(nn.Module):
         power = (z.real ** 2 + z.imag ** 2).transpose(1, 2)
         logmel = torch.log(power @ self.mel + 1e-2)
         z2 = torch.stft(x.reshape(x.shape[0], -1), 64, hop_length=32, window=None,
-                        center=False, return_complex=True)
+                        center=False, onesided=False, return_complex=True)
         level = torch.log((z2.real ** 2 + z2.imag ** 2).mean(dim=1) + 1e-2)  # [N, frames]
         return torch.cat([logmel.reshape(x.shape[0], -1), level], dim=1) @ self.w + self.b
 
 
 def write_melspec17():
-    """STFT (signal [N, L, 1], window and frame_length inputs; a second one without a window)
+    """STFT (signal [N, L, 1], window and frame_length inputs; a second, two-sided one without a
+    window)
     and MelWeightMatrix written with onnx.helper (PyTorch exports neither MelWeightMatrix nor
     this STFT form)."""
     from onnx import helper
@@ -621,7 +630,7 @@ def write_melspec17():
         helper.make_node("Add", ["melpower", "eps"], ["floored"]),
         helper.make_node("Log", ["floored"], ["logmel"]),
         helper.make_node("Reshape", ["logmel", "flat_shape"], ["flat_mel"]),
-        helper.make_node("STFT", ["x", "frame_step", "", "frame_length"], ["rect"], onesided=1),
+        helper.make_node("STFT", ["x", "frame_step", "", "frame_length"], ["rect"], onesided=0),
         helper.make_node("Mul", ["rect", "rect"], ["rect_squares"]),
         helper.make_node("ReduceSum", ["rect_squares", "last_axis"], ["rect_power"],
                          keepdims=0),

@@ -2,8 +2,9 @@
 //! maps a onesided power spectrum to mel bands, computed once when the graph loads (its inputs
 //! must be constants). The arithmetic is onnxruntime's (single precision, the mel scale
 //! `2595·log10(1 + f/700)`, `num_mel_bins + 2` points spaced evenly in mels between the edges,
-//! each point floored to a DFT bin), which is ONNX's reference implementation in float32; a
-//! rounding difference would move a whole triangle by one bin, so this is not left to f64.
+//! each point floored to a DFT bin; the same matrix as ONNX's reference implementation on the
+//! tested parameters). A rounding difference would move a whole triangle by one bin, so the
+//! precision is onnxruntime's rather than f64.
 
 /// The most values the matrix may hold (bins × mel bands): its sizes come from the file.
 pub const MAX_VALUES: usize = 1 << 24;
