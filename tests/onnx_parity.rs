@@ -232,3 +232,97 @@ fn a_log_mel_cnn_with_its_front_end_in_the_graph_matches_pytorch() {
 fn transposed_convolutions_resize_where_and_tile_match_pytorch() {
     check("decoder");
 }
+
+/// torch.stft exported as an ONNX STFT node (centred: reflect Pad first; Hann window), then
+/// power, a mel projection and log under a 2-D CNN.
+#[test]
+fn a_log_mel_cnn_on_an_stft_node_matches_pytorch() {
+    check("stft_logmel");
+}
+
+/// torch.fft through the dynamo exporter: opset-20 DFT nodes (axis an input), a onesided real
+/// transform, then a complex inverse one across frames.
+#[test]
+fn opset_20_dfts_real_and_complex_inverse_match_pytorch() {
+    check("dft_spectro");
+}
+
+/// DFT's opset-17 form (axis, inverse and onesided attributes; dft_length zero-padding to 80).
+#[test]
+fn opset_17_dfts_with_zero_padding_match_pytorch() {
+    check("dft17");
+}
+
+/// An STFT node in its own form (signal [N, L, 1]; window and frame_length inputs) and a
+/// MelWeightMatrix computed at load, written with onnx.helper: onnxruntime's logits, and the
+/// gradients of PyTorch's twin (torch.stft and ONNX's reference filterbank).
+#[test]
+fn an_stft_and_mel_weight_matrix_graph_matches_onnxruntime_and_pytorch() {
+    check("melspec17");
+}
+
+/// torch.einsum exported as Einsum nodes: batched matrix products, two summed labels at once,
+/// an ellipsis, a reduction, an elementwise gate, an outer product and a transpose.
+#[test]
+fn an_einsum_transformer_matches_pytorch() {
+    check("einsum_transformer");
+}
+
+/// A grouped 3-D transposed convolution with strides, padding and output padding.
+#[test]
+fn a_3d_transposed_convolution_matches_pytorch() {
+    check("convtranspose3d");
+}
+
+/// Nodes onnx-ir reads but avfoil does not evaluate are refused at load, each named with the
+/// reason.
+#[test]
+fn refused_forms_name_the_node_and_the_reason() {
+    let e = Model::open(fixture("refused.onnx").to_str().unwrap(), &Device::flex())
+        .err()
+        .unwrap()
+        .to_string();
+    for want in [
+        "Einsum (node the_trace)",
+        "equation 'bii->b'",
+        "label 'i' appears twice",
+        "If (node data_dependent_if): its condition is computed by the graph",
+    ] {
+        assert!(e.contains(want), "{want:?} missing from: {e}");
+    }
+}
+
+/// Two If nodes on constant conditions (an initialiser, a Constant), inlined at load: the taken
+/// branches read outer values and an outer initialiser.
+#[test]
+fn ifs_on_constant_conditions_are_inlined_and_match_pytorch() {
+    check("if_const");
+}
+
+/// What `avfoil inspect` reports (its `supported` is an empty `unsupported`) for the fixtures of
+/// the spectral, Einsum, If and 3-D transposed-convolution ops.
+#[test]
+fn inspect_reports_the_new_ops_as_supported() {
+    for (name, op) in [
+        ("stft_logmel", "STFT"),
+        ("dft_spectro", "DFT"),
+        ("dft17", "DFT"),
+        ("melspec17", "MelWeightMatrix"),
+        ("einsum_transformer", "Einsum"),
+        ("if_const", "If"),
+        ("convtranspose3d", "ConvTranspose"),
+    ] {
+        let path = fixture(&format!("{name}.onnx"));
+        let plan = avfoil::onnx::Plan::parse(&path, &std::fs::read(&path).unwrap()).unwrap();
+        assert!(
+            plan.op_counts.contains_key(op),
+            "{name}: {:?}",
+            plan.op_counts
+        );
+        assert!(
+            plan.unsupported.is_empty(),
+            "{name}: {:?}",
+            plan.unsupported
+        );
+    }
+}

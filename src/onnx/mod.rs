@@ -2,7 +2,9 @@
 //! graph on burn tensors ([`ops`]), so input gradients come from burn's autodiff for every op,
 //! with no code per model.
 
+pub mod einsum;
 pub mod export;
+pub mod mel_weights;
 pub mod network;
 pub mod op;
 mod ops;

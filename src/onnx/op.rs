@@ -152,6 +152,16 @@ pub enum Op {
     Where,
     Range(onnx_ir::node::range::RangeConfig),
     Tile(onnx_ir::node::tile::TileConfig),
+    Stft(onnx_ir::node::stft::StftConfig),
+    Dft(onnx_ir::node::dft::DftConfig),
+    /// MelWeightMatrix, computed when the graph loads: `[bins, mels]`, row-major.
+    MelWeightMatrix {
+        values: std::sync::Arc<[f32]>,
+        bins: usize,
+        mels: usize,
+    },
+    Einsum(super::einsum::Equation),
+    ConvTranspose3d(onnx_ir::node::conv_transpose3d::ConvTranspose3dConfig),
 }
 
 impl Op {
@@ -277,6 +287,24 @@ impl Op {
             Node::Where(_) => Op::Where,
             Node::Range(n) => Op::Range(n.config.clone()),
             Node::Tile(n) => Op::Tile(n.config.clone()),
+            Node::Stft(n) => Op::Stft(n.config.clone()),
+            // onnx-ir refuses a onesided inverse or complex DFT itself, naming the node.
+            Node::Dft(n) => Op::Dft(n.config.clone()),
+            Node::MelWeightMatrix(n) => {
+                let spec = mel_spec(&n.inputs)?;
+                let (values, bins, mels) =
+                    super::mel_weights::matrix(&spec).map_err(|e| format!(": {e}"))?;
+                Op::MelWeightMatrix {
+                    values: values.into(),
+                    bins,
+                    mels,
+                }
+            }
+            Node::Einsum(n) => Op::Einsum(
+                super::einsum::parse(&n.config.equation, n.inputs.len())
+                    .map_err(|e| format!(": {e}"))?,
+            ),
+            Node::ConvTranspose3d(n) => Op::ConvTranspose3d(n.config.clone()),
             Node::Expand(n) => Op::Expand(n.config.clone()),
             Node::Cast(n) => {
                 let to = n.config.to;
@@ -291,4 +319,43 @@ impl Op {
             _ => return Err(String::new()),
         })
     }
+}
+
+/// MelWeightMatrix's five inputs, which must be constants: they set the matrix's shape.
+fn mel_spec(inputs: &[onnx_ir::ir::Argument]) -> Result<super::mel_weights::MelSpec, String> {
+    use onnx_ir::TensorDataExt;
+    let names = [
+        "num_mel_bins",
+        "dft_length",
+        "sample_rate",
+        "lower_edge_hertz",
+        "upper_edge_hertz",
+    ];
+    let mut data = Vec::with_capacity(5);
+    for (i, name) in names.iter().enumerate() {
+        let value = inputs.get(i).and_then(|a| a.value()).ok_or_else(|| {
+            format!(": input {name} is computed by the graph; avfoil needs a constant")
+        })?;
+        data.push((name, value));
+    }
+    let int = |i: usize| {
+        data[i]
+            .1
+            .scalar_i64()
+            .map_err(|e| format!(": input {}: {e:?}", data[i].0))
+    };
+    let float = |i: usize| {
+        data[i]
+            .1
+            .scalar_f64()
+            .map(|v| v as f32)
+            .map_err(|e| format!(": input {}: {e:?}", data[i].0))
+    };
+    Ok(super::mel_weights::MelSpec {
+        num_mel_bins: int(0)?,
+        dft_length: int(1)?,
+        sample_rate: int(2)?,
+        lower_edge_hertz: float(3)?,
+        upper_edge_hertz: float(4)?,
+    })
 }

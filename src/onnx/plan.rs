@@ -147,35 +147,9 @@ impl Plan {
         let input_slots = graph.inputs.iter().map(|a| builder.slot(&a.name)).collect();
         let mut unsupported = Vec::new();
         let mut steps = Vec::new();
-        for node in &graph.nodes {
-            match Op::from_node(node) {
-                Ok(op) => {
-                    let inputs = node
-                        .inputs()
-                        .iter()
-                        .map(|a| builder.input(a))
-                        .collect::<Result<Vec<_>>>()
-                        .map_err(|e| Error::decode(path, format!("node {}: {e}", node.name())))?;
-                    let outputs = node
-                        .outputs()
-                        .iter()
-                        .map(|a| builder.slot(&a.name))
-                        .collect();
-                    steps.push(Step {
-                        name: node.name().to_string(),
-                        op,
-                        inputs,
-                        outputs,
-                        release: Vec::new(),
-                    });
-                }
-                Err(why) => {
-                    let op = op_name(node);
-                    let name = file.node_name(&op, node.name());
-                    unsupported.push(format!("{op} (node {name}){why}"));
-                }
-            }
-        }
+        builder
+            .add_nodes(&graph.nodes, Some(&file), &mut steps, &mut unsupported)
+            .map_err(|e| Error::decode(path, e.to_string()))?;
         let output_slots: Vec<usize> = graph
             .outputs
             .iter()
@@ -193,7 +167,7 @@ impl Plan {
             .sum();
         Ok(Self {
             steps,
-            slot_count: builder.slots.len() + builder.constants.len(),
+            slot_count: builder.next,
             constants: builder.constants,
             inputs: file.rename(graph.inputs.iter().map(Port::of).collect(), &file.inputs),
             outputs: file.rename(graph.outputs.iter().map(Port::of).collect(), &file.outputs),
@@ -293,12 +267,23 @@ fn op_name(node: &Node) -> String {
 struct Builder {
     slots: HashMap<String, usize>,
     constants: Vec<(usize, Constant)>,
+    /// The next free slot.
+    next: usize,
 }
 
 impl Builder {
+    fn fresh(&mut self) -> usize {
+        self.next += 1;
+        self.next - 1
+    }
+
     fn slot(&mut self, name: &str) -> usize {
-        let next = self.slots.len() + self.constants.len();
-        *self.slots.entry(name.to_string()).or_insert(next)
+        if let Some(&s) = self.slots.get(name) {
+            return s;
+        }
+        let s = self.fresh();
+        self.slots.insert(name.to_string(), s);
+        s
     }
 
     /// The slot an input reads: a constant's own (filled before a run), a named value's, or
@@ -308,11 +293,133 @@ impl Builder {
             return Ok(None);
         }
         if let Some(data) = arg.value() {
-            let slot = self.slots.len() + self.constants.len();
+            let slot = self.fresh();
             self.constants.push((slot, constant(&data, &arg.ty)?));
             return Ok(Some(slot));
         }
         Ok(Some(self.slot(&arg.name)))
+    }
+
+    /// Steps for `nodes`, in order; the ops avfoil cannot evaluate go to `unsupported`, named
+    /// as the file names them (`file`: the top-level graph's names; a branch's nodes keep
+    /// onnx-ir's).
+    fn add_nodes(
+        &mut self,
+        nodes: &[Node],
+        file: Option<&FileNames>,
+        steps: &mut Vec<Step>,
+        unsupported: &mut Vec<String>,
+    ) -> Result<()> {
+        for node in nodes {
+            let op_type = op_name(node);
+            let name = || {
+                file.map_or(node.name().to_string(), |f| {
+                    f.node_name(&op_type, node.name())
+                })
+            };
+            if let Node::If(n) = node {
+                if let Err(why) = self.inline_if(n, steps, unsupported) {
+                    unsupported.push(format!("If (node {}){why}", name()));
+                }
+                continue;
+            }
+            match Op::from_node(node) {
+                Ok(op) => {
+                    let inputs = node
+                        .inputs()
+                        .iter()
+                        .map(|a| self.input(a))
+                        .collect::<Result<Vec<_>>>()
+                        .map_err(|e| {
+                            Error::invalid("onnx", format!("node {}: {e}", node.name()))
+                        })?;
+                    let outputs = node.outputs().iter().map(|a| self.slot(&a.name)).collect();
+                    steps.push(Step {
+                        name: node.name().to_string(),
+                        op,
+                        inputs,
+                        outputs,
+                        release: Vec::new(),
+                    });
+                }
+                Err(why) => unsupported.push(format!("{op_type} (node {}){why}", name())),
+            }
+        }
+        Ok(())
+    }
+
+    /// An If whose condition is a constant of the file (an initialiser, or what onnx-ir folded
+    /// to one) is its taken branch: the branch's nodes become steps, reading the outer values
+    /// it names, and Identity steps carry its outputs to the If's. An If on a computed
+    /// condition is refused (`Err`: why, appended to its name): avfoil runs one fixed list of
+    /// steps, so that every run's gradient has the same graph.
+    fn inline_if(
+        &mut self,
+        n: &onnx_ir::node::if_node::IfNode,
+        steps: &mut Vec<Step>,
+        unsupported: &mut Vec<String>,
+    ) -> std::result::Result<(), String> {
+        let condition = n
+            .inputs
+            .first()
+            .and_then(|a| a.value())
+            .and_then(|d| d.iter::<f64>().next());
+        let Some(condition) = condition else {
+            return Err(
+                ": its condition is computed by the graph; avfoil evaluates an If only \
+                        when its condition is a constant (it inlines the taken branch)"
+                    .into(),
+            );
+        };
+        let branch = if condition != 0.0 {
+            &n.config.then_branch
+        } else {
+            &n.config.else_branch
+        };
+        if branch.outputs.len() != n.outputs.len() {
+            return Err(format!(
+                ": its branch has {} outputs for {}",
+                branch.outputs.len(),
+                n.outputs.len()
+            ));
+        }
+        // The branch names outer values by their names in the file; onnx-ir passes them as
+        // the If's inputs after the condition. Bound for the branch only.
+        let mut shadowed = Vec::new();
+        for (name, arg) in n.config.scope_ref_names.iter().zip(n.inputs.iter().skip(1)) {
+            let slot = self
+                .input(arg)
+                .map_err(|e| format!(": outer value {name}: {e}"))?
+                .ok_or_else(|| format!(": outer value {name} is missing"))?;
+            shadowed.push((name.clone(), self.slots.insert(name.clone(), slot)));
+        }
+        let result = self
+            .add_nodes(&branch.nodes, None, steps, unsupported)
+            .map_err(|e| format!(": {e}"))
+            .and_then(|()| {
+                for (out, arg) in n.outputs.iter().zip(&branch.outputs) {
+                    let from = self
+                        .input(arg)
+                        .map_err(|e| format!(": {e}"))?
+                        .ok_or_else(|| format!(": branch output {} is missing", arg.name))?;
+                    let to = self.slot(&out.name);
+                    steps.push(Step {
+                        name: n.name.clone(),
+                        op: Op::Identity,
+                        inputs: vec![Some(from)],
+                        outputs: vec![to],
+                        release: Vec::new(),
+                    });
+                }
+                Ok(())
+            });
+        for (name, previous) in shadowed.into_iter().rev() {
+            match previous {
+                Some(s) => self.slots.insert(name, s),
+                None => self.slots.remove(&name),
+            };
+        }
+        result
     }
 }
 
@@ -329,6 +436,13 @@ fn constant(data: &TensorData, ty: &ArgType) -> Result<Constant> {
             values: data.to_f32_vec().map_err(bad)?,
             shape,
         }
+    } else if matches!(data.dtype(), burn::tensor::DType::Bool(_)) {
+        // Booleans are 0/1 values, as comparisons give them (an If's condition, a mask); read
+        // as bytes, so that a byte other than 0 or 1 in the file is true rather than a panic.
+        Constant::Int(Ints {
+            data: data.iter::<i64>().map(|v| i64::from(v != 0)).collect(),
+            shape,
+        })
     } else {
         Constant::Int(Ints {
             data: data.to_i64_vec().map_err(bad)?,

@@ -286,3 +286,44 @@ pub fn conv_transpose2d(
         options,
     )))
 }
+
+pub fn conv_transpose3d(
+    c: &onnx_ir::node::conv_transpose3d::ConvTranspose3dConfig,
+    inputs: &Inputs,
+) -> Result<Float> {
+    if c.output_shape.is_some() || c.auto_pad != AutoPad::NotSet {
+        return Err(inputs.error("ConvTranspose with output_shape or auto_pad is not supported"));
+    }
+    let x = inputs.float(0)?.get::<5>("ConvTranspose")?;
+    let w = inputs.float(1)?.get::<5>("ConvTranspose weight")?;
+    let (xd, wd) = (x.dims(), w.dims());
+    if c.groups == 0 || xd[1] != wd[0] || !xd[1].is_multiple_of(c.groups) {
+        return Err(inputs.error(format!("ConvTranspose of {xd:?} with weight {wd:?}")));
+    }
+    let mut out = [0; 3];
+    for i in 0..3 {
+        out[i] = transposed_size(
+            xd[2 + i],
+            c.kernel_size[i],
+            c.stride[i],
+            c.dilation[i],
+            c.padding[i],
+            c.padding_out[i],
+        )
+        .ok_or_else(|| inputs.error("ConvTranspose to an empty output"))?;
+    }
+    check_transposed_output(inputs, &xd, &[wd[0], wd[1] * c.groups], &out)?;
+    let options = burn::tensor::ops::ConvTransposeOptions::new(
+        c.stride,
+        c.padding,
+        c.padding_out,
+        c.dilation,
+        c.groups,
+    );
+    Ok(Float::new(burn::tensor::module::conv_transpose3d(
+        x,
+        w,
+        bias(inputs)?,
+        options,
+    )))
+}

@@ -2,6 +2,7 @@
 //! ops, so burn's autodiff differentiates every one of them.
 
 mod conv;
+mod einsum;
 mod elementwise;
 mod linear;
 mod norm;
@@ -11,6 +12,7 @@ mod resize;
 mod sequence;
 mod shape;
 mod slicing;
+mod spectral;
 
 use super::op::Op;
 use super::value::{Float, Ints, Value};
@@ -107,6 +109,15 @@ pub(crate) fn eval(op: &Op, inputs: &Inputs, outputs: usize) -> Result<Vec<Value
         Op::Where => Ok(vec![elementwise::where_(inputs)?]),
         Op::Range(c) => Ok(vec![shape::range(c, inputs)?]),
         Op::Tile(c) => one(shape::tile(c, inputs)?),
+        Op::Stft(c) => one(spectral::stft(c, inputs)?),
+        Op::Dft(c) => one(spectral::dft(c, inputs)?),
+        Op::MelWeightMatrix { values, bins, mels } => one(Float::from_host(
+            values.to_vec(),
+            &[*bins, *mels],
+            inputs.device,
+        )?),
+        Op::Einsum(eq) => one(einsum::einsum(eq, inputs)?),
+        Op::ConvTranspose3d(c) => one(conv::conv_transpose3d(c, inputs)?),
         Op::Linear { transpose } => one(linear::linear(*transpose, inputs)?),
         Op::Gemm(c) => one(linear::gemm(c, inputs)?),
         Op::MatMul => one(linear::matmul(inputs.float(0)?, inputs.float(1)?)?),
