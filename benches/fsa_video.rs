@@ -9,6 +9,13 @@
 //!         target/bench/fsa_video_seed26.safetensors
 //!
 //! Seeds 43, 0 and 26 make ART perturb 14 frames (and flip the clip), all 16 (no flip) and 1.
+//! `--apgd` times APGD-CE instead (art_baseline's `apgd_video`: L∞ 8/255, step 16/255, 100
+//! iterations, one random start; run alone, the baseline's VideoCNN gets the seed-0 weights):
+//!
+//!     cargo bench --bench fsa_video -- --apgd target/bench/fsa_video_x.npy \
+//!         target/bench/fsa_video_seed0.safetensors
+//!     ~/.cache/avfoil-art-venv/bin/python ../shared/bench/art_baseline.py apgd_video
+//!
 //! Options (after `--`): `--reps N` (default 3), `--pieces` (also time the host kernel's pieces, the
 //! forward pass at batch 1, 2 and 4 and the input gradient). Prints one JSON line per case, like the
 //! baseline script: FGM at 8/255 on the whole clip (art_baseline's `fgm_video`, on the seed-0
@@ -17,7 +24,10 @@
 //! through clip sessions (ART's answer, the default), linearly through forward passes, and by
 //! bisection.
 
-use avfoil::attack::{Attack, Fgm, FrameSaliency, PrefixSearch, SaliencyMethod};
+use avfoil::attack::apgd::ApgdLoss;
+use avfoil::attack::{
+    Apgd, Attack, Common, Eps, Fgm, FrameSaliency, Norm, PrefixSearch, SaliencyMethod,
+};
 use avfoil::classifier::{Classifier, Counting, NeuralClassifier};
 use avfoil::kernel::HostKernel;
 use avfoil::kernel::clip::{ClipBlock, ClipKernel};
@@ -153,9 +163,41 @@ fn perturbed_frames(clean: &[f32], adv: &[f32]) -> Vec<usize> {
         .collect()
 }
 
+/// art_baseline's `apgd_video`: APGD-CE, L∞ eps 8/255, initial step 16/255, 100 iterations, one
+/// random start, one run (no warm-up, the baseline's `once`).
+fn apgd_once(clf: &dyn Classifier, x: &Tensor<2>, weights: Option<&str>) -> avfoil::Result<()> {
+    let attack = Apgd {
+        common: Common {
+            norm: Norm::Inf,
+            eps: Eps::Scalar(8.0 / 255.0),
+            eps_step: Eps::Scalar(16.0 / 255.0),
+            num_random_init: 1,
+            batch_size: 1,
+            ..Default::default()
+        },
+        max_iter: 100,
+        loss: ApgdLoss::CrossEntropy,
+        target_classes: 0,
+    };
+    let counting = Counting::new(clf);
+    let t0 = std::time::Instant::now();
+    let out = attack.generate(&counting, x, None, None)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let passes = counting.counts();
+    let adversarial = counting.predict_labels(&out.adversarial, 1)?[0];
+    report(
+        "apgd_ce100_video_16x112",
+        seconds,
+        1,
+        json!({"weights": weights, "passes": format!("{passes:?}"), "adversarial_label": adversarial}),
+    );
+    Ok(())
+}
+
 fn main() -> avfoil::Result<()> {
     let mut reps = 3;
     let mut pieces = false;
+    let mut apgd = false;
     let mut paths: Vec<PathBuf> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -163,11 +205,12 @@ fn main() -> avfoil::Result<()> {
             "--bench" => {} // what `cargo bench` passes
             "--reps" => reps = args.next().and_then(|v| v.parse().ok()).expect("--reps N"),
             "--pieces" => pieces = true,
+            "--apgd" => apgd = true,
             _ => paths.push(a.into()),
         }
     }
     let [x_path, weight_paths @ ..] = paths.as_slice() else {
-        panic!("usage: fsa_video [--reps N] [--pieces] X.npy WEIGHTS.safetensors ...");
+        panic!("usage: fsa_video [--reps N] [--pieces] [--apgd] X.npy WEIGHTS.safetensors ...");
     };
     let device = Device::flex();
     let d: usize = SHAPE.iter().product();
@@ -183,6 +226,10 @@ fn main() -> avfoil::Result<()> {
             Some((0.0, 1.0)),
         )?;
         let weights = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if apgd {
+            apgd_once(&clf, &x, weights.as_deref())?;
+            continue;
+        }
         if pieces {
             let net = VideoCnn::load(path, &device)?;
             let kernel = net.to_clip_kernel()?;
