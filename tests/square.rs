@@ -5,7 +5,7 @@
 mod common;
 
 use avfoil::attack::{Attack, Common, Eps, Mask, Norm, Square};
-use avfoil::classifier::{Classifier, Defended, Model, argmax_rows};
+use avfoil::classifier::{Classifier, Counting, Defended, Model, argmax_rows};
 use avfoil::defence::Mp3Compression;
 use avfoil::scale::AudioScale;
 use common::*;
@@ -201,7 +201,7 @@ fn l1_fools_a_linear_model_within_the_l1_ball_counting_its_queries() {
     s.common.norm = Norm::L1;
     s.common.eps = Eps::PerExample(eps.clone());
     s.common.eps_step = Eps::PerExample(eps.clone());
-    let counting = avfoil::classifier::Counting::new(&clf);
+    let counting = Counting::new(&clf);
     let out = s
         .generate(&counting, &x, Some(&clean), Some(&mask))
         .unwrap();
@@ -213,7 +213,11 @@ fn l1_fools_a_linear_model_within_the_l1_ball_counting_its_queries() {
             .zip(&data[i * d..])
             .map(|(a, c)| (a - c).abs())
             .sum();
-        assert!(l1 <= eps[i] * (1.0 + 1e-4), "example {i}: L1 {l1} > {}", eps[i]);
+        assert!(
+            l1 <= eps[i] * (1.0 + 1e-4),
+            "example {i}: L1 {l1} > {}",
+            eps[i]
+        );
         assert!(l1 > 0.0, "example {i} unchanged");
         for (j, (&a, &c)) in row.iter().zip(&data[i * d..]).enumerate() {
             assert!((0.0..=1.0).contains(&a));
@@ -229,7 +233,10 @@ fn l1_fools_a_linear_model_within_the_l1_ball_counting_its_queries() {
         .iter()
         .map(|q| q.map_or(queries, |q| q + 1))
         .sum();
-    assert_eq!((counts.forward_rows, counts.gradients), (expected, 0));
+    assert_eq!(
+        (counts.forward_queries(), counts.gradient_queries()),
+        (expected, 0)
+    );
     let pred = argmax_rows(clf.logits(out.adversarial.clone()).unwrap());
     let fooled = pred.iter().zip(&clean).filter(|(p, c)| p != c).count();
     assert_eq!(fooled, n, "at L1 eps {eps:?} (minimal {minimal:?})");
@@ -244,4 +251,67 @@ fn l1_fools_a_linear_model_within_the_l1_ball_counting_its_queries() {
     s.common.eps_step = Eps::PerExample(below);
     let out = s.generate(&clf, &x, Some(&clean), Some(&mask)).unwrap();
     assert_eq!(argmax_rows(clf.logits(out.adversarial).unwrap()), clean);
+}
+
+/// Any classifier, without its local sessions: only batch forward passes.
+struct BatchOnly<'a>(&'a dyn Classifier);
+
+impl Classifier for BatchOnly<'_> {
+    fn num_classes(&self) -> usize {
+        self.0.num_classes()
+    }
+    fn input_shape(&self) -> &[usize] {
+        self.0.input_shape()
+    }
+    fn clip(&self) -> Option<(f32, f32)> {
+        self.0.clip()
+    }
+    fn device(&self) -> &burn::tensor::Device {
+        self.0.device()
+    }
+    fn logits(&self, x: burn::tensor::Tensor<2>) -> avfoil::Result<burn::tensor::Tensor<2>> {
+        self.0.logits(x)
+    }
+    fn objective_gradient(
+        &self,
+        x: burn::tensor::Tensor<2>,
+        objective: &dyn avfoil::classifier::Objective,
+    ) -> avfoil::Result<(burn::tensor::Tensor<2>, burn::tensor::Tensor<2>)> {
+        self.0.objective_gradient(x, objective)
+    }
+}
+
+/// L∞ on the shipped RawAudioCNN, whose host kernel keeps activations (each try recomputes only
+/// what its window reaches): the bytes, success iterations and number of model outputs of plain
+/// batch forward passes, at a budget that fools nothing and at one that fools the second digit
+/// mid-search (so it leaves the batch while the first goes on).
+#[test]
+fn local_sessions_give_the_batch_passes_bytes() {
+    let device = burn::tensor::Device::flex();
+    let model = Model::open("spoken-digits", &device).unwrap();
+    let clf = model.classifier.as_ref();
+    let x = avfoil::media::npy::read_npy(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/spoken-digits.npy"),
+    )
+    .unwrap()
+    .to_tensor(4, &device);
+    let x = x.slice([0..2]);
+    let labels = [1, 3];
+    for eps in [16.0, 200.0] {
+        let s = square(eps, 40, 9);
+        let kept = Counting::new(clf);
+        let a = s.generate(&kept, &x, Some(&labels), None).unwrap();
+        let batch_only = BatchOnly(clf);
+        let plain = Counting::new(&batch_only);
+        let b = s.generate(&plain, &x, Some(&labels), None).unwrap();
+        assert_eq!(host(&a.adversarial), host(&b.adversarial), "eps {eps}");
+        assert_eq!(a.success_iteration, b.success_iteration, "eps {eps}");
+        let (k, p) = (kept.counts(), plain.counts());
+        assert_eq!(k.forward_queries(), p.forward_queries(), "eps {eps}");
+        assert_eq!((k.sessions, k.forward_rows, p.sessions), (2, 0, 0));
+        if eps > 100.0 {
+            let mid = a.success_iteration.iter().flatten().any(|&q| q > 0);
+            assert!(mid, "nothing fooled mid-search: {:?}", a.success_iteration);
+        }
+    }
 }

@@ -20,6 +20,12 @@
 //! energy both windows held and any budget left unused; the whole perturbation is then rescaled to
 //! norm eps and clipped to the input range.
 //!
+//! Cost: one forward pass per query over the examples still unfooled. L∞ changes only the window,
+//! so where the classifier keeps its activations ([`Classifier::local_session`]: RawAudioCNN's host
+//! kernel, without defences) each example's query recomputes only what its window reaches, with the
+//! same scores to the bit (L2 and L1 rescale or project the whole perturbation, so they always
+//! take the batch pass).
+//!
 //! L1: AutoAttack's L1 version (odd windows, a peaked bump, mass moved between two windows, then
 //! the projection onto the L1 ball within the input range); see [`square_l1`](super::square_l1).
 
@@ -29,11 +35,12 @@ use super::square_l1;
 use super::square_window::{Window, norm2};
 use super::{Attack, AttackOutput, Common, Mask, Norm, example_rngs, run_batches};
 use crate::array::tensor_to_vec;
-use crate::classifier::Classifier;
+use crate::classifier::{Classifier, LocalSession};
 use crate::error::{Error, Result};
 use crate::params::Param;
 use burn::tensor::{Tensor, TensorData};
 use rand::Rng;
+use rayon::prelude::*;
 
 /// `square`.
 pub static ENTRY: AttackEntry = AttackEntry {
@@ -151,6 +158,37 @@ impl Square {
             .count();
         self.p_init / (1u32 << halvings) as f32
     }
+}
+
+/// One [`LocalSession`] per example of `inputs` (opened in parallel, one forward pass each), or
+/// `None` where the classifier has none.
+fn local_sessions<'a>(
+    classifier: &'a dyn Classifier,
+    inputs: &[Vec<f32>],
+) -> Result<Option<Vec<Box<dyn LocalSession + 'a>>>> {
+    let opened: Vec<Option<Box<dyn LocalSession + 'a>>> = inputs
+        .par_iter()
+        .map(|x| classifier.local_session(x))
+        .collect::<Result<_>>()?;
+    Ok(opened.into_iter().collect())
+}
+
+/// The logits of `input(i)` for each example `i` of `active` (ascending), each through its own
+/// session, in parallel as the batch forward pass would be.
+fn try_inputs(
+    sessions: &mut [Box<dyn LocalSession + '_>],
+    active: &[usize],
+    input: impl Fn(usize) -> Vec<f32> + Sync,
+) -> Vec<Vec<f32>> {
+    let mut tried: Vec<(usize, &mut Box<dyn LocalSession + '_>)> = sessions
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, _)| active.binary_search(i).is_ok())
+        .collect();
+    tried
+        .par_iter_mut()
+        .map(|(i, session)| session.try_input(&input(*i)))
+        .collect()
 }
 
 /// The loss Square lowers for one example's logits: the margin, or the target's cross-entropy.
@@ -302,7 +340,18 @@ impl Square {
             Ok(z.chunks(k).map(|r| r.to_vec()).collect())
         };
         let all: Vec<usize> = (0..m).collect();
-        let z = scores(&all, &delta)?;
+        // L∞ changes only the window: where the model keeps its activations (a host kernel with a
+        // local pass), each try recomputes only what the window reaches, with the same scores.
+        let mut sessions = if self.common.norm == Norm::Inf {
+            let starts: Vec<Vec<f32>> = all.iter().map(|&i| candidate(&delta, i)).collect();
+            local_sessions(classifier, &starts)?
+        } else {
+            None
+        };
+        let z = match &sessions {
+            Some(kept) => kept.iter().map(|s| s.logits()).collect(),
+            None => scores(&all, &delta)?,
+        };
         let mut best: Vec<f32> = (0..m).map(|i| loss(&z[i], labels[i], targeted)).collect();
         let mut done: Vec<Option<usize>> = (0..m)
             .map(|i| fooled(&z[i], labels[i], targeted).then_some(0))
@@ -347,12 +396,18 @@ impl Square {
                     }
                 }
             }
-            let z = scores(&active, &trial)?;
+            let z = match &mut sessions {
+                Some(kept) => try_inputs(kept, &active, |i| candidate(&trial, i)),
+                None => scores(&active, &trial)?,
+            };
             for (r, &i) in active.iter().enumerate() {
                 let l = loss(&z[r], labels[i], targeted);
                 if l < best[i] {
                     best[i] = l;
                     delta[i * d..(i + 1) * d].copy_from_slice(&trial[i * d..(i + 1) * d]);
+                    if let Some(kept) = &mut sessions {
+                        kept[i].keep_last();
+                    }
                     if fooled(&z[r], labels[i], targeted) {
                         done[i] = Some(q);
                     }
