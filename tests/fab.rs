@@ -127,7 +127,11 @@ fn a_binding_input_range_still_lands_on_the_boundary_inside_it() {
     let clf = linear(&[0.0, 0.0, 1.0, 1.0], &[0.0, -1.6], 2, 2, Some((0.0, 1.0)));
     let xs = [0.9f32, 0.0];
     let x = tensor(&xs, 1, 2);
-    for (norm, exact) in [(Norm::L1, 0.7), (Norm::L2, 0.37f64.sqrt()), (Norm::Inf, 0.6)] {
+    for (norm, exact) in [
+        (Norm::L1, 0.7),
+        (Norm::L2, 0.37f64.sqrt()),
+        (Norm::Inf, 0.6),
+    ] {
         let out = fab(norm, 100.0).generate(&clf, &x, None, None).unwrap();
         let adv = host(&out.adversarial);
         assert!(adv.iter().all(|v| (0.0..=1.0).contains(v)), "{adv:?}");

@@ -295,7 +295,7 @@ fn local_sessions_give_the_batch_passes_bytes() {
     )
     .unwrap()
     .to_tensor(4, &device);
-    let x = x.slice([0..2]);
+    let x = x.narrow(0, 0, 2);
     let labels = [1, 3];
     for eps in [16.0, 200.0] {
         let s = square(eps, 40, 9);

@@ -26,7 +26,7 @@ pub fn sides(spatial: &[usize], p: f32) -> Vec<usize> {
         .iter()
         .map(|&s| {
             let mut side = ((s as f64 * scale).round() as usize).max(3);
-            if side % 2 == 0 {
+            if side.is_multiple_of(2) {
                 side += 1;
             }
             side.min(s.max(1))
