@@ -8,6 +8,8 @@
 //! `auto` is the ensemble as the baseline's `autoattack_audio` runs ART's (APGD-CE then APGD-DLR,
 //! 100 iterations and 5 restarts each; ART's Square refuses audio).
 //!
+//! `apgd`, `square` or `deepfool` after `--` runs only the cases named (default: all three).
+//!
 //! One timed run each (no warm-up), as the baseline's `once`. Prints one JSON line per case.
 
 use avfoil::attack::apgd::ApgdLoss;
@@ -49,6 +51,10 @@ fn main() -> avfoil::Result<()> {
         &device,
     )?;
     let x = audio_batch(16).to_tensor(16, &device);
+    let named: Vec<String> = std::env::args()
+        .filter(|a| ["apgd", "square", "deepfool"].contains(&a.as_str()))
+        .collect();
+    let picked = |case: &str| named.is_empty() || named.iter().any(|a| a == case);
     let once = |attack: &dyn Attack| {
         let t0 = Instant::now();
         attack.generate(&clf, &x, None, None).expect("attack");
@@ -60,13 +66,17 @@ fn main() -> avfoil::Result<()> {
         loss: ApgdLoss::CrossEntropy,
         target_classes: 0,
     };
-    report("apgd_ce100_audio_b16", once(&apgd), 16, json!({}));
+    if picked("apgd") {
+        report("apgd_ce100_audio_b16", once(&apgd), 16, json!({}));
+    }
     let square = Square {
         common: common(0.5, 0.5, 0),
         max_queries: 300,
         p_init: 0.5,
     };
-    report("square300_audio_b16", once(&square), 16, json!({}));
+    if picked("square") {
+        report("square300_audio_b16", once(&square), 16, json!({}));
+    }
     let mut deepfool = DeepFool {
         common: common(1e9, 1e9, 0),
         max_iter: 100,
@@ -74,7 +84,9 @@ fn main() -> avfoil::Result<()> {
         nb_grads: 10,
     };
     deepfool.common.norm = Norm::L2;
-    report("deepfool_audio_b16", once(&deepfool), 16, json!({}));
+    if picked("deepfool") {
+        report("deepfool_audio_b16", once(&deepfool), 16, json!({}));
+    }
     if std::env::args().any(|a| a == "cw") {
         let mut cw = Carlini {
             common: common(1e9, 1e9, 0),

@@ -113,7 +113,7 @@ fn it_fools_exactly_what_its_components_fool_alone_with_their_bytes() {
     let x = tensor(&data, n, d);
     let labels = argmax_rows(clf.logits(x.clone()).unwrap());
     let names = ["apgd-ce", "apgd-t", "fab-t", "square"];
-    for (norm, eps) in [("inf", 0.06), ("2", 0.25)] {
+    for (norm, eps) in [("inf", 0.06), ("2", 0.25), ("1", 0.5)] {
         let solos: Vec<(Vec<f32>, Vec<bool>)> = names
             .iter()
             .map(|c| {
@@ -265,16 +265,6 @@ fn it_refuses_what_it_cannot_do_naming_the_parameter() {
             "at least one",
         ),
         (vec![("norm", s("3"))], "inf, 2 or 1"),
-        (
-            vec![
-                ("norm", s("1")),
-                (
-                    "components",
-                    toml::Value::Array(vec![s("apgd-ce"), s("fab-t")]),
-                ),
-            ],
-            "\"fab-t\" has no L1 version",
-        ),
         (vec![("max_iter", i(0))], "at least 1"),
         (vec![("eps_step", toml::Value::Float(0.1))], "eps_step"),
     ] {
@@ -344,17 +334,17 @@ fn s_path(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// L1: APGD's components only (FAB and Square have no L1 version here); the default list shrinks
-/// to them, and the result stays in the L1 ball and the box.
+/// L1: the standard list, every component in its L1 version (L1-APGD, FAB-T L1, Square L1), and
+/// the result stays in the L1 ball and the box.
 #[test]
-fn with_norm_1_it_runs_the_apgd_components_within_the_l1_ball() {
+fn with_norm_1_it_runs_all_four_components_within_the_l1_ball() {
     let names: Vec<&str> = spec("auto", &[("norm", i(1))])
         .unwrap()
         .components()
         .into_iter()
         .map(|(n, _)| n)
         .collect();
-    assert_eq!(names, ["apgd-ce", "apgd-t"]);
+    assert_eq!(names, ["apgd-ce", "apgd-t", "fab-t", "square"]);
     let (clf, data, n, d) = five_classes();
     let x = tensor(&data, n, d);
     let labels = argmax_rows(clf.logits(x.clone()).unwrap());
@@ -364,6 +354,7 @@ fn with_norm_1_it_runs_the_apgd_components_within_the_l1_ball() {
         &[
             ("norm", i(1)),
             ("max_iter", i(20)),
+            ("max_queries", i(200)),
             ("target_classes", i(3)),
         ],
     )
@@ -371,6 +362,13 @@ fn with_norm_1_it_runs_the_apgd_components_within_the_l1_ball() {
     .build(&run(eps, 32))
     .unwrap();
     let out = auto.generate(&clf, &x, Some(&labels), None).unwrap();
+    let ran: Vec<&str> = out
+        .components
+        .iter()
+        .filter(|o| o.skipped.is_none())
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(ran, ["apgd-ce", "apgd-t", "fab-t", "square"]);
     let adv = host(&out.adversarial);
     for e in 0..n {
         let l1: f32 = (0..d)

@@ -1,5 +1,5 @@
-//! FAB: on linear models it finds the exact minimal L2 and L∞ distance to the boundary (with and
-//! without a binding input range); FAB-T finds the nearest boundary among its targets; the budget,
+//! FAB: on linear models it finds the exact minimal L1, L2 and L∞ distance to the boundary (with
+//! and without a binding input range); FAB-T finds the nearest boundary among its targets; the budget,
 //! the range, masks and the input are respected, the output depends on the seed only (not the batch
 //! size); bad parameters are refused by name; and it fools the shipped spoken-digits model.
 
@@ -27,6 +27,7 @@ fn size(a: &[f32], b: &[f32], norm: Norm) -> f64 {
     let d = a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).abs());
     match norm {
         Norm::Inf => d.fold(0.0, f64::max),
+        n if n == Norm::L1 => d.sum(),
         _ => d.map(|v| v * v).sum::<f64>().sqrt(),
     }
 }
@@ -45,10 +46,11 @@ fn on_a_linear_model_it_finds_the_exact_minimal_distance() {
         .map(|j| (w[(1 - y) * d + j] - w[y * d + j]) as f64)
         .collect();
     let f = (z[1 - y] - z[y]).abs() as f64;
-    for norm in [Norm::L2, Norm::Inf] {
+    for norm in [Norm::L1, Norm::L2, Norm::Inf] {
         // The dual norm of the weight difference gives the distance to the hyperplane.
         let dual = match norm {
             Norm::Inf => dw.iter().map(|v| v.abs()).sum::<f64>(),
+            n if n == Norm::L1 => dw.iter().fold(0.0f64, |m, v| m.max(v.abs())),
             _ => dw.iter().map(|v| v * v).sum::<f64>().sqrt(),
         };
         let exact = f / dual;
@@ -73,14 +75,63 @@ fn on_a_linear_model_it_finds_the_exact_minimal_distance() {
     }
 }
 
+/// L1 on a linear model with no input range: the minimal step moves only the feature of largest
+/// |w_l − w_y| (here the third, 3.0 against at most 1.75 elsewhere), by |f| / max|w_l − w_y|.
+#[test]
+fn l1_moves_only_the_largest_weight_by_the_exact_minimal_distance() {
+    let (k, d) = (2, 4);
+    let w = [0.5f32, -1.0, 2.0, 0.25, -0.5, 0.75, -1.0, 0.75];
+    let clf = linear(&w, &[0.3, -0.1], k, d, None);
+    let xs = [0.2f32, 0.4, 0.1, -0.3];
+    let x = tensor(&xs, 1, d);
+    let z = host(&clf.logits(x.clone()).unwrap());
+    assert!(z[0] > z[1], "class 0 when clean: {z:?}");
+    let exact = (z[0] - z[1]) as f64 / 3.0;
+    let run = |seed: u64| {
+        let mut a = fab(Norm::L1, 100.0);
+        a.common.seed = seed;
+        a.generate(&clf, &x, None, None).unwrap()
+    };
+    let out = run(0);
+    let adv = host(&out.adversarial);
+    assert_eq!(argmax_rows(clf.logits(out.adversarial).unwrap()), vec![1]);
+    let s = size(&adv, &xs, Norm::L1);
+    assert!(
+        s >= exact * (1.0 - 1e-4) && s <= exact * 1.01,
+        "found {s}, minimal {exact} ({adv:?})"
+    );
+    for j in [0, 1, 3] {
+        assert_eq!(adv[j], xs[j], "feature {j} moved: {adv:?}");
+    }
+    assert_eq!(host(&run(0).adversarial), adv, "same seed, other output");
+    // With a range that does not bind, the same point; below the minimal distance, failure.
+    let ranged = linear(&w, &[0.3, -0.1], k, d, Some((-5.0, 5.0)));
+    let out = fab(Norm::L1, 100.0)
+        .generate(&ranged, &x, None, None)
+        .unwrap();
+    assert_eq!(host(&out.adversarial), adv);
+    let out = fab(Norm::L1, (exact * 0.9) as f32)
+        .generate(&clf, &x, None, None)
+        .unwrap();
+    let below = host(&out.adversarial);
+    assert!(size(&below, &xs, Norm::L1) <= exact * 0.9 + 1e-6);
+    assert_eq!(argmax_rows(clf.logits(out.adversarial).unwrap()), vec![0]);
+    assert_eq!(out.success_iteration, vec![None]);
+}
+
 #[test]
 fn a_binding_input_range_still_lands_on_the_boundary_inside_it() {
     // z1 − z0 = x1 + x2 − 1.6 in [0, 1]², from (0.9, 0): x1 can only gain 0.1, so the minimal
-    // L2 step is (0.1, 0.6), of size √0.37, and the minimal L∞ one is 0.6 (unbounded: 0.35).
+    // L2 step is (0.1, 0.6), of size √0.37, and the minimal L∞ one is 0.6 (unbounded: 0.35);
+    // every L1 step that closes the gap costs 0.7.
     let clf = linear(&[0.0, 0.0, 1.0, 1.0], &[0.0, -1.6], 2, 2, Some((0.0, 1.0)));
     let xs = [0.9f32, 0.0];
     let x = tensor(&xs, 1, 2);
-    for (norm, exact) in [(Norm::L2, 0.37f64.sqrt()), (Norm::Inf, 0.6)] {
+    for (norm, exact) in [
+        (Norm::L1, 0.7),
+        (Norm::L2, 0.37f64.sqrt()),
+        (Norm::Inf, 0.6),
+    ] {
         let out = fab(norm, 100.0).generate(&clf, &x, None, None).unwrap();
         let adv = host(&out.adversarial);
         assert!(adv.iter().all(|v| (0.0..=1.0).contains(v)), "{adv:?}");
@@ -132,7 +183,7 @@ fn budget_range_mask_input_seed_and_batch_size_are_respected() {
         .collect();
     let x = tensor(&xs, n, d);
     let mask = Mask::new(vec![1.0, 1.0, 0.0, 1.0, 1.0, 0.0]).unwrap();
-    for norm in [Norm::L2, Norm::Inf] {
+    for norm in [Norm::L1, Norm::L2, Norm::Inf] {
         for (eps, targets) in [(0.05f32, 0usize), (0.5, 0), (0.5, 2)] {
             let attack = |batch_size: usize, seed: u64| {
                 let mut a = fab(norm, eps);
@@ -181,6 +232,7 @@ fn bad_parameters_are_refused_by_name() {
     assert_eq!(parse(&[]).unwrap().norm(), Norm::Inf);
     assert_eq!(parse(&["norm=2"]).unwrap().norm(), Norm::L2);
     assert_eq!(parse(&["norm=\"2\""]).unwrap().norm(), Norm::L2);
+    assert_eq!(parse(&["norm=1"]).unwrap().norm(), Norm::L1);
     parse(&[
         "norm=\"inf\"",
         "max_iter=5",
@@ -189,7 +241,7 @@ fn bad_parameters_are_refused_by_name() {
     ])
     .unwrap();
     for (bad, key) in [
-        ("norm=1", "norm"),
+        ("norm=3", "norm"),
         ("max_iter=0", "max_iter"),
         ("n_restarts=0", "n_restarts"),
         ("alpha_max=1.5", "alpha_max"),

@@ -374,9 +374,10 @@ class AutoAttack(EvasionAttack):
 
 
 class SquareAttack(EvasionAttack):
-    """ART's ``SquareAttack`` (Andriushchenko et al. 2020), L-inf or L2: random search on the
-    scores only, so it runs through any defence. ``max_iter`` is the number of score queries per
-    example. Unlike ART's, it takes audio and video, not only 4-D image batches."""
+    """ART's ``SquareAttack`` (Andriushchenko et al. 2020), L-inf, L2 or L1 (AutoAttack's L1
+    version, which ART lacks): random search on the scores only, so it runs through any defence.
+    ``max_iter`` is the number of score queries per example. Unlike ART's, it takes audio and
+    video, not only 4-D image batches."""
 
     registry_name = "square"
 
@@ -567,8 +568,8 @@ class HopSkipJump(_Minimal):
 
 
 class FAB(_Minimal):
-    """FAB (Croce & Hein 2020), minimal L2 or L-inf perturbations (ART has none); ``target_classes``
-    = k runs FAB-T. Parameters are avfoil's (``avfoil.catalog()``)."""
+    """FAB (Croce & Hein 2020), minimal L1, L2 or L-inf perturbations (ART has none);
+    ``target_classes`` = k runs FAB-T. Parameters are avfoil's (``avfoil.catalog()``)."""
 
     registry_name = "fab"
 

@@ -37,12 +37,12 @@ const PARAMS: [Param; 6] = [
     Param {
         key: "norm",
         default: "inf",
-        about: "inf, 2 or 1, for every component (1: APGD's only)",
+        about: "inf, 2 or 1, for every component",
     },
     Param {
         key: "components",
         default: "[\"apgd-ce\", \"apgd-t\", \"fab-t\", \"square\"]",
-        about: "in order, from apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square (norm 1: apgd-ce, apgd-t)",
+        about: "in order, from apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square",
     },
     Param {
         key: "max_iter",
@@ -66,11 +66,8 @@ const PARAMS: [Param; 6] = [
     },
 ];
 
-/// AutoAttack's standard version.
+/// AutoAttack's standard version (for every norm: each component has an L1 version).
 const STANDARD: [&str; 4] = ["apgd-ce", "apgd-t", "fab-t", "square"];
-
-/// The standard version's components that have an L1 version (FAB and Square here have none).
-const STANDARD_L1: [&str; 2] = ["apgd-ce", "apgd-t"];
 
 /// What the components' tables are made from.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -89,8 +86,6 @@ struct Component {
     attack: &'static str,
     min_classes: usize,
     gradient_free: bool,
-    /// Whether it has an L1 version.
-    l1: bool,
     table: fn(&Settings) -> toml::Table,
 }
 
@@ -119,7 +114,6 @@ const COMPONENTS: [Component; 6] = [
         attack: "apgd",
         min_classes: 2,
         gradient_free: false,
-        l1: true,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -134,7 +128,6 @@ const COMPONENTS: [Component; 6] = [
         attack: "apgd",
         min_classes: 3,
         gradient_free: false,
-        l1: true,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -149,7 +142,6 @@ const COMPONENTS: [Component; 6] = [
         attack: "apgd",
         min_classes: 4,
         gradient_free: false,
-        l1: true,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -165,7 +157,6 @@ const COMPONENTS: [Component; 6] = [
         attack: "fab",
         min_classes: 2,
         gradient_free: false,
-        l1: false,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -179,7 +170,6 @@ const COMPONENTS: [Component; 6] = [
         attack: "fab",
         min_classes: 3,
         gradient_free: false,
-        l1: false,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -194,7 +184,6 @@ const COMPONENTS: [Component; 6] = [
         attack: "square",
         min_classes: 2,
         gradient_free: true,
-        l1: false,
         table: |s| {
             table(&[
                 ("norm", norm_value(s.norm)),
@@ -224,14 +213,9 @@ impl AutoSpec {
             &[Norm::Inf, Norm::L2, Norm::L1],
             "the ensemble",
         )?;
-        let standard: &[&str] = if norm == Norm::L1 {
-            &STANDARD_L1
-        } else {
-            &STANDARD
-        };
         let names: Vec<String> = p
             .take("components")?
-            .unwrap_or_else(|| standard.iter().map(|s| s.to_string()).collect());
+            .unwrap_or_else(|| STANDARD.iter().map(|s| s.to_string()).collect());
         let settings = Settings {
             norm,
             max_iter: p.take_or("max_iter", 100)?,
@@ -264,15 +248,6 @@ impl AutoSpec {
                     format!("unknown component {name:?}; expected one of {known:?}"),
                 ));
             };
-            if norm == Norm::L1 && !c.l1 {
-                return Err(Error::invalid(
-                    p.display("components"),
-                    format!(
-                        "{name:?} has no L1 version; with norm = 1 the components are apgd-ce, \
-                         apgd-dlr and apgd-t"
-                    ),
-                ));
-            }
             if components.iter().any(|(n, _)| n == &c.name) {
                 return Err(Error::invalid(
                     p.display("components"),

@@ -1,8 +1,10 @@
-//! FAB, the fast adaptive boundary attack (Croce and Hein, ICML 2020): minimal L2 or L∞
+//! FAB, the fast adaptive boundary attack (Croce and Hein, ICML 2020): minimal L1, L2 or L∞
 //! perturbations. Each iteration linearises the model at the current point, picks the nearest
 //! linearised boundary (untargeted: over every other class; FAB-T: the target's), projects both
 //! the current point and the original input onto that hyperplane within the input range
 //! ([`fab_projection`](super::fab_projection)), and steps to a biased mix of the two projections,
+//! all distances in the attack's norm (the nearest boundary by the dual norm of its gradient:
+//! ℓ1 for L∞, ℓ2 for L2, ℓ∞ for L1, whose projection moves the largest-gradient features first),
 //! x ← (1 − α)(x + η·δx) + α(x₀ + η·δx₀), α = min(‖δx‖/(‖δx‖ + ‖δx₀‖), α_max), so the iterate stays
 //! near the input. Once adversarial, the point is recorded if it is the smallest so far and pulled
 //! back towards the input, x ← x₀ + β(x − x₀), and the search goes on from there.
@@ -34,7 +36,7 @@ use rand_distr::StandardNormal;
 /// `fab`.
 pub static ENTRY: AttackEntry = AttackEntry {
     name: "fab",
-    about: "FAB (Croce & Hein 2020): minimal L2 or L-inf perturbations by box-constrained projections onto the nearest linearised boundary; target_classes = k for FAB-T",
+    about: "FAB (Croce & Hein 2020): minimal L1, L2 or L-inf perturbations by box-constrained projections onto the nearest linearised boundary; target_classes = k for FAB-T",
     params: &PARAMS,
     parse: |p| Ok(Box::new(FabSpec::take(p)?)),
 };
@@ -43,7 +45,7 @@ const PARAMS: [Param; 8] = [
     Param {
         key: "norm",
         default: "inf",
-        about: "2 or inf",
+        about: "1, 2 or inf",
     },
     Param {
         key: "max_iter",
@@ -98,7 +100,7 @@ pub struct FabSpec {
 impl FabSpec {
     /// Reads and validates FAB's parameters.
     pub fn take(p: &mut Params) -> Result<Self> {
-        let norm = take_norm_among(p, Norm::Inf, &[Norm::L2, Norm::Inf], "FAB")?;
+        let norm = take_norm_among(p, Norm::Inf, &[Norm::L1, Norm::L2, Norm::Inf], "FAB")?;
         let spec = FabSpec {
             norm,
             max_iter: p.take_or("max_iter", 100)?,
@@ -247,10 +249,10 @@ impl Attack for Fab {
                 "FAB is untargeted (FAB-T, target_classes = k, chooses its own targets)",
             ));
         }
-        if !matches!(c.norm, Norm::Inf) && c.norm != Norm::L2 {
+        if ![Norm::L1, Norm::L2, Norm::Inf].contains(&c.norm) {
             return Err(Error::invalid(
                 "norm",
-                format!("FAB takes 2 or inf, got {}", c.norm),
+                format!("FAB takes 1, 2 or inf, got {}", c.norm),
             ));
         }
         self.check()?;
@@ -486,10 +488,7 @@ impl Fab {
                     }
                     let w = &g[i * d..(i + 1) * d];
                     let f = z[i * k + a[i]] as f64 - z[i * k + labels[i]] as f64;
-                    let dual = match norm {
-                        Norm::Inf => w.iter().map(|v| v.abs() as f64).sum::<f64>(),
-                        _ => w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt(),
-                    };
+                    let dual = dual_size(w, norm);
                     let dist = f.abs() / (dual + 1e-12);
                     if dist < near[i].0 {
                         near[i] = (dist, f, w.to_vec());
@@ -562,6 +561,17 @@ impl Fab {
     }
 }
 
+/// ‖w‖ in the dual of `norm` (ℓ1 for L∞, ℓ∞ for L1, ℓ2 for L2): the distance to the linearised
+/// boundary f + w·δ = 0 is |f| / ‖w‖_dual.
+fn dual_size(w: &[f32], norm: Norm) -> f64 {
+    let magnitudes = w.iter().map(|v| v.abs() as f64);
+    match norm {
+        Norm::Inf => magnitudes.sum(),
+        n if n == Norm::L1 => magnitudes.fold(0.0, f64::max),
+        _ => magnitudes.map(|v| v * v).sum::<f64>().sqrt(),
+    }
+}
+
 /// The input range, unbounded for a model without one.
 fn bounds(classifier: &dyn Classifier) -> (f32, f32) {
     classifier
@@ -570,7 +580,8 @@ fn bounds(classifier: &dyn Classifier) -> (f32, f32) {
 }
 
 /// A random point of the unit sphere of `norm` (L∞: uniform in the cube, scaled so its largest
-/// coordinate is ±1; L2: a normalised Gaussian), zero where `keep` is zero.
+/// coordinate is ±1; L2 and L1: a Gaussian normalised in that norm, as the reference), zero where
+/// `keep` is zero.
 fn sphere(d: usize, norm: Norm, keep: Option<&[f32]>, rng: &mut impl Rng) -> Vec<f64> {
     let mut t: Vec<f64> = (0..d)
         .map(|_| match norm {

@@ -1,22 +1,30 @@
-//! FAB's projection: the smallest ℓp step (p = 2 or ∞) from a point onto a hyperplane, with the
-//! result kept inside a box (the model's input range), as in Croce and Hein (2020), §3.
+//! FAB's projection: the smallest ℓp step (p = 1, 2 or ∞) from a point onto a hyperplane, with
+//! the result kept inside a box (the model's input range), as in Croce and Hein (2020), §3.
 //!
 //! Minimise ‖δ‖ subject to w·(x + δ) = b and lo ≤ x + δ ≤ hi. Moving a coordinate against the
 //! direction that brings w·x towards b never helps, so with s_j = sign((b − w·x)·w_j), a_j = |w_j|
 //! and u_j the room left in the box along s_j, δ_j = s_j·m_j with 0 ≤ m_j ≤ u_j and
-//! Σ a_j m_j = |b − w·x|. The optimum is m_j = min(λ·v_j, u_j), v_j = a_j for ℓ2 (KKT) and 1 for
-//! ℓ∞, with the λ at which the constraint holds: the left side is piecewise linear and increasing
-//! in λ with breakpoints u_j/v_j, so one sort and a scan find it (the reference implementation
-//! bisects over the same sorted breakpoints). Where the box does not reach the hyperplane, every
-//! coordinate moves to the end of its room: the point of the box closest to it in w·x.
+//! Σ a_j m_j = |b − w·x|.
 //!
-//! The bounds may be infinite (a model without an input range); coordinates with w_j = 0 never
-//! move (masked features have a zero gradient).
+//! ℓ2 and ℓ∞: the optimum is m_j = min(λ·v_j, u_j), v_j = a_j for ℓ2 (KKT) and 1 for ℓ∞, with the
+//! λ at which the constraint holds: the left side is piecewise linear and increasing in λ with
+//! breakpoints u_j/v_j, so one sort and a scan find it (the reference implementation bisects over
+//! the same sorted breakpoints).
+//!
+//! ℓ1: a fractional knapsack. Each unit of ‖δ‖₁ spent on coordinate j buys a_j of the gap, so the
+//! cheapest step fills the coordinates in order of decreasing a_j, each to the end of its room,
+//! until the gap is closed; the last one moves part of its room. Without a binding box only the
+//! coordinate of largest |w_j| moves, by |b − w·x| / max|w_j|. (The reference's `projection_l1`
+//! sorts by 1/|w_j| and bisects over the cumulative sums: the same solution.)
+//!
+//! Where the box does not reach the hyperplane, every coordinate moves to the end of its room: the
+//! point of the box closest to it in w·x. The bounds may be infinite (a model without an input
+//! range); coordinates with w_j = 0 never move (masked features have a zero gradient).
 
 use super::Norm;
 
 /// The step δ (in f64) from `point` onto {z : w·z = b} within the box `[lo, hi]`, smallest in
-/// `norm` (L2 or L∞; any other norm is treated as L2).
+/// `norm` (L1, L2 or L∞; any other norm is treated as L2).
 pub fn project(point: &[f32], w: &[f32], b: f64, lo: f32, hi: f32, norm: Norm) -> Vec<f64> {
     let d = point.len();
     let mut delta = vec![0.0f64; d];
@@ -52,6 +60,10 @@ pub fn project(point: &[f32], w: &[f32], b: f64, lo: f32, hi: f32, norm: Norm) -
         let v = if norm == Norm::Inf { 1.0 } else { a };
         coords.push((j, dir, a, v, room, room / v));
     }
+    if norm == Norm::L1 {
+        fill_largest_weights_first(&mut coords, need, &mut delta);
+        return delta;
+    }
     coords.sort_by(|p, q| p.5.total_cmp(&q.5).then(p.0.cmp(&q.0)));
     // rest[k] = Σ_{i ≥ k} a_i v_i: the slope while coordinates k.. are not yet at their bound.
     let mut rest = vec![0.0f64; coords.len() + 1];
@@ -78,10 +90,30 @@ pub fn project(point: &[f32], w: &[f32], b: f64, lo: f32, hi: f32, norm: Norm) -
     delta
 }
 
-/// ‖v‖ in `norm` (L∞, else L2).
+/// The ℓ1 projection (see the module's documentation): coordinates in order of decreasing |w_j|
+/// (ties by feature), each to the end of its room, until `need` of the gap is closed.
+fn fill_largest_weights_first(
+    coords: &mut [(usize, f64, f64, f64, f64, f64)],
+    need: f64,
+    delta: &mut [f64],
+) {
+    coords.sort_by(|p, q| q.2.total_cmp(&p.2).then(p.0.cmp(&q.0)));
+    let mut left = need;
+    for &(j, dir, a, _, room, _) in coords.iter() {
+        if left <= 0.0 {
+            break;
+        }
+        let m = (left / a).min(room);
+        delta[j] = dir * m;
+        left -= a * m;
+    }
+}
+
+/// ‖v‖ in `norm` (L∞, L1, else L2).
 pub fn size(v: &[f64], norm: Norm) -> f64 {
     match norm {
         Norm::Inf => v.iter().fold(0.0, |m, x| m.max(x.abs())),
+        n if n == Norm::L1 => v.iter().map(|x| x.abs()).sum(),
         _ => v.iter().map(|x| x * x).sum::<f64>().sqrt(),
     }
 }
@@ -179,7 +211,7 @@ mod tests {
     #[test]
     fn lands_on_the_hyperplane_in_the_box_and_no_random_point_is_closer() {
         let mut rng = Lcg(7);
-        for norm in [Norm::L2, Norm::Inf] {
+        for norm in [Norm::L1, Norm::L2, Norm::Inf] {
             for trial in 0..40 {
                 let d = 1 + trial % 5;
                 let (x, w, b) = case(&mut rng, d);
@@ -220,6 +252,29 @@ mod tests {
             };
             assert!((li[j] - want).abs() < 1e-12, "{j}: {} vs {want}", li[j]);
         }
+    }
+
+    #[test]
+    fn l1_without_a_box_moves_only_the_largest_weight() {
+        let x = [0.5f32, -1.0, 2.0, 0.0];
+        let w = [1.0f32, -2.0, 0.5, 0.0];
+        let b = 4.0;
+        let wx = dot(&w, &x.map(|v| v as f64));
+        let l1 = project(&x, &w, b, f32::NEG_INFINITY, f32::INFINITY, Norm::L1);
+        // |w_1| = 2 is the largest: δ_1 = (b − w·x) / w_1, the rest stay.
+        assert_eq!(l1[0], 0.0);
+        assert!((l1[1] - (b - wx) / -2.0).abs() < 1e-12, "{l1:?}");
+        assert_eq!((l1[2], l1[3]), (0.0, 0.0));
+        assert!((size(&l1, Norm::L1) - (b - wx).abs() / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn l1_with_a_binding_box_fills_the_next_largest_weight() {
+        // w = (1, 3), from (0, 0.9) onto x1 + 3 x2 = 3.7 in [0, 1]²: x2 (the larger weight) can
+        // only gain 0.1 (0.3 of the gap 1.0), so x1 closes the remaining 0.7.
+        let delta = project(&[0.0, 0.9], &[1.0, 3.0], 3.7, 0.0, 1.0, Norm::L1);
+        assert!((delta[1] - 0.1).abs() < 1e-7, "{delta:?}");
+        assert!((delta[0] - 0.7).abs() < 1e-6, "{delta:?}");
     }
 
     #[test]

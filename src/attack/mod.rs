@@ -25,6 +25,8 @@ pub mod psychoacoustic;
 pub mod sparse_frames;
 pub mod spec;
 pub mod square;
+pub mod square_l1;
+pub mod square_window;
 pub mod universal;
 
 pub use apgd::Apgd;

@@ -1,4 +1,4 @@
-//! The Square attack (Andriushchenko et al., ECCV 2020), L∞ and L2: a random search that needs
+//! The Square attack (Andriushchenko et al., ECCV 2020), L∞, L2 and L1: a random search that needs
 //! the model's scores only, no gradients, so it runs through defences that cannot be
 //! differentiated, without BPDA; the honest check against gradient masking.
 //!
@@ -19,23 +19,41 @@
 //! negative on the other, as the paper's "meta" bump) plus its old content, scaled to hold the
 //! energy both windows held and any budget left unused; the whole perturbation is then rescaled to
 //! norm eps and clipped to the input range.
+//!
+//! Cost: one forward pass per query over the examples still unfooled. L∞ changes only the window,
+//! so where the classifier keeps its activations ([`Classifier::local_session`]: RawAudioCNN's host
+//! kernel, without defences) each example's query recomputes only what its window reaches, with the
+//! same scores to the bit (L2 and L1 rescale or project the whole perturbation, so they always
+//! take the batch pass).
+//!
+//! L1: AutoAttack's L1 version (odd windows, a peaked bump, mass moved between two windows, then
+//! the projection onto the L1 ball within the input range); see [`square_l1`](super::square_l1).
 
+use super::geometry::project_l1_box_row;
 use super::spec::{AttackEntry, AttackSpec, RunSettings, stepless_common, take_norm_among};
+use super::square_l1;
+use super::square_window::{Window, norm2};
 use super::{Attack, AttackOutput, Common, Mask, Norm, example_rngs, run_batches};
 use crate::array::tensor_to_vec;
-use crate::classifier::Classifier;
+use crate::classifier::{Classifier, LocalSession};
 use crate::error::{Error, Result};
 use crate::params::Param;
 use burn::tensor::{Tensor, TensorData};
 use rand::Rng;
+use rayon::prelude::*;
 
 /// `square`.
 pub static ENTRY: AttackEntry = AttackEntry {
     name: "square",
-    about: "Square attack (Andriushchenko et al. 2020), L-inf or L2: random search on the scores only, no gradients (runs through any defence)",
+    about: "Square attack (Andriushchenko et al. 2020), L-inf, L2 or L1: random search on the scores only, no gradients (runs through any defence)",
     params: &PARAMS,
     parse: |p| {
-        let norm = take_norm_among(p, Norm::Inf, &[Norm::Inf, Norm::L2], "the Square attack")?;
+        let norm = take_norm_among(
+            p,
+            Norm::Inf,
+            &[Norm::Inf, Norm::L2, Norm::L1],
+            "the Square attack",
+        )?;
         let spec = SquareSpec {
             norm,
             max_queries: p.take_or("max_queries", 1000)?,
@@ -58,7 +76,7 @@ const PARAMS: [Param; 3] = [
     Param {
         key: "norm",
         default: "inf",
-        about: "the budget's geometry: inf or 2",
+        about: "the budget's geometry: inf, 2 or 1",
     },
     Param {
         key: "max_queries",
@@ -116,9 +134,9 @@ pub struct Square {
 impl Square {
     pub fn validate(&self) -> Result<()> {
         self.common.validate()?;
-        if !matches!(self.common.norm, Norm::Inf | Norm::L2) {
+        if ![Norm::Inf, Norm::L2, Norm::L1].contains(&self.common.norm) {
             return Err(Error::Unsupported(format!(
-                "the Square attack takes L-inf or L2, got {}",
+                "the Square attack takes L-inf, L2 or L1, got {}",
                 self.common.norm
             )));
         }
@@ -140,6 +158,37 @@ impl Square {
             .count();
         self.p_init / (1u32 << halvings) as f32
     }
+}
+
+/// One [`LocalSession`] per example of `inputs` (opened in parallel, one forward pass each), or
+/// `None` where the classifier has none.
+fn local_sessions<'a>(
+    classifier: &'a dyn Classifier,
+    inputs: &[Vec<f32>],
+) -> Result<Option<Vec<Box<dyn LocalSession + 'a>>>> {
+    let opened: Vec<Option<Box<dyn LocalSession + 'a>>> = inputs
+        .par_iter()
+        .map(|x| classifier.local_session(x))
+        .collect::<Result<_>>()?;
+    Ok(opened.into_iter().collect())
+}
+
+/// The logits of `input(i)` for each example `i` of `active` (ascending), each through its own
+/// session, in parallel as the batch forward pass would be.
+fn try_inputs(
+    sessions: &mut [Box<dyn LocalSession + '_>],
+    active: &[usize],
+    input: impl Fn(usize) -> Vec<f32> + Sync,
+) -> Vec<Vec<f32>> {
+    let mut tried: Vec<(usize, &mut Box<dyn LocalSession + '_>)> = sessions
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, _)| active.binary_search(i).is_ok())
+        .collect();
+    tried
+        .par_iter_mut()
+        .map(|(i, session)| session.try_input(&input(*i)))
+        .collect()
 }
 
 /// The loss Square lowers for one example's logits: the margin, or the target's cross-entropy.
@@ -235,10 +284,31 @@ impl Square {
         let spatial = &shape[1..];
         let last = *spatial.last().unwrap_or(&1);
         let l2 = self.common.norm == Norm::L2;
+        let l1 = self.common.norm == Norm::L1;
+        let bounds = classifier.clip();
+        // L1: onto the ball within the range, in place (the reference's eps·(1 − 10⁻⁶)).
+        let project_l1 = |row: &mut [f32], i: usize| {
+            let x = &x0[i * d..(i + 1) * d];
+            let projected = project_l1_box_row(row, x, eps[i] * (1.0 - 1e-6), bounds);
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = clip(x[j] + projected[j] as f32) - x[j];
+            }
+        };
         // Vertical stripes: one sign per channel and position along the last axis (L2: scaled to
-        // norm eps); kept as the perturbation that survives clipping.
+        // norm eps); kept as the perturbation that survives clipping. L1: the grid of bumps.
         let mut delta = vec![0f32; m * d];
         for (i, rng) in rngs.iter_mut().enumerate() {
+            if l1 {
+                let mass = match bounds {
+                    Some((lo, hi)) if (hi - lo).is_finite() => hi - lo,
+                    _ => eps[i],
+                };
+                let start = square_l1::start(spatial, channels, mass, &|j| allowed(i, j), rng);
+                let row = &mut delta[i * d..(i + 1) * d];
+                row.copy_from_slice(&start);
+                project_l1(row, i);
+                continue;
+            }
             let signs: Vec<f32> = (0..channels * last)
                 .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
                 .collect();
@@ -270,7 +340,18 @@ impl Square {
             Ok(z.chunks(k).map(|r| r.to_vec()).collect())
         };
         let all: Vec<usize> = (0..m).collect();
-        let z = scores(&all, &delta)?;
+        // L∞ changes only the window: where the model keeps its activations (a host kernel with a
+        // local pass), each try recomputes only what the window reaches, with the same scores.
+        let mut sessions = if self.common.norm == Norm::Inf {
+            let starts: Vec<Vec<f32>> = all.iter().map(|&i| candidate(&delta, i)).collect();
+            local_sessions(classifier, &starts)?
+        } else {
+            None
+        };
+        let z = match &sessions {
+            Some(kept) => kept.iter().map(|s| s.logits()).collect(),
+            None => scores(&all, &delta)?,
+        };
         let mut best: Vec<f32> = (0..m).map(|i| loss(&z[i], labels[i], targeted)).collect();
         let mut done: Vec<Option<usize>> = (0..m)
             .map(|i| fooled(&z[i], labels[i], targeted).then_some(0))
@@ -285,6 +366,22 @@ impl Square {
             for &i in &active {
                 let row = &mut trial[i * d..(i + 1) * d];
                 let allowed_here = |j: usize| allowed(i, j);
+                if l1 {
+                    let sides = square_l1::sides(spatial, p);
+                    let window = Window::place(spatial, sides, true, &mut rngs[i]);
+                    square_l1::move_mass(
+                        row,
+                        &window.first,
+                        &window.second,
+                        &window.sides,
+                        channels,
+                        eps[i],
+                        &allowed_here,
+                        &mut rngs[i],
+                    );
+                    project_l1(row, i);
+                    continue;
+                }
                 let window = Window::draw(spatial, p, l2, &mut rngs[i]);
                 if l2 {
                     window.move_mass(row, channels, eps[i], &allowed_here, &mut rngs[i]);
@@ -299,12 +396,18 @@ impl Square {
                     }
                 }
             }
-            let z = scores(&active, &trial)?;
+            let z = match &mut sessions {
+                Some(kept) => try_inputs(kept, &active, |i| candidate(&trial, i)),
+                None => scores(&active, &trial)?,
+            };
             for (r, &i) in active.iter().enumerate() {
                 let l = loss(&z[r], labels[i], targeted);
                 if l < best[i] {
                     best[i] = l;
                     delta[i * d..(i + 1) * d].copy_from_slice(&trial[i * d..(i + 1) * d]);
+                    if let Some(kept) = &mut sessions {
+                        kept[i].keep_last();
+                    }
                     if fooled(&z[r], labels[i], targeted) {
                         done[i] = Some(q);
                     }
@@ -315,186 +418,4 @@ impl Square {
         let adv = Tensor::<2>::from_data(TensorData::new(values, [m, d]), &x.device());
         Ok((adv, done))
     }
-}
-
-fn norm2(v: &[f32]) -> f32 {
-    v.iter().map(|x| x * x).sum::<f32>().sqrt()
-}
-
-/// One query's windows: boxes over the axes after the channels, covering a fraction p of them.
-struct Window {
-    /// Offsets (within one channel) of the window's points.
-    first: Vec<usize>,
-    /// L2: the window the mass moves from (same size; may overlap the first).
-    second: Vec<usize>,
-    /// The window's side along each axis.
-    sides: Vec<usize>,
-}
-
-impl Window {
-    fn draw(spatial: &[usize], p: f32, two: bool, rng: &mut impl Rng) -> Self {
-        let axes = spatial.len().max(1);
-        let scale = (p as f64).powf(1.0 / axes as f64);
-        let sides: Vec<usize> = spatial
-            .iter()
-            .map(|&s| ((s as f64 * scale).round() as usize).clamp(1, s.max(1)))
-            .collect();
-        let place = |rng: &mut _| -> Vec<usize> {
-            let starts: Vec<usize> = spatial
-                .iter()
-                .zip(&sides)
-                .map(|(&s, &w)| Rng::random_range(rng, 0..=s - w))
-                .collect();
-            box_offsets(spatial, &starts, &sides)
-        };
-        let first = place(rng);
-        let second = if two { place(rng) } else { Vec::new() };
-        Self {
-            first,
-            second,
-            sides,
-        }
-    }
-
-    /// L∞: a fresh random ±eps per channel over the window.
-    fn resample(
-        &self,
-        row: &mut [f32],
-        channels: usize,
-        eps: f32,
-        allowed: &dyn Fn(usize) -> bool,
-        rng: &mut impl Rng,
-    ) {
-        let per_channel = row.len() / channels;
-        for ch in 0..channels {
-            let sign = if rng.random::<bool>() { eps } else { -eps };
-            for &o in &self.first {
-                let j = ch * per_channel + o;
-                if allowed(j) {
-                    row[j] = sign;
-                }
-            }
-        }
-    }
-
-    /// L2: per channel, empties the second window into the first with a fresh bump (see the
-    /// module's documentation); the caller rescales the whole row to norm eps.
-    fn move_mass(
-        &self,
-        row: &mut [f32],
-        channels: usize,
-        eps: f32,
-        allowed: &dyn Fn(usize) -> bool,
-        rng: &mut impl Rng,
-    ) {
-        let per_channel = row.len() / channels;
-        let spare = (eps * eps - row.iter().map(|v| v * v).sum::<f32>()).max(0.0) / channels as f32;
-        let bump = self.bump(rng);
-        for ch in 0..channels {
-            let at = |o: usize| ch * per_channel + o;
-            let first_norm = self
-                .first
-                .iter()
-                .map(|&o| row[at(o)].powi(2))
-                .sum::<f32>()
-                .sqrt();
-            let mut union: Vec<usize> = self.first.iter().chain(&self.second).copied().collect();
-            union.sort_unstable();
-            union.dedup();
-            let union_energy: f32 = union.iter().map(|&o| row[at(o)].powi(2)).sum();
-            let sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
-            let fresh: Vec<f32> = self
-                .first
-                .iter()
-                .zip(&bump)
-                .map(|(&o, &b)| {
-                    if allowed(at(o)) {
-                        sign * b + row[at(o)] / (first_norm + 1e-12)
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            let fresh_norm = norm2(&fresh);
-            let target = (spare + union_energy).sqrt();
-            for &o in &self.second {
-                row[at(o)] = 0.0;
-            }
-            if fresh_norm > 0.0 {
-                for (&o, &v) in self.first.iter().zip(&fresh) {
-                    row[at(o)] = v / fresh_norm * target;
-                }
-            }
-        }
-    }
-
-    /// The paper's "meta" pseudo-Gaussian bump over the first window, in its point order: a
-    /// product over the axes of 1/((t − c)² + 1) about each half's centre, positive on one half of
-    /// a random axis and negative on the other.
-    fn bump(&self, rng: &mut impl Rng) -> Vec<f32> {
-        let axes = self.sides.len();
-        let split = if axes == 0 {
-            0
-        } else {
-            rng.random_range(0..axes)
-        };
-        let count: usize = self.sides.iter().product();
-        let mut at = vec![0usize; axes];
-        let mut out = Vec::with_capacity(count);
-        for _ in 0..count {
-            let mut v = 1f32;
-            for (a, (&side, &pos)) in self.sides.iter().zip(&at).enumerate() {
-                let (t, c, sign) = if a == split && side > 1 {
-                    let half = side / 2;
-                    if pos < half {
-                        (pos as f32, (half as f32 - 1.0) / 2.0, 1.0)
-                    } else {
-                        (
-                            (pos - half) as f32,
-                            ((side - half) as f32 - 1.0) / 2.0,
-                            -1.0,
-                        )
-                    }
-                } else {
-                    (pos as f32, (side as f32 - 1.0) / 2.0, 1.0)
-                };
-                v *= sign / ((t - c).powi(2) + 1.0);
-            }
-            out.push(v);
-            for a in (0..axes).rev() {
-                at[a] += 1;
-                if at[a] < self.sides[a] {
-                    break;
-                }
-                at[a] = 0;
-            }
-        }
-        out
-    }
-}
-
-/// The offsets (row-major over `spatial`) of the box at `starts` with `sides`, in row-major order.
-fn box_offsets(spatial: &[usize], starts: &[usize], sides: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1usize; spatial.len()];
-    for a in (0..spatial.len().saturating_sub(1)).rev() {
-        strides[a] = strides[a + 1] * spatial[a + 1];
-    }
-    let count: usize = sides.iter().product();
-    let mut at = vec![0usize; sides.len()];
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        out.push(
-            (0..sides.len())
-                .map(|a| (starts[a] + at[a]) * strides[a])
-                .sum(),
-        );
-        for a in (0..at.len()).rev() {
-            at[a] += 1;
-            if at[a] < sides[a] {
-                break;
-            }
-            at[a] = 0;
-        }
-    }
-    out
 }

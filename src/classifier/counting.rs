@@ -2,7 +2,7 @@
 //! report gives, tests that pin an attack's cost, and benchmarks.
 
 use super::objective::Objective;
-use super::{Classifier, ClipSession};
+use super::{Classifier, ClipSession, LocalSession};
 use crate::error::Result;
 use burn::tensor::{Device, Tensor};
 use std::sync::Arc;
@@ -24,15 +24,16 @@ pub struct Counts {
     /// they held.
     pub gradients: usize,
     pub gradient_rows: usize,
-    /// Clip sessions opened (one forward pass each), their gradients and frame replacements.
+    /// Clip and local sessions opened (one forward pass each), clip sessions' gradients, and the
+    /// inputs scored through a session (clip frame replacements, local tries).
     pub sessions: usize,
     pub session_gradients: usize,
     pub frame_updates: usize,
 }
 
 impl Counts {
-    /// Model outputs asked for: examples forwarded, clip sessions opened (one forward pass each)
-    /// and frame updates (each the output on a new input).
+    /// Model outputs asked for: examples forwarded, sessions opened (one forward pass each) and
+    /// session updates (each the output on a new input).
     pub fn forward_queries(&self) -> usize {
         self.forward_rows + self.sessions + self.frame_updates
     }
@@ -121,6 +122,16 @@ impl Classifier for Counting<'_> {
         bump(&self.counters.gradient_rows, x.dims()[0]);
         self.inner.objective_gradient(x, objective)
     }
+    fn local_session(&self, x: &[f32]) -> Result<Option<Box<dyn LocalSession + '_>>> {
+        let Some(inner) = self.inner.local_session(x)? else {
+            return Ok(None);
+        };
+        bump(&self.counters.sessions, 1);
+        Ok(Some(Box::new(CountingLocal {
+            inner,
+            counters: self.counters.clone(),
+        })))
+    }
     fn clip_session(
         &self,
         x: &[f32],
@@ -134,6 +145,24 @@ impl Classifier for Counting<'_> {
             inner,
             counters: self.counters.clone(),
         })))
+    }
+}
+
+struct CountingLocal<'a> {
+    inner: Box<dyn LocalSession + 'a>,
+    counters: Arc<Counters>,
+}
+
+impl LocalSession for CountingLocal<'_> {
+    fn logits(&self) -> Vec<f32> {
+        self.inner.logits()
+    }
+    fn try_input(&mut self, x: &[f32]) -> Vec<f32> {
+        bump(&self.counters.frame_updates, 1);
+        self.inner.try_input(x)
+    }
+    fn keep_last(&mut self) {
+        self.inner.keep_last();
     }
 }
 

@@ -11,7 +11,7 @@
 //! (averaging gradients over several passes) sees a fresh draw each time.
 
 use super::objective::Objective;
-use super::{Classifier, ClipSession, check_features};
+use super::{Classifier, ClipSession, LocalSession, check_features};
 use crate::error::Result;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
@@ -135,6 +135,15 @@ impl Classifier for Defended {
             g = stage.backward(x_in, g);
         }
         Ok((g, logits))
+    }
+
+    /// Only without defences, as clip sessions.
+    fn local_session(&self, x: &[f32]) -> Result<Option<Box<dyn LocalSession + '_>>> {
+        if self.chain.is_empty() {
+            self.inner.local_session(x)
+        } else {
+            Ok(None)
+        }
     }
 
     /// Only without defences: a defence sees the whole clip, so changing a few frames of its input

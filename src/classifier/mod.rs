@@ -49,6 +49,19 @@ pub trait ClipSession {
     fn replace(&mut self, x: &[f32], frames: &[usize]) -> Vec<f32>;
 }
 
+/// One example evaluated with its activations kept, so that inputs differing from it in a short
+/// stretch are cheap to score (see [`Classifier::local_session`]). In input space.
+pub trait LocalSession: Send {
+    /// Logits of the kept input.
+    fn logits(&self) -> Vec<f32>;
+    /// Logits of `x` (one example), recomputing only what its differences from the kept input
+    /// reach: [`Classifier::logits`]'s values to the bit. `x` is held aside until
+    /// [`keep_last`](Self::keep_last) or the next try.
+    fn try_input(&mut self, x: &[f32]) -> Vec<f32>;
+    /// Makes the input last tried the kept one.
+    fn keep_last(&mut self);
+}
+
 /// Everything an attack may ask of a model.
 pub trait Classifier: Send + Sync {
     /// Number of classes K.
@@ -99,6 +112,14 @@ pub trait Classifier: Send + Sync {
         _x: &[f32],
         _frame_axis: usize,
     ) -> Result<Option<Box<dyn ClipSession + '_>>> {
+        Ok(None)
+    }
+
+    /// A [`LocalSession`] on the single example `x` (`[d]`), for searches that try many inputs each
+    /// differing from the last one kept in a short stretch (Square's L∞ windows); `None` (the
+    /// default) where the classifier has nothing cheaper than a forward pass (also any classifier
+    /// with a defence in front, which sees the whole input).
+    fn local_session(&self, _x: &[f32]) -> Result<Option<Box<dyn LocalSession + '_>>> {
         Ok(None)
     }
 

@@ -3,9 +3,10 @@
 
 use super::objective::{Objective, pooled};
 use super::standardise::{Standardise, standardised_host};
-use super::{Classifier, ClipSession, check_features};
+use super::{Classifier, ClipSession, LocalSession, check_features};
 use crate::array::tensor_to_vec;
 use crate::error::{Error, Result};
+use crate::kernel::LocalKernel;
 use crate::kernel::clip::ClipState;
 use crate::model::network::{CompiledNetwork, Network};
 use burn::module::Module;
@@ -229,6 +230,31 @@ impl Classifier for NeuralClassifier {
         })
     }
 
+    fn local_session(&self, x: &[f32]) -> Result<Option<Box<dyn LocalSession + '_>>> {
+        // Several frames' scores pass through the decision, which the kernel does not keep.
+        let Some(kernel) = self.network.host_kernel().filter(|_| self.frames == 1) else {
+            return Ok(None);
+        };
+        if x.len() != self.features() {
+            return Err(Error::invalid(
+                "input",
+                format!(
+                    "expected one example of {} features, got {}",
+                    self.features(),
+                    x.len()
+                ),
+            ));
+        }
+        let standardise = self.standardise.as_ref();
+        let Some(local) = kernel.local(&standardised_host(standardise, x.to_vec())) else {
+            return Ok(None);
+        };
+        Ok(Some(Box::new(NeuralLocalSession {
+            kernel: local,
+            standardise,
+        })))
+    }
+
     fn clip_session(
         &self,
         x: &[f32],
@@ -257,6 +283,28 @@ impl Classifier for NeuralClassifier {
             standardise,
             classes: self.num_classes,
         })))
+    }
+}
+
+/// [`NeuralClassifier`]'s local session: its host kernel's [`LocalKernel`] behind the
+/// standardisation (elementwise, so a changed stretch stays that stretch).
+struct NeuralLocalSession<'a> {
+    kernel: Box<dyn LocalKernel + 'a>,
+    standardise: Option<&'a Standardise>,
+}
+
+impl LocalSession for NeuralLocalSession<'_> {
+    fn logits(&self) -> Vec<f32> {
+        self.kernel.scores()
+    }
+
+    fn try_input(&mut self, x: &[f32]) -> Vec<f32> {
+        self.kernel
+            .try_input(&standardised_host(self.standardise, x.to_vec()))
+    }
+
+    fn keep_last(&mut self) {
+        self.kernel.keep_last();
     }
 }
 

@@ -13,6 +13,7 @@ pub mod clip;
 pub mod conv1d;
 pub mod gemm;
 pub mod linear;
+pub mod local1d;
 pub mod patches;
 pub mod pool;
 
@@ -21,6 +22,12 @@ pub mod pool;
 pub trait HostKernel: Send + Sync {
     /// Scores `[n, S]`.
     fn logits(&self, x: &[f32], n: usize) -> Vec<f32>;
+    /// One example `x` (standardised) with its activations kept, for inputs that differ from it
+    /// in a short stretch; `None` (the default) where the network has no cheaper way than
+    /// [`logits`](Self::logits).
+    fn local(&self, _x: &[f32]) -> Option<Box<dyn LocalKernel + '_>> {
+        None
+    }
     /// Scores `[n, S]` and the gradient `[n, d]` of an objective whose derivative with respect to
     /// example `i`'s scores is `dscores(i, scores_i)`.
     fn input_gradient(
@@ -29,4 +36,17 @@ pub trait HostKernel: Send + Sync {
         n: usize,
         dscores: &(dyn Fn(usize, &[f32]) -> Vec<f32> + Sync),
     ) -> (Vec<f32>, Vec<f32>);
+}
+
+/// One example evaluated with every activation kept (see [`HostKernel::local`]): the scores of an
+/// input that differs from it only in a stretch cost only what that stretch reaches, and equal
+/// [`HostKernel::logits`]'s to the bit.
+pub trait LocalKernel: Send {
+    /// The scores `[S]` of the kept input.
+    fn scores(&self) -> Vec<f32>;
+    /// The scores of `x`, recomputing only what the positions where it differs from the kept input
+    /// reach; `x` is held aside until [`keep_last`](Self::keep_last) or the next try.
+    fn try_input(&mut self, x: &[f32]) -> Vec<f32>;
+    /// Makes the input last tried the kept one.
+    fn keep_last(&mut self);
 }

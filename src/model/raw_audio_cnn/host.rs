@@ -9,10 +9,11 @@
 //! burn's autodiff path. Both are checked against PyTorch in the parity tests.
 
 use super::layout::BLOCKS;
-use crate::kernel::HostKernel;
 use crate::kernel::conv1d::{conv3, conv3_input_grad, pad, tap_major, unpad};
 use crate::kernel::linear::HostLinear;
+use crate::kernel::local1d::{LocalForward, Stack1d};
 use crate::kernel::pool::{pool_relu, unpool};
+use crate::kernel::{HostKernel, LocalKernel};
 use rayon::prelude::*;
 
 /// One block with batch norm folded into the convolution.
@@ -121,7 +122,21 @@ impl Block {
     fn forward(&self, h: &[f32]) -> Saved {
         let len_in = h.len() / self.cin;
         let padded = pad(h, self.cin, self.pad);
-        let mut conv = conv3(&self.w, &self.b, self.cin, self.cout, &padded);
+        let (out, argmax, len_conv) = self.conv_pool(&padded);
+        Saved {
+            len_in,
+            len_conv,
+            argmax,
+            out,
+        }
+    }
+
+    /// Convolution, batch norm, max-pool and ReLU of a padded stretch `[cin, L + 2]`: the pooled
+    /// outputs `[cout, (L − kernel) / stride + 1]`, their window argmax, and L. Each output depends
+    /// only on its own window, so a stretch of a longer input gives that input's values to the bit
+    /// (the local forward pass relies on it).
+    fn conv_pool(&self, padded: &[f32]) -> (Vec<f32>, Vec<u32>, usize) {
+        let mut conv = conv3(&self.w, &self.b, self.cin, self.cout, padded);
         let len_conv = conv.len() / self.cout;
         let len_out = (len_conv - self.kernel) / self.stride + 1;
         let mut argmax = vec![0u32; self.cout * len_out];
@@ -141,12 +156,7 @@ impl Block {
                 &mut argmax[range],
             );
         }
-        Saved {
-            len_in,
-            len_conv,
-            argmax,
-            out,
-        }
+        (out, argmax, len_conv)
     }
 
     fn backward(&self, s: &Saved, dy: &[f32]) -> Vec<f32> {
@@ -196,5 +206,29 @@ impl HostKernel for RawAudioCnnHost {
             grad.extend(g);
         }
         (logits, grad)
+    }
+
+    fn local(&self, x: &[f32]) -> Option<Box<dyn LocalKernel + '_>> {
+        Some(Box::new(LocalForward::new(self, x)))
+    }
+}
+
+/// The blocks for [`LocalForward`]: a few changed samples cost only what they reach.
+impl Stack1d for RawAudioCnnHost {
+    fn depth(&self) -> usize {
+        self.blocks.len()
+    }
+
+    fn geometry(&self, block: usize) -> [usize; 5] {
+        let b = &self.blocks[block];
+        [b.cin, b.cout, b.pad, b.kernel, b.stride]
+    }
+
+    fn conv_pool(&self, block: usize, padded: &[f32]) -> Vec<f32> {
+        self.blocks[block].conv_pool(padded).0
+    }
+
+    fn head(&self, h: &[f32]) -> Vec<f32> {
+        self.fc.forward(h)
     }
 }

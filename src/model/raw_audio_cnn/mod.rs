@@ -258,6 +258,47 @@ mod tests {
         }
     }
 
+    /// The host kernel's local pass (kept activations, a changed stretch recomputed) gives the full
+    /// pass's scores to the bit, for stretches anywhere (both ends too), kept or dropped in turn.
+    #[test]
+    fn local_forward_equals_the_full_pass_to_the_bit() {
+        let device = Device::flex();
+        let kernel = RawAudioCnn::init(10, &device, 3).host_kernel().unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let x: Vec<f32> = (0..INPUT_LEN)
+            .map(|i| (((i * 7919) % 1013) as f32 - 506.0) / 300.0)
+            .collect();
+        let mut local = kernel.local(&x).unwrap();
+        assert_eq!(bits(&local.scores()), bits(&kernel.logits(&x, 1)));
+        let mut kept = x;
+        let windows = [
+            (0, 1),
+            (7999, 1),
+            (3000, 62),
+            (0, 400),
+            (7900, 100),
+            (1234, 8),
+            (10, 4000),
+            (4001, 2),
+        ];
+        for (t, &(lo, len)) in windows.iter().enumerate() {
+            let mut y = kept.clone();
+            for (j, v) in y.iter_mut().enumerate().skip(lo).take(len) {
+                *v = ((j * 31 + t * 17) % 97) as f32 / 50.0 - 1.0;
+            }
+            let got = local.try_input(&y);
+            assert_eq!(bits(&got), bits(&kernel.logits(&y, 1)), "{len} at {lo}");
+            if t % 2 == 0 {
+                local.keep_last();
+                kept = y;
+            }
+        }
+        assert_eq!(
+            bits(&local.try_input(&kept)),
+            bits(&kernel.logits(&kept, 1))
+        );
+    }
+
     #[test]
     fn init_is_seeded_and_round_trips_through_host_tensors() {
         let device = Device::flex();
