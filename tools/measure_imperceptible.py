@@ -59,7 +59,7 @@ def main():
     files = clips(pathlib.Path(a.data), a.every)
     targets = [(int(f.name[0]) + 1) % 10 for f in files]
     print(f"{len(files)} clips, L-inf {a.eps:g}, targets (digit + 1) mod 10")
-    print("| | success PGD | success psychoacoustic | both fool | PESQ PGD | PESQ psychoacoustic | "
+    print("| | success PGD | success psychoacoustic | both fool (PESQ scored) | PESQ PGD | PESQ psychoacoustic | "
           "difference | energy masked PGD | energy masked psychoacoustic |")
     print("|---|---|---|---|---|---|---|---|---|")
     for defence in (None, "mp3"):
