@@ -4,6 +4,7 @@
 
 pub mod einsum;
 pub mod export;
+mod host_conv;
 pub mod mel_weights;
 pub mod network;
 pub mod op;
