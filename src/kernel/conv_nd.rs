@@ -83,7 +83,9 @@ impl ConvGeometry {
         for i in 0..3 {
             let a = if i < lead { unit } else { axes[i - lead] };
             if a.kernel == 0 || a.stride == 0 || a.dilation == 0 {
-                return Err(format!("axis {a:?}: kernel, stride and dilation must be positive"));
+                return Err(format!(
+                    "axis {a:?}: kernel, stride and dilation must be positive"
+                ));
             }
             let span = (a.kernel - 1)
                 .checked_mul(a.dilation)
@@ -96,7 +98,9 @@ impl ConvGeometry {
                 return Err(format!("axis {a:?} overflows"));
             };
             if padded < span {
-                return Err(format!("axis {a:?}: the kernel does not fit the padded input"));
+                return Err(format!(
+                    "axis {a:?}: the kernel does not fit the padded input"
+                ));
             }
             g.input[i] = a.input;
             g.kernel[i] = a.kernel;
@@ -321,7 +325,11 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
 /// When a slice's length is not the geometry's (a bug in the caller).
 pub fn conv_input_grad(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     assert_eq!(w.len(), g.weight_len(), "conv_input_grad: weight length");
-    assert_eq!(dy.len(), g.output_len(), "conv_input_grad: output gradient length");
+    assert_eq!(
+        dy.len(),
+        g.output_len(),
+        "conv_input_grad: output gradient length"
+    );
     let (ovol, ivol) = (g.out_volume(), g.in_volume());
     let (cin_g, cout_g, rows) = (g.in_per_group(), g.out_per_group(), g.patch_rows());
     let mut dx = vec![0f32; g.input_len()];
@@ -405,8 +413,8 @@ mod tests {
                                 continue;
                             }
                             let ci = grp * cin_g + c;
-                            let xv = x[(((n * g.in_channels + ci) * id_n + d) * ih_n + h) * iw_n
-                                + wi];
+                            let xv =
+                                x[(((n * g.in_channels + ci) * id_n + d) * ih_n + h) * iw_n + wi];
                             let wv = w[(((m * cin_g + c) * kd_n + kd) * kh_n + kh) * kw_n + kw];
                             s += xv * wv;
                         }
@@ -435,9 +443,31 @@ mod tests {
         };
         let cases = [
             (2, 4, 6, 2, vec![axis(11, 3, 2, 2, (1, 2))]),
-            (1, 3, 3, 3, vec![axis(7, 2, 1, 1, (0, 1)), axis(6, 3, 2, 1, (2, 0))]),
-            (3, 2, 4, 1, vec![axis(5, 1, 1, 1, (0, 0)), axis(4, 1, 1, 1, (0, 0))]),
-            (1, 2, 2, 2, vec![axis(3, 2, 1, 1, (1, 0)), axis(4, 2, 2, 1, (0, 1)), axis(5, 3, 1, 2, (1, 1))]),
+            (
+                1,
+                3,
+                3,
+                3,
+                vec![axis(7, 2, 1, 1, (0, 1)), axis(6, 3, 2, 1, (2, 0))],
+            ),
+            (
+                3,
+                2,
+                4,
+                1,
+                vec![axis(5, 1, 1, 1, (0, 0)), axis(4, 1, 1, 1, (0, 0))],
+            ),
+            (
+                1,
+                2,
+                2,
+                2,
+                vec![
+                    axis(3, 2, 1, 1, (1, 0)),
+                    axis(4, 2, 2, 1, (0, 1)),
+                    axis(5, 3, 1, 2, (1, 1)),
+                ],
+            ),
         ];
         for (batch, cin, cout, groups, axes) in cases {
             let g = ConvGeometry::new(batch, cin, cout, groups, &axes).expect("a valid geometry");
@@ -453,7 +483,10 @@ mod tests {
             let dx = conv_input_grad(&g, &w, &dy);
             let lhs: f32 = dy.iter().zip(&got).map(|(a, b)| a * b).sum();
             let rhs: f32 = dx.iter().zip(&x).map(|(a, b)| a * b).sum();
-            assert!((lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0), "{g:?}: {lhs} vs {rhs}");
+            assert!(
+                (lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0),
+                "{g:?}: {lhs} vs {rhs}"
+            );
         }
     }
 
@@ -467,7 +500,12 @@ mod tests {
             pads: (0, 0),
         }];
         let g = ConvGeometry::new(1, 1, 2, 1, &axes).expect("a valid geometry");
-        let y = conv_forward(&g, &[1.0, 2.0, 3.0, 4.0], &[1.0, 0.0, 0.0, 1.0], Some(&[10.0, 20.0]));
+        let y = conv_forward(
+            &g,
+            &[1.0, 2.0, 3.0, 4.0],
+            &[1.0, 0.0, 0.0, 1.0],
+            Some(&[10.0, 20.0]),
+        );
         assert_eq!(y, vec![11.0, 12.0, 13.0, 22.0, 23.0, 24.0]);
     }
 
@@ -483,7 +521,11 @@ mod tests {
         assert!(ConvGeometry::new(1, 3, 4, 2, &[ok]).is_err());
         assert!(ConvGeometry::new(1, 2, 4, 0, &[ok]).is_err());
         assert!(ConvGeometry::new(1, 2, 4, 1, &[]).is_err());
-        let too_big = ConvAxis { kernel: 3, dilation: 3, ..ok };
+        let too_big = ConvAxis {
+            kernel: 3,
+            dilation: 3,
+            ..ok
+        };
         assert!(ConvGeometry::new(1, 2, 4, 1, &[too_big]).is_err());
         let zero_stride = ConvAxis { stride: 0, ..ok };
         assert!(ConvGeometry::new(1, 2, 4, 1, &[zero_stride]).is_err());

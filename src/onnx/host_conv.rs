@@ -190,8 +190,13 @@ impl HostConv {
 
     /// `conv(x) + bias` of a contiguous f32 input.
     fn forward(&self, x: &FlexTensor, bias: Option<&FlexTensor>) -> FlexTensor {
-        let x = x.as_slice::<f32>().expect("the input was made contiguous f32");
-        let bias = bias.map(|b| b.as_slice::<f32>().expect("the bias was made contiguous f32"));
+        let x = x
+            .as_slice::<f32>()
+            .expect("the input was made contiguous f32");
+        let bias = bias.map(|b| {
+            b.as_slice::<f32>()
+                .expect("the bias was made contiguous f32")
+        });
         let y = conv_forward(&self.geometry, x, self.weight(), bias);
         FlexTensor::from_data(TensorData::new(y, self.out_dims.clone()))
     }
@@ -288,7 +293,10 @@ mod tests {
         let host = conv_on_host(&x, &w, Some(&b), &spec).expect("the host path applies");
         let want = generic(x.clone(), w.clone(), Some(b.clone()), options.clone());
         let e = relative_error(host, want.clone());
-        assert!(e < 1e-5, "forward {x_dims:?} * {w_dims:?}: relative error {e}");
+        assert!(
+            e < 1e-5,
+            "forward {x_dims:?} * {w_dims:?}: relative error {e}"
+        );
 
         // tracked input, weights as the interpreter holds them (plain constants)
         let dy = random(want.dims(), &device);
@@ -299,27 +307,83 @@ mod tests {
         let xt = x.clone().autodiff().require_grad();
         let host = conv_on_host(&xt, &w, Some(&b), &spec).expect("the host path applies");
         let e = relative_error(host.clone().detach(), want.clone());
-        assert!(e < 1e-5, "tracked forward {x_dims:?} * {w_dims:?}: relative error {e}");
+        assert!(
+            e < 1e-5,
+            "tracked forward {x_dims:?} * {w_dims:?}: relative error {e}"
+        );
         let host_grad = gradient(host, &xt);
         let xg = x.autodiff().require_grad();
         let want_grad = gradient(generic(xg.clone(), w, Some(b), options), &xg);
         let e = relative_error(host_grad, want_grad);
-        assert!(e < 1e-5, "input gradient {x_dims:?} * {w_dims:?}: relative error {e}");
+        assert!(
+            e < 1e-5,
+            "input gradient {x_dims:?} * {w_dims:?}: relative error {e}"
+        );
     }
 
     #[test]
     fn one_dimensional_convolutions_match_burns_output_and_input_gradient() {
         let cases = [
             // M5's first layer, shortened: 80 taps, stride 4
-            Case { batch: 1, cin: 1, cout: 4, groups: 1, input: [400], kernel: [80], stride: [4], dilation: [1], pads: [(0, 0)] },
+            Case {
+                batch: 1,
+                cin: 1,
+                cout: 4,
+                groups: 1,
+                input: [400],
+                kernel: [80],
+                stride: [4],
+                dilation: [1],
+                pads: [(0, 0)],
+            },
             // RawAudioCNN's: kernel 3, same padding
-            Case { batch: 3, cin: 4, cout: 6, groups: 1, input: [50], kernel: [3], stride: [1], dilation: [1], pads: [(1, 1)] },
+            Case {
+                batch: 3,
+                cin: 4,
+                cout: 6,
+                groups: 1,
+                input: [50],
+                kernel: [3],
+                stride: [1],
+                dilation: [1],
+                pads: [(1, 1)],
+            },
             // groups, dilation 2, asymmetric pads
-            Case { batch: 3, cin: 4, cout: 6, groups: 2, input: [31], kernel: [3], stride: [2], dilation: [2], pads: [(2, 1)] },
+            Case {
+                batch: 3,
+                cin: 4,
+                cout: 6,
+                groups: 2,
+                input: [31],
+                kernel: [3],
+                stride: [2],
+                dilation: [2],
+                pads: [(2, 1)],
+            },
             // depthwise with a channel multiplier
-            Case { batch: 1, cin: 3, cout: 6, groups: 3, input: [20], kernel: [5], stride: [1], dilation: [1], pads: [(0, 3)] },
+            Case {
+                batch: 1,
+                cin: 3,
+                cout: 6,
+                groups: 3,
+                input: [20],
+                kernel: [5],
+                stride: [1],
+                dilation: [1],
+                pads: [(0, 3)],
+            },
             // pointwise
-            Case { batch: 3, cin: 5, cout: 2, groups: 1, input: [9], kernel: [1], stride: [1], dilation: [1], pads: [(0, 0)] },
+            Case {
+                batch: 3,
+                cin: 5,
+                cout: 2,
+                groups: 1,
+                input: [9],
+                kernel: [1],
+                stride: [1],
+                dilation: [1],
+                pads: [(0, 0)],
+            },
         ];
         for case in &cases {
             check(case, conv1d);
@@ -329,15 +393,65 @@ mod tests {
     #[test]
     fn two_and_three_dimensional_convolutions_match_burns_output_and_input_gradient() {
         let cases = [
-            Case { batch: 1, cin: 3, cout: 4, groups: 1, input: [9, 8], kernel: [3, 3], stride: [1, 1], dilation: [1, 1], pads: [(1, 1), (1, 1)] },
-            Case { batch: 3, cin: 4, cout: 4, groups: 4, input: [10, 11], kernel: [3, 2], stride: [2, 4], dilation: [2, 1], pads: [(0, 2), (1, 0)] },
-            Case { batch: 3, cin: 6, cout: 4, groups: 2, input: [12, 7], kernel: [2, 3], stride: [4, 2], dilation: [1, 2], pads: [(1, 0), (2, 1)] },
-            Case { batch: 1, cin: 2, cout: 3, groups: 1, input: [5, 6], kernel: [1, 1], stride: [1, 1], dilation: [1, 1], pads: [(0, 0), (0, 0)] },
+            Case {
+                batch: 1,
+                cin: 3,
+                cout: 4,
+                groups: 1,
+                input: [9, 8],
+                kernel: [3, 3],
+                stride: [1, 1],
+                dilation: [1, 1],
+                pads: [(1, 1), (1, 1)],
+            },
+            Case {
+                batch: 3,
+                cin: 4,
+                cout: 4,
+                groups: 4,
+                input: [10, 11],
+                kernel: [3, 2],
+                stride: [2, 4],
+                dilation: [2, 1],
+                pads: [(0, 2), (1, 0)],
+            },
+            Case {
+                batch: 3,
+                cin: 6,
+                cout: 4,
+                groups: 2,
+                input: [12, 7],
+                kernel: [2, 3],
+                stride: [4, 2],
+                dilation: [1, 2],
+                pads: [(1, 0), (2, 1)],
+            },
+            Case {
+                batch: 1,
+                cin: 2,
+                cout: 3,
+                groups: 1,
+                input: [5, 6],
+                kernel: [1, 1],
+                stride: [1, 1],
+                dilation: [1, 1],
+                pads: [(0, 0), (0, 0)],
+            },
         ];
         for case in &cases {
             check(case, conv2d);
         }
-        let cube = Case { batch: 3, cin: 2, cout: 4, groups: 2, input: [4, 5, 6], kernel: [2, 3, 3], stride: [1, 2, 2], dilation: [1, 1, 2], pads: [(1, 1), (1, 1), (2, 2)] };
+        let cube = Case {
+            batch: 3,
+            cin: 2,
+            cout: 4,
+            groups: 2,
+            input: [4, 5, 6],
+            kernel: [2, 3, 3],
+            stride: [1, 2, 2],
+            dilation: [1, 1, 2],
+            pads: [(1, 1), (1, 1), (2, 2)],
+        };
         check(&cube, conv3d);
     }
 
