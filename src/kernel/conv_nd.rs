@@ -122,7 +122,7 @@ impl ConvGeometry {
         self.input[3 - axes..].to_vec()
     }
 
-    fn in_volume(&self) -> usize {
+    pub(super) fn in_volume(&self) -> usize {
         self.input.iter().product()
     }
 
@@ -130,7 +130,7 @@ impl ConvGeometry {
         self.kernel.iter().product()
     }
 
-    fn out_volume(&self) -> usize {
+    pub(super) fn out_volume(&self) -> usize {
         self.output.iter().product()
     }
 
@@ -172,7 +172,7 @@ impl ConvGeometry {
     /// `[C / groups, *spatial]` (`[rows, out volume]`, row `(c, kd, kh, kw)`): the `len` entries
     /// from `col` on are the input's entries from `x` on, `x_step` apart. Entries in the padding
     /// belong to no run (they are zero).
-    fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
+    pub(super) fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
         let [_, ih, iw] = self.input;
         let [_, oh, ow] = self.output;
         let (kvol, ovol, ivol) = (self.kernel_volume(), self.out_volume(), self.in_volume());

@@ -4,7 +4,7 @@
 //! pass and input gradient of a known shape of network is 2-5x faster (docs/benchmarks.md). This
 //! module is the toolkit those kernels share, free of any model or burn type: the one
 //! bounds-checked GEMM ([`gemm`]), kernel-3 one-dimensional convolutions ([`conv1d`]), N-d convolutions of any
-//! geometry with their input gradient ([`conv_nd`], the ONNX interpreter's), 3 × 3
+//! geometry with their input gradient ([`conv_nd`], the ONNX interpreter's) and N-d max pooling ([`max_pool_nd`]), 3 × 3
 //! patches ([`patches`]), fused max pool and ReLU ([`pool`]), the linear head ([`linear`]), and
 //! [`clip::ClipKernel`], plain 3-D CNNs with every activation kept so that a few changed frames
 //! cost only what they reach. A model family provides a [`HostKernel`] from these pieces
@@ -15,6 +15,7 @@ pub mod conv1d;
 pub mod conv_nd;
 pub mod gemm;
 pub mod linear;
+pub mod max_pool_nd;
 pub mod patches;
 pub mod pool;
 

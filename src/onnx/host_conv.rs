@@ -1,30 +1,17 @@
 //! ONNX convolutions on the CPU through the host kernel ([`crate::kernel::conv_nd`]), as one op of
-//! burn's autodiff graph with its own backward pass.
+//! burn's autodiff graph with its own backward pass ([`super::host_op`]).
 //!
 //! burn-flex's generic convolution and its backward are the slow part of an interpreted graph
-//! (docs/benchmarks.md, issue 14). When the input lives on the flex device, plain or inside
-//! burn's autodiff, and the weight and bias are constants (untracked: the interpreter uploads a
-//! file's initialisers as plain tensors), the convolution runs as im2col + GEMM on host memory
-//! and registers a backward step that computes the input gradient the same way. burn's
-//! gradients then flow through it exactly as through its own conv op, so
-//! `NeuralClassifier::burn_gradient` is unchanged. Anything else (another device, a tracked
-//! weight, a non-f32 tensor) returns `None` and the caller uses burn's generic convolution.
-//!
-//! `AVFOIL_ONNX_GENERIC_CONV=1` turns this path off, for measuring and checking one against the
-//! other.
+//! (docs/benchmarks.md, issue 14). When the input lives on the flex device and the weight and
+//! bias are constants (untracked: the interpreter uploads a file's initialisers as plain
+//! tensors), the convolution runs as im2col + GEMM on host memory, and so does its input
+//! gradient. A tracked weight, another device or a non-f32 tensor gives `None`, and the caller
+//! uses burn's generic convolution.
 
+use super::host_op::{self, HostUnaryOp, constant, slice};
 use crate::kernel::conv_nd::{ConvAxis, ConvGeometry, conv_forward, conv_input_grad};
-use burn::backend::DispatchKindConversion;
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::{
-    BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
-};
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Flex};
-use burn::tensor::{DType, DispatchTensor, Tensor, TensorData};
-use std::sync::{Arc, OnceLock};
+use burn::tensor::Tensor;
 
 /// A convolution's attributes as the interpreter resolved them (explicit `(begin, end)` pads).
 pub(crate) struct ConvSpec<'a> {
@@ -34,23 +21,15 @@ pub(crate) struct ConvSpec<'a> {
     pub groups: usize,
 }
 
-/// Whether `AVFOIL_ONNX_GENERIC_CONV` asks for burn's generic convolution everywhere.
-fn generic_only() -> bool {
-    static GENERIC: OnceLock<bool> = OnceLock::new();
-    *GENERIC.get_or_init(|| {
-        std::env::var("AVFOIL_ONNX_GENERIC_CONV").is_ok_and(|v| !v.is_empty() && v != "0")
-    })
-}
-
 /// `conv(x, w) + bias` through the host kernel, or `None` where it does not apply (see the
-/// module's documentation); shapes must already be checked against each other by the caller.
+/// module's documentation, and [`host_op::generic_only`]).
 pub(crate) fn conv<const D: usize>(
     x: &Tensor<D>,
     w: &Tensor<D>,
     bias: Option<&Tensor<1>>,
     spec: &ConvSpec,
 ) -> Option<Tensor<D>> {
-    if generic_only() {
+    if host_op::generic_only() {
         return None;
     }
     conv_on_host(x, w, bias, spec)
@@ -68,85 +47,29 @@ fn conv_on_host<const D: usize>(
         Some(b) => Some(constant(b)?),
         None => None,
     };
-    let geometry = Arc::new(HostConv {
-        geometry: geometry(&x.dims(), &w.dims(), spec)?,
+    let (x_dims, w_dims) = (x.dims(), w.dims());
+    let geometry = geometry(&x_dims, &w_dims, spec)?;
+    let mut out_dims = vec![x_dims[0], w_dims[0]];
+    out_dims.extend(geometry.output_spatial(D - 2));
+    let op = HostConv {
+        geometry,
         weight,
-        out_dims: out_dims(&x.dims(), &w.dims(), spec)?,
-    });
-    if let Ok(plain) = x.clone().try_into_primitive::<Flex>() {
-        let y = geometry.forward(&f32_contiguous(plain)?, bias.as_ref());
-        return Some(Tensor::from_primitive::<Flex>(y));
-    }
-    tracked::<D, NoCheckpointing>(x, &geometry, bias.as_ref())
-        .or_else(|| tracked::<D, BalancedCheckpointing>(x, &geometry, bias.as_ref()))
-}
-
-/// The forward pass on an input inside burn's autodiff (checkpointing strategy `C`), with the
-/// backward step registered when the input is tracked.
-fn tracked<const D: usize, C: CheckpointStrategy>(
-    x: &Tensor<D>,
-    conv: &Arc<HostConv>,
-    bias: Option<&FlexTensor>,
-) -> Option<Tensor<D>>
-where
-    DispatchTensor: DispatchKindConversion<Autodiff<Flex, C>>,
-{
-    let ad = x.clone().try_into_primitive::<Autodiff<Flex, C>>().ok()?;
-    let input = f32_contiguous(ad.primitive().clone())?;
-    let output = conv.forward(&input, bias);
-    let y = match HostConvBackward
-        .prepare::<C>([ad.node()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(Arc::clone(conv), output),
-        OpsKind::UnTracked(prep) => prep.finish(output),
+        bias,
+        in_dims: x_dims.to_vec(),
+        out_dims,
     };
-    Some(Tensor::from_primitive::<Autodiff<Flex, C>>(y))
-}
-
-/// A constant operand (weight or bias) as a contiguous f32 flex tensor: a plain flex tensor, or
-/// an untracked one inside the autodiff graph. `None` for a tracked one (its gradient is not
-/// computed here) or one on another device.
-fn constant<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
-    let inner = match t.clone().try_into_primitive::<Flex>() {
-        Ok(plain) => plain,
-        Err(_) => untracked::<D, NoCheckpointing>(t)
-            .or_else(|| untracked::<D, BalancedCheckpointing>(t))?,
-    };
-    f32_contiguous(inner)
-}
-
-/// The flex tensor inside `t` when `t` is an untracked tensor of burn's autodiff (strategy `C`).
-fn untracked<const D: usize, C: CheckpointStrategy>(t: &Tensor<D>) -> Option<FlexTensor>
-where
-    DispatchTensor: DispatchKindConversion<Autodiff<Flex, C>>,
-{
-    let ad = t.clone().try_into_primitive::<Autodiff<Flex, C>>().ok()?;
-    (!ad.is_tracked()).then(|| ad.into_primitive())
-}
-
-/// `t` with contiguous f32 storage (a copy only when its layout is strided), `None` for another
-/// dtype.
-fn f32_contiguous(t: FlexTensor) -> Option<FlexTensor> {
-    if t.dtype() != DType::F32 {
-        return None;
-    }
-    if t.as_slice::<f32>().is_some() {
-        Some(t)
-    } else {
-        Some(t.to_contiguous())
-    }
+    host_op::apply(x, op)
 }
 
 /// The kernel's geometry of an ONNX convolution of `x` `[N, C, *spatial]` with `w`
-/// `[M, C / groups, *kernel]`.
+/// `[M, C / groups, *kernel]`; `None` where they do not fit each other.
 fn geometry(x: &[usize], w: &[usize], spec: &ConvSpec) -> Option<ConvGeometry> {
     let axes = x.len().checked_sub(2)?;
     let fits = w.len() == x.len()
         && spec.stride.len() == axes
         && spec.dilation.len() == axes
-        && spec.pads.len() == axes;
+        && spec.pads.len() == axes
+        && w[1] * spec.groups == x[1];
     if !fits {
         return None;
     }
@@ -159,71 +82,42 @@ fn geometry(x: &[usize], w: &[usize], spec: &ConvSpec) -> Option<ConvGeometry> {
             pads: spec.pads[i],
         })
         .collect();
-    let g = ConvGeometry::new(x[0], x[1], w[0], spec.groups, &axes).ok()?;
-    // the weight's channels must be the input's per group
-    (w[1] * spec.groups == x[1]).then_some(g)
+    ConvGeometry::new(x[0], x[1], w[0], spec.groups, &axes).ok()
 }
 
-/// The output's shape `[N, M, *out]`.
-fn out_dims(x: &[usize], w: &[usize], spec: &ConvSpec) -> Option<Vec<usize>> {
-    let g = geometry(x, w, spec)?;
-    let mut dims = vec![x[0], w[0]];
-    dims.extend(g.output_spatial(x.len() - 2));
-    Some(dims)
-}
-
-/// One convolution's constants, shared by its forward pass and its backward step.
+/// One convolution: its geometry and constants.
 #[derive(Debug)]
 struct HostConv {
     geometry: ConvGeometry,
-    /// The weight, contiguous f32.
+    /// The weight and bias, contiguous f32.
     weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    in_dims: Vec<usize>,
     out_dims: Vec<usize>,
 }
 
-impl HostConv {
-    fn weight(&self) -> &[f32] {
-        self.weight
-            .as_slice::<f32>()
-            .expect("the weight was made contiguous f32")
+impl HostUnaryOp for HostConv {
+    /// The input gradient needs only the weight.
+    type Saved = ();
+
+    fn input_dims(&self) -> Vec<usize> {
+        self.in_dims.clone()
     }
 
-    /// `conv(x) + bias` of a contiguous f32 input.
-    fn forward(&self, x: &FlexTensor, bias: Option<&FlexTensor>) -> FlexTensor {
-        let x = x
-            .as_slice::<f32>()
-            .expect("the input was made contiguous f32");
-        let bias = bias.map(|b| {
-            b.as_slice::<f32>()
-                .expect("the bias was made contiguous f32")
-        });
-        let y = conv_forward(&self.geometry, x, self.weight(), bias);
-        FlexTensor::from_data(TensorData::new(y, self.out_dims.clone()))
+    fn output_dims(&self) -> Vec<usize> {
+        self.out_dims.clone()
     }
 
-    /// The input's gradient given the output's.
-    fn input_grad(&self, dy: FlexTensor) -> FlexTensor {
-        let dy = f32_contiguous(dy).expect("the output's gradient is f32 like the output");
-        let dy = dy.as_slice::<f32>().expect("made contiguous f32");
-        let dx = conv_input_grad(&self.geometry, self.weight(), dy);
-        let [n, c] = [self.geometry.batch, self.geometry.in_channels];
-        let spatial = self.geometry.input_spatial(self.out_dims.len() - 2);
-        let mut dims = vec![n, c];
-        dims.extend(spatial);
-        FlexTensor::from_data(TensorData::new(dx, dims))
+    fn forward(&self, x: &[f32]) -> (Vec<f32>, ()) {
+        let bias = self.bias.as_ref().map(slice);
+        (
+            conv_forward(&self.geometry, x, slice(&self.weight), bias),
+            (),
+        )
     }
-}
 
-/// The backward step of [`HostConv`]: the input gradient through the host kernel.
-#[derive(Debug)]
-struct HostConvBackward;
-
-impl Backward<Flex, 1> for HostConvBackward {
-    type State = Arc<HostConv>;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let conv = ops.state;
-        unary::<Flex, _>(ops.parents, ops.node, grads, |dy| conv.input_grad(dy));
+    fn input_grad(&self, _: &(), dy: &[f32]) -> Vec<f32> {
+        conv_input_grad(&self.geometry, slice(&self.weight), dy)
     }
 }
 
