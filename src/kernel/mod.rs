@@ -3,7 +3,8 @@
 //! burn-flex's autodiff is the reference and runs everywhere; on the CPU a hand-written forward
 //! pass and input gradient of a known shape of network is 2-5x faster (docs/benchmarks.md). This
 //! module is the toolkit those kernels share, free of any model or burn type: the one
-//! bounds-checked GEMM ([`gemm`]), kernel-3 one-dimensional convolutions ([`conv1d`]), 3 × 3
+//! bounds-checked GEMM ([`gemm`]), kernel-3 one-dimensional convolutions ([`conv1d`]), N-d convolutions of any
+//! geometry with their input gradient ([`conv_nd`], the ONNX interpreter's) and N-d max pooling ([`max_pool_nd`]), 3 × 3
 //! patches ([`patches`]), fused max pool and ReLU ([`pool`]), the linear head ([`linear`]), and
 //! [`clip::ClipKernel`], plain 3-D CNNs with every activation kept so that a few changed frames
 //! cost only what they reach. A model family provides a [`HostKernel`] from these pieces
@@ -11,9 +12,11 @@
 
 pub mod clip;
 pub mod conv1d;
+pub mod conv_nd;
 pub mod gemm;
 pub mod linear;
 pub mod local1d;
+pub mod max_pool_nd;
 pub mod patches;
 pub mod pool;
 

@@ -4,6 +4,9 @@
 
 pub mod einsum;
 pub mod export;
+mod host_conv;
+mod host_op;
+mod host_pool;
 pub mod mel_weights;
 pub mod network;
 pub mod op;

@@ -1,7 +1,11 @@
 //! Convolutions (1-D, 2-D, 3-D; groups, dilation, strides, explicit and automatic padding).
+//!
+//! Conv runs through the host kernel when its input is on the CPU ([`host_conv`]), through burn's
+//! generic convolution otherwise; ConvTranspose always through burn's.
 
 use super::Inputs;
 use crate::error::Result;
+use crate::onnx::host_conv::{self, ConvSpec};
 use crate::onnx::value::Float;
 use burn::tensor::Tensor;
 use burn::tensor::module::{conv1d as burn_conv1d, conv2d as burn_conv2d, conv3d as burn_conv3d};
@@ -129,13 +133,23 @@ pub fn conv1d(c: &Conv1dConfig, inputs: &Inputs) -> Result<Float> {
         &[c.stride],
         &[c.dilation],
     )?;
+    let bias = bias(inputs)?;
+    let spec = ConvSpec {
+        stride: &[c.stride],
+        dilation: &[c.dilation],
+        pads: &pads,
+        groups: c.groups,
+    };
+    if let Some(y) = host_conv::conv(&x, &w, bias.as_ref(), &spec) {
+        return Ok(Float::new(y));
+    }
     let options = ConvOptions {
         stride: [c.stride],
         padding: pads,
         dilation: [c.dilation],
         groups: c.groups,
     };
-    Ok(Float::new(burn_conv1d(x, w, bias(inputs)?, options)))
+    Ok(Float::new(burn_conv1d(x, w, bias, options)))
 }
 
 pub fn conv2d(c: &Conv2dConfig, inputs: &Inputs) -> Result<Float> {
@@ -151,17 +165,28 @@ pub fn conv2d(c: &Conv2dConfig, inputs: &Inputs) -> Result<Float> {
         c.dilation,
     );
     check_conv_output(inputs, &x.dims(), &w.dims(), &pads, &c.stride, &c.dilation)?;
+    let bias = bias(inputs)?;
+    let spec = ConvSpec {
+        stride: &c.stride,
+        dilation: &c.dilation,
+        pads: &pads,
+        groups: c.groups,
+    };
+    if let Some(y) = host_conv::conv(&x, &w, bias.as_ref(), &spec) {
+        return Ok(Float::new(y));
+    }
     let options = ConvOptions {
         stride: c.stride,
         padding: pads,
         dilation: c.dilation,
         groups: c.groups,
     };
-    Ok(Float::new(burn_conv2d(x, w, bias(inputs)?, options)))
+    Ok(Float::new(burn_conv2d(x, w, bias, options)))
 }
 
 /// burn's 3-D convolution takes symmetric padding only: asymmetric padding is applied to the
-/// input first (zeros, as the convolution's own padding would be).
+/// input first (zeros, as the convolution's own padding would be). The host kernel takes it as
+/// it is.
 pub fn conv3d(c: &Conv3dConfig, inputs: &Inputs) -> Result<Float> {
     let mut x = inputs.float(0)?.get::<5>("Conv")?;
     let w = inputs.float(1)?.get::<5>("Conv weight")?;
@@ -175,6 +200,16 @@ pub fn conv3d(c: &Conv3dConfig, inputs: &Inputs) -> Result<Float> {
         c.dilation,
     );
     check_conv_output(inputs, &x.dims(), &w.dims(), &pads, &c.stride, &c.dilation)?;
+    let bias = bias(inputs)?;
+    let spec = ConvSpec {
+        stride: &c.stride,
+        dilation: &c.dilation,
+        pads: &pads,
+        groups: c.groups,
+    };
+    if let Some(y) = host_conv::conv(&x, &w, bias.as_ref(), &spec) {
+        return Ok(Float::new(y));
+    }
     if pads.iter().any(|(b, e)| b != e) {
         x = x.pad(pads, PadMode::Constant(0.0));
         pads = [(0, 0); 3];
@@ -185,7 +220,7 @@ pub fn conv3d(c: &Conv3dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: c.dilation,
         groups: c.groups,
     };
-    Ok(Float::new(burn_conv3d(x, w, bias(inputs)?, options)))
+    Ok(Float::new(burn_conv3d(x, w, bias, options)))
 }
 
 /// The output of a transposed convolution, checked against the size limit before burn allocates.

@@ -1,9 +1,11 @@
 //! Max and average pooling (1-D, 2-D, and 3-D composed from 2-D and 1-D, which is exact because
-//! both reductions separate over axes), and global pooling.
+//! both reductions separate over axes), and global pooling. Max pooling runs through the host
+//! kernel when its input is on the CPU ([`host_pool`]).
 
 use super::Inputs;
 use super::conv::{pads1, pads2, pads3, resolve_pads};
 use crate::error::Result;
+use crate::onnx::host_pool;
 use crate::onnx::value::{Float, MAX_RANK};
 use burn::tensor::Tensor;
 use burn::tensor::module as burn_pool;
@@ -72,6 +74,9 @@ pub fn max_pool1d(c: &MaxPool1dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: [c.dilation],
         ceil_mode: c.ceil_mode,
     };
+    if let Some(y) = host_pool::max_pool(&x, &options) {
+        return Ok(Float::new(y));
+    }
     Ok(Float::new(burn_pool::max_pool1d(x, options)))
 }
 
@@ -94,10 +99,14 @@ pub fn max_pool2d(c: &MaxPool2dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: c.dilation,
         ceil_mode: c.ceil_mode,
     };
+    if let Some(y) = host_pool::max_pool(&x, &options) {
+        return Ok(Float::new(y));
+    }
     Ok(Float::new(burn_pool::max_pool2d(x, options)))
 }
 
-/// 3-D max pooling as 2-D pooling over (H, W) of every frame, then 1-D pooling over T.
+/// 3-D max pooling on the host kernel, or (elsewhere) as 2-D pooling over (H, W) of every frame,
+/// then 1-D pooling over T.
 pub fn max_pool3d(c: &MaxPool3dConfig, inputs: &Inputs) -> Result<Float> {
     let x = inputs.float(0)?.get::<5>("MaxPool")?;
     let [n, ch, t, h, w] = x.dims();
@@ -111,6 +120,16 @@ pub fn max_pool3d(c: &MaxPool3dConfig, inputs: &Inputs) -> Result<Float> {
         c.dilation,
     );
     check_window(inputs, &input, &c.kernel_size, &p, &c.strides)?;
+    let on_host = MaxPoolOptions {
+        kernel_size: c.kernel_size,
+        stride: c.strides,
+        padding: p,
+        dilation: c.dilation,
+        ceil_mode: c.ceil_mode,
+    };
+    if let Some(y) = host_pool::max_pool(&x, &on_host) {
+        return Ok(Float::new(y));
+    }
     let [kt, kh, kw] = c.kernel_size;
     let [st, sh, sw] = c.strides;
     let [dt, dh, dw] = c.dilation;

@@ -1,0 +1,131 @@
+//! N-dimensional max pooling (1-, 2- and 3-D; strides, dilation, asymmetric padding that never
+//! wins) on host memory, keeping each output's argmax for the input gradient.
+//!
+//! The ONNX interpreter's MaxPool on the CPU (`onnx::host_pool`): burn-flex's max pooling and its
+//! backward cost more than the convolutions around them once those run on the host kernel. The
+//! window arithmetic is a convolution's with one channel, so the geometry is a [`ConvGeometry`]
+//! of `planes` (examples × channels) single-channel "examples"; its im2col runs visit every window
+//! entry in the window's row-major order, so ties go to the first maximum, as in PyTorch.
+
+use super::conv_nd::ConvGeometry;
+use rayon::prelude::*;
+
+/// Where an output took its value from: an index into the input, or [`NO_INPUT`] for a window
+/// that lies entirely in the padding (its value is −∞ and it has no gradient).
+pub const NO_INPUT: usize = usize::MAX;
+
+/// Max pooling of `x` `[planes, *spatial]` over the windows of `g` (a geometry of one channel in,
+/// one out and one group, with `planes` as its batch): the pooled values `[planes, *out]` and,
+/// for each, the index of the input entry it came from.
+///
+/// # Panics
+/// When the geometry is not single-channel or `x`'s length is not its input's.
+pub fn max_pool_forward(g: &ConvGeometry, x: &[f32]) -> (Vec<f32>, Vec<usize>) {
+    assert!(
+        g.in_channels == 1 && g.out_channels == 1 && g.groups == 1,
+        "max_pool_forward: a single-channel geometry"
+    );
+    assert_eq!(x.len(), g.input_len(), "max_pool_forward: input length");
+    let (ivol, ovol) = (g.in_volume(), g.out_volume());
+    let mut y = vec![f32::NEG_INFINITY; g.output_len()];
+    let mut argmax = vec![NO_INPUT; g.output_len()];
+    if ovol == 0 {
+        return (y, argmax);
+    }
+    y.par_chunks_mut(ovol)
+        .zip(argmax.par_chunks_mut(ovol))
+        .enumerate()
+        .for_each(|(p, (yp, ap))| {
+            let xp = &x[p * ivol..(p + 1) * ivol];
+            g.for_each_run(|col, at, len, step| {
+                let pos = col % ovol;
+                for i in 0..len {
+                    let v = xp[at + i * step];
+                    // strictly greater: the first maximum in window order wins
+                    if v > yp[pos + i] || ap[pos + i] == NO_INPUT {
+                        yp[pos + i] = v;
+                        ap[pos + i] = p * ivol + at + i * step;
+                    }
+                }
+            });
+        });
+    (y, argmax)
+}
+
+/// The input gradient `[planes, *spatial]` of [`max_pool_forward`], given the output's gradient
+/// `dy` and the argmax it returned: each output's gradient goes to the entry it came from.
+///
+/// # Panics
+/// When `dy` and `argmax` differ in length or an index lies outside the input.
+pub fn max_pool_input_grad(g: &ConvGeometry, argmax: &[usize], dy: &[f32]) -> Vec<f32> {
+    assert_eq!(argmax.len(), dy.len(), "max_pool_input_grad: lengths");
+    let mut dx = vec![0f32; g.input_len()];
+    for (&i, &d) in argmax.iter().zip(dy) {
+        if i != NO_INPUT {
+            dx[i] += d;
+        }
+    }
+    dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::conv_nd::ConvAxis;
+
+    fn axis(
+        input: usize,
+        kernel: usize,
+        stride: usize,
+        dilation: usize,
+        pads: (usize, usize),
+    ) -> ConvAxis {
+        ConvAxis {
+            input,
+            kernel,
+            stride,
+            dilation,
+            pads,
+        }
+    }
+
+    #[test]
+    fn windows_take_their_first_maximum_and_padding_never_wins() {
+        // two planes of 6; kernel 3, stride 2, one pad each side: windows [-,0,1] [1,2,3] [3,4,5]
+        let g = ConvGeometry::new(2, 1, 1, 1, &[axis(6, 3, 2, 1, (1, 1))]).expect("geometry");
+        let x = [-5.0, -7.0, 2.0, 2.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 9.0];
+        let (y, arg) = max_pool_forward(&g, &x);
+        assert_eq!(y, vec![-5.0, 2.0, 2.0, 1.0, 1.0, 9.0]);
+        assert_eq!(arg, vec![0, 2, 3, 6, 7, 11]);
+        let dx = max_pool_input_grad(&g, &arg, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let want = [1.0, 0.0, 2.0, 3.0, 0.0, 0.0, 4.0, 5.0, 0.0, 0.0, 0.0, 6.0];
+        assert_eq!(dx, want);
+    }
+
+    #[test]
+    fn two_dimensional_dilated_windows_match_the_definition() {
+        let g = ConvGeometry::new(
+            1,
+            1,
+            1,
+            1,
+            &[axis(5, 2, 1, 2, (0, 0)), axis(4, 2, 2, 1, (0, 1))],
+        )
+        .expect("geometry");
+        let x: Vec<f32> = (0..20).map(|i| ((i * 7) % 11) as f32).collect();
+        let (y, arg) = max_pool_forward(&g, &x);
+        // output 3 × 2: rows r and r + 2 (dilation 2), columns 2c and 2c + 1 (stride 2)
+        for r in 0..3 {
+            for c in 0..2 {
+                let mut best = (f32::NEG_INFINITY, NO_INPUT);
+                for (dr, dc) in [(0, 0), (0, 1), (2, 0), (2, 1)] {
+                    let col = 2 * c + dc;
+                    if col < 4 && x[(r + dr) * 4 + col] > best.0 {
+                        best = (x[(r + dr) * 4 + col], (r + dr) * 4 + col);
+                    }
+                }
+                assert_eq!((y[r * 2 + c], arg[r * 2 + c]), best, "output ({r}, {c})");
+            }
+        }
+    }
+}
