@@ -15,6 +15,7 @@ use burn::tensor::Device;
 use common::{audio_batch, report};
 use serde_json::json;
 
+#[allow(dead_code)] // the timing helpers are for the forward-pass benchmarks
 mod common;
 
 const CLIPS: usize = 256;
@@ -59,15 +60,8 @@ fn main() {
     let mut p = Params::new(KeyStyle::Flag);
     p.insert("steps", toml::Value::Integer(STEPS));
     p.insert("step", toml::Value::Float(16.0));
-    let pgd = adversary::parse(
-        "pgd",
-        &mut p,
-        Budget {
-            eps: 64.0,
-            seed: 0,
-        },
-    )
-    .expect("the PGD adversary's parameters are valid");
+    let pgd = adversary::parse("pgd", &mut p, Budget { eps: 64.0, seed: 0 })
+        .expect("the PGD adversary's parameters are valid");
     let madry = first_epoch_seconds(
         &data,
         Regime {
