@@ -26,8 +26,7 @@ fn shape(p: &Port) -> String {
 }
 
 pub fn run(args: InspectArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.file).map_err(|e| avfoil::Error::io(&args.file, e))?;
-    let plan = Plan::parse(&args.file, &bytes)?;
+    let plan = Plan::read_any(&args.file)?;
     let nodes: usize = plan.op_counts.values().sum();
     if args.json {
         let ports = |ps: &[Port]| -> Vec<serde_json::Value> {

@@ -28,7 +28,8 @@ pub struct GraphWriter {
     next: usize,
 }
 
-fn value_info(name: &str, dims: &[Option<usize>]) -> ValueInfoProto {
+/// A float tensor's declaration (a graph input or output); `None` axes are symbolic (the batch).
+pub(crate) fn value_info(name: &str, dims: &[Option<usize>]) -> ValueInfoProto {
     let mut ty = TypeProto::new();
     let tensor = ty.mut_tensor_type();
     tensor.elem_type = FLOAT;

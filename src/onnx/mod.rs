@@ -2,6 +2,7 @@
 //! graph on burn tensors ([`ops`]), so input gradients come from burn's autodiff for every op,
 //! with no code per model.
 
+mod detach;
 pub mod einsum;
 pub mod export;
 mod host_conv;

@@ -93,13 +93,21 @@ const MAX_NODES: usize = 100_000;
 impl Plan {
     /// Parses the ONNX file at `path` for running: every op must be supported.
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        Self::from_bytes(path, &bytes)
+        Self::refuse_unsupported(path, Self::read_any(path)?)
     }
 
     /// [`Plan::read`] on bytes already in memory; `path` names the file in errors.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let plan = Self::parse(path, bytes)?;
+        Self::refuse_unsupported(path, Self::parse(path, bytes)?)
+    }
+
+    /// [`Plan::parse`] of the file at `path`, without copying it first.
+    pub fn read_any(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::parse_shared(path, bytes::Bytes::from(bytes))
+    }
+
+    fn refuse_unsupported(path: &Path, plan: Self) -> Result<Self> {
         if !plan.unsupported.is_empty() {
             return Err(Error::Unsupported(format!(
                 "{}: ONNX ops avfoil cannot evaluate: {} (opset {}); docs/onnx.md lists the \
@@ -124,16 +132,40 @@ impl Plan {
     /// Parses an ONNX file, recording (not refusing) the ops avfoil cannot evaluate: for
     /// `avfoil inspect`.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
+        Self::parse_shared(path, bytes::Bytes::copy_from_slice(bytes))
+    }
+
+    /// [`Plan::parse`] on a buffer the initialisers' bytes are read from in place.
+    fn parse_shared(path: &Path, bytes: bytes::Bytes) -> Result<Self> {
         use onnx_ir::Message;
-        let proto = crate::error::no_panic(path, "ONNX parser", || {
-            onnx_ir::ModelProto::parse_from_bytes(bytes)
+        let mut proto = crate::error::no_panic(path, "ONNX parser", || {
+            onnx_ir::ModelProto::parse_from_tokio_bytes(&bytes)
         })?
         .map_err(|e| Error::decode(path, format!("not an ONNX model: {e}")))?;
         let file = FileNames::of(&proto);
-        let graph = crate::error::no_panic(path, "ONNX parser", || {
-            onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes)
-        })?
-        .map_err(|e| Error::decode(path, format!("not a readable ONNX model: {e}")))?;
+        let onnx_ir_parse = |bytes: &[u8]| {
+            crate::error::no_panic(path, "ONNX parser", || {
+                onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes)
+            })
+        };
+        let mut detached = super::detach::detach_large_initialisers(&mut proto);
+        let mut parsed = None;
+        if !detached.is_empty() {
+            let slim = proto
+                .write_to_bytes()
+                .map_err(|e| Error::decode(path, format!("not an ONNX model: {e}")))?;
+            drop(proto);
+            parsed = onnx_ir_parse(&slim)?.ok();
+        }
+        let graph = match parsed {
+            Some(graph) => graph,
+            None => {
+                // No large initialisers, or a graph onnx-ir reads only with their values.
+                detached.clear();
+                onnx_ir_parse(&bytes)?
+                    .map_err(|e| Error::decode(path, format!("not a readable ONNX model: {e}")))?
+            }
+        };
         if graph.nodes.len() > MAX_NODES {
             return Err(Error::decode(
                 path,
@@ -143,8 +175,16 @@ impl Plan {
                 ),
             ));
         }
-        let mut builder = Builder::default();
-        let input_slots = graph.inputs.iter().map(|a| builder.slot(&a.name)).collect();
+        let graph_inputs: Vec<&Argument> = graph
+            .inputs
+            .iter()
+            .filter(|a| !detached.contains_key(&a.name))
+            .collect();
+        let mut builder = Builder {
+            detached,
+            ..Default::default()
+        };
+        let input_slots = graph_inputs.iter().map(|a| builder.slot(&a.name)).collect();
         let mut unsupported = Vec::new();
         let mut steps = Vec::new();
         builder
@@ -169,7 +209,10 @@ impl Plan {
             steps,
             slot_count: builder.next,
             constants: builder.constants,
-            inputs: file.rename(graph.inputs.iter().map(Port::of).collect(), &file.inputs),
+            inputs: file.rename(
+                graph_inputs.iter().map(|a| Port::of(a)).collect(),
+                &file.inputs,
+            ),
             outputs: file.rename(graph.outputs.iter().map(Port::of).collect(), &file.outputs),
             input_slots,
             output_slots,
@@ -267,6 +310,9 @@ fn op_name(node: &Node) -> String {
 struct Builder {
     slots: HashMap<String, usize>,
     constants: Vec<(usize, Constant)>,
+    /// Initialisers read before onnx-ir's parse (`detach.rs`), by name: each becomes a
+    /// constant slot when a node first reads it.
+    detached: HashMap<String, Constant>,
     /// The next free slot.
     next: usize,
 }
@@ -291,6 +337,11 @@ impl Builder {
     fn input(&mut self, arg: &Argument) -> Result<Option<usize>> {
         if arg.is_optional() {
             return Ok(None);
+        }
+        if let Some(values) = self.detached.remove(&arg.name) {
+            let slot = self.slot(&arg.name);
+            self.constants.push((slot, values));
+            return Ok(Some(slot));
         }
         if let Some(data) = arg.value() {
             let slot = self.fresh();
