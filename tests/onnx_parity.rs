@@ -233,6 +233,20 @@ fn transposed_convolutions_resize_where_and_tile_match_pytorch() {
     check("decoder");
 }
 
+/// Cubic Resize three ways: upsampling by 2 (half-pixel), to a fixed size with aligned corners,
+/// and a halving, as torch's bicubic interpolation exports them.
+#[test]
+fn cubic_resizes_match_pytorch() {
+    check("bicubic");
+}
+
+/// Cubic Resize with TensorFlow's coefficient (a = -0.5) and scales 1.5 and 2, written with
+/// onnx.helper: onnxruntime's logits, and the gradients of its own resize matrix.
+#[test]
+fn cubic_resize_with_another_coefficient_matches_onnxruntime() {
+    check("cubic_a");
+}
+
 /// torch.stft exported as an ONNX STFT node (centred: reflect Pad first; Hann window), then
 /// power, a mel projection and log under a 2-D CNN.
 #[test]

@@ -290,6 +290,25 @@ class Decoder(nn.Module):
         return self.head(h.mean(dim=(2, 3)))
 
 
+class Bicubic(nn.Module):
+    """Cubic Resize (ONNX's Keys kernel, a = -0.75, edge samples repeated): bicubic upsampling
+    by 2 (half-pixel), bicubic to a fixed size with aligned corners, and a bicubic halving
+    (no antialiasing), between small convolutions."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 3, 3, padding=1)
+        self.conv2 = nn.Conv2d(3, 4, 3, stride=2)
+        self.head = nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = torch.tanh(self.conv1(x.reshape(x.shape[0], 1, 12, 16)))
+        h = nn.functional.interpolate(h, scale_factor=2, mode="bicubic", align_corners=False)
+        h = nn.functional.interpolate(h, size=(17, 29), mode="bicubic", align_corners=True)
+        h = nn.functional.interpolate(h, scale_factor=0.5, mode="bicubic", align_corners=False)
+        return self.head(self.conv2(h).mean(dim=(2, 3)))
+
+
 class StftLogMel(nn.Module):
     """A log-mel 2-D CNN whose front end is torch.stft (centred, reflect-padded, Hann window,
     exported as an ONNX STFT node), power, a fixed triangular filterbank, log."""
@@ -418,12 +437,13 @@ MODELS = [
     ("dft_spectro", DftSpectro, (1, 512)),
     ("einsum_transformer", EinsumTransformer, (1, 512)),
     ("convtranspose3d", VideoUpsampler, (3, 4, 8, 8)),
+    ("bicubic", Bicubic, (1, 192)),
 ]
 
 # What the exported graph must contain: a fixture for an op that the exporter silently replaced
 # by others would test nothing.
 MUST_CONTAIN = {"stft_logmel": "STFT", "dft_spectro": "DFT", "einsum_transformer": "Einsum",
-                "convtranspose3d": "ConvTranspose"}
+                "convtranspose3d": "ConvTranspose", "bicubic": "Resize"}
 # Models only the dynamo exporter exports (torch.fft); it writes the opset-20 forms.
 DYNAMO = {"dft_spectro"}
 
@@ -709,6 +729,49 @@ def write_if_const():
     references(name, IfConst(w, b).eval(), x, path)
 
 
+class LinearMap(nn.Module):
+    """PyTorch's twin of a graph that is linear up to its head: x @ m, then a linear head."""
+
+    def __init__(self, m, w, b):
+        super().__init__()
+        self.register_buffer("m", m)
+        self.w, self.b = nn.Parameter(w), nn.Parameter(b)
+
+    def forward(self, x):
+        return (x @ self.m) @ self.w + self.b
+
+
+def write_cubic_a():
+    """A cubic Resize PyTorch cannot export: cubic_coeff_a = -0.5 (TensorFlow's), scales 1.5 and
+    2 (half-pixel). Resize is linear, so its twin is the matrix onnxruntime gives on the unit
+    vectors. (exclude_outside = 1 is refused by onnx-ir when it reads the file.)"""
+    from onnx import helper
+    name = "cubic_a"
+    gen = torch.Generator().manual_seed(sum(map(ord, name)))
+    w = torch.randn((12 * 16, 4), generator=gen) * 0.1
+    b = torch.randn(4, generator=gen) * 0.1
+    nodes = [
+        helper.make_node("Reshape", ["x", "image"], ["img"]),
+        helper.make_node("Resize", ["img", "", "scales"], ["big"], mode="cubic",
+                         cubic_coeff_a=-0.5,
+                         coordinate_transformation_mode="half_pixel"),
+        helper.make_node("Reshape", ["big", "flat_shape"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "w", "b"], ["logits"]),
+    ]
+    init = {"image": np.array([-1, 1, 8, 8], np.int64),
+            "scales": np.array([1, 1, 1.5, 2], np.float32),
+            "flat_shape": np.array([0, -1], np.int64), "w": w.numpy(), "b": b.numpy()}
+    path = helper_model(name, nodes, init, [64], 17)
+    # The resize alone, on the 64 unit vectors: its matrix.
+    probe_nodes = nodes[:2] + [helper.make_node("Reshape", ["big", "flat_shape"], ["logits"])]
+    probe = helper_model(name + "_probe", probe_nodes,
+                         {k: init[k] for k in ("image", "scales", "flat_shape")}, [64], 17)
+    m = ort.InferenceSession(probe).run(None, {"x": np.eye(64, dtype=np.float32)})[0]
+    os.remove(probe)
+    x = torch.rand((2, 64), generator=gen) * 2 - 1
+    references(name, LinearMap(torch.from_numpy(m), w, b).eval(), x, path)
+
+
 def write_refused():
     """Nodes onnx-ir reads but avfoil refuses when the graph loads, for the error that names each
     node and why: an Einsum with a repeated label (a trace), an If on a computed condition."""
@@ -742,7 +805,7 @@ def write_refused():
 
 
 HELPER_GRAPHS = {"dft17": write_dft17, "melspec17": write_melspec17, "if_const": write_if_const,
-                 "refused": write_refused}
+                 "cubic_a": write_cubic_a, "refused": write_refused}
 
 
 def write_softmax(model, x):

@@ -1,6 +1,7 @@
-//! Resize (and Upsample): nearest and linear interpolation on any axes, with ONNX's coordinate
-//! transformations, as index selections and weighted sums of burn tensors (so gradients flow to
-//! the input). Linear is applied one axis at a time, which is exactly multilinear interpolation.
+//! Resize (and Upsample): nearest, linear and cubic interpolation on any axes, with ONNX's
+//! coordinate transformations, as index selections and weighted sums of burn tensors (so
+//! gradients flow to the input). Linear and cubic are applied one axis at a time, which is
+//! exactly how ONNX defines them (separable kernels).
 
 use super::Inputs;
 use crate::error::Result;
@@ -31,8 +32,18 @@ fn source(i: usize, from: usize, to: usize, scale: f64, mode: &CoordinateTransfo
             }
         }
         CoordinateTransformMode::Asymmetric => i / scale,
-        _ => (i + 0.5) / scale - 0.5,
+        CoordinateTransformMode::TfHalfPixelForNn => (i + 0.5) / scale,
+        // Refused in `resize` before any coordinate is asked for.
+        CoordinateTransformMode::TfCropAndResize => unreachable!("tf_crop_and_resize"),
     }
+}
+
+/// The four weights of ONNX's cubic kernel (Keys, with coefficient `a`) for the samples at
+/// `floor(x) - 1 ..= floor(x) + 2`, where `t = x - floor(x)`.
+fn cubic_weights(t: f64, a: f64) -> [f64; 4] {
+    let far = |d: f64| ((a * d - 5.0 * a) * d + 8.0 * a) * d - 4.0 * a; // 1 <= d < 2
+    let near = |d: f64| ((a + 2.0) * d - (a + 3.0)) * d * d + 1.0; // 0 <= d < 1
+    [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)]
 }
 
 fn nearest(x: f64, mode: &NearestMode) -> f64 {
@@ -60,7 +71,51 @@ fn select(t: Tensor<MAX_RANK>, axis: usize, idx: &[usize]) -> Tensor<MAX_RANK> {
     )
 }
 
+/// One tap of an interpolation along an axis: per output index, the input index it reads and
+/// that sample's weight.
+struct Tap {
+    index: Vec<usize>,
+    weight: Vec<f32>,
+}
+
+impl Tap {
+    fn new(len: usize) -> Self {
+        Self {
+            index: Vec::with_capacity(len),
+            weight: Vec::with_capacity(len),
+        }
+    }
+
+    fn push(&mut self, index: usize, weight: f64) {
+        self.index.push(index);
+        self.weight.push(weight as f32);
+    }
+}
+
+/// `Σ_k weight_k · t[index_k]` along `axis`: the interpolation, differentiable in `t`.
+fn weighted_sum<const K: usize>(
+    t: Tensor<MAX_RANK>,
+    axis: usize,
+    taps: [Tap; K],
+) -> Tensor<MAX_RANK> {
+    let device = t.device();
+    let mut shape = [1usize; MAX_RANK];
+    taps.into_iter()
+        .map(|tap| {
+            shape[axis] = tap.weight.len();
+            let w = Tensor::<MAX_RANK>::from_data(TensorData::new(tap.weight, shape), &device);
+            select(t.clone(), axis, &tap.index) * w
+        })
+        .reduce(|a, b| a + b)
+        .expect("at least one tap")
+}
+
 pub fn resize(c: &ResizeConfig, inputs: &Inputs) -> Result<Float> {
+    if c.coordinate_transformation_mode == CoordinateTransformMode::TfCropAndResize {
+        return Err(inputs.error(
+            "Resize with coordinate_transformation_mode tf_crop_and_resize is not supported",
+        ));
+    }
     let x = inputs.float(0)?;
     let dims = x.dims();
     let rank = dims.len();
@@ -151,23 +206,60 @@ pub fn resize(c: &ResizeConfig, inputs: &Inputs) -> Result<Float> {
                 select(t, axis, &idx)
             }
             ResizeMode::Linear => {
-                let clamped: Vec<f64> = coords.iter().map(|&s| s.clamp(0.0, last)).collect();
-                let lo: Vec<usize> = clamped.iter().map(|&s| s.floor() as usize).collect();
-                let hi: Vec<usize> = lo.iter().map(|&l| (l + 1).min(from - 1)).collect();
-                let w: Vec<f32> = clamped
-                    .iter()
-                    .zip(&lo)
-                    .map(|(&s, &l)| (s - l as f64) as f32)
-                    .collect();
-                let mut wshape = [1usize; MAX_RANK];
-                wshape[axis] = to;
-                let device = t.device();
-                let w = Tensor::<MAX_RANK>::from_data(TensorData::new(w, wshape), &device);
-                let (a0, a1) = (select(t.clone(), axis, &lo), select(t, axis, &hi));
-                a0.clone() + (a1 - a0) * w
+                let (mut lo, mut hi) = (Tap::new(to), Tap::new(to));
+                for &s in &coords {
+                    let s = s.clamp(0.0, last);
+                    let l = s.floor() as usize;
+                    lo.push(l, 1.0 - (s - l as f64));
+                    hi.push((l + 1).min(from - 1), s - l as f64);
+                }
+                weighted_sum(t, axis, [lo, hi])
             }
-            ResizeMode::Cubic => return Err(inputs.error("cubic Resize is not supported")),
+            ResizeMode::Cubic => {
+                let mut taps: [Tap; 4] = std::array::from_fn(|_| Tap::new(to));
+                for &s in &coords {
+                    let x0 = s.floor();
+                    // exclude_outside = 1 is refused by onnx-ir when it reads the file: samples
+                    // outside the axis repeat its edge.
+                    let w = cubic_weights(s - x0, f64::from(c.cubic_coeff_a));
+                    let at = |k: usize| x0 as i64 - 1 + k as i64;
+                    for (k, tap) in taps.iter_mut().enumerate() {
+                        tap.push(at(k).clamp(0, from as i64 - 1) as usize, w[k]);
+                    }
+                }
+                weighted_sum(t, axis, taps)
+            }
         };
     }
     Ok(Float::padded(t, rank))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cubic_weights;
+
+    #[test]
+    fn the_cubic_kernel_interpolates_and_keeps_constants() {
+        for a in [-0.75, -0.5] {
+            assert_eq!(
+                cubic_weights(0.0, a),
+                [0.0, 1.0, 0.0, 0.0],
+                "a sample is itself"
+            );
+            for t in [0.1, 0.25, 0.5, 0.9] {
+                let w = cubic_weights(t, a);
+                assert!(
+                    (w.iter().sum::<f64>() - 1.0).abs() < 1e-12,
+                    "weights sum to 1"
+                );
+                let mirrored = cubic_weights(1.0 - t, a);
+                for k in 0..4 {
+                    assert!((w[k] - mirrored[3 - k]).abs() < 1e-12, "symmetric kernel");
+                }
+            }
+        }
+        // Keys' kernel at the half-way point with a = -0.75.
+        let w = cubic_weights(0.5, -0.75);
+        assert!((w[0] + 0.09375).abs() < 1e-12 && (w[1] - 0.59375).abs() < 1e-12);
+    }
 }
