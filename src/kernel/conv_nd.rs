@@ -12,6 +12,11 @@
 use super::gemm::{Strided, Threads, gemm_acc};
 use rayon::prelude::*;
 
+/// Input channels per group from which a 1-D convolution runs one GEMM per kernel tap rather
+/// than one over an im2col matrix: with fewer, each tap's GEMM is too thin to pay for itself
+/// (M5's first layer, one channel and 80 taps, is one GEMM over patches).
+const TAP_MIN_CHANNELS: usize = 8;
+
 /// One spatial axis of a convolution, as ONNX states it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvAxis {
@@ -36,6 +41,7 @@ pub struct ConvGeometry {
     stride: [usize; 3],
     dilation: [usize; 3],
     pad_begin: [usize; 3],
+    pad_end: [usize; 3],
     output: [usize; 3],
 }
 
@@ -78,6 +84,7 @@ impl ConvGeometry {
             stride: [1; 3],
             dilation: [1; 3],
             pad_begin: [0; 3],
+            pad_end: [0; 3],
             output: [1; 3],
         };
         for i in 0..3 {
@@ -107,6 +114,7 @@ impl ConvGeometry {
             g.stride[i] = a.stride;
             g.dilation[i] = a.dilation;
             g.pad_begin[i] = a.pads.0;
+            g.pad_end[i] = a.pads.1;
             g.output[i] = (padded - span) / a.stride + 1;
         }
         Ok(g)
@@ -161,6 +169,103 @@ impl ConvGeometry {
     /// the input already is its im2col matrix.
     fn pointwise(&self) -> bool {
         self.kernel == [1; 3] && self.stride == [1; 3] && self.output == self.input
+    }
+
+    /// A one-dimensional convolution with enough input channels per group that each kernel tap
+    /// is a worthwhile GEMM of its own: then it runs as one GEMM per tap on a shifted, strided
+    /// view of the zero-padded input ([`Self::taps_forward`]), with no im2col matrix (kernel-size
+    /// times the input) to fill, read, and in the backward pass scatter back.
+    fn by_taps(&self) -> bool {
+        self.input[..2] == [1, 1]
+            && self.kernel[..2] == [1, 1]
+            && self.in_per_group() >= TAP_MIN_CHANNELS
+            && !self.pointwise()
+    }
+
+    /// The one spatial axis of a one-dimensional geometry (its `input`, `kernel`, `stride`,
+    /// `dilation` and `pads.0`) and its output length; `None` for 2-D and 3-D geometries.
+    pub(super) fn one_axis(&self) -> Option<(ConvAxis, usize)> {
+        (self.input[..2] == [1, 1] && self.kernel[..2] == [1, 1]).then(|| {
+            let axis = ConvAxis {
+                input: self.input[2],
+                kernel: self.kernel[2],
+                stride: self.stride[2],
+                dilation: self.dilation[2],
+                pads: (self.pad_begin[2], self.pad_end[2]),
+            };
+            (axis, self.output[2])
+        })
+    }
+
+    /// Length of the one spatial axis with its zero padding.
+    fn padded_len(&self) -> usize {
+        self.pad_begin[2] + self.input[2] + self.pad_end[2]
+    }
+
+    /// One group's channels `[C / groups, L]` copied into a zero-padded `[C / groups, padded]`.
+    fn padded_group(&self, xg: &[f32]) -> Vec<f32> {
+        let (l, lp, at) = (self.input[2], self.padded_len(), self.pad_begin[2]);
+        let mut padded = vec![0f32; self.in_per_group() * lp];
+        for (row, x) in padded.chunks_mut(lp).zip(xg.chunks(l)) {
+            row[at..at + l].copy_from_slice(x);
+        }
+        padded
+    }
+
+    /// Where tap `k` reads the padded group: `[C / groups, out]`, stride-spaced columns.
+    fn tap_view(&self, k: usize) -> Strided {
+        Strided {
+            offset: k * self.dilation[2],
+            row_stride: self.padded_len(),
+            col_stride: self.stride[2],
+        }
+    }
+
+    /// Tap `k` of group `grp`'s weights `[M / groups, C / groups]` inside `w` `[M, C / groups, K]`
+    /// (`transposed`: as `[C / groups, M / groups]`).
+    fn tap_weights(&self, grp: usize, k: usize, transposed: bool) -> Strided {
+        let (rows, k_n) = (self.patch_rows(), self.kernel[2]);
+        let (row_stride, col_stride) = if transposed { (k_n, rows) } else { (rows, k_n) };
+        Strided {
+            offset: grp * self.out_per_group() * rows + k,
+            row_stride,
+            col_stride,
+        }
+    }
+
+    /// `y_grp += Σ_k W_k · shift_k(pad(x_grp))` for one example's group (see [`Self::by_taps`]).
+    fn taps_forward(&self, grp: usize, xg: &[f32], w: &[f32], yn: &mut [f32], threads: Threads) {
+        let padded = self.padded_group(xg);
+        let ovol = self.out_volume();
+        let y_at = Strided::row_major(ovol).at(grp * self.out_per_group() * ovol);
+        for k in 0..self.kernel[2] {
+            let dims = [self.out_per_group(), self.in_per_group(), ovol];
+            let (w_at, x_at) = (self.tap_weights(grp, k, false), self.tap_view(k));
+            gemm_acc(yn, y_at, w, w_at, &padded, x_at, dims, threads);
+        }
+    }
+
+    /// The adjoint of [`Self::taps_forward`]: `dx_grp = unpad(Σ_k shift_kᵀ(W_kᵀ · dy_grp))`.
+    fn taps_input_grad(
+        &self,
+        grp: usize,
+        w: &[f32],
+        dyn_: &[f32],
+        dxg: &mut [f32],
+        threads: Threads,
+    ) {
+        let (l, lp, at) = (self.input[2], self.padded_len(), self.pad_begin[2]);
+        let ovol = self.out_volume();
+        let dy_at = Strided::row_major(ovol).at(grp * self.out_per_group() * ovol);
+        let mut padded = vec![0f32; self.in_per_group() * lp];
+        for k in 0..self.kernel[2] {
+            let dims = [self.in_per_group(), self.out_per_group(), ovol];
+            let (dx_at, w_at) = (self.tap_view(k), self.tap_weights(grp, k, true));
+            gemm_acc(&mut padded, dx_at, w, w_at, dyn_, dy_at, dims, threads);
+        }
+        for (dx, row) in dxg.chunks_mut(l).zip(padded.chunks(lp)) {
+            dx.copy_from_slice(&row[at..at + l]);
+        }
     }
 
     /// Rows of one group's im2col matrix: `(C / groups) · kernel volume`.
@@ -289,13 +394,17 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
             }
         }
         let xn = &x[n * g.in_channels * ivol..(n + 1) * g.in_channels * ivol];
-        let mut cols = if g.pointwise() {
+        let mut cols = if g.pointwise() || g.by_taps() {
             Vec::new()
         } else {
             vec![0f32; rows * ovol]
         };
         for grp in 0..g.groups {
             let xg = &xn[grp * cin_g * ivol..(grp + 1) * cin_g * ivol];
+            if g.by_taps() {
+                g.taps_forward(grp, xg, w, yn, threads);
+                continue;
+            }
             let (b, b_at) = if g.pointwise() {
                 (xg, Strided::row_major(ovol))
             } else {
@@ -335,12 +444,17 @@ pub fn conv_input_grad(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     let mut dx = vec![0f32; g.input_len()];
     g.per_example(&mut dx, g.in_channels * ivol, |n, dxn, threads| {
         let dyn_ = &dy[n * g.out_channels * ovol..(n + 1) * g.out_channels * ovol];
-        let mut dcols = if g.pointwise() {
+        let mut dcols = if g.pointwise() || g.by_taps() {
             Vec::new()
         } else {
             vec![0f32; rows * ovol]
         };
         for grp in 0..g.groups {
+            if g.by_taps() {
+                let dxg = &mut dxn[grp * cin_g * ivol..(grp + 1) * cin_g * ivol];
+                g.taps_input_grad(grp, w, dyn_, dxg, threads);
+                continue;
+            }
             // wᵀ of the group, [rows, M/g]: element (r, o) of w's row-major [M/g, rows] block.
             let w_t = Strided {
                 offset: grp * cout_g * rows,
@@ -468,9 +582,15 @@ mod tests {
                     axis(5, 3, 1, 2, (1, 1)),
                 ],
             ),
+            // One GEMM per tap (8 or more input channels per group, one axis).
+            (2, 16, 6, 2, vec![axis(13, 3, 2, 2, (2, 1))]),
+            (1, 9, 5, 1, vec![axis(10, 3, 1, 1, (1, 1))]),
+            (3, 8, 4, 1, vec![axis(17, 4, 3, 1, (0, 2))]),
         ];
+        let mut by_taps = 0;
         for (batch, cin, cout, groups, axes) in cases {
             let g = ConvGeometry::new(batch, cin, cout, groups, &axes).expect("a valid geometry");
+            by_taps += usize::from(g.by_taps());
             let x = values(g.input_len(), 1);
             let w = values(g.weight_len(), 2);
             let want = naive(&g, &x, &w);
@@ -488,6 +608,7 @@ mod tests {
                 "{g:?}: {lhs} vs {rhs}"
             );
         }
+        assert_eq!(by_taps, 3, "the per-tap path is among the cases");
     }
 
     #[test]
