@@ -340,3 +340,59 @@ fn inspect_reports_the_new_ops_as_supported() {
         );
     }
 }
+
+/// A graph whose weight onnx-ir's parse never sees (`src/onnx/detach.rs`): `y = x · W` with a
+/// `W` of 4 × 70,000 (1.1 MB), listed as a graph input too (as files of IR version 3 list their
+/// initialisers); `W[i][j] = i - j / 1000`.
+fn big_matmul_graph() -> (Vec<u8>, Vec<f32>) {
+    let (rows, cols) = (4, 70_000);
+    let w: Vec<f32> = (0..rows * cols)
+        .map(|k| (k / cols) as f32 - (k % cols) as f32 / 1000.0)
+        .collect();
+    let mut g = avfoil::onnx::export::GraphWriter::new("big");
+    g.input("x", &[None, Some(rows)]);
+    g.input("W.big", &[Some(rows), Some(cols)]);
+    let name = g.weight("W.big", &[rows, cols], &w).unwrap();
+    g.node_to("MatMul", &["x", &name], "y", &[]);
+    g.output("y", &[None, Some(cols)]);
+    (g.finish().unwrap(), w)
+}
+
+#[test]
+fn a_large_initialiser_is_detached_and_bound_once_with_its_values() {
+    let (bytes, w) = big_matmul_graph();
+    let plan = avfoil::onnx::Plan::from_bytes(Path::new("big.onnx"), &bytes).unwrap();
+    let names: Vec<&str> = plan.inputs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["x"],
+        "the detached weight is not an input the user sees"
+    );
+    assert_eq!(plan.parameter_count, w.len());
+    use avfoil::onnx::network::{Binding, OnnxNetwork, Scores};
+    use burn::tensor::{Tensor, TensorData};
+    let binding = Binding {
+        input: 0,
+        example_shape: vec![4],
+        output: 0,
+        scores: Scores::Logits,
+        framing: None,
+        fixed: vec![],
+    };
+    let device = Device::flex();
+    let net = OnnxNetwork::new(std::sync::Arc::new(plan), binding, &device).unwrap();
+    let x = [1.0f32, -2.0, 0.5, 3.0];
+    let y = net
+        .run(Tensor::from_data(
+            TensorData::new(x.to_vec(), [1, 4]),
+            &device,
+        ))
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    for j in [0, 1, 12_345, 69_999] {
+        let want: f32 = (0..4).map(|i| x[i] * w[i * 70_000 + j]).sum();
+        assert!((y[j] - want).abs() <= 1e-4 * want.abs().max(1.0), "y[{j}]");
+    }
+}

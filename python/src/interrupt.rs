@@ -7,7 +7,7 @@
 //! microseconds; results are those of the model behind it, as the command line's counting wrapper
 //! leaves them.
 
-use avfoil::classifier::{Classifier, ClipSession, Objective};
+use avfoil::classifier::{Classifier, ClipSession, LocalSession, Objective};
 use burn::tensor::{Device, Tensor};
 use pyo3::prelude::*;
 use std::sync::Mutex;
@@ -85,6 +85,45 @@ impl Classifier for Interruptible<'_> {
     ) -> avfoil::Result<Option<Box<dyn ClipSession + '_>>> {
         self.check()?;
         self.inner.clip_session(x, frame_axis)
+    }
+    fn local_session(&self, x: &[f32]) -> avfoil::Result<Option<Box<dyn LocalSession + '_>>> {
+        self.check()?;
+        let Some(inner) = self.inner.local_session(x)? else {
+            return Ok(None);
+        };
+        Ok(Some(Box::new(InterruptibleLocal {
+            inner,
+            guard: self,
+            stopped: false,
+        })))
+    }
+}
+
+/// A local session (Square's kept activations) that stops computing once Python has a signal to
+/// handle. Its tries cannot fail, so from then on each gives the kept input's logits: no try is
+/// an improvement, the search runs out at once, and [`run_detached`] raises the signal's
+/// exception in place of the discarded result.
+struct InterruptibleLocal<'s> {
+    inner: Box<dyn LocalSession + 's>,
+    guard: &'s Interruptible<'s>,
+    stopped: bool,
+}
+
+impl LocalSession for InterruptibleLocal<'_> {
+    fn logits(&self) -> Vec<f32> {
+        self.inner.logits()
+    }
+    fn try_input(&mut self, x: &[f32]) -> Vec<f32> {
+        self.stopped = self.stopped || self.guard.check().is_err();
+        if self.stopped {
+            return self.inner.logits();
+        }
+        self.inner.try_input(x)
+    }
+    fn keep_last(&mut self) {
+        if !self.stopped {
+            self.inner.keep_last();
+        }
     }
 }
 

@@ -155,17 +155,22 @@ def test_the_adaptive_attack_breaks_mp3_where_the_transfer_does_not_need_to(audi
     assert (np.argmax(defended.predict(adv), axis=1) != [1, 3, 5, 8]).any()
 
 
-def test_ctrl_c_interrupts_a_long_attack(tmp_path):
+@pytest.mark.parametrize("attack", [
+    "ProjectedGradientDescent(c, eps=8.0, eps_step=1.0, max_iter=1_000_000)",
+    # Square scores tries through kept activations (a session whose tries cannot fail)
+    "SquareAttack(c, eps=1.0, max_iter=1_000_000, seed=0)",
+])
+def test_ctrl_c_interrupts_a_long_attack(tmp_path, attack):
     script = tmp_path / "long.py"
     script.write_text(textwrap.dedent(
-        """
+        f"""
         import sys, numpy as np, avfoil
-        from avfoil.attacks import ProjectedGradientDescent
+        from avfoil.attacks import ProjectedGradientDescent, SquareAttack
         c = avfoil.Classifier.shipped("spoken-digits")
         x = np.zeros((1, 1, 8000), np.float32)
         print("started", flush=True)
         try:
-            ProjectedGradientDescent(c, eps=8.0, eps_step=1.0, max_iter=1_000_000).generate(x)
+            {attack}.generate(x)
         except KeyboardInterrupt:
             print("interrupted", flush=True)
             sys.exit(3)

@@ -312,7 +312,7 @@ struct Builder {
     constants: Vec<(usize, Constant)>,
     /// Initialisers read before onnx-ir's parse (`detach.rs`), by name: each becomes a
     /// constant slot when a node first reads it.
-    detached: HashMap<String, Constant>,
+    detached: HashMap<String, super::detach::Detached>,
     /// The next free slot.
     next: usize,
 }
@@ -338,9 +338,10 @@ impl Builder {
         if arg.is_optional() {
             return Ok(None);
         }
-        if let Some(values) = self.detached.remove(&arg.name) {
+        if let Some((values, shape)) = self.detached.remove(&arg.name) {
             let slot = self.slot(&arg.name);
-            self.constants.push((slot, values));
+            self.constants
+                .push((slot, Constant::Float { values, shape }));
             return Ok(Some(slot));
         }
         if let Some(data) = arg.value() {
