@@ -91,39 +91,27 @@ impl Classifier for Interruptible<'_> {
         let Some(inner) = self.inner.local_session(x)? else {
             return Ok(None);
         };
-        Ok(Some(Box::new(InterruptibleLocal {
-            inner,
-            guard: self,
-            stopped: false,
-        })))
+        Ok(Some(Box::new(InterruptibleLocal { inner, guard: self })))
     }
 }
 
-/// A local session (Square's kept activations) that stops computing once Python has a signal to
-/// handle. Its tries cannot fail, so from then on each gives the kept input's logits: no try is
-/// an improvement, the search runs out at once, and [`run_detached`] raises the signal's
-/// exception in place of the discarded result.
+/// A local session (Square's kept activations) whose every try first asks Python whether a
+/// signal is pending, as a model pass does.
 struct InterruptibleLocal<'s> {
     inner: Box<dyn LocalSession + 's>,
     guard: &'s Interruptible<'s>,
-    stopped: bool,
 }
 
 impl LocalSession for InterruptibleLocal<'_> {
     fn logits(&self) -> Vec<f32> {
         self.inner.logits()
     }
-    fn try_input(&mut self, x: &[f32]) -> Vec<f32> {
-        self.stopped = self.stopped || self.guard.check().is_err();
-        if self.stopped {
-            return self.inner.logits();
-        }
+    fn try_input(&mut self, x: &[f32]) -> avfoil::Result<Vec<f32>> {
+        self.guard.check()?;
         self.inner.try_input(x)
     }
     fn keep_last(&mut self) {
-        if !self.stopped {
-            self.inner.keep_last();
-        }
+        self.inner.keep_last();
     }
 }
 

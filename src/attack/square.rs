@@ -179,7 +179,7 @@ fn try_inputs(
     sessions: &mut [Box<dyn LocalSession + '_>],
     active: &[usize],
     input: impl Fn(usize) -> Vec<f32> + Sync,
-) -> Vec<Vec<f32>> {
+) -> Result<Vec<Vec<f32>>> {
     let mut tried: Vec<(usize, &mut Box<dyn LocalSession + '_>)> = sessions
         .iter_mut()
         .enumerate()
@@ -397,7 +397,7 @@ impl Square {
                 }
             }
             let z = match &mut sessions {
-                Some(kept) => try_inputs(kept, &active, |i| candidate(&trial, i)),
+                Some(kept) => try_inputs(kept, &active, |i| candidate(&trial, i))?,
                 None => scores(&active, &trial)?,
             };
             for (r, &i) in active.iter().enumerate() {

@@ -157,7 +157,7 @@ impl LocalSession for CountingLocal<'_> {
     fn logits(&self) -> Vec<f32> {
         self.inner.logits()
     }
-    fn try_input(&mut self, x: &[f32]) -> Vec<f32> {
+    fn try_input(&mut self, x: &[f32]) -> Result<Vec<f32>> {
         bump(&self.counters.frame_updates, 1);
         self.inner.try_input(x)
     }

@@ -56,8 +56,9 @@ pub trait LocalSession: Send {
     fn logits(&self) -> Vec<f32>;
     /// Logits of `x` (one example), recomputing only what its differences from the kept input
     /// reach: [`Classifier::logits`]'s values to the bit. `x` is held aside until
-    /// [`keep_last`](Self::keep_last) or the next try.
-    fn try_input(&mut self, x: &[f32]) -> Vec<f32>;
+    /// [`keep_last`](Self::keep_last) or the next try. Fails only when the run is stopped (a
+    /// wrapper that lets the user interrupt), as a model pass would.
+    fn try_input(&mut self, x: &[f32]) -> Result<Vec<f32>>;
     /// Makes the input last tried the kept one.
     fn keep_last(&mut self);
 }

@@ -298,9 +298,10 @@ impl LocalSession for NeuralLocalSession<'_> {
         self.kernel.scores()
     }
 
-    fn try_input(&mut self, x: &[f32]) -> Vec<f32> {
-        self.kernel
-            .try_input(&standardised_host(self.standardise, x.to_vec()))
+    fn try_input(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+        Ok(self
+            .kernel
+            .try_input(&standardised_host(self.standardise, x.to_vec())))
     }
 
     fn keep_last(&mut self) {
