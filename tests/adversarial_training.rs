@@ -161,3 +161,62 @@ fn pgd_epoch_cost_against_plain_epochs() {
         train.len()
     );
 }
+
+/// Bundled digits a shipped model classifies right, clean and after PGD-10 at L∞ 128.
+fn right_before_and_after_pgd(name: &str) -> (usize, usize) {
+    use avfoil::array::tensor_to_vec;
+    use avfoil::attack::{Attack, Common, Eps, Pgd};
+    use avfoil::classifier::Model;
+    use avfoil::media::npy::read_npy;
+    let device = Device::flex();
+    let model = Model::open(name, &device).unwrap();
+    let clf = model.classifier.as_ref();
+    let x = read_npy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/spoken-digits.npy"))
+        .unwrap();
+    let x = x.to_tensor(x.shape[0], &device);
+    let labels = [1usize, 3, 5, 8];
+    let right = |t: burn::tensor::Tensor<2>| {
+        let z = tensor_to_vec(clf.logits(t).unwrap());
+        let k = clf.num_classes();
+        let argmax = |r: &[f32]| (0..k).max_by(|&a, &b| r[a].total_cmp(&r[b])).unwrap();
+        z.chunks(k)
+            .zip(labels)
+            .filter(|(r, l)| argmax(r) == *l)
+            .count()
+    };
+    let pgd = Pgd {
+        common: Common {
+            eps: Eps::Scalar(128.0),
+            eps_step: Eps::Scalar(32.0),
+            ..Default::default()
+        },
+        max_iter: 10,
+        ..Default::default()
+    };
+    let adv = pgd
+        .generate(clf, &x, Some(&labels), None)
+        .unwrap()
+        .adversarial;
+    (right(x), right(adv))
+}
+
+/// The shipped hardened model earns its place: PGD-10 at L∞ 128 (its training budget) leaves the
+/// bundled digits it classifies right still right, where it fools the plain shipped model on them.
+#[test]
+fn the_shipped_robust_model_withstands_what_fools_the_plain_one() {
+    let (plain_clean, plain_adv) = right_before_and_after_pgd("spoken-digits");
+    let (robust_clean, robust_adv) = right_before_and_after_pgd("spoken-digits-robust");
+    assert_eq!(plain_clean, 4, "the plain model knows the four digits");
+    assert!(
+        plain_adv <= 1,
+        "PGD fools the plain model: {plain_adv} of 4 left"
+    );
+    assert!(
+        robust_clean >= 3,
+        "the robust model knows {robust_clean} of 4"
+    );
+    assert_eq!(
+        robust_adv, robust_clean,
+        "PGD fools the robust model on none it knows"
+    );
+}

@@ -23,6 +23,11 @@ pub const SHIPPED: &[Shipped] = &[
         weights: include_bytes!("../../models/spoken-digits/model.safetensors"),
     },
     Shipped {
+        name: "spoken-digits-robust",
+        model_toml: include_str!("../../models/spoken-digits-robust/model.toml"),
+        weights: include_bytes!("../../models/spoken-digits-robust/model.safetensors"),
+    },
+    Shipped {
         name: "actions",
         model_toml: include_str!("../../models/actions/model.toml"),
         weights: include_bytes!("../../models/actions/model.safetensors"),
