@@ -7,6 +7,9 @@
 //!     ~/.cache/avfoil-art-venv/bin/python ../shared/bench/art_baseline.py smoothing_audio
 //!
 //! One timed run (no warm-up), as the baseline's `once`. Prints one JSON line.
+//!
+//! `AVFOIL_CERTIFY=CLIPS,N0,N` changes the clip count and sample sizes (the n = 10,000:
+//! `AVFOIL_CERTIFY=2,100,10000`; `tools/art_certify.py` runs ART with the same three).
 
 use avfoil::certify::{SmoothingConfig, certify};
 use avfoil::classifier::build_classifier;
@@ -29,13 +32,13 @@ fn main() -> avfoil::Result<()> {
         Weights::load(&fixture.join("model.safetensors"))?,
         &device,
     )?;
-    let clips = 4;
+    let (clips, n0, n) = sizes();
     let x = audio_batch(clips);
     let host = x.data;
     let smoothing = SmoothingConfig {
         sigma: 256.0,
-        n0: 1000,
-        n: 1000,
+        n0,
+        n,
         alpha: 0.001,
         batch_size: 100,
         seed: 0,
@@ -47,10 +50,25 @@ fn main() -> avfoil::Result<()> {
         certified += usize::from(cert.prediction.is_some());
     }
     report(
-        "smoothing_certify_n1000_audio",
+        &format!("smoothing_certify_n{n}_audio"),
         t0.elapsed().as_secs_f64(),
         clips,
-        json!({ "certified": certified }),
+        json!({ "certified": certified, "n0": n0, "n": n }),
     );
     Ok(())
+}
+
+/// (clips, n0, n): the baseline's (4, 1000, 1000), or `AVFOIL_CERTIFY`'s.
+fn sizes() -> (usize, usize, usize) {
+    let Ok(spec) = std::env::var("AVFOIL_CERTIFY") else {
+        return (4, 1000, 1000);
+    };
+    let v: Vec<usize> = spec
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    match v[..] {
+        [clips, n0, n] => (clips, n0, n),
+        _ => panic!("AVFOIL_CERTIFY: CLIPS,N0,N (three counts), got {spec:?}"),
+    }
 }
