@@ -268,6 +268,16 @@ impl ConvGeometry {
         }
     }
 
+    /// A zeroed im2col matrix for one group, or nothing where the convolution needs none
+    /// (pointwise, or one GEMM per tap).
+    fn patch_buffer(&self) -> Vec<f32> {
+        if self.pointwise() || self.by_taps() {
+            Vec::new()
+        } else {
+            vec![0f32; self.patch_rows() * self.out_volume()]
+        }
+    }
+
     /// Rows of one group's im2col matrix: `(C / groups) · kernel volume`.
     fn patch_rows(&self) -> usize {
         self.in_per_group() * self.kernel_volume()
@@ -394,11 +404,7 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
             }
         }
         let xn = &x[n * g.in_channels * ivol..(n + 1) * g.in_channels * ivol];
-        let mut cols = if g.pointwise() || g.by_taps() {
-            Vec::new()
-        } else {
-            vec![0f32; rows * ovol]
-        };
+        let mut cols = g.patch_buffer();
         for grp in 0..g.groups {
             let xg = &xn[grp * cin_g * ivol..(grp + 1) * cin_g * ivol];
             if g.by_taps() {
@@ -444,11 +450,7 @@ pub fn conv_input_grad(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     let mut dx = vec![0f32; g.input_len()];
     g.per_example(&mut dx, g.in_channels * ivol, |n, dxn, threads| {
         let dyn_ = &dy[n * g.out_channels * ovol..(n + 1) * g.out_channels * ovol];
-        let mut dcols = if g.pointwise() || g.by_taps() {
-            Vec::new()
-        } else {
-            vec![0f32; rows * ovol]
-        };
+        let mut dcols = g.patch_buffer();
         for grp in 0..g.groups {
             if g.by_taps() {
                 let dxg = &mut dxn[grp * cin_g * ivol..(grp + 1) * cin_g * ivol];
