@@ -144,6 +144,14 @@ pub enum Projection {
 pub fn project(delta: Tensor<2>, eps: Tensor<2>, norm: Norm, projection: Projection) -> Tensor<2> {
     match norm {
         Norm::Inf => {
+            // One radius for the whole batch (the usual case) is one clamp; per-example radii
+            // compare against the broadcast column, several passes more.
+            let radii = crate::array::tensor_to_vec(eps.clone());
+            if let Some(&e) = radii.first()
+                && radii.iter().all(|&r| r == e)
+            {
+                return delta.clamp(-e, e);
+            }
             let [n, d] = delta.dims();
             let eps = eps.expand([n, d]);
             delta.max_pair(eps.clone().neg()).min_pair(eps)

@@ -20,7 +20,8 @@
 //! pass is the same update with every frame changed from zero, so there is one code path.
 
 use super::HostKernel;
-use super::gemm::{Strided, Threads, gemm_acc};
+use super::gemm::{Strided, Threads, gemm_acc, gemm_set};
+use super::heap::{tiled, with_scratch, zeroed};
 use super::linear::HostLinear;
 use super::patches::{col2im, im2col};
 use super::pool::{max_pool_relu, max_pool_relu_backward};
@@ -187,26 +188,19 @@ impl ClipKernel {
     pub fn start(&self, x: &[f32]) -> ClipState<'_> {
         let [c, f, h, w] = self.shape;
         assert_eq!(x.len(), c * f * h * w, "one clip of {:?}", self.shape);
+        let positions = |d: &[usize; 3]| d.iter().product::<usize>();
+        let last = self.blocks.last().expect("checked in new");
         let mut state = ClipState {
             net: self,
-            x: vec![0.0; x.len()],
-            inputs: Vec::new(),
-            pre: Vec::new(),
-            sums: Vec::new(),
+            x: zeroed(x.len()),
+            inputs: (self.blocks.iter().zip(&self.dims))
+                .map(|(b, d)| zeroed(positions(d) * b.cin))
+                .collect(),
+            pre: (self.blocks.iter().zip(&self.dims))
+                .map(|(b, d)| tiled(&b.b, positions(d)))
+                .collect(),
+            sums: vec![0.0; self.dims[self.blocks.len() - 1][0] * last.cout],
         };
-        for (b, d) in self.blocks.iter().zip(&self.dims) {
-            let frame = d[1] * d[2];
-            state.inputs.push(vec![0.0; d[0] * frame * b.cin]);
-            state.pre.push(
-                b.b.iter()
-                    .copied()
-                    .cycle()
-                    .take(d[0] * frame * b.cout)
-                    .collect(),
-            );
-        }
-        let last = self.blocks.last().expect("checked in new");
-        state.sums = vec![0.0; self.dims[self.blocks.len() - 1][0] * last.cout];
         let all: Vec<usize> = (0..f).collect();
         state.replace(x, &all);
         state
@@ -292,16 +286,18 @@ impl ClipState<'_> {
         let mut changed: Vec<usize> = frames.iter().copied().filter(|&t| t < f).collect();
         changed.sort_unstable();
         changed.dedup();
-        for &t in &changed {
-            for ch in 0..c {
-                let src = &x[(ch * f + t) * plane..(ch * f + t + 1) * plane];
-                let dst = &mut self.x[t * plane * c..(t + 1) * plane * c];
-                for (p, v) in src.iter().enumerate() {
-                    dst[p * c + ch] = *v;
-                }
-            }
-        }
         let frame = plane * c;
+        frames_of(&mut self.x, frame, &changed)
+            .into_par_iter()
+            .zip(&changed)
+            .for_each(|(dst, &t)| {
+                for ch in 0..c {
+                    let src = &x[(ch * f + t) * plane..(ch * f + t + 1) * plane];
+                    for (p, v) in src.iter().enumerate() {
+                        dst[p * c + ch] = *v;
+                    }
+                }
+            });
         let (mut changed, mut values): (Vec<usize>, Vec<f32>) = if self.net.differences {
             let mut d: Vec<usize> = changed
                 .iter()
@@ -328,17 +324,18 @@ impl ClipState<'_> {
             if changed.is_empty() {
                 return;
             }
-            (changed, values) = self.update_block(b, &changed, &values);
+            (changed, values) = self.update_block(b, &changed, values);
         }
     }
 
-    /// Block `b`'s input frames `frames` become `values`; returns the next block's changed frames
-    /// and their values (nothing after the last block, whose frame sums are updated instead).
+    /// Block `b`'s input frames `frames` (ascending) become `values`; returns the next block's
+    /// changed frames and their values (nothing after the last block, whose frame sums are updated
+    /// instead).
     fn update_block(
         &mut self,
         b: usize,
         frames: &[usize],
-        values: &[f32],
+        values: Vec<f32>,
     ) -> (Vec<usize>, Vec<f32>) {
         let block = &self.net.blocks[b];
         let [t, h, w] = self.net.dims[b];
@@ -346,15 +343,17 @@ impl ClipState<'_> {
         let frame_in = h * w * cin;
         let frame_out = h * w * cout;
         // The change of each frame, which the (linear) convolution maps to the change of its outputs.
-        let mut delta = values.to_vec();
-        for (i, &s) in frames.iter().enumerate() {
-            let old = &mut self.inputs[b][s * frame_in..(s + 1) * frame_in];
-            for (d, o) in delta[i * frame_in..(i + 1) * frame_in].iter_mut().zip(old) {
-                let new = *d;
-                *d = new - *o;
-                *o = new;
-            }
-        }
+        let mut delta = values;
+        frames_of(&mut self.inputs[b], frame_in, frames)
+            .into_par_iter()
+            .zip(delta.par_chunks_mut(frame_in))
+            .for_each(|(old, d)| {
+                for (d, o) in d.iter_mut().zip(old) {
+                    let new = *d;
+                    *d = new - *o;
+                    *o = new;
+                }
+            });
         let plane = h * w;
         let patch = plane * 9 * cin;
         let per_gemm = (SCRATCH / patch).max(1);
@@ -365,27 +364,30 @@ impl ClipState<'_> {
             while m < per_gemm && i + m < frames.len() && frames[i + m] == frames[i] + m {
                 m += 1;
             }
-            let mut patches = vec![0f32; m * patch];
-            patches
-                .par_chunks_mut(patch)
-                .zip(delta[i * frame_in..(i + m) * frame_in].par_chunks(frame_in))
-                .for_each(|(p, d)| im2col(d, h, w, cin, p));
             let s0 = frames[i];
-            for kt in 0..3 {
-                if let Some((s, tau, n)) = tap_span(s0, s0 + m, kt, t) {
-                    // pre[τ] += patches[s] · W[:, kt]   (τ = s + 1 − kt)
-                    gemm_acc(
-                        &mut self.pre[b][tau * frame_out..(tau + n) * frame_out],
-                        Strided::row_major(cout),
-                        &patches[(s - s0) * patch..(s - s0 + n) * patch],
-                        Strided::row_major(9 * cin),
-                        &block.w,
-                        Strided::row_major(3 * cout).at(kt * cout),
-                        [n * plane, 9 * cin, cout],
-                        Threads::Rayon,
-                    );
+            let deltas = &delta[i * frame_in..(i + m) * frame_in];
+            let pre = &mut self.pre[b];
+            with_scratch(m * patch, |patches| {
+                patches
+                    .par_chunks_mut(patch)
+                    .zip(deltas.par_chunks(frame_in))
+                    .for_each(|(p, d)| im2col(d, h, w, cin, p));
+                for kt in 0..3 {
+                    if let Some((s, tau, n)) = tap_span(s0, s0 + m, kt, t) {
+                        // pre[τ] += patches[s] · W[:, kt]   (τ = s + 1 − kt)
+                        gemm_acc(
+                            &mut pre[tau * frame_out..(tau + n) * frame_out],
+                            Strided::row_major(cout),
+                            &patches[(s - s0) * patch..(s - s0 + n) * patch],
+                            Strided::row_major(9 * cin),
+                            &block.w,
+                            Strided::row_major(3 * cout).at(kt * cout),
+                            [n * plane, 9 * cin, cout],
+                            Threads::Rayon,
+                        );
+                    }
                 }
-            }
+            });
             i += m;
         }
         let mut dirty: Vec<usize> = frames
@@ -418,7 +420,7 @@ impl ClipState<'_> {
                     .filter(|&q| q < to)
                     .collect();
                 next.dedup();
-                let mut out = vec![0f32; next.len() * ho * wo * cout];
+                let mut out = zeroed(next.len() * ho * wo * cout);
                 out.par_chunks_mut(ho * wo * cout)
                     .zip(&next)
                     .for_each(|(out, &q)| {
@@ -461,10 +463,11 @@ impl ClipState<'_> {
         let plane = hh * ww;
         let frame = plane * ch;
         let at = |t: usize| &dinput[t * frame..(t + 1) * frame];
-        let mut grad = vec![0f32; ch * f * plane];
-        for tx in 0..f {
-            for ci in 0..ch {
-                let dst = &mut grad[(ci * f + tx) * plane..(ci * f + tx + 1) * plane];
+        let mut grad = zeroed(ch * f * plane);
+        grad.par_chunks_mut(plane)
+            .enumerate()
+            .for_each(|(plane_index, dst)| {
+                let (ci, tx) = (plane_index / f, plane_index % f);
                 for (p, d) in dst.iter_mut().enumerate() {
                     *d = if net.differences {
                         // d[t] = x[t + 1] − x[t].
@@ -479,8 +482,7 @@ impl ClipState<'_> {
                         at(tx)[p * ch + ci]
                     };
                 }
-            }
-        }
+            });
         grad
     }
 
@@ -490,31 +492,36 @@ impl ClipState<'_> {
         let [t, h, w] = self.net.dims[b];
         let (cin, cout) = (block.cin, block.cout);
         let plane = h * w;
-        let mut din = vec![0f32; t * plane * cin];
+        let mut din = zeroed(t * plane * cin);
         let patch = plane * 9 * cin;
         let per_gemm = (SCRATCH / patch).max(1);
         for s0 in (0..t).step_by(per_gemm) {
             let s1 = (s0 + per_gemm).min(t);
-            let mut patches = vec![0f32; (s1 - s0) * patch];
-            for kt in 0..3 {
-                if let Some((s, tau, n)) = tap_span(s0, s1, kt, t) {
-                    // dpatches[s] += dpre[τ] · W[:, kt]ᵀ   (τ = s + 1 − kt)
-                    gemm_acc(
-                        &mut patches[(s - s0) * patch..(s - s0 + n) * patch],
-                        Strided::row_major(9 * cin),
-                        &dpre[tau * plane * cout..(tau + n) * plane * cout],
-                        Strided::row_major(cout),
-                        &block.w,
-                        Strided::col_major(3 * cout).at(kt * cout),
-                        [n * plane, cout, 9 * cin],
-                        Threads::Rayon,
-                    );
+            let din = &mut din[s0 * plane * cin..s1 * plane * cin];
+            with_scratch((s1 - s0) * patch, |patches| {
+                // The centre tap reaches every frame of the run, so it sets the patches (whatever
+                // the scratch held) and the other two add to them.
+                for kt in [1, 0, 2] {
+                    if let Some((s, tau, n)) = tap_span(s0, s1, kt, t) {
+                        debug_assert!(kt != 1 || (s, n) == (s0, s1 - s0));
+                        let product = if kt == 1 { gemm_set } else { gemm_acc };
+                        // dpatches[s] += dpre[τ] · W[:, kt]ᵀ   (τ = s + 1 − kt)
+                        product(
+                            &mut patches[(s - s0) * patch..(s - s0 + n) * patch],
+                            Strided::row_major(9 * cin),
+                            &dpre[tau * plane * cout..(tau + n) * plane * cout],
+                            Strided::row_major(cout),
+                            &block.w,
+                            Strided::col_major(3 * cout).at(kt * cout),
+                            [n * plane, cout, 9 * cin],
+                            Threads::Rayon,
+                        );
+                    }
                 }
-            }
-            din[s0 * plane * cin..s1 * plane * cin]
-                .par_chunks_mut(plane * cin)
-                .zip(patches.par_chunks(patch))
-                .for_each(|(d, p)| col2im(p, h, w, cin, d));
+                din.par_chunks_mut(plane * cin)
+                    .zip(patches.par_chunks(patch))
+                    .for_each(|(d, p)| col2im(p, h, w, cin, d));
+            });
         }
         din
     }
@@ -528,7 +535,7 @@ impl ClipState<'_> {
         let [kt, kh, kw] = effective([t, h, w], block.pool.expect("not the last block"));
         let c = block.cout;
         let frames = kt * h * w * c;
-        let mut dpre = vec![0f32; self.pre[b].len()];
+        let mut dpre = zeroed(self.pre[b].len());
         dpre.par_chunks_mut(frames)
             .zip(self.pre[b].par_chunks(frames))
             .zip(dpool.par_chunks(ho * wo * c))
@@ -538,6 +545,17 @@ impl ClipState<'_> {
             });
         dpre
     }
+}
+
+/// The frames `frames` (ascending, each below `buffer.len() / frame`) of `buffer`, as disjoint
+/// slices that worker threads can fill.
+fn frames_of<'a>(buffer: &'a mut [f32], frame: usize, frames: &[usize]) -> Vec<&'a mut [f32]> {
+    buffer
+        .chunks_mut(frame)
+        .enumerate()
+        .filter(|(s, _)| frames.binary_search(s).is_ok())
+        .map(|(_, chunk)| chunk)
+        .collect()
 }
 
 /// For tap `kt` of a temporal kernel of 3 (padding 1) over `t` frames: the input frames of

@@ -76,8 +76,53 @@ pub fn gemm_acc(
     a_at: Strided,
     b: &[f32],
     b_at: Strided,
+    mkn: [usize; 3],
+    threads: Threads,
+) {
+    product(dst, dst_at, a, a_at, b, b_at, mkn, threads, true);
+}
+
+/// `dst [m × n] = a [m × k] · b [k × n]`: as [`gemm_acc`], but `dst`'s old values are never read,
+/// so it may hold anything (a reused scratch buffer needs no zeroing first).
+///
+/// # Panics
+/// As [`gemm_acc`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_set(
+    dst: &mut [f32],
+    dst_at: Strided,
+    a: &[f32],
+    a_at: Strided,
+    b: &[f32],
+    b_at: Strided,
     [m, k, n]: [usize; 3],
     threads: Threads,
+) {
+    if k == 0 && m > 0 && n > 0 {
+        // An empty sum: the product is zero.
+        dst_at.check(m, n, dst.len(), "dst");
+        for r in 0..m {
+            for c in 0..n {
+                dst[dst_at.offset + r * dst_at.row_stride + c * dst_at.col_stride] = 0.0;
+            }
+        }
+        return;
+    }
+    product(dst, dst_at, a, a_at, b, b_at, [m, k, n], threads, false);
+}
+
+/// The one call into the `gemm` crate: `dst = a·b`, plus `dst`'s old values when `accumulate`.
+#[allow(clippy::too_many_arguments)]
+fn product(
+    dst: &mut [f32],
+    dst_at: Strided,
+    a: &[f32],
+    a_at: Strided,
+    b: &[f32],
+    b_at: Strided,
+    [m, k, n]: [usize; 3],
+    threads: Threads,
+    accumulate: bool,
 ) {
     if m == 0 || k == 0 || n == 0 {
         return;
@@ -99,7 +144,7 @@ pub fn gemm_acc(
             dst.as_mut_ptr().add(dst_at.offset),
             dst_at.col_stride as isize,
             dst_at.row_stride as isize,
-            true,
+            accumulate,
             a.as_ptr().add(a_at.offset),
             a_at.col_stride as isize,
             a_at.row_stride as isize,
@@ -164,6 +209,42 @@ mod tests {
         for (d, w) in dst.iter().zip(&want) {
             assert!((d - w).abs() < 1e-4);
         }
+    }
+
+    #[test]
+    fn gemm_set_overwrites_whatever_dst_held() {
+        let (m, k, n) = (4, 3, 2);
+        let a: Vec<f32> = (0..m * k).map(|i| i as f32 - 5.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| 0.25 * i as f32).collect();
+        let want = naive(&a, &b, m, k, n);
+        let rm = |s| Strided::row_major(s);
+        let mut dst = vec![f32::NAN; m * n];
+        gemm_set(
+            &mut dst,
+            rm(n),
+            &a,
+            rm(k),
+            &b,
+            rm(n),
+            [m, k, n],
+            Threads::One,
+        );
+        for (d, w) in dst.iter().zip(&want) {
+            assert!((d - w).abs() < 1e-4, "{d} vs {w}");
+        }
+        // An empty sum is zero, not the old contents.
+        let mut dst = vec![f32::NAN; m * n];
+        gemm_set(
+            &mut dst,
+            rm(n),
+            &[],
+            rm(0),
+            &[],
+            rm(n),
+            [m, 0, n],
+            Threads::One,
+        );
+        assert!(dst.iter().all(|&v| v == 0.0));
     }
 
     #[test]

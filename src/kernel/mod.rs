@@ -14,6 +14,7 @@ pub mod clip;
 pub mod conv1d;
 pub mod conv_nd;
 pub mod gemm;
+pub mod heap;
 pub mod linear;
 pub mod local1d;
 pub mod max_pool_nd;

@@ -58,6 +58,7 @@ impl CompiledNetwork {
     where
         M: Module + Network + 'static,
     {
+        crate::kernel::heap::keep_freed_buffers();
         let grad = network.valid().fork(&device.clone().autodiff()).freeze();
         let eval = network.valid();
         let on_cpu = *device == Device::flex();
@@ -77,6 +78,7 @@ impl CompiledNetwork {
     /// A network that is not a burn module (an interpreted ONNX graph): `eval` built on `device`,
     /// `grad` the same network on its autodiff twin. No host kernels.
     pub fn from_networks(eval: Box<dyn Network>, grad: Box<dyn Network>, device: &Device) -> Self {
+        crate::kernel::heap::keep_freed_buffers();
         Self {
             eval,
             grad,
