@@ -30,6 +30,9 @@ use rayon::prelude::*;
 
 /// Patches per GEMM at most (floats), to bound the scratch memory on long or large clips.
 const SCRATCH: usize = 1 << 22;
+/// Clips whose kept activations take at most this are evaluated several at a time (see
+/// [`ClipKernel::per_clip`]).
+const PARALLEL_CLIP_BYTES: usize = 64 << 20;
 
 /// One block: convolution (affine folded in) → ReLU → max pool.
 pub struct ClipBlock {
@@ -211,11 +214,8 @@ impl ClipKernel {
 /// forward pass and 1.4-1.7x its input gradient, docs/benchmarks.md).
 impl HostKernel for ClipKernel {
     fn logits(&self, x: &[f32], n: usize) -> Vec<f32> {
-        let d = x.len() / n.max(1);
-        x.chunks(d.max(1))
-            .take(n)
-            .flat_map(|clip| self.start(clip).logits())
-            .collect()
+        self.per_clip(x, n, |_, clip| self.start(clip).logits())
+            .concat()
     }
 
     fn input_gradient(
@@ -224,15 +224,44 @@ impl HostKernel for ClipKernel {
         n: usize,
         dlogits: &(dyn Fn(usize, &[f32]) -> Vec<f32> + Sync),
     ) -> (Vec<f32>, Vec<f32>) {
-        let d = x.len() / n.max(1);
-        let (mut logits, mut grad) = (Vec::new(), Vec::with_capacity(x.len()));
-        for (i, clip) in x.chunks(d.max(1)).take(n).enumerate() {
+        let per_clip = self.per_clip(x, n, |i, clip| {
             let state = self.start(clip);
             let z = state.logits();
-            grad.extend(state.input_gradient(&dlogits(i, &z)));
+            let grad = state.input_gradient(&dlogits(i, &z));
+            (z, grad)
+        });
+        let (mut logits, mut grad) = (Vec::new(), Vec::with_capacity(x.len()));
+        for (z, g) in per_clip {
             logits.extend(z);
+            grad.extend(g);
         }
         (logits, grad)
+    }
+}
+
+impl ClipKernel {
+    /// `f(i, clip)` for the first `n` clips of `x`, in order. Clips whose activations are small go
+    /// to the workers whole, several at a time: a small network's GEMMs are too thin to keep every
+    /// core busy within one clip (c3d-lite spent a tenth of its time handing out work). Large ones
+    /// go one at a time, each spread over the workers, so only one clip's activations are alive.
+    fn per_clip<R: Send>(
+        &self,
+        x: &[f32],
+        n: usize,
+        f: impl Fn(usize, &[f32]) -> R + Sync,
+    ) -> Vec<R> {
+        let d = (x.len() / n.max(1)).max(1);
+        let clips = x.chunks(d).take(n);
+        if n >= 2 && self.state_bytes() <= PARALLEL_CLIP_BYTES {
+            clips
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .enumerate()
+                .map(|(i, c)| f(i, c))
+                .collect()
+        } else {
+            clips.enumerate().map(|(i, c)| f(i, c)).collect()
+        }
     }
 }
 
