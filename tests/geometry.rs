@@ -4,7 +4,7 @@
 mod common;
 
 use avfoil::attack::geometry::{
-    Norm, Projection, norm_of, project, random_ball, steepest_direction,
+    Norm, Projection, norm_of, project, project_row, random_ball, steepest_direction,
 };
 use common::*;
 use rand::SeedableRng;
@@ -103,6 +103,47 @@ fn projection_is_idempotent_and_leaves_inside_points_alone() {
             assert_eq!(&a[20..], &v[20..], "{norm}: a point inside the ball moved");
         }
     }
+}
+
+#[test]
+fn host_row_projection_equals_clip_then_tensor_projection() {
+    // APGD's host rows: x + project(clip(p) − x) row by row, as the tensor path computes it.
+    let mut r = Lcg(21);
+    let (n, d, bounds) = (3, 40, (-0.5f32, 0.6f32));
+    let x = r.vec(n * d, -0.4, 0.5);
+    let p: Vec<f32> = x.iter().map(|v| v + r.range(-0.8, 0.8)).collect();
+    let eps = [0.05f32, 0.3, 10.0];
+    for norm in [Norm::Inf, Norm::L2, Norm::P(3.0)] {
+        let clipped = tensor(&p, n, d).clamp(bounds.0, bounds.1);
+        let delta = project(
+            clipped - tensor(&x, n, d),
+            tensor(&eps, n, 1),
+            norm,
+            Projection::Radial,
+        );
+        let want = host(&(tensor(&x, n, d) + delta));
+        for i in 0..n {
+            let mut row = p[i * d..(i + 1) * d].to_vec();
+            project_row(&mut row, &x[i * d..(i + 1) * d], eps[i], norm, Some(bounds));
+            for (a, b) in row.iter().zip(&want[i * d..(i + 1) * d]) {
+                assert!((a - b).abs() < 1e-5, "{norm}, row {i}: {a} vs {b}");
+            }
+            let moved: Vec<f32> = row.iter().zip(&x[i * d..]).map(|(a, b)| a - b).collect();
+            assert!(norm_of(&moved, norm) <= f64::from(eps[i]) * (1.0 + 1e-5));
+            assert!(row.iter().all(|v| (bounds.0..=bounds.1).contains(v)));
+        }
+    }
+    // L-inf is exactly the tensor path's arithmetic.
+    let mut row = p[..d].to_vec();
+    project_row(&mut row, &x[..d], 0.05, Norm::Inf, Some(bounds));
+    let clipped = tensor(&p[..d], 1, d).clamp(bounds.0, bounds.1);
+    let delta = project(
+        clipped - tensor(&x[..d], 1, d),
+        tensor(&[0.05], 1, 1),
+        Norm::Inf,
+        Projection::Radial,
+    );
+    assert_eq!(row, host(&(tensor(&x[..d], 1, d) + delta)));
 }
 
 #[test]

@@ -272,6 +272,36 @@ pub fn norm_of(values: &[f32], norm: Norm) -> f64 {
     }
 }
 
+/// `x + project(clip(p) − x)` for one row on the host, in place: `p` clipped to `bounds`, its
+/// distance from `x` brought into the `norm`-ball of radius `eps` (L∞: each coordinate clamped, as
+/// [`project`]; finite p: scaled by `min(1, eps/‖δ‖_p)`, the radial projection, the norm in f64 as
+/// [`norm_of`]). For iterations that run on host rows (APGD): one pass, no tensor per step.
+pub fn project_row(p: &mut [f32], x: &[f32], eps: f32, norm: Norm, bounds: Option<(f32, f32)>) {
+    let clip = |v: f32| match bounds {
+        Some((lo, hi)) => v.clamp(lo, hi),
+        None => v,
+    };
+    match norm {
+        Norm::Inf => {
+            for (v, &xi) in p.iter_mut().zip(x) {
+                *v = xi + (clip(*v) - xi).clamp(-eps, eps);
+            }
+        }
+        Norm::P(_) => {
+            let delta: Vec<f32> = p.iter().zip(x).map(|(&v, &xi)| clip(v) - xi).collect();
+            let length = norm_of(&delta, norm);
+            let factor = if length > 0.0 {
+                (f64::from(eps) / length).min(1.0) as f32
+            } else {
+                1.0
+            };
+            for ((v, &xi), dv) in p.iter_mut().zip(x).zip(delta) {
+                *v = xi + dv * factor;
+            }
+        }
+    }
+}
+
 /// Uploads host values as an `[n, d]` tensor on the device of `like`.
 pub fn tensor_like(values: Vec<f32>, n: usize, d: usize, like: &Tensor<2>) -> Tensor<2> {
     Tensor::from_data(TensorData::new(values, [n, d]), &like.device())
