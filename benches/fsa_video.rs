@@ -16,6 +16,9 @@
 //!         target/bench/fsa_video_seed0.safetensors
 //!     ~/.cache/avfoil-art-venv/bin/python ../shared/bench/art_baseline.py apgd_video
 //!
+//! `--auto R` times the ensemble instead: APGD-CE then APGD-DLR, R restarts each, as
+//! `tools/art_fsa_video.py auto 0 R` runs ART's AutoAttack on the same weights.
+//!
 //! Options (after `--`): `--reps N` (default 3), `--pieces` (also time the host kernel's pieces, the
 //! forward pass at batch 1, 2 and 4 and the input gradient). Prints one JSON line per case, like the
 //! baseline script: FGM at 8/255 on the whole clip (art_baseline's `fgm_video`, on the seed-0
@@ -26,7 +29,7 @@
 
 use avfoil::attack::apgd::ApgdLoss;
 use avfoil::attack::{
-    Apgd, Attack, Common, Eps, Fgm, FrameSaliency, Norm, PrefixSearch, SaliencyMethod,
+    Apgd, Attack, Common, Eps, Fgm, FrameSaliency, Norm, PrefixSearch, RunSettings, SaliencyMethod,
 };
 use avfoil::classifier::{Classifier, Counting, NeuralClassifier};
 use avfoil::kernel::HostKernel;
@@ -36,6 +39,7 @@ use avfoil::media::npy::read_npy;
 use avfoil::model::Network;
 use avfoil::model::Weights;
 use avfoil::model::pool3d::max_pool3d;
+use avfoil::params::Params;
 use burn::module::{Module, Param};
 use burn::tensor::activation::relu;
 use burn::tensor::module::conv3d;
@@ -194,10 +198,40 @@ fn apgd_once(clf: &dyn Classifier, x: &Tensor<2>, weights: Option<&str>) -> avfo
     Ok(())
 }
 
+/// The ensemble as `art_fsa_video.py auto` runs ART's AutoAttack: APGD-CE then APGD-DLR, L∞ 8/255,
+/// 100 iterations, `restarts` each, one run.
+fn auto_once(clf: &dyn Classifier, x: &Tensor<2>, restarts: usize) -> avfoil::Result<()> {
+    let table: toml::Table = toml::from_str(&format!(
+        "components = [\"apgd-ce\", \"apgd-dlr\"]\nmax_iter = 100\nrestarts = {restarts}"
+    ))
+    .expect("a table");
+    let auto = avfoil::attack::spec::parse("auto", &mut Params::from_inline(table))?.build(
+        &RunSettings {
+            eps: Eps::Scalar(8.0 / 255.0),
+            targeted: false,
+            seed: 0,
+            batch_size: 1,
+            streams: None,
+        },
+    )?;
+    let t0 = std::time::Instant::now();
+    let out = auto.generate(clf, x, None, None)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let robust = clf.predict_labels(&out.adversarial, 1)? == clf.predict_labels(x, 1)?;
+    report(
+        "autoattack_apgd_ce_dlr_video_16x112",
+        seconds,
+        1,
+        json!({"restarts": restarts, "robust": robust}),
+    );
+    Ok(())
+}
+
 fn main() -> avfoil::Result<()> {
     let mut reps = 3;
     let mut pieces = false;
     let mut apgd = false;
+    let mut auto: Option<usize> = None;
     let mut paths: Vec<PathBuf> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -206,11 +240,14 @@ fn main() -> avfoil::Result<()> {
             "--reps" => reps = args.next().and_then(|v| v.parse().ok()).expect("--reps N"),
             "--pieces" => pieces = true,
             "--apgd" => apgd = true,
+            "--auto" => auto = args.next().and_then(|v| v.parse().ok()),
             _ => paths.push(a.into()),
         }
     }
     let [x_path, weight_paths @ ..] = paths.as_slice() else {
-        panic!("usage: fsa_video [--reps N] [--pieces] [--apgd] X.npy WEIGHTS.safetensors ...");
+        panic!(
+            "usage: fsa_video [--reps N] [--pieces] [--apgd | --auto RESTARTS] X.npy WEIGHTS.safetensors ..."
+        );
     };
     let device = Device::flex();
     let d: usize = SHAPE.iter().product();
@@ -228,6 +265,10 @@ fn main() -> avfoil::Result<()> {
         let weights = path.file_name().map(|n| n.to_string_lossy().into_owned());
         if apgd {
             apgd_once(&clf, &x, weights.as_deref())?;
+            continue;
+        }
+        if let Some(restarts) = auto {
+            auto_once(&clf, &x, restarts)?;
             continue;
         }
         if pieces {

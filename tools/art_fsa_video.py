@@ -15,6 +15,8 @@ art_baseline's `video_batch(1)`.
     ~/.cache/avfoil-art-venv/bin/python tools/art_fsa_video.py time SEED [SEED ...] [--reps 3]
     # what one pass costs in PyTorch: forward at batch 1, 2, 4 (per clip) and the input gradient
     ~/.cache/avfoil-art-venv/bin/python tools/art_fsa_video.py pieces SEED [--reps 3]
+    # ART's AutoAttack (APGD-CE then APGD-DLR, L∞ 8/255, 100 iterations, RESTARTS each), one run
+    ~/.cache/avfoil-art-venv/bin/python tools/art_fsa_video.py auto SEED RESTARTS
 
 Writes target/bench/fsa_video_x.npy (the clip, [1, 3, 16, 112, 112]) and
 target/bench/fsa_video_seed{SEED}.safetensors (the state_dict: `f.0.weight`, …, `fc.bias`), and
@@ -85,11 +87,28 @@ def main():
     t = sub.add_parser("time")
     t.add_argument("seeds", type=int, nargs="+")
     t.add_argument("--reps", type=int, default=3)
+    a = sub.add_parser("auto")  # ART's AutoAttack: APGD-CE then APGD-DLR, as the baseline's autoattack_audio
+    a.add_argument("seed", type=int)
+    a.add_argument("restarts", type=int)
     c = sub.add_parser("pieces")
     c.add_argument("seed", type=int)
     c.add_argument("--reps", type=int, default=3)
     args = p.parse_args()
     x = ab.video_batch(1)
+    if args.cmd == "auto":
+        from art.attacks.evasion import AutoAttack, AutoProjectedGradientDescent
+        _, clf = classifier(args.seed)
+        apgds = [AutoProjectedGradientDescent(clf, norm=np.inf, eps=8 / 255, eps_step=16 / 255, max_iter=100,
+                                              nb_random_init=args.restarts, batch_size=1, loss_type=loss,
+                                              verbose=False)
+                 for loss in ("cross_entropy", "difference_logits_ratio")]
+        auto = AutoAttack(clf, norm=np.inf, eps=8 / 255, eps_step=16 / 255, attacks=apgds, batch_size=1)
+        out = {}
+        seconds = ab.once(lambda: out.setdefault("adv", auto.generate(x)))
+        robust = bool(clf.predict(out["adv"]).argmax(1)[0] == clf.predict(x).argmax(1)[0])
+        ab.report("autoattack_apgd_ce_dlr_video_16x112", seconds, 1, seed=args.seed, restarts=args.restarts,
+                  robust=robust)
+        return
     if args.cmd == "search":
         # The full FGM (every frame) first: where it does not flip the clip, ART ends with all 16
         # frames perturbed unless a prefix flips on its own, so only those seeds get an ART run.
