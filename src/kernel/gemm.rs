@@ -213,38 +213,33 @@ mod tests {
 
     #[test]
     fn gemm_set_overwrites_whatever_dst_held() {
-        let (m, k, n) = (4, 3, 2);
-        let a: Vec<f32> = (0..m * k).map(|i| i as f32 - 5.0).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| 0.25 * i as f32).collect();
-        let want = naive(&a, &b, m, k, n);
         let rm = |s| Strided::row_major(s);
-        let mut dst = vec![f32::NAN; m * n];
+        let (a, b) = ([1.0, -2.0, 0.5, 3.0], [2.0, 1.0, -1.0, 4.0]);
+        let mut dst = [f32::NAN; 4];
         gemm_set(
             &mut dst,
-            rm(n),
+            rm(2),
             &a,
-            rm(k),
+            rm(2),
             &b,
-            rm(n),
-            [m, k, n],
+            rm(2),
+            [2, 2, 2],
             Threads::One,
         );
-        for (d, w) in dst.iter().zip(&want) {
-            assert!((d - w).abs() < 1e-4, "{d} vs {w}");
-        }
+        assert_eq!(dst, [4.0, -7.0, -2.0, 12.5]);
         // An empty sum is zero, not the old contents.
-        let mut dst = vec![f32::NAN; m * n];
+        let mut dst = [f32::NAN; 4];
         gemm_set(
             &mut dst,
-            rm(n),
+            rm(2),
             &[],
             rm(0),
             &[],
-            rm(n),
-            [m, 0, n],
+            rm(2),
+            [2, 0, 2],
             Threads::One,
         );
-        assert!(dst.iter().all(|&v| v == 0.0));
+        assert_eq!(dst, [0.0; 4]);
     }
 
     #[test]
