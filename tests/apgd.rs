@@ -455,3 +455,24 @@ fn norm_1_is_accepted_with_its_own_default_step() {
     let e = eps_step(&["norm=3"]).unwrap_err().to_string();
     assert!(e.contains("L1"), "{e}");
 }
+
+/// Restarts go only to examples no earlier run fooled (as AutoAttack's reference and ART): on a
+/// two-class linear model, the example that one run fools is attacked once, the other three times.
+#[test]
+fn restarts_skip_the_examples_already_fooled() {
+    // Logits [0, x₀ − 0.5]: class 1 beyond x₀ = 0.5.
+    let clf = linear(&[0.0, 0.0, 1.0, 0.0], &[0.0, -0.5], 2, 2, Some((0.0, 1.0)));
+    let x = tensor(&[0.45, 0.5, 0.1, 0.5], 2, 2);
+    let mut a = apgd(0.1, Norm::Inf, ApgdLoss::CrossEntropy, 5);
+    a.common.num_random_init = 3;
+    let counting = avfoil::classifier::Counting::new(&clf);
+    let out = a.generate(&counting, &x, None, None).unwrap();
+    let fooled = argmax_rows(counting.logits(out.adversarial).unwrap());
+    assert_eq!(
+        fooled,
+        vec![1, 0],
+        "the near example is fooled, the far one not"
+    );
+    // Per run: the gradient at the start and after each of the 5 steps.
+    assert_eq!(counting.counts().gradient_rows, 6 * (2 + 1 + 1));
+}

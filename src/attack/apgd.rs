@@ -27,7 +27,7 @@
 use super::spec::{AttackEntry, AttackSpec, CommonSpec, RunSettings, StepSize, common_params};
 use super::{
     Attack, AttackOutput, Batch, BestOf, Common, Mask, Norm, example_rngs, geometry, random_start,
-    run_batches, score, success,
+    run_batches, score, success, take_rows,
 };
 use crate::classifier::objective::{CrossEntropy, Dlr, DlrTargeted, Negated, Objective, ranked};
 use crate::classifier::{Classifier, argmax_rows};
@@ -278,8 +278,7 @@ impl Attack for Apgd {
                 let mut best = BestOf::new(c.targeted);
                 if self.target_classes == 0 {
                     for _ in 0..c.num_random_init.max(1) {
-                        let (adv, s) = self.restart(classifier, b, rngs, None)?;
-                        best.offer(adv, s);
+                        self.run_unfooled(classifier, b, rngs, None, &mut best)?;
                     }
                 } else {
                     // APGD-T: the clean prediction is the class to leave; targets by clean rank.
@@ -288,8 +287,7 @@ impl Attack for Apgd {
                     for r in 1..=self.target_classes.min(k - 1) {
                         let targets: Vec<usize> = order.iter().map(|o| o[r]).collect();
                         for _ in 0..c.num_random_init.max(1) {
-                            let (adv, s) = self.restart(classifier, b, rngs, Some(&targets))?;
-                            best.offer(adv, s);
+                            self.run_unfooled(classifier, b, rngs, Some(&targets), &mut best)?;
                         }
                     }
                 }
@@ -301,6 +299,61 @@ impl Attack for Apgd {
 }
 
 impl Apgd {
+    /// One run (a restart, or a target of APGD-T) on the examples of `b` that no run has fooled
+    /// yet, offered to `best`: as AutoAttack's reference and ART, a fooled example is settled.
+    /// Each example draws from its own random stream, so which others share its run does not
+    /// change it.
+    fn run_unfooled(
+        &self,
+        classifier: &dyn Classifier,
+        b: &Batch,
+        rngs: &mut [rand_chacha::ChaCha8Rng],
+        targets: Option<&[usize]>,
+        best: &mut BestOf,
+    ) -> Result<()> {
+        let m = b.labels.len();
+        let rows = best.unfooled(m);
+        if rows.len() == m {
+            let (adv, s) = self.restart(classifier, b, rngs, targets)?;
+            best.offer(adv, s);
+            return Ok(());
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        fn pick<T: Copy>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&i| v[i]).collect()
+        }
+        let x = take_rows(b.x, &rows);
+        let mask = b.mask.map(|mk| {
+            if mk.dims()[0] == 1 {
+                mk.clone()
+            } else {
+                take_rows(mk, &rows)
+            }
+        });
+        let (labels, eps, eps_step) = (
+            pick(b.labels, &rows),
+            pick(b.eps, &rows),
+            pick(b.eps_step, &rows),
+        );
+        let sub = Batch {
+            x: &x,
+            labels: &labels,
+            mask: mask.as_ref(),
+            eps: &eps,
+            eps_step: &eps_step,
+        };
+        let mut sub_rngs: Vec<_> = rows.iter().map(|&i| rngs[i].clone()).collect();
+        let sub_targets = targets.map(|t| pick(t, &rows));
+        let (adv, s) = self.restart(classifier, &sub, &mut sub_rngs, sub_targets.as_deref())?;
+        for (rng, &i) in sub_rngs.into_iter().zip(&rows) {
+            rngs[i] = rng;
+        }
+        best.offer_rows(&rows, adv, s);
+        Ok(())
+    }
+
     /// One run from one start: the first fooling iterate per example, else its highest-loss one.
     fn restart(
         &self,

@@ -515,6 +515,28 @@ impl BestOf {
     fn into_best(self) -> (Tensor<2>, Score) {
         self.best.expect("at least one candidate was offered")
     }
+
+    /// The examples no candidate has fooled yet, of `n` (all of them before the first offer).
+    fn unfooled(&self, n: usize) -> Vec<usize> {
+        match &self.best {
+            None => (0..n).collect(),
+            Some((_, s)) => (0..n).filter(|&i| !s.success[i]).collect(),
+        }
+    }
+
+    /// Offers a candidate for the examples `rows` only (`candidate` and `s` hold those rows, in
+    /// order); every other example keeps its incumbent. Needs an earlier offer.
+    fn offer_rows(&mut self, rows: &[usize], candidate: Tensor<2>, s: Score) {
+        let (incumbent, inc) = self.best.as_ref().expect("an earlier offer");
+        let mut merged = inc.clone();
+        for (k, &i) in rows.iter().enumerate() {
+            merged.success[i] = s.success[k];
+            merged.loss[i] = s.loss[k];
+            merged.iteration[i] = s.iteration[k];
+        }
+        let full = put_rows(incumbent.clone(), rows, candidate);
+        self.offer(full, merged);
+    }
 }
 
 /// Success and loss of each example of `x_adv`, for choosing between restarts.
