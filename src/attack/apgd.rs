@@ -26,8 +26,8 @@
 
 use super::spec::{AttackEntry, AttackSpec, CommonSpec, RunSettings, StepSize, common_params};
 use super::{
-    Attack, AttackOutput, Batch, BestOf, Common, Mask, Norm, example_rngs, geometry, random_start,
-    run_batches, score, success, take_rows,
+    Attack, AttackOutput, Batch, BatchRows, BestOf, Common, Mask, Norm, example_rngs, geometry,
+    random_start, run_batches, score, success,
 };
 use crate::classifier::objective::{CrossEntropy, Dlr, DlrTargeted, Negated, Objective, ranked};
 use crate::classifier::{Classifier, argmax_rows};
@@ -321,32 +321,15 @@ impl Apgd {
         if rows.is_empty() {
             return Ok(());
         }
-        fn pick<T: Copy>(v: &[T], rows: &[usize]) -> Vec<T> {
-            rows.iter().map(|&i| v[i]).collect()
-        }
-        let x = take_rows(b.x, &rows);
-        let mask = b.mask.map(|mk| {
-            if mk.dims()[0] == 1 {
-                mk.clone()
-            } else {
-                take_rows(mk, &rows)
-            }
-        });
-        let (labels, eps, eps_step) = (
-            pick(b.labels, &rows),
-            pick(b.eps, &rows),
-            pick(b.eps_step, &rows),
-        );
-        let sub = Batch {
-            x: &x,
-            labels: &labels,
-            mask: mask.as_ref(),
-            eps: &eps,
-            eps_step: &eps_step,
-        };
+        let sub = BatchRows::of(b, &rows);
         let mut sub_rngs: Vec<_> = rows.iter().map(|&i| rngs[i].clone()).collect();
-        let sub_targets = targets.map(|t| pick(t, &rows));
-        let (adv, s) = self.restart(classifier, &sub, &mut sub_rngs, sub_targets.as_deref())?;
+        let sub_targets: Option<Vec<usize>> = targets.map(|t| rows.iter().map(|&i| t[i]).collect());
+        let (adv, s) = self.restart(
+            classifier,
+            &sub.batch(),
+            &mut sub_rngs,
+            sub_targets.as_deref(),
+        )?;
         for (rng, &i) in sub_rngs.into_iter().zip(&rows) {
             rngs[i] = rng;
         }

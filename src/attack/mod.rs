@@ -573,6 +573,48 @@ struct Batch<'a> {
     eps_step: &'a [f32],
 }
 
+/// The examples `rows` of a [`Batch`], owned: what an attack runs on when only some of a batch's
+/// examples still need it (early stopping, restarts on the examples not yet fooled).
+struct BatchRows {
+    x: Tensor<2>,
+    labels: Vec<usize>,
+    mask: Option<Tensor<2>>,
+    eps: Vec<f32>,
+    eps_step: Vec<f32>,
+}
+
+impl BatchRows {
+    fn of(b: &Batch, rows: &[usize]) -> Self {
+        fn pick<T: Copy>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&i| v[i]).collect()
+        }
+        Self {
+            x: take_rows(b.x, rows),
+            labels: pick(b.labels, rows),
+            // A mask of one row applies to every example.
+            mask: b.mask.map(|mk| {
+                if mk.dims()[0] == 1 {
+                    mk.clone()
+                } else {
+                    take_rows(mk, rows)
+                }
+            }),
+            eps: pick(b.eps, rows),
+            eps_step: pick(b.eps_step, rows),
+        }
+    }
+
+    fn batch(&self) -> Batch<'_> {
+        Batch {
+            x: &self.x,
+            labels: &self.labels,
+            mask: self.mask.as_ref(),
+            eps: &self.eps,
+            eps_step: &self.eps_step,
+        }
+    }
+}
+
 /// Cuts `x` into batches of `batch_size` examples, runs `attack_batch` on each (with the random
 /// streams of its examples) and assembles the output. `attack_batch` returns the adversarial batch
 /// and, per example, the iteration at which it succeeded (early stopping only).

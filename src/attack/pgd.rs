@@ -11,8 +11,8 @@
 
 use super::spec::{AttackEntry, AttackSpec, CommonSpec, RunSettings, common_params};
 use super::{
-    Attack, AttackOutput, Batch, BestOf, Common, Mask, Score, example_rngs, gradient_step,
-    put_rows, random_start, run_batches, score, success, take_rows,
+    Attack, AttackOutput, Batch, BatchRows, BestOf, Common, Mask, Score, example_rngs,
+    gradient_step, put_rows, random_start, run_batches, score, success, take_rows,
 };
 use crate::classifier::{Classifier, argmax_rows};
 use crate::error::{Error, Result};
@@ -284,30 +284,21 @@ impl Pgd {
             if active.is_empty() {
                 break;
             }
-            let pick = |v: &[f32]| active.iter().map(|&i| v[i]).collect::<Vec<f32>>();
-            let labels: Vec<usize> = active.iter().map(|&i| b.labels[i]).collect();
-            let x0 = take_rows(b.x, &active);
-            let mask = b.mask.map(|mk| {
-                if mk.dims()[0] == 1 {
-                    mk.clone()
-                } else {
-                    take_rows(mk, &active)
-                }
-            });
+            let sub = BatchRows::of(b, &active);
             let mut v = velocity.as_ref().map(|v| take_rows(v, &active));
             let momentum = v.as_mut().zip(self.decay);
             let (next, logits) = gradient_step(
                 classifier,
                 c,
                 take_rows(&cur, &active),
-                &x0,
-                &labels,
-                mask.as_ref(),
-                &Common::column(&pick(b.eps), b.x),
-                &Common::column(&pick(b.eps_step), b.x),
+                &sub.x,
+                &sub.labels,
+                sub.mask.as_ref(),
+                &Common::column(&sub.eps, b.x),
+                &Common::column(&sub.eps_step, b.x),
                 momentum,
             )?;
-            let ok = success(&argmax_rows(logits), &labels, c.targeted);
+            let ok = success(&argmax_rows(logits), &sub.labels, c.targeted);
             let still: Vec<usize> = (0..active.len()).filter(|&j| !ok[j]).collect();
             for (j, &i) in active.iter().enumerate() {
                 if ok[j] {

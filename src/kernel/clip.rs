@@ -251,16 +251,18 @@ impl ClipKernel {
         f: impl Fn(usize, &[f32]) -> R + Sync,
     ) -> Vec<R> {
         let d = (x.len() / n.max(1)).max(1);
-        let clips = x.chunks(d).take(n);
         if n >= 2 && self.state_bytes() <= PARALLEL_CLIP_BYTES {
-            clips
-                .collect::<Vec<_>>()
-                .into_par_iter()
+            x.par_chunks(d)
+                .take(n)
                 .enumerate()
                 .map(|(i, c)| f(i, c))
                 .collect()
         } else {
-            clips.enumerate().map(|(i, c)| f(i, c)).collect()
+            x.chunks(d)
+                .take(n)
+                .enumerate()
+                .map(|(i, c)| f(i, c))
+                .collect()
         }
     }
 }
