@@ -28,9 +28,12 @@ const TRIM_THRESHOLD: i32 = 1 << 30;
 const PARALLEL_FILL: usize = 1 << 16;
 /// Scratch buffers up to this many floats (64 MiB) stay with their thread for the next use.
 const KEPT_SCRATCH: usize = 1 << 24;
+/// Scratch buffers each thread keeps at most: one per level of nesting a pass uses (a gradient
+/// buffer with an im2col matrix inside it, and a worker that picked up another clip meanwhile).
+const KEPT_BUFFERS: usize = 4;
 
 thread_local! {
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Tunes the process's allocator once for the host kernels' buffers (see the module docs).
@@ -77,21 +80,33 @@ pub fn tiled(row: &[f32], rows: usize) -> Vec<f32> {
 /// Runs `f` on a buffer of `n` floats whose contents are unspecified (whatever an earlier use on
 /// this thread left): for callers that write every element before reading it.
 ///
-/// The buffer stays with the thread for the next call when it is at most 64 MiB. A nested call on
-/// the same thread (a rayon worker that picked up other work while waiting) gets a fresh one.
+/// The thread keeps up to [`KEPT_BUFFERS`] buffers of at most 64 MiB for later calls; a call takes
+/// the smallest kept one that is long enough (else grows the longest), so nested calls (an
+/// im2col matrix inside a gradient buffer) each get their own and keep reusing the same one.
 pub fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     if n > KEPT_SCRATCH {
         return f(&mut zeroed(n));
     }
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut kept) => {
-            if kept.len() < n {
-                *kept = zeroed(n);
-            }
-            f(&mut kept[..n])
+    let kept = SCRATCH.with(|cell| {
+        let mut kept = cell.borrow_mut();
+        let fitting = (0..kept.len())
+            .filter(|&i| kept[i].len() >= n)
+            .min_by_key(|&i| kept[i].len());
+        let longest = (0..kept.len()).max_by_key(|&i| kept[i].len());
+        fitting.or(longest).map(|i| kept.swap_remove(i))
+    });
+    let mut buffer = match kept {
+        Some(b) if b.len() >= n => b,
+        _ => zeroed(n),
+    };
+    let result = f(&mut buffer[..n]);
+    SCRATCH.with(|cell| {
+        let mut kept = cell.borrow_mut();
+        if kept.len() < KEPT_BUFFERS {
+            kept.push(buffer);
         }
-        Err(_) => f(&mut zeroed(n)),
-    })
+    });
+    result
 }
 
 #[cfg(test)]
@@ -131,6 +146,12 @@ mod tests {
                 inner.fill(1.0);
             });
             assert!(outer.iter().all(|&v| v == 7.0));
+        });
+        // Both buffers were kept: the same nesting again reuses each (the longer one for the outer
+        // call, as it is the only one long enough), which the contents show.
+        with_scratch(10, |outer| {
+            assert!(outer.iter().all(|&v| v == 7.0));
+            with_scratch(4, |inner| assert!(inner.iter().all(|&v| v == 1.0)));
         });
         with_scratch(KEPT_SCRATCH + 1, |big| {
             assert_eq!(big.len(), KEPT_SCRATCH + 1)

@@ -66,12 +66,15 @@ pub fn max_pool_relu(
 }
 
 /// The gradient through [`max_pool_relu`]: each window's gradient goes to its (first) maximum,
-/// if that is positive.
+/// if that is positive. Every element of `dwindow` is written (zero where no gradient goes, the
+/// pixels outside the whole windows included), so it may hold anything before.
 ///
-/// The window is scanned pixel by pixel with every channel at once (contiguous, channels last),
-/// keeping each channel's best value and position: the same choice as a scan channel by channel.
-/// Compiled for the CPU's widest vectors at run time: the per-channel selects vectorise only with
-/// the blend instructions the baseline x86-64 target lacks.
+/// Two scans of each window, every channel at once (contiguous, channels last): the maximum as in
+/// the forward pass, then, pixel by pixel, the gradient goes to the channels whose value equals it
+/// and is still unplaced (so only the first maximum gets it, as a scan channel by channel would
+/// choose). Selects, not branches, compiled for the CPU's widest vectors at run time: which value
+/// wins is data, not pattern, and the selects vectorise only with the blend instructions the
+/// baseline x86-64 target lacks.
 pub fn max_pool_relu_backward(
     window: &[f32],
     dims: [usize; 3],
@@ -115,32 +118,93 @@ impl pulp::WithSimd for PoolBackward<'_> {
         } = self;
         let (ho, wo) = (h / kh, w / kw);
         let mut best = vec![0f32; c];
-        let mut at = vec![u32::MAX; c];
+        let mut unplaced = vec![0f32; c];
         for y in 0..ho {
             for x in 0..wo {
                 best.fill(0.0);
-                at.fill(u32::MAX);
                 for a in 0..kt {
                     for yy in y * kh..(y + 1) * kh {
-                        for xx in x * kw..(x + 1) * kw {
-                            let pixel = (a * h + yy) * w + xx;
-                            let values = &window[pixel * c..(pixel + 1) * c];
-                            for ((b, i), &v) in best.iter_mut().zip(at.iter_mut()).zip(values) {
-                                // Selects, not branches: which value wins is data, not pattern.
-                                let wins = v > *b;
-                                *b = if wins { v } else { *b };
-                                *i = if wins { pixel as u32 } else { *i };
+                        let row = (a * h + yy) * w;
+                        for p in row + x * kw..row + (x + 1) * kw {
+                            for (b, &v) in best.iter_mut().zip(&window[p * c..(p + 1) * c]) {
+                                *b = b.max(v);
                             }
                         }
                     }
                 }
                 let grads = &dout[(y * wo + x) * c..][..c];
-                for (o, (&pixel, &g)) in at.iter().zip(grads).enumerate() {
-                    if pixel != u32::MAX {
-                        dwindow[pixel as usize * c + o] += g;
+                for ((u, &b), &g) in unplaced.iter_mut().zip(&best).zip(grads) {
+                    *u = if b > 0.0 { g } else { 0.0 };
+                }
+                for a in 0..kt {
+                    for yy in y * kh..(y + 1) * kh {
+                        let row = (a * h + yy) * w;
+                        for p in row + x * kw..row + (x + 1) * kw {
+                            let values = &window[p * c..(p + 1) * c];
+                            let dst = &mut dwindow[p * c..(p + 1) * c];
+                            let (best, unplaced) = (&best[..c], &mut unplaced[..c]);
+                            for i in 0..c {
+                                let hit = values[i] == best[i];
+                                dst[i] = if hit { unplaced[i] } else { 0.0 };
+                                unplaced[i] = if hit { 0.0 } else { unplaced[i] };
+                            }
+                        }
                     }
                 }
             }
         }
+        // The pixels no whole window covers (floor mode): the rows below, then the columns right.
+        for a in 0..kt {
+            let frame = &mut dwindow[a * h * w * c..(a + 1) * h * w * c];
+            frame[ho * kh * w * c..].fill(0.0);
+            for row in frame[..ho * kh * w * c].chunks_mut(w * c) {
+                row[wo * kw * c..].fill(0.0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_backward_gives_each_window_gradient_to_its_first_positive_maximum() {
+        // Odd sizes leave pixels outside every window; values from a few levels make ties, some
+        // windows all negative (no gradient through the ReLU).
+        let ([kt, h, w], [kh, kw], c) = ([2, 5, 7], [2, 3], 5);
+        let window: Vec<f32> = (0..kt * h * w * c)
+            .map(|i| ((i * 7919) % 5) as f32 - 2.0)
+            .collect();
+        let (ho, wo) = (h / kh, w / kw);
+        let dout: Vec<f32> = (0..ho * wo * c).map(|i| 1.0 + i as f32).collect();
+        let mut got = vec![f32::NAN; window.len()];
+        max_pool_relu_backward(&window, [kt, h, w], [kh, kw], c, &dout, &mut got);
+
+        let mut want = vec![0f32; window.len()];
+        for (y, x, o) in
+            (0..ho).flat_map(|y| (0..wo).flat_map(move |x| (0..c).map(move |o| (y, x, o))))
+        {
+            // Scan the window in order, keeping the first strictly larger positive value.
+            let mut best: Option<(f32, usize)> = None;
+            for a in 0..kt {
+                for yy in y * kh..(y + 1) * kh {
+                    for xx in x * kw..(x + 1) * kw {
+                        let i = ((a * h + yy) * w + xx) * c + o;
+                        if window[i] > best.map_or(0.0, |b| b.0) {
+                            best = Some((window[i], i));
+                        }
+                    }
+                }
+            }
+            if let Some((_, i)) = best {
+                want[i] += dout[(y * wo + x) * c + o];
+            }
+        }
+        assert_eq!(got, want);
+        assert!(
+            want.iter().any(|&v| v != 0.0)
+                && want.iter().filter(|&&v| v == 0.0).count() > window.len() / 2
+        );
     }
 }
