@@ -5,6 +5,7 @@ mod common;
 
 use avfoil::attack::geometry::{
     Norm, Projection, norm_of, project, project_row, random_ball, steepest_direction,
+    steepest_direction_row,
 };
 use common::*;
 use rand::SeedableRng;
@@ -101,6 +102,40 @@ fn projection_is_idempotent_and_leaves_inside_points_alone() {
                 assert!((x - y).abs() < 1e-5, "{norm} {proj:?} not idempotent");
             }
             assert_eq!(&a[20..], &v[20..], "{norm}: a point inside the ball moved");
+        }
+    }
+}
+
+#[test]
+fn host_row_direction_equals_the_tensor_direction() {
+    // Rows with zeros, a tie for the largest magnitude (the first wins in L1), and an all-zero row.
+    let mut r = Lcg(5);
+    let d = 30;
+    let mut g = r.vec(3 * d, -1.0, 1.0);
+    g[3] = 0.0;
+    g[d + 4] = -2.0;
+    g[d + 9] = 2.0;
+    g[2 * d..].fill(0.0);
+    for norm in [
+        Norm::Inf,
+        Norm::L1,
+        Norm::L2,
+        Norm::P(3.0),
+        Norm::P(1.5),
+        Norm::P(1e17),
+    ] {
+        let want = host(&steepest_direction(tensor(&g, 3, d), norm));
+        let mut got = g.clone();
+        got.chunks_mut(d)
+            .for_each(|row| steepest_direction_row(row, norm));
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                "{norm}, entry {i}: {a} vs {b}"
+            );
+        }
+        if norm == Norm::Inf {
+            assert_eq!(got, want);
         }
     }
 }

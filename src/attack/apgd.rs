@@ -395,9 +395,13 @@ impl Apgd {
         let bounds = classifier.clip();
         let origin = crate::array::tensor_to_vec(x0.clone());
         let mut eta: Vec<f32> = b.eps_step.to_vec();
+        // One row for every example, or one per example.
+        let mask = b.mask.map(|mk| crate::array::tensor_to_vec(mk.clone()));
         // Loss values, the steepest direction and which rows fool the model, at host rows `p`.
+        // The direction is taken on host rows by the workers (NaN entries to 0, masked), as the
+        // steps are.
         let evaluate = |p: &[f32]| -> Result<(Vec<f32>, Vec<f32>, Vec<bool>)> {
-            let t = geometry::tensor_like(p.to_vec(), m, d, x0);
+            let t = geometry::tensor_like(p.par_iter().copied().collect(), m, d, x0);
             let (g, logits) = classifier.objective_gradient(t, objective)?;
             let host = crate::array::tensor_to_vec(logits.clone());
             let f: Vec<f32> = host
@@ -406,13 +410,16 @@ impl Apgd {
                 .map(|(i, z)| objective.value(i, z, k))
                 .collect();
             let fooled = success(&argmax_rows(logits), b.labels, c.targeted);
-            let g = g.clone().mask_fill(g.is_nan(), 0.0);
-            let g = match b.mask {
-                Some(mk) => g * mk.clone(),
-                None => g,
-            };
-            let dir = geometry::steepest_direction(g, c.norm);
-            Ok((f, crate::array::tensor_to_vec(dir), fooled))
+            let mut dir = crate::array::tensor_to_vec(g);
+            dir.par_chunks_mut(d).enumerate().for_each(|(i, row)| {
+                let weights = mask.as_deref().map(|mk| &mk[(i * d) % mk.len()..][..d]);
+                for (j, v) in row.iter_mut().enumerate() {
+                    let v0 = if v.is_nan() { 0.0 } else { *v };
+                    *v = weights.map_or(v0, |w| v0 * w[j]);
+                }
+                geometry::steepest_direction_row(row, c.norm);
+            });
+            Ok((f, dir, fooled))
         };
         let start = if c.num_random_init > 0 {
             crate::array::tensor_to_vec(random_start(classifier, x0, b.eps, c.norm, b.mask, rngs))

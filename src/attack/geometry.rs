@@ -123,6 +123,45 @@ pub fn steepest_direction(g: Tensor<2>, norm: Norm) -> Tensor<2> {
     }
 }
 
+/// [`steepest_direction`] of one row on the host, in place: for iterations that run on host rows
+/// (APGD), so that a batch's directions come from all the workers rather than a few single-threaded
+/// tensor passes. ℓ∞ gives the same bits; other norms take their row norm in f64 (as [`norm_of`]).
+pub fn steepest_direction_row(g: &mut [f32], norm: Norm) {
+    let sign = |v: f32| {
+        if v > 0.0 {
+            1.0
+        } else if v < 0.0 {
+            -1.0
+        } else {
+            0.0
+        }
+    };
+    match norm {
+        Norm::Inf => g.iter_mut().for_each(|v| *v = sign(*v)),
+        Norm::P(p) if p == 1.0 || p / (p - 1.0) <= 1.0 + f64::EPSILON => {
+            // The first of the largest magnitudes (p so large that its dual is 1: the ℓ1 limit).
+            let top = (0..g.len()).fold(None, |best: Option<usize>, i| match best {
+                Some(b) if g[i].abs() <= g[b].abs() => Some(b),
+                _ => Some(i),
+            });
+            let keep = top.map(|i| sign(g[i]));
+            g.fill(0.0);
+            if let (Some(i), Some(s)) = (top, keep) {
+                g[i] = s;
+            }
+        }
+        Norm::P(p) => {
+            let q = p / (p - 1.0);
+            let length = norm_of(g, Norm::P(q));
+            let scale = if length > 0.0 { length } else { 1.0 };
+            for v in g.iter_mut() {
+                let m = f64::from(v.abs()) / scale;
+                *v = sign(*v) * m.powf(q - 1.0) as f32;
+            }
+        }
+    }
+}
+
 /// Replaces zeros by ones, so that dividing a zero row by its zero norm leaves it at zero.
 fn nonzero(n: Tensor<2>) -> Tensor<2> {
     let zero = n.clone().equal_elem(0.0);

@@ -6,8 +6,8 @@ use super::standardise::{Standardise, standardised_host};
 use super::{Classifier, ClipSession, LocalSession, check_features};
 use crate::array::tensor_to_vec;
 use crate::error::{Error, Result};
-use crate::kernel::LocalKernel;
 use crate::kernel::clip::ClipState;
+use crate::kernel::{HostKernel, LocalKernel};
 use crate::model::network::{CompiledNetwork, Network};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -126,10 +126,10 @@ impl NeuralClassifier {
     /// backward pass, then the standardisation's.
     fn host_gradient(
         &self,
+        kernel: &dyn HostKernel,
         x: Tensor<2>,
         objective: &dyn Objective,
-    ) -> Option<(Tensor<2>, Tensor<2>)> {
-        let kernel = self.network.host_kernel()?;
+    ) -> (Tensor<2>, Tensor<2>) {
         let n = x.dims()[0];
         let xs = standardised_host(self.standardise.as_ref(), tensor_to_vec(x));
         let k = self.num_classes;
@@ -137,7 +137,7 @@ impl NeuralClassifier {
         if let Some(s) = &self.standardise {
             s.backward_host(&mut grad);
         }
-        Some((self.network.upload(grad, n), self.decision(scores, n)))
+        (self.network.upload(grad, n), self.decision(scores, n))
     }
 
     /// Input gradient of `objective` through burn's autodiff: the objective's derivative with
@@ -224,8 +224,9 @@ impl Classifier for NeuralClassifier {
         objective: &dyn Objective,
     ) -> Result<(Tensor<2>, Tensor<2>)> {
         check_features(&x, self.features(), &self.input_shape)?;
-        Ok(match self.host_gradient(x.clone(), objective) {
-            Some(out) => out,
+        // `x` moves to the path taken: a second handle on it would make reading it back a copy.
+        Ok(match self.network.host_kernel() {
+            Some(kernel) => self.host_gradient(kernel, x, objective),
             None => self.burn_gradient(x, objective),
         })
     }

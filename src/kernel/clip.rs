@@ -248,8 +248,10 @@ impl HostKernel for ClipKernel {
 impl ClipKernel {
     /// `f(i, clip)` for the first `n` clips of `x`, in order. Clips whose activations are small go
     /// to the workers whole, several at a time: a small network's GEMMs are too thin to keep every
-    /// core busy within one clip (c3d-lite spent a tenth of its time handing out work). Large ones
-    /// go one at a time, each spread over the workers, so only one clip's activations are alive.
+    /// core busy within one clip (c3d-lite spent a tenth of its time handing out work). The clips
+    /// left over when `n` is not a multiple of the workers (APGD's restarts on the 7 clips of 10
+    /// still unfooled) go one at a time, each spread over the workers, rather than leave all but
+    /// one worker idle. Large clips all go one at a time, so only one clip's activations are alive.
     fn per_clip<R: Send>(
         &self,
         x: &[f32],
@@ -257,19 +259,26 @@ impl ClipKernel {
         f: impl Fn(usize, &[f32]) -> R + Sync,
     ) -> Vec<R> {
         let d = (x.len() / n.max(1)).max(1);
-        if n >= 2 && self.state_bytes() <= PARALLEL_CLIP_BYTES {
-            x.par_chunks(d)
-                .take(n)
-                .enumerate()
-                .map(|(i, c)| f(i, c))
-                .collect()
+        let workers = rayon::current_num_threads().max(1);
+        let whole = if self.state_bytes() <= PARALLEL_CLIP_BYTES {
+            n / workers * workers
         } else {
+            0
+        };
+        let mut results: Vec<R> = x
+            .par_chunks(d)
+            .take(whole)
+            .enumerate()
+            .map(|(i, c)| f(i, c))
+            .collect();
+        results.extend(
             x.chunks(d)
-                .take(n)
                 .enumerate()
-                .map(|(i, c)| f(i, c))
-                .collect()
-        }
+                .take(n)
+                .skip(whole)
+                .map(|(i, c)| f(i, c)),
+        );
+        results
     }
 }
 
