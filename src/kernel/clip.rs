@@ -32,10 +32,13 @@ use super::pool::{max_pool_relu, max_pool_relu_backward};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
-/// Patches per GEMM at most (floats; at least one frame's): about one core's L2 cache (1 MiB), so
-/// that the patches im2col writes are still cached when the GEMM reads them. APGD on c3d-lite ran
-/// 10% faster than with 16 MiB, the whole clip's patches at once.
-const SCRATCH: usize = 1 << 18;
+/// Patches per GEMM at most (floats; at least one frame's) for a clip evaluated by one worker:
+/// about one core's L2 cache (1 MiB), so that the patches im2col writes are still cached when the
+/// GEMM reads them. APGD on c3d-lite ran 10% faster than with 16 MiB, the whole clip's patches.
+const SCRATCH_ALONE: usize = 1 << 18;
+/// The same for a clip spread over all workers: 4 MiB, several frames per GEMM, so that the
+/// GEMM's rows are enough to share (APGD on one c3d-lite clip: 1.8-1.9 s against 2.3 s at 1 MiB).
+const SCRATCH_SPREAD: usize = 1 << 20;
 /// Clips whose kept activations take at most this are evaluated several at a time (see
 /// [`ClipKernel::per_clip`]).
 const PARALLEL_CLIP_BYTES: usize = 64 << 20;
@@ -193,8 +196,14 @@ impl ClipKernel {
         4 * (clip + layers)
     }
 
-    /// Evaluates the (standardised, channels first) clip `x` and keeps every activation.
+    /// Evaluates the (standardised, channels first) clip `x` and keeps every activation, with all
+    /// workers on this one clip.
     pub fn start(&self, x: &[f32]) -> ClipState<'_> {
+        self.start_with(x, SCRATCH_SPREAD)
+    }
+
+    /// [`start`](Self::start) with at most `scratch` floats of patches per GEMM.
+    fn start_with(&self, x: &[f32], scratch: usize) -> ClipState<'_> {
         let [c, f, h, w] = self.shape;
         assert_eq!(x.len(), c * f * h * w, "one clip of {:?}", self.shape);
         let positions = |d: &[usize; 3]| d.iter().product::<usize>();
@@ -209,6 +218,7 @@ impl ClipKernel {
                 .map(|(b, d)| tiled(&b.b, positions(d)))
                 .collect(),
             sums: vec![0.0; self.dims[self.blocks.len() - 1][0] * last.cout],
+            scratch,
         };
         let all: Vec<usize> = (0..f).collect();
         state.replace(x, &all);
@@ -220,8 +230,10 @@ impl ClipKernel {
 /// forward pass and 1.4-1.7x its input gradient, docs/benchmarks.md).
 impl HostKernel for ClipKernel {
     fn logits(&self, x: &[f32], n: usize) -> Vec<f32> {
-        self.per_clip(x, n, |_, clip| self.start(clip).logits())
-            .concat()
+        self.per_clip(x, n, |_, clip, scratch| {
+            self.start_with(clip, scratch).logits()
+        })
+        .concat()
     }
 
     fn input_gradient(
@@ -230,8 +242,8 @@ impl HostKernel for ClipKernel {
         n: usize,
         dlogits: &(dyn Fn(usize, &[f32]) -> Vec<f32> + Sync),
     ) -> (Vec<f32>, Vec<f32>) {
-        let per_clip = self.per_clip(x, n, |i, clip| {
-            let state = self.start(clip);
+        let per_clip = self.per_clip(x, n, |i, clip, scratch| {
+            let state = self.start_with(clip, scratch);
             let z = state.logits();
             let grad = state.input_gradient(&dlogits(i, &z));
             (z, grad)
@@ -246,7 +258,8 @@ impl HostKernel for ClipKernel {
 }
 
 impl ClipKernel {
-    /// `f(i, clip)` for the first `n` clips of `x`, in order. Clips whose activations are small go
+    /// `f(i, clip, scratch)` for the first `n` clips of `x`, in order, `scratch` the patches per GEMM
+    /// for how the clip is evaluated (alone on a worker, or spread). Clips whose activations are small go
     /// to the workers whole, several at a time: a small network's GEMMs are too thin to keep every
     /// core busy within one clip (c3d-lite spent a tenth of its time handing out work). The clips
     /// left over when `n` is not a multiple of the workers (APGD's restarts on the 7 clips of 10
@@ -256,7 +269,7 @@ impl ClipKernel {
         &self,
         x: &[f32],
         n: usize,
-        f: impl Fn(usize, &[f32]) -> R + Sync,
+        f: impl Fn(usize, &[f32], usize) -> R + Sync,
     ) -> Vec<R> {
         let d = (x.len() / n.max(1)).max(1);
         let workers = rayon::current_num_threads().max(1);
@@ -269,14 +282,14 @@ impl ClipKernel {
             .par_chunks(d)
             .take(whole)
             .enumerate()
-            .map(|(i, c)| f(i, c))
+            .map(|(i, c)| f(i, c, SCRATCH_ALONE))
             .collect();
         results.extend(
             x.chunks(d)
                 .enumerate()
                 .take(n)
                 .skip(whole)
-                .map(|(i, c)| f(i, c)),
+                .map(|(i, c)| f(i, c, SCRATCH_SPREAD)),
         );
         results
     }
@@ -304,6 +317,8 @@ pub struct ClipState<'a> {
     pre: Vec<Vec<f32>>,
     /// Last block: per output frame, the sum over space of its ReLU `[T][cout]`.
     sums: Vec<f32>,
+    /// Patches per GEMM at most (floats).
+    scratch: usize,
 }
 
 impl ClipState<'_> {
@@ -400,7 +415,7 @@ impl ClipState<'_> {
             });
         let plane = h * w;
         let patch = plane * 9 * cin;
-        let per_gemm = (SCRATCH / patch).max(1);
+        let per_gemm = (self.scratch / patch).max(1);
         let mut i = 0;
         while i < frames.len() {
             // A run of consecutive frames (at most `per_gemm`): one GEMM per tap.
@@ -550,7 +565,7 @@ impl ClipState<'_> {
         let plane = h * w;
         let mut din = zeroed(t * plane * cin);
         let patch = plane * 9 * cin;
-        let per_gemm = (SCRATCH / patch).max(1);
+        let per_gemm = (self.scratch / patch).max(1);
         for s0 in (0..t).step_by(per_gemm) {
             let s1 = (s0 + per_gemm).min(t);
             let din = &mut din[s0 * plane * cin..s1 * plane * cin];
@@ -734,6 +749,11 @@ mod tests {
             g[worst],
             (worst / 99) % 8
         );
+
+        // One frame's patches per GEMM (runs of frames split at every frame): the same numbers.
+        let split = kernel.start_with(&x, 1);
+        assert!(max_rel(&split.logits(), &state.logits()) < 1e-6);
+        assert!(max_rel(&split.input_gradient(&dlogits), &got) < 1e-6);
 
         // One frame at a time, as frame saliency adds them, then two at once (first and last).
         let mut current = x.clone();
