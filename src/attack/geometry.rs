@@ -123,19 +123,22 @@ pub fn steepest_direction(g: Tensor<2>, norm: Norm) -> Tensor<2> {
     }
 }
 
+/// `sign(v)` with `sign(0) = 0` (burn's `sign`; `f32::signum` gives ±1 at zero): a gradient sign,
+/// so that a zero gradient moves nothing.
+pub fn sign(v: f32) -> f32 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
 /// [`steepest_direction`] of one row on the host, in place: for iterations that run on host rows
 /// (APGD), so that a batch's directions come from all the workers rather than a few single-threaded
 /// tensor passes. ℓ∞ gives the same bits; other norms take their row norm in f64 (as [`norm_of`]).
 pub fn steepest_direction_row(g: &mut [f32], norm: Norm) {
-    let sign = |v: f32| {
-        if v > 0.0 {
-            1.0
-        } else if v < 0.0 {
-            -1.0
-        } else {
-            0.0
-        }
-    };
     match norm {
         Norm::Inf => g.iter_mut().for_each(|v| *v = sign(*v)),
         Norm::P(p) if p == 1.0 || p / (p - 1.0) <= 1.0 + f64::EPSILON => {

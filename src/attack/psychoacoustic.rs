@@ -40,7 +40,9 @@
 //! There are no random choices: the seed is recorded but changes nothing.
 
 use super::spec::{AttackEntry, AttackSpec, RunSettings, require_modality, stepless_common};
-use super::{Attack, AttackOutput, Common, Mask, Norm, example_rngs, run_batches, success};
+use super::{
+    Attack, AttackOutput, Common, Mask, Norm, example_rngs, geometry, run_batches, success,
+};
 use crate::array::tensor_to_vec;
 use crate::audio::masking::{Masker, Threshold, default_window};
 use crate::classifier::{Classifier, argmax_rows};
@@ -575,7 +577,7 @@ impl Psychoacoustic {
                 for j in 0..d {
                     let k = i * d + j;
                     let gk = if g[k].is_nan() { 0.0 } else { g[k] };
-                    let v = cur[k] + sign * step * signum(gk);
+                    let v = cur[k] + sign * step * geometry::sign(gk);
                     cur[k] = Self::place(classifier, rows, &bound, i, j, v);
                 }
             }
@@ -673,17 +675,6 @@ impl Psychoacoustic {
                 None => cur[i * d..(i + 1) * d].to_vec(),
             })
             .collect())
-    }
-}
-
-/// `sign(v)` with `sign(0) = 0`, as a gradient sign.
-fn signum(v: f32) -> f32 {
-    if v > 0.0 {
-        1.0
-    } else if v < 0.0 {
-        -1.0
-    } else {
-        0.0
     }
 }
 
