@@ -452,33 +452,36 @@ impl Apgd {
             let next = step.next(&cur, &prev, &dir, it == 0);
             prev = std::mem::replace(&mut cur, next);
             let (f_next, dir_next, fooled) = evaluate(&cur)?;
+            let improved: Vec<bool> = (0..m).map(|i| f_next[i] > best_f[i]).collect();
+            let newly_fooled: Vec<bool> = (0..m).map(|i| fooled[i] && !found[i]).collect();
             for i in 0..m {
                 if f_next[i] > f[i] {
                     raised[i] += 1;
                 }
-                if f_next[i] > best_f[i] {
+                if improved[i] {
                     best_f[i] = f_next[i];
-                    best_x[row(i)].copy_from_slice(&cur[row(i)]);
-                    best_dir[row(i)].copy_from_slice(&dir_next[row(i)]);
                 }
-                if fooled[i] && !found[i] {
-                    found[i] = true;
-                    out[row(i)].copy_from_slice(&cur[row(i)]);
-                }
+                found[i] |= fooled[i];
             }
+            copy_rows(&mut best_x, &cur, d, &improved);
+            copy_rows(&mut best_dir, &dir_next, d, &improved);
+            copy_rows(&mut out, &cur, d, &newly_fooled);
             f = f_next;
             dir = dir_next;
             if checkpoints.contains(&(it + 1)) {
                 let span = (it + 1 - last_checkpoint) as f32;
-                for i in 0..m {
-                    let halve = (raised[i] as f32) < RHO * span
-                        || (eta_at_checkpoint[i] == eta[i] && best_at_checkpoint[i] == best_f[i]);
-                    if halve {
-                        eta[i] /= 2.0;
-                        cur[row(i)].copy_from_slice(&best_x[row(i)]);
-                        dir[row(i)].copy_from_slice(&best_dir[row(i)]);
-                    }
+                let halve: Vec<bool> = (0..m)
+                    .map(|i| {
+                        (raised[i] as f32) < RHO * span
+                            || (eta_at_checkpoint[i] == eta[i]
+                                && best_at_checkpoint[i] == best_f[i])
+                    })
+                    .collect();
+                for i in (0..m).filter(|&i| halve[i]) {
+                    eta[i] /= 2.0;
                 }
+                copy_rows(&mut cur, &best_x, d, &halve);
+                copy_rows(&mut dir, &best_dir, d, &halve);
                 raised.iter_mut().for_each(|r| *r = 0);
                 eta_at_checkpoint = eta.clone();
                 best_at_checkpoint = best_f.clone();
@@ -497,6 +500,16 @@ impl Apgd {
     }
 }
 
+/// Copies the rows of `src` (each `d` values) marked in `rows` over those of `dst`, the rows in
+/// parallel: APGD's best points and restarts move whole examples (megabytes for a video clip).
+fn copy_rows(dst: &mut [f32], src: &[f32], d: usize, rows: &[bool]) {
+    dst.par_chunks_mut(d.max(1))
+        .zip(src.par_chunks(d.max(1)))
+        .zip(rows)
+        .filter(|(_, copy)| **copy)
+        .for_each(|((to, from), _)| to.copy_from_slice(from));
+}
+
 /// One APGD iteration of every row on the host (the rows in parallel): what the paper's update
 /// needs besides the iterates.
 struct Step<'a> {
@@ -512,7 +525,7 @@ impl Step<'_> {
     /// x(k+1) = P(x(k) + α(z − x(k)) + (1 − α)(x(k) − x(k−1))).
     fn next(&self, cur: &[f32], prev: &[f32], dir: &[f32], first: bool) -> Vec<f32> {
         let d = self.origin.len() / self.eta.len().max(1);
-        let mut next = cur.to_vec();
+        let mut next: Vec<f32> = cur.par_iter().copied().collect();
         next.par_chunks_mut(d.max(1))
             .enumerate()
             .for_each(|(i, z)| {
