@@ -440,11 +440,7 @@ impl ClipState<'_> {
                         .zip(deltas.par_chunks(frame_in))
                         .for_each(|(p, d)| im2col(d, h, w, cin, p))
                 }
-                // Frame s's patches.
-                let layout = |s: usize| match b {
-                    0 => Strided::col_major(rows).at((s - s0) * plane),
-                    _ => Strided::row_major(9 * cin).at((s - s0) * patch),
-                };
+                let layout = |s: usize| patch_layout(b, s - s0, rows, plane, cin);
                 for kt in 0..3 {
                     if let Some((s, tau, n)) = tap_span(s0, s0 + m, kt, t) {
                         // pre[τ] += patches[s] · W[:, kt]   (τ = s + 1 − kt)
@@ -570,11 +566,7 @@ impl ClipState<'_> {
             let s1 = (s0 + per_gemm).min(t);
             let din = &mut din[s0 * plane * cin..s1 * plane * cin];
             let rows = (s1 - s0) * plane;
-            // Frame s's patches.
-            let layout = |s: usize| match b {
-                0 => Strided::col_major(rows).at((s - s0) * plane),
-                _ => Strided::row_major(9 * cin).at((s - s0) * patch),
-            };
+            let layout = |s: usize| patch_layout(b, s - s0, rows, plane, cin);
             with_scratch((s1 - s0) * patch, |patches| {
                 // The centre tap reaches every frame of the run, so it sets the patches (whatever
                 // the scratch held) and the other two add to them.
@@ -642,6 +634,16 @@ impl ClipState<'_> {
             .for_each(|((dpre, pre), dpool)| {
                 max_pool_relu_backward(pre, [kt, h, w], [kh, kw], c, dpool, dpre)
             });
+    }
+}
+
+/// Where frame `i` of a run of frames (`rows` pixels in all, `plane` per frame) starts in block
+/// `b`'s patches `[rows × 9 · cin]`: column by column for block 0 (see the module docs), row by row
+/// after.
+fn patch_layout(b: usize, i: usize, rows: usize, plane: usize, cin: usize) -> Strided {
+    match b {
+        0 => Strided::col_major(rows).at(i * plane),
+        _ => Strided::row_major(9 * cin).at(i * plane * 9 * cin),
     }
 }
 

@@ -63,6 +63,27 @@ pub fn col2im(patches: &[f32], h: usize, w: usize, c: usize, frame: &mut [f32]) 
     });
 }
 
+/// Calls `f(y, run)` for every row `y` of one tap's plane of patches (tap = ky · 3 + kx): `run`
+/// (`None` when frame row y + ky − 1 is padding) is the frame plane's values that the row's output
+/// pixels x0..x1 read (pixels x + kx − 1), and the range x0..x1 itself; entries outside it are
+/// padding. The planar layout's twin of [`for_each_kernel_row`].
+fn for_each_shifted_row(
+    h: usize,
+    w: usize,
+    tap: usize,
+    mut f: impl FnMut(usize, Option<(std::ops::Range<usize>, std::ops::Range<usize>)>),
+) {
+    let (ky, kx) = (tap / 3, tap % 3);
+    let (x0, x1) = (1usize.saturating_sub(kx), (w + 1 - kx).min(w));
+    for y in 0..h {
+        let run = (y + ky)
+            .checked_sub(1)
+            .filter(|&yy| yy < h)
+            .map(|yy| (yy * w + x0 + kx - 1..yy * w + x1 + kx - 1, x0..x1));
+        f(y, run);
+    }
+}
+
 /// Column `j` of [`im2col`]'s patches (tap `j / C`, channel `j % C`) for consecutive frames
 /// stored channels first (`[n][C][H][W]`), as `n · H · W` values frame by frame: the column-major
 /// layout of [`col2im_planar`]. Each is the channel's plane shifted by the tap, one contiguous copy
@@ -70,19 +91,19 @@ pub fn col2im(patches: &[f32], h: usize, w: usize, c: usize, frame: &mut [f32]) 
 pub fn im2col_column(frames: &[f32], [h, w, c]: [usize; 3], j: usize, column: &mut [f32]) {
     let plane = h * w;
     let (tap, ch) = (j / c, j % c);
-    let (ky, kx) = (tap / 3, tap % 3);
-    let (x0, x1) = (1usize.saturating_sub(kx), (w + 1 - kx).min(w));
     for (frame, dst) in frames.chunks(c * plane).zip(column.chunks_mut(plane)) {
         let src = &frame[ch * plane..(ch + 1) * plane];
-        for (y, row) in dst.chunks_mut(w).enumerate() {
-            let Some(yy) = (y + ky).checked_sub(1).filter(|&v| v < h) else {
-                row.fill(0.0);
-                continue;
-            };
-            row[..x0].fill(0.0);
-            row[x1..].fill(0.0);
-            row[x0..x1].copy_from_slice(&src[yy * w + x0 + kx - 1..yy * w + x1 + kx - 1]);
-        }
+        for_each_shifted_row(h, w, tap, |y, run| {
+            let row = &mut dst[y * w..(y + 1) * w];
+            match run {
+                None => row.fill(0.0),
+                Some((pixels, entries)) => {
+                    row[..entries.start].fill(0.0);
+                    row[entries.end..].fill(0.0);
+                    row[entries].copy_from_slice(&src[pixels]);
+                }
+            }
+        });
     }
 }
 
@@ -103,19 +124,15 @@ pub fn col2im_planar(
     let plane = h * w;
     for (ch, dst) in frame[..c * plane].chunks_mut(plane).enumerate() {
         for tap in 0..9 {
-            let (ky, kx) = (tap / 3, tap % 3);
             let src = &patches[(tap * c + ch) * rows + first..][..plane];
-            // Output pixel (y, x) reads frame pixel (y + ky − 1, x + kx − 1) when it exists.
-            let (x0, x1) = (1usize.saturating_sub(kx), (w + 1 - kx).min(w));
-            for y in 0..h {
-                let Some(yy) = (y + ky).checked_sub(1).filter(|&v| v < h) else {
-                    continue;
-                };
-                let to = &mut dst[yy * w + x0 + kx - 1..yy * w + x1 + kx - 1];
-                for (d, v) in to.iter_mut().zip(&src[y * w + x0..y * w + x1]) {
-                    *d += v;
+            for_each_shifted_row(h, w, tap, |y, run| {
+                if let Some((pixels, entries)) = run {
+                    let row = &src[y * w..(y + 1) * w];
+                    for (d, v) in dst[pixels].iter_mut().zip(&row[entries]) {
+                        *d += v;
+                    }
                 }
-            }
+            });
         }
     }
 }
