@@ -92,6 +92,9 @@ fn main() -> avfoil::Result<()> {
         "x3d_like",
         "m5",
         "logmel_cnn",
+        "stft_logmel",
+        "matchboxnet",
+        "r2plus1d_18",
     ] {
         let path = fixtures.join(format!("{name}.onnx"));
         let model = Model::open(path.to_str().expect("utf-8 path"), &device)?;

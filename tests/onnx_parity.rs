@@ -223,6 +223,20 @@ fn m5_matches_pytorch() {
     check("m5");
 }
 
+/// A MatchboxNet-style keyword spotter: depthwise-separable 1-D blocks with residual branches and
+/// a dilated epilogue, on MFCC-like features.
+#[test]
+fn a_depthwise_separable_keyword_spotter_matches_pytorch() {
+    check("matchboxnet");
+}
+
+/// torchvision's R(2+1)D-18 (random weights, narrowed widths): the (2+1)-D factorised stem and
+/// blocks, strided downsampling shortcuts, global average pooling.
+#[test]
+fn torchvision_r2plus1d_18_matches_pytorch() {
+    check("r2plus1d_18");
+}
+
 #[test]
 fn a_log_mel_cnn_with_its_front_end_in_the_graph_matches_pytorch() {
     check("logmel_cnn");

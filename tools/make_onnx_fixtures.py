@@ -235,6 +235,52 @@ class M5(nn.Module):
         return self.head(self.features(x).mean(dim=2))
 
 
+class MatchboxNet(nn.Module):
+    """A MatchboxNet-style keyword spotter (Majumdar & Ginsburg 2020) on 20 MFCC-like features by
+    64 frames: a depthwise-separable prologue, three residual blocks of two depthwise-separable
+    sub-blocks each (depthwise 1-D convolution, pointwise convolution, batch norm, ReLU, dropout;
+    the residual through a pointwise convolution and batch norm), a dilated epilogue, a pointwise
+    decoder to 12 classes and a global average over time."""
+
+    def __init__(self, features=20, width=16, classes=12):
+        super().__init__()
+
+        def separable(cin, cout, k, dilation=1):
+            return [nn.Conv1d(cin, cin, k, padding=dilation * (k - 1) // 2, dilation=dilation,
+                              groups=cin, bias=False),
+                    nn.Conv1d(cin, cout, 1, bias=False), nn.BatchNorm1d(cout)]
+
+        self.prologue = nn.Sequential(*separable(features, width, 11), nn.ReLU())
+        self.blocks = nn.ModuleList()
+        self.residuals = nn.ModuleList()
+        for k in (13, 15, 17):
+            self.blocks.append(nn.ModuleList([
+                nn.Sequential(*separable(width, width, k), nn.ReLU(), nn.Dropout(0.1)),
+                nn.Sequential(*separable(width, width, k)),
+            ]))
+            self.residuals.append(nn.Sequential(nn.Conv1d(width, width, 1, bias=False),
+                                                nn.BatchNorm1d(width)))
+        self.epilogue = nn.Sequential(
+            *separable(width, 2 * width, 29, dilation=2), nn.ReLU(),
+            nn.Conv1d(2 * width, 2 * width, 1), nn.BatchNorm1d(2 * width), nn.ReLU(),
+            nn.Conv1d(2 * width, classes, 1),
+        )
+
+    def forward(self, x):
+        h = self.prologue(x)
+        for (first, second), residual in zip(self.blocks, self.residuals):
+            h = torch.relu(second(first(h)) + residual(h))
+        return self.epilogue(h).mean(dim=2)
+
+
+def r2plus1d_18():
+    """torchvision's r2plus1d_18 (random weights), narrowed as tools/make_video_resnet_fixtures.py
+    narrows it (its stage widths and stem, checked there to reproduce torchvision exactly at the
+    full widths), so that the file can be committed."""
+    import make_video_resnet_fixtures as video
+    return video.narrow("r2plus1d_18", video.WIDTHS, video.STEM_MID, video.CLASSES)
+
+
 class LogMelCnn(nn.Module):
     """A log-mel CNN with its front end inside the graph: a short-time Fourier transform as a
     fixed convolution (cosine and sine kernels under a Hann window, hop 64), power, a fixed
@@ -438,6 +484,8 @@ MODELS = [
     ("einsum_transformer", EinsumTransformer, (1, 512)),
     ("convtranspose3d", VideoUpsampler, (3, 4, 8, 8)),
     ("bicubic", Bicubic, (1, 192)),
+    ("matchboxnet", MatchboxNet, (20, 64)),
+    ("r2plus1d_18", r2plus1d_18, (3, 7, 30, 22)),
 ]
 
 # What the exported graph must contain: a fixture for an op that the exporter silently replaced

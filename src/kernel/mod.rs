@@ -3,9 +3,10 @@
 //! burn-flex's autodiff is the reference and runs everywhere; on the CPU a hand-written forward
 //! pass and input gradient of a known shape of network is 2-5x faster (docs/benchmarks.md). This
 //! module is the toolkit those kernels share, free of any model or burn type: the one
-//! bounds-checked GEMM ([`gemm`]), kernel-3 one-dimensional convolutions ([`conv1d`]), N-d convolutions of any
-//! geometry with their input gradient ([`conv_nd`], the ONNX interpreter's) and N-d max pooling ([`max_pool_nd`]), 3 × 3
-//! patches ([`patches`]), fused max pool and ReLU ([`pool`]), the linear head ([`linear`]), and
+//! bounds-checked GEMM ([`gemm`]), kernel-3 one-dimensional convolutions ([`conv1d`]), N-d
+//! convolutions of any geometry with their input gradient ([`conv_nd`], the ONNX interpreter's),
+//! N-d max pooling ([`max_pool_nd`]), LSTM layers with backpropagation through time ([`lstm`]),
+//! 3 × 3 patches ([`patches`]), fused max pool and ReLU ([`pool`]), the linear head ([`linear`]), and
 //! [`clip::ClipKernel`], plain 3-D CNNs with every activation kept so that a few changed frames
 //! cost only what they reach. A model family provides a [`HostKernel`] from these pieces
 //! (`model::Network::host_kernel`); the classifier uses it on the CPU instead of burn's autodiff.
@@ -17,6 +18,7 @@ pub mod gemm;
 pub mod heap;
 pub mod linear;
 pub mod local1d;
+pub mod lstm;
 pub mod max_pool_nd;
 pub mod patches;
 pub mod pool;

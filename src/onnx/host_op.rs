@@ -52,23 +52,28 @@ pub(crate) fn generic_only() -> bool {
 }
 
 /// `op(x)` on the host when `x` lives on the flex device (plain, or in burn's autodiff with
-/// either checkpointing strategy); `None` otherwise.
-pub(crate) fn apply<const D: usize, O: HostUnaryOp>(x: &Tensor<D>, op: O) -> Option<Tensor<D>> {
+/// either checkpointing strategy); `None` otherwise. The output's rank `E` is the length of
+/// [`HostUnaryOp::output_dims`].
+pub(crate) fn apply<const D: usize, const E: usize, O: HostUnaryOp>(
+    x: &Tensor<D>,
+    op: O,
+) -> Option<Tensor<E>> {
+    assert_eq!(op.output_dims().len(), E, "a host op's output rank");
     let op = Arc::new(op);
     if let Ok(plain) = x.clone().try_into_primitive::<Flex>() {
         let (y, _) = op.forward(slice(&f32_contiguous(plain)?));
         return Some(Tensor::from_primitive::<Flex>(flex(y, op.output_dims())));
     }
-    tracked::<D, O, NoCheckpointing>(x, &op)
-        .or_else(|| tracked::<D, O, BalancedCheckpointing>(x, &op))
+    tracked::<D, E, O, NoCheckpointing>(x, &op)
+        .or_else(|| tracked::<D, E, O, BalancedCheckpointing>(x, &op))
 }
 
 /// The forward pass on an input inside burn's autodiff (strategy `C`), with the backward step
 /// registered when the input is tracked.
-fn tracked<const D: usize, O: HostUnaryOp, C: CheckpointStrategy>(
+fn tracked<const D: usize, const E: usize, O: HostUnaryOp, C: CheckpointStrategy>(
     x: &Tensor<D>,
     op: &Arc<O>,
-) -> Option<Tensor<D>>
+) -> Option<Tensor<E>>
 where
     DispatchTensor: DispatchKindConversion<Autodiff<Flex, C>>,
 {

@@ -6,6 +6,7 @@ mod detach;
 pub mod einsum;
 pub mod export;
 mod host_conv;
+mod host_lstm;
 mod host_op;
 mod host_pool;
 pub mod mel_weights;
