@@ -2,11 +2,12 @@
 //! per batch, for every parity fixture (tests/fixtures/onnx), the shipped Silero VAD, and
 //! RawAudioCNN both native (host kernel) and as an ONNX export when one is given.
 //!
-//!     cargo bench --bench onnx [-- BATCH [REPS]]
+//!     cargo bench --bench onnx [-- BATCH [REPS]] [-- NAME ...]
 //!     AVFOIL_RAW_AUDIO_CNN_ONNX=/tmp/raw_audio_cnn.onnx cargo bench --bench onnx
 //!
 //! `tools/time_onnx_torch.py` times the same models in PyTorch and writes that export. Prints one
-//! JSON line per case.
+//! JSON line per case. Names (a fixture, `silero-vad`, `pgd40_m5`, `raw-audio-cnn`) run only
+//! those cases.
 
 use avfoil::classifier::Model;
 use avfoil::model::ModelConfig;
@@ -77,6 +78,11 @@ fn main() -> avfoil::Result<()> {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
+    let names: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && a.parse::<usize>().is_err())
+        .collect();
+    let wanted = |case: &str| names.is_empty() || names.iter().any(|n| n == case);
     let n = args.first().copied().unwrap_or(8);
     let reps = args.get(1).copied().unwrap_or(5);
     let device = Device::flex();
@@ -96,19 +102,22 @@ fn main() -> avfoil::Result<()> {
         "matchboxnet",
         "r2plus1d_18",
     ] {
+        if !wanted(name) {
+            continue;
+        }
         let path = fixtures.join(format!("{name}.onnx"));
         let model = Model::open(path.to_str().expect("utf-8 path"), &device)?;
         bench(name, &model, n, reps, &device);
     }
-    bench(
-        "silero-vad",
-        &Model::open("silero-vad", &device)?,
-        n,
-        reps,
-        &device,
-    );
-    pgd40_m5(&fixtures, n, &device)?;
-    if let Ok(export) = std::env::var("AVFOIL_RAW_AUDIO_CNN_ONNX") {
+    if wanted("silero-vad") {
+        let model = Model::open("silero-vad", &device)?;
+        bench("silero-vad", &model, n, reps, &device);
+    }
+    if wanted("pgd40_m5") {
+        pgd40_m5(&fixtures, n, &device)?;
+    }
+    let export = std::env::var("AVFOIL_RAW_AUDIO_CNN_ONNX").ok();
+    if let Some(export) = export.filter(|_| wanted("raw-audio-cnn")) {
         // The native model the export was made from, and the export with the same [input].
         let native_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw_audio_cnn");
         let native = Model::load(&native_dir, &device)?;

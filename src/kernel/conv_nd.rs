@@ -182,6 +182,51 @@ impl ConvGeometry {
             && !self.pointwise()
     }
 
+    /// A depthwise convolution (one input and one output channel per group, not pointwise): each
+    /// output channel is a weighted sum of shifted lines of its own input channel, computed
+    /// directly ([`Self::depthwise_forward`]). An im2col matrix and a one-row GEMM per channel
+    /// would copy every input value kernel-volume times to multiply it once.
+    fn depthwise(&self) -> bool {
+        self.in_per_group() == 1 && self.out_per_group() == 1 && !self.pointwise()
+    }
+
+    /// `y_grp += Σ_k w_k · shift_k(x_grp)` for one channel of a [`Self::depthwise`] convolution:
+    /// `xg` the input channel, `wg` its kernel, `yg` its output channel.
+    fn depthwise_forward(&self, xg: &[f32], wg: &[f32], yg: &mut [f32]) {
+        let ovol = self.out_volume();
+        self.for_each_run(|col, at, len, step| {
+            let (k, p) = (col / ovol, col % ovol);
+            let (wk, dst) = (wg[k], &mut yg[p..p + len]);
+            if step == 1 {
+                for (y, x) in dst.iter_mut().zip(&xg[at..at + len]) {
+                    *y += wk * x;
+                }
+            } else {
+                for (i, y) in dst.iter_mut().enumerate() {
+                    *y += wk * xg[at + i * step];
+                }
+            }
+        });
+    }
+
+    /// The adjoint of [`Self::depthwise_forward`]: `dx_grp += Σ_k shift_kᵀ(w_k · dy_grp)`.
+    fn depthwise_input_grad(&self, wg: &[f32], dyg: &[f32], dxg: &mut [f32]) {
+        let ovol = self.out_volume();
+        self.for_each_run(|col, at, len, step| {
+            let (k, p) = (col / ovol, col % ovol);
+            let (wk, src) = (wg[k], &dyg[p..p + len]);
+            if step == 1 {
+                for (dx, dy) in dxg[at..at + len].iter_mut().zip(src) {
+                    *dx += wk * dy;
+                }
+            } else {
+                for (i, dy) in src.iter().enumerate() {
+                    dxg[at + i * step] += wk * dy;
+                }
+            }
+        });
+    }
+
     /// The one spatial axis of a one-dimensional geometry (its `input`, `kernel`, `stride`,
     /// `dilation` and `pads.0`) and its output length; `None` for 2-D and 3-D geometries.
     pub(super) fn one_axis(&self) -> Option<(ConvAxis, usize)> {
@@ -269,9 +314,9 @@ impl ConvGeometry {
     }
 
     /// A zeroed im2col matrix for one group, or nothing where the convolution needs none
-    /// (pointwise, or one GEMM per tap).
+    /// (pointwise, depthwise, or one GEMM per tap).
     fn patch_buffer(&self) -> Vec<f32> {
-        if self.pointwise() || self.by_taps() {
+        if self.pointwise() || self.by_taps() || self.depthwise() {
             Vec::new()
         } else {
             vec![0f32; self.patch_rows() * self.out_volume()]
@@ -411,6 +456,11 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
                 g.taps_forward(grp, xg, w, yn, threads);
                 continue;
             }
+            if g.depthwise() {
+                let wg = &w[grp * rows..(grp + 1) * rows];
+                g.depthwise_forward(xg, wg, &mut yn[grp * ovol..(grp + 1) * ovol]);
+                continue;
+            }
             let (b, b_at) = if g.pointwise() {
                 (xg, Strided::row_major(ovol))
             } else {
@@ -455,6 +505,14 @@ pub fn conv_input_grad(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
             if g.by_taps() {
                 let dxg = &mut dxn[grp * cin_g * ivol..(grp + 1) * cin_g * ivol];
                 g.taps_input_grad(grp, w, dyn_, dxg, threads);
+                continue;
+            }
+            if g.depthwise() {
+                let (wg, dyg) = (
+                    &w[grp * rows..(grp + 1) * rows],
+                    &dyn_[grp * ovol..(grp + 1) * ovol],
+                );
+                g.depthwise_input_grad(wg, dyg, &mut dxn[grp * ivol..(grp + 1) * ivol]);
                 continue;
             }
             // wᵀ of the group, [rows, M/g]: element (r, o) of w's row-major [M/g, rows] block.
@@ -588,11 +646,32 @@ mod tests {
             (2, 16, 6, 2, vec![axis(13, 3, 2, 2, (2, 1))]),
             (1, 9, 5, 1, vec![axis(10, 3, 1, 1, (1, 1))]),
             (3, 8, 4, 1, vec![axis(17, 4, 3, 1, (0, 2))]),
+            // Depthwise (one input and one output channel per group), 1-, 2- and 3-D.
+            (2, 5, 5, 5, vec![axis(12, 5, 2, 2, (3, 1))]),
+            (
+                1,
+                3,
+                3,
+                3,
+                vec![axis(6, 3, 1, 1, (1, 1)), axis(7, 2, 3, 2, (0, 2))],
+            ),
+            (
+                2,
+                4,
+                4,
+                4,
+                vec![
+                    axis(4, 3, 1, 1, (1, 1)),
+                    axis(5, 3, 2, 1, (1, 1)),
+                    axis(6, 3, 1, 2, (2, 2)),
+                ],
+            ),
         ];
-        let mut by_taps = 0;
+        let (mut by_taps, mut depthwise) = (0, 0);
         for (batch, cin, cout, groups, axes) in cases {
             let g = ConvGeometry::new(batch, cin, cout, groups, &axes).expect("a valid geometry");
             by_taps += usize::from(g.by_taps());
+            depthwise += usize::from(g.depthwise());
             let x = values(g.input_len(), 1);
             let w = values(g.weight_len(), 2);
             let want = naive(&g, &x, &w);
@@ -611,6 +690,7 @@ mod tests {
             );
         }
         assert_eq!(by_taps, 3, "the per-tap path is among the cases");
+        assert_eq!(depthwise, 5, "the depthwise path is among the cases");
     }
 
     #[test]
