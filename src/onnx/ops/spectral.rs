@@ -1,10 +1,11 @@
 //! STFT and DFT, written as products with cosine and sine bases (a strided convolution for the
-//! STFT, a matrix product for the DFT) rather than an FFT: burn's autodiff then gives their
-//! gradients like any other op's, and the bases are built once per length on the host. Complex
-//! values are ONNX's: a trailing axis of 2 (real, imaginary).
+//! STFT, on the host convolution where it applies; a matrix product for the DFT) rather than an
+//! FFT: burn's autodiff then gives their gradients like any other op's, and the bases are built
+//! once per length on the host. Complex values are ONNX's: a trailing axis of 2 (real, imaginary).
 
 use super::Inputs;
 use crate::error::Result;
+use crate::onnx::host_conv::{self, ConvSpec};
 use crate::onnx::value::{Float, MAX_RANK};
 use burn::tensor::module::conv1d;
 use burn::tensor::ops::ConvOptions;
@@ -196,7 +197,15 @@ pub fn stft(c: &StftConfig, inputs: &Inputs) -> Result<Float> {
         dilation: [1],
         groups: 1,
     };
-    let y = conv1d(signal, kernels.reshape([2 * k, 1, n]), None, options);
+    let kernels = kernels.reshape([2 * k, 1, n]);
+    let spec = ConvSpec {
+        stride: &[step],
+        dilation: &[1],
+        pads: &[(0, 0)],
+        groups: 1,
+    };
+    let y = host_conv::conv(&signal, &kernels, None, &spec)
+        .unwrap_or_else(|| conv1d(signal, kernels, None, options));
     let y = y.reshape([batch, 2, k, frames]).permute([0, 3, 2, 1]);
     Ok(Float::new(y))
 }
