@@ -63,6 +63,31 @@ fn the_shipped_spoken_digits_model_round_trips_through_onnx() {
     round_trip(&native, &exported, x.to_tensor(x.shape[0], &device), 64.0);
 }
 
+/// c3d-lite (the shipped action model): frame differences, 3-D convolutions with batch norm,
+/// spatial and temporal max pools, a mean over time and space. Two stand-in clips cut to its
+/// input shape.
+#[test]
+fn the_shipped_action_model_round_trips_through_onnx() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("actions-onnx");
+    export("actions", &out);
+    let device = Device::flex();
+    let native = Model::open("actions", &device).unwrap();
+    let exported = Model::open(s(&out), &device).unwrap();
+    assert_eq!(exported.config.architecture, "onnx");
+    assert_eq!(exported.config.input.shape, native.config.input.shape);
+    let d: usize = native.config.input.shape.iter().product();
+    // smooth, moving pictures in [0, 1] (a still clip's frame differences are all zero)
+    let values: Vec<f32> = (0..2 * d)
+        .map(|i| 0.5 + 0.45 * ((i as f32) * 0.013).sin() * ((i / 4800) as f32 * 0.7).cos())
+        .collect();
+    let x = burn::tensor::Tensor::<2>::from_data(
+        burn::tensor::TensorData::new(values, [2, d]),
+        &device,
+    );
+    round_trip(&native, &exported, x, 2.0 / 255.0);
+}
+
 #[test]
 fn a_linear_model_round_trips_through_onnx() {
     let dir = tempfile::tempdir().unwrap();
@@ -92,19 +117,51 @@ fn a_linear_model_round_trips_through_onnx() {
 #[test]
 fn exports_that_cannot_be_made_are_refused_naming_why() {
     let dir = tempfile::tempdir().unwrap();
+    // a family without an exporter (torchvision's r3d-18, narrow test weights)
+    let r3d = dir.path().join("r3d");
+    std::fs::create_dir_all(&r3d).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/video_resnet/r3d_18/model.safetensors"),
+        r3d.join("model.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(
+        r3d.join("model.toml"),
+        "architecture = \"r3d-18\"\nclasses = [\"a\", \"b\"]\nweights = \"model.safetensors\"\n\
+         [input]\nmodality = \"video\"\nshape = [3, 8, 112, 112]\n",
+    )
+    .unwrap();
     let o = avfoil(&[
         "export",
         "--model",
-        "actions",
+        s(&r3d),
         "--out",
         s(&dir.path().join("a")),
     ]);
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
-        !o.status.success() && e.contains("c3d-lite") && e.contains("raw-audio-cnn"),
+        !o.status.success()
+            && e.contains("r3d-18")
+            && e.contains("raw-audio-cnn")
+            && e.contains("c3d-lite"),
         "{e}"
     );
     assert!(!dir.path().join("a").exists());
+    // an ONNX model is one already
+    let o = avfoil(&[
+        "export",
+        "--model",
+        "silero-vad",
+        "--out",
+        s(&dir.path().join("v")),
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && e.contains("already an ONNX model"),
+        "{e}"
+    );
+    assert!(!dir.path().join("v").exists());
     let full = dir.path().join("full");
     std::fs::create_dir_all(&full).unwrap();
     std::fs::write(full.join("notes.txt"), "mine").unwrap();

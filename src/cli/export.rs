@@ -29,6 +29,13 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let ModelSource {
         config, mut files, ..
     } = ModelSource::open(&args.model)?;
+    if let Some(onnx) = &config.onnx {
+        bail!(
+            "{}: already an ONNX model (its graph: {}); copy its directory instead of exporting it",
+            args.model,
+            onnx.file
+        );
+    }
     let architecture = ARCHITECTURES.find(&config.architecture)?;
     let Some(export) = architecture.export else {
         let able: Vec<&str> = ARCHITECTURES

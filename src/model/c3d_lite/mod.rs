@@ -22,6 +22,7 @@
 //! gradients from one state dict.
 
 pub mod chunked;
+mod export;
 
 use super::architecture::Architecture;
 use super::batch_stats::BatchStats;
@@ -68,7 +69,7 @@ pub static ARCHITECTURE: Architecture = Architecture {
         let net = C3dLite::from_weights(files.weights()?, k, &config.input.shape, device)?;
         Ok(CompiledNetwork::new(net, device))
     },
-    export: None,
+    export: Some(export::export),
 };
 
 impl C3dLite {
