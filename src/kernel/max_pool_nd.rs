@@ -14,6 +14,21 @@ use rayon::prelude::*;
 /// that lies entirely in the padding (its value is −∞ and it has no gradient).
 pub const NO_INPUT: usize = usize::MAX;
 
+/// Set in an argmax whose output a ReLU after the pool stopped ([`relu_after`]): that output
+/// passes no gradient. (Input indices never reach this bit.)
+pub const STOPPED: usize = 1 << (usize::BITS - 1);
+
+/// A ReLU on pooled values `y` with their `argmax`: non-positive outputs become zero and are
+/// marked [`STOPPED`]; NaN passes, as in PyTorch. Branch-free: which outputs stop is a coin toss
+/// on real activations.
+pub fn relu_after(y: &mut [f32], argmax: &mut [usize]) {
+    for (y, at) in y.iter_mut().zip(argmax.iter_mut()) {
+        let stop = *y <= 0.0;
+        *y = if stop { 0.0 } else { *y };
+        *at |= if stop { STOPPED } else { 0 };
+    }
+}
+
 /// Max pooling of `x` `[planes, *spatial]` over the windows of `g` (a geometry of one channel in,
 /// one out and one group, with `planes` as its batch): the pooled values `[planes, *out]` and,
 /// for each, the index of the input entry it came from.
@@ -147,7 +162,8 @@ fn pool_interior<const K: usize>(
 }
 
 /// The input gradient `[planes, *spatial]` of [`max_pool_forward`], given the output's gradient
-/// `dy` and the argmax it returned: each output's gradient goes to the entry it came from.
+/// `dy` and the argmax it returned: each output's gradient goes to the entry it came from, unless
+/// [`relu_after`] stopped it.
 ///
 /// # Panics
 /// When `dy` and `argmax` differ in length or an index lies outside the input.
@@ -156,7 +172,7 @@ pub fn max_pool_input_grad(g: &ConvGeometry, argmax: &[usize], dy: &[f32]) -> Ve
     let mut dx = vec![0f32; g.input_len()];
     for (&i, &d) in argmax.iter().zip(dy) {
         if i != NO_INPUT {
-            dx[i] += d;
+            dx[i & !STOPPED] += if i & STOPPED == 0 { d } else { 0.0 };
         }
     }
     dx
@@ -231,6 +247,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A ReLU after the pool zeroes non-positive maxima and their gradients, and only theirs.
+    #[test]
+    fn a_relu_after_the_pool_stops_non_positive_maxima_and_their_gradient() {
+        let g = ConvGeometry::new(1, 1, 1, 1, &[axis(8, 2, 2, 1, (0, 0))]).expect("geometry");
+        let x = [-1.0, -2.0, 3.0, -1.0, 0.0, -0.5, -4.0, 2.0];
+        let (mut y, mut arg) = max_pool_forward(&g, &x);
+        relu_after(&mut y, &mut arg);
+        assert_eq!(y, [0.0, 3.0, 0.0, 2.0]);
+        let dx = max_pool_input_grad(&g, &arg, &[10.0, 20.0, 30.0, 40.0]);
+        assert_eq!(dx, [0.0, 0.0, 20.0, 0.0, 0.0, 0.0, 0.0, 40.0]);
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub(crate) struct ConvSpec<'a> {
     pub dilation: &'a [usize],
     pub pads: &'a [(usize, usize)],
     pub groups: usize,
+    /// A ReLU on the output, in the same pass (the plan fused the graph's ReLU into this node).
+    pub relu: bool,
 }
 
 /// `conv(x, w) + bias` through the host kernel, or `None` where it does not apply (see the
@@ -55,6 +57,7 @@ fn conv_on_host<const D: usize>(
         geometry,
         weight,
         bias,
+        relu: spec.relu,
         in_dims: x_dims.to_vec(),
         out_dims,
     };
@@ -92,13 +95,15 @@ struct HostConv {
     /// The weight and bias, contiguous f32.
     weight: FlexTensor,
     bias: Option<FlexTensor>,
+    relu: bool,
     in_dims: Vec<usize>,
     out_dims: Vec<usize>,
 }
 
 impl HostUnaryOp for HostConv {
-    /// The input gradient needs only the weight.
-    type Saved = ();
+    /// With a ReLU, which outputs it passed; otherwise nothing (the input gradient needs only
+    /// the weight).
+    type Saved = Vec<bool>;
 
     fn input_dims(&self) -> Vec<usize> {
         self.in_dims.clone()
@@ -108,16 +113,30 @@ impl HostUnaryOp for HostConv {
         self.out_dims.clone()
     }
 
-    fn forward(&self, x: &[f32]) -> (Vec<f32>, ()) {
+    fn forward(&self, x: &[f32]) -> (Vec<f32>, Vec<bool>) {
         let bias = self.bias.as_ref().map(slice);
-        (
-            conv_forward(&self.geometry, x, slice(&self.weight), bias),
-            (),
-        )
+        let mut y = conv_forward(&self.geometry, x, slice(&self.weight), bias);
+        if !self.relu {
+            return (y, Vec::new());
+        }
+        // what stops at the ReLU is zero and passes no gradient (NaN passes, as in PyTorch);
+        // branch-free, as which outputs stop is a coin toss
+        let passed: Vec<bool> = y.iter().map(|&v| v > 0.0 || v.is_nan()).collect();
+        y.iter_mut()
+            .for_each(|v| *v = if *v <= 0.0 { 0.0 } else { *v });
+        (y, passed)
     }
 
-    fn input_grad(&self, _: &(), dy: &[f32]) -> Vec<f32> {
-        conv_input_grad(&self.geometry, slice(&self.weight), dy)
+    fn input_grad(&self, passed: &Vec<bool>, dy: &[f32]) -> Vec<f32> {
+        if !self.relu {
+            return conv_input_grad(&self.geometry, slice(&self.weight), dy);
+        }
+        let dy: Vec<f32> = dy
+            .iter()
+            .zip(passed)
+            .map(|(&d, &p)| if p { d } else { 0.0 })
+            .collect();
+        conv_input_grad(&self.geometry, slice(&self.weight), &dy)
     }
 }
 
@@ -175,6 +194,7 @@ mod tests {
             dilation: &case.dilation,
             pads: &case.pads,
             groups: case.groups,
+            relu: false,
         };
         let options = ConvOptions {
             stride: case.stride,
@@ -349,6 +369,50 @@ mod tests {
         check(&cube, conv3d);
     }
 
+    /// With a fused ReLU: burn's ReLU after burn's convolution, in value and input gradient.
+    #[test]
+    fn a_fused_relu_matches_burns_relu_after_the_convolution() {
+        use burn::tensor::activation::relu;
+        let device = Device::flex();
+        let x = random([2, 3, 5, 6, 7], &device);
+        let w = random([4, 3, 3, 3, 3], &device);
+        let b = random([4], &device);
+        let spec = ConvSpec {
+            stride: &[1, 2, 1],
+            dilation: &[1, 1, 2],
+            pads: &[(1, 1), (0, 0), (2, 2)],
+            groups: 1,
+            relu: true,
+        };
+        let options = ConvOptions {
+            stride: [1, 2, 1],
+            padding: [(1, 1), (0, 0), (2, 2)],
+            dilation: [1, 1, 2],
+            groups: 1,
+        };
+        let run = |host: bool| {
+            let xt = x.clone().autodiff().require_grad();
+            let y = if host {
+                conv_on_host(&xt, &w, Some(&b), &spec).expect("the host path applies")
+            } else {
+                relu(conv3d(
+                    xt.clone(),
+                    w.clone(),
+                    Some(b.clone()),
+                    options.clone(),
+                ))
+            };
+            let dy = Tensor::<5>::ones(y.dims(), &device);
+            let grads = (y.clone() * dy).sum().backward();
+            (y.detach(), xt.grad(&grads).expect("x is tracked"))
+        };
+        let ((y, g), (want_y, want_g)) = (run(true), run(false));
+        let smallest: f32 = want_y.clone().min().into_scalar();
+        assert!(smallest == 0.0, "the ReLU stops some outputs");
+        assert!(relative_error(y, want_y) < 1e-5, "forward");
+        assert!(relative_error(g, want_g) < 1e-5, "input gradient");
+    }
+
     #[test]
     fn a_tracked_weight_is_left_to_burn() {
         let device = Device::flex();
@@ -359,6 +423,7 @@ mod tests {
             dilation: &[1],
             pads: &[(0, 0)],
             groups: 1,
+            relu: false,
         };
         assert!(conv_on_host(&x, &w, None, &spec).is_none());
         // and a weight that does not fit the input is refused rather than guessed

@@ -5,26 +5,30 @@
 
 use super::host_op::{self, HostUnaryOp};
 use crate::kernel::conv_nd::{ConvAxis, ConvGeometry};
-use crate::kernel::max_pool_nd::{max_pool_forward, max_pool_input_grad};
+use crate::kernel::max_pool_nd::{max_pool_forward, max_pool_input_grad, relu_after};
 use burn::tensor::Tensor;
 use burn::tensor::ops::MaxPoolOptions;
 
 /// Max pooling of `x` `[N, C, *spatial]` with burn's options, through the host kernel where it
-/// applies (see the module's documentation, and [`host_op::generic_only`]).
+/// applies (see the module's documentation, and [`host_op::generic_only`]), followed by a ReLU
+/// when `relu` (the plan moved the graph's ReLU from before the pool to after it: the two
+/// commute, gradients included).
 pub(crate) fn max_pool<const N: usize, const D: usize>(
     x: &Tensor<D>,
     options: &MaxPoolOptions<N>,
+    relu: bool,
 ) -> Option<Tensor<D>> {
     if host_op::generic_only() {
         return None;
     }
-    max_pool_on_host(x, options)
+    max_pool_on_host(x, options, relu)
 }
 
 /// [`max_pool`] without the environment switch (the tests compare it with burn's).
 fn max_pool_on_host<const N: usize, const D: usize>(
     x: &Tensor<D>,
     options: &MaxPoolOptions<N>,
+    relu: bool,
 ) -> Option<Tensor<D>> {
     let dims = x.dims();
     if options.ceil_mode || D != N + 2 {
@@ -45,6 +49,7 @@ fn max_pool_on_host<const N: usize, const D: usize>(
     out_dims.extend(geometry.output_spatial(N));
     let op = HostMaxPool {
         geometry,
+        relu,
         in_dims: dims.to_vec(),
         out_dims,
     };
@@ -55,6 +60,7 @@ fn max_pool_on_host<const N: usize, const D: usize>(
 #[derive(Debug)]
 struct HostMaxPool {
     geometry: ConvGeometry,
+    relu: bool,
     in_dims: Vec<usize>,
     out_dims: Vec<usize>,
 }
@@ -72,7 +78,11 @@ impl HostUnaryOp for HostMaxPool {
     }
 
     fn forward(&self, x: &[f32]) -> (Vec<f32>, Vec<usize>) {
-        max_pool_forward(&self.geometry, x)
+        let (mut y, mut argmax) = max_pool_forward(&self.geometry, x);
+        if self.relu {
+            relu_after(&mut y, &mut argmax);
+        }
+        (y, argmax)
     }
 
     fn input_grad(&self, argmax: &Vec<usize>, dy: &[f32]) -> Vec<f32> {
@@ -94,7 +104,7 @@ mod tests {
     ) {
         let device = Device::flex();
         let x = Tensor::<D>::random(dims, Distribution::Uniform(-1.0, 1.0), &device);
-        let host = max_pool_on_host(&x, &options).expect("the host path applies");
+        let host = max_pool_on_host(&x, &options, false).expect("the host path applies");
         let want = generic(x.clone(), options.clone());
         assert_eq!(host.dims(), want.dims());
         let d: f32 = (host - want.clone()).abs().max().into_scalar();
@@ -106,7 +116,7 @@ mod tests {
             x.grad(&grads).expect("x is tracked")
         };
         let xt = x.clone().autodiff().require_grad();
-        let host = max_pool_on_host(&xt, &options).expect("the host path applies");
+        let host = max_pool_on_host(&xt, &options, false).expect("the host path applies");
         let host_grad = gradient(host, &xt);
         let xg = x.autodiff().require_grad();
         let want_grad = gradient(generic(xg.clone(), options.clone()), &xg);
@@ -156,6 +166,6 @@ mod tests {
         let x = Tensor::<3>::zeros([1, 1, 5], &Device::flex());
         let mut o = options([2], [2], [(0, 0)], [1]);
         o.ceil_mode = true;
-        assert!(max_pool_on_host(&x, &o).is_none());
+        assert!(max_pool_on_host(&x, &o, false).is_none());
     }
 }

@@ -85,6 +85,10 @@ pub enum Op {
     MaxPool1d(MaxPool1dConfig),
     MaxPool2d(MaxPool2dConfig),
     MaxPool3d(MaxPool3dConfig),
+    /// A convolution or max pool followed by a ReLU, computed in one pass: the plan's fusion of a
+    /// Conv → Relu or Relu → MaxPool pair whose middle value nothing else reads
+    /// (`plan::fuse_relus`).
+    WithRelu(Box<Op>),
     AvgPool1d(AvgPool1dConfig),
     AvgPool2d(AvgPool2dConfig),
     AvgPool3d(AvgPool3dConfig),
@@ -165,6 +169,16 @@ pub enum Op {
 }
 
 impl Op {
+    /// A convolution the host kernel can end with a ReLU.
+    pub fn is_conv(&self) -> bool {
+        matches!(self, Op::Conv1d(_) | Op::Conv2d(_) | Op::Conv3d(_))
+    }
+
+    /// A max pool the host kernel can end with a ReLU.
+    pub fn is_max_pool(&self) -> bool {
+        matches!(self, Op::MaxPool1d(_) | Op::MaxPool2d(_) | Op::MaxPool3d(_))
+    }
+
     /// The op for `node`, or why it cannot be evaluated (appended to its name in the error).
     pub fn from_node(node: &Node) -> Result<Self, String> {
         use Unary as U;

@@ -3,7 +3,7 @@
 //! Conv runs through the host kernel when its input is on the CPU ([`host_conv`]), through burn's
 //! generic convolution otherwise; ConvTranspose always through burn's.
 
-use super::Inputs;
+use super::{Inputs, relu_if};
 use crate::error::Result;
 use crate::onnx::host_conv::{self, ConvSpec};
 use crate::onnx::value::Float;
@@ -113,7 +113,7 @@ fn bias(inputs: &Inputs) -> Result<Option<Tensor<1>>> {
         .transpose()
 }
 
-pub fn conv1d(c: &Conv1dConfig, inputs: &Inputs) -> Result<Float> {
+pub fn conv1d(c: &Conv1dConfig, inputs: &Inputs, relu: bool) -> Result<Float> {
     let x = inputs.float(0)?.get::<3>("Conv")?;
     let w = inputs.float(1)?.get::<3>("Conv weight")?;
     check_channels(inputs, &x.dims(), &w.dims(), c.groups)?;
@@ -139,6 +139,7 @@ pub fn conv1d(c: &Conv1dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: &[c.dilation],
         pads: &pads,
         groups: c.groups,
+        relu,
     };
     if let Some(y) = host_conv::conv(&x, &w, bias.as_ref(), &spec) {
         return Ok(Float::new(y));
@@ -149,10 +150,10 @@ pub fn conv1d(c: &Conv1dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: [c.dilation],
         groups: c.groups,
     };
-    Ok(Float::new(burn_conv1d(x, w, bias, options)))
+    Ok(Float::new(relu_if(relu, burn_conv1d(x, w, bias, options))))
 }
 
-pub fn conv2d(c: &Conv2dConfig, inputs: &Inputs) -> Result<Float> {
+pub fn conv2d(c: &Conv2dConfig, inputs: &Inputs, relu: bool) -> Result<Float> {
     let x = inputs.float(0)?.get::<4>("Conv")?;
     let w = inputs.float(1)?.get::<4>("Conv weight")?;
     check_channels(inputs, &x.dims(), &w.dims(), c.groups)?;
@@ -171,6 +172,7 @@ pub fn conv2d(c: &Conv2dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: &c.dilation,
         pads: &pads,
         groups: c.groups,
+        relu,
     };
     if let Some(y) = host_conv::conv(&x, &w, bias.as_ref(), &spec) {
         return Ok(Float::new(y));
@@ -181,13 +183,13 @@ pub fn conv2d(c: &Conv2dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: c.dilation,
         groups: c.groups,
     };
-    Ok(Float::new(burn_conv2d(x, w, bias, options)))
+    Ok(Float::new(relu_if(relu, burn_conv2d(x, w, bias, options))))
 }
 
 /// burn's 3-D convolution takes symmetric padding only: asymmetric padding is applied to the
 /// input first (zeros, as the convolution's own padding would be). The host kernel takes it as
 /// it is.
-pub fn conv3d(c: &Conv3dConfig, inputs: &Inputs) -> Result<Float> {
+pub fn conv3d(c: &Conv3dConfig, inputs: &Inputs, relu: bool) -> Result<Float> {
     let mut x = inputs.float(0)?.get::<5>("Conv")?;
     let w = inputs.float(1)?.get::<5>("Conv weight")?;
     check_channels(inputs, &x.dims(), &w.dims(), c.groups)?;
@@ -206,6 +208,7 @@ pub fn conv3d(c: &Conv3dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: &c.dilation,
         pads: &pads,
         groups: c.groups,
+        relu,
     };
     if let Some(y) = host_conv::conv(&x, &w, bias.as_ref(), &spec) {
         return Ok(Float::new(y));
@@ -220,7 +223,7 @@ pub fn conv3d(c: &Conv3dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: c.dilation,
         groups: c.groups,
     };
-    Ok(Float::new(burn_conv3d(x, w, bias, options)))
+    Ok(Float::new(relu_if(relu, burn_conv3d(x, w, bias, options))))
 }
 
 /// The output of a transposed convolution, checked against the size limit before burn allocates.

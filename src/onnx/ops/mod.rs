@@ -83,12 +83,13 @@ pub(crate) fn eval(op: &Op, inputs: &Inputs, outputs: usize) -> Result<Vec<Value
         Op::Variadic(b, mean) => one(elementwise::variadic(*b, *mean, inputs)?),
         Op::Softmax { axis, log } => one(elementwise::softmax(inputs.float(0)?, *axis, *log)?),
         Op::Clip(c) => one(elementwise::clip(c, inputs)?),
-        Op::Conv1d(c) => one(conv::conv1d(c, inputs)?),
-        Op::Conv2d(c) => one(conv::conv2d(c, inputs)?),
-        Op::Conv3d(c) => one(conv::conv3d(c, inputs)?),
-        Op::MaxPool1d(c) => one(pool::max_pool1d(c, inputs)?),
-        Op::MaxPool2d(c) => one(pool::max_pool2d(c, inputs)?),
-        Op::MaxPool3d(c) => one(pool::max_pool3d(c, inputs)?),
+        Op::Conv1d(c) => one(conv::conv1d(c, inputs, false)?),
+        Op::Conv2d(c) => one(conv::conv2d(c, inputs, false)?),
+        Op::Conv3d(c) => one(conv::conv3d(c, inputs, false)?),
+        Op::MaxPool1d(c) => one(pool::max_pool1d(c, inputs, false)?),
+        Op::MaxPool2d(c) => one(pool::max_pool2d(c, inputs, false)?),
+        Op::MaxPool3d(c) => one(pool::max_pool3d(c, inputs, false)?),
+        Op::WithRelu(op) => one(with_relu(op, inputs)?),
         Op::AvgPool1d(c) => one(pool::avg_pool1d(c, inputs)?),
         Op::AvgPool2d(c) => one(pool::avg_pool2d(c, inputs)?),
         Op::AvgPool3d(c) => one(pool::avg_pool3d(c, inputs)?),
@@ -136,5 +137,27 @@ pub(crate) fn eval(op: &Op, inputs: &Inputs, outputs: usize) -> Result<Vec<Value
         Op::Pad(c) => one(slicing::pad(c, inputs)?),
         Op::ConstantOfShape(c) => Ok(vec![slicing::constant_of_shape(c, inputs)?]),
         Op::Lstm(c) => sequence::lstm(c, inputs, outputs),
+    }
+}
+
+/// `op` followed by a ReLU in the same pass: a step the plan fused ([`Op::WithRelu`]).
+fn with_relu(op: &Op, inputs: &Inputs) -> Result<Float> {
+    match op {
+        Op::Conv1d(c) => conv::conv1d(c, inputs, true),
+        Op::Conv2d(c) => conv::conv2d(c, inputs, true),
+        Op::Conv3d(c) => conv::conv3d(c, inputs, true),
+        Op::MaxPool1d(c) => pool::max_pool1d(c, inputs, true),
+        Op::MaxPool2d(c) => pool::max_pool2d(c, inputs, true),
+        Op::MaxPool3d(c) => pool::max_pool3d(c, inputs, true),
+        other => Err(inputs.error(format!("{other:?} has no fused ReLU"))),
+    }
+}
+
+/// `relu(t)` when `relu`, for the generic paths of ops that may carry a fused ReLU.
+fn relu_if<const D: usize>(relu: bool, t: burn::tensor::Tensor<D>) -> burn::tensor::Tensor<D> {
+    if relu {
+        burn::tensor::activation::relu(t)
+    } else {
+        t
     }
 }

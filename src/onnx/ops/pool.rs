@@ -2,8 +2,8 @@
 //! both reductions separate over axes), and global pooling. Max pooling runs through the host
 //! kernel when its input is on the CPU ([`host_pool`]).
 
-use super::Inputs;
 use super::conv::{pads1, pads2, pads3, resolve_pads};
+use super::{Inputs, relu_if};
 use crate::error::Result;
 use crate::onnx::host_pool;
 use crate::onnx::value::{Float, MAX_RANK};
@@ -55,7 +55,7 @@ fn no_dilation(inputs: &Inputs, dilation: &[usize]) -> Result<()> {
     }
 }
 
-pub fn max_pool1d(c: &MaxPool1dConfig, inputs: &Inputs) -> Result<Float> {
+pub fn max_pool1d(c: &MaxPool1dConfig, inputs: &Inputs, relu: bool) -> Result<Float> {
     let x = inputs.float(0)?.get::<3>("MaxPool")?;
     let input = spatial(&x);
     let padding = resolve_pads(
@@ -74,13 +74,13 @@ pub fn max_pool1d(c: &MaxPool1dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: [c.dilation],
         ceil_mode: c.ceil_mode,
     };
-    if let Some(y) = host_pool::max_pool(&x, &options) {
+    if let Some(y) = host_pool::max_pool(&x, &options, relu) {
         return Ok(Float::new(y));
     }
-    Ok(Float::new(burn_pool::max_pool1d(x, options)))
+    Ok(Float::new(relu_if(relu, burn_pool::max_pool1d(x, options))))
 }
 
-pub fn max_pool2d(c: &MaxPool2dConfig, inputs: &Inputs) -> Result<Float> {
+pub fn max_pool2d(c: &MaxPool2dConfig, inputs: &Inputs, relu: bool) -> Result<Float> {
     let x = inputs.float(0)?.get::<4>("MaxPool")?;
     let input = spatial(&x);
     let padding = resolve_pads(
@@ -99,15 +99,15 @@ pub fn max_pool2d(c: &MaxPool2dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: c.dilation,
         ceil_mode: c.ceil_mode,
     };
-    if let Some(y) = host_pool::max_pool(&x, &options) {
+    if let Some(y) = host_pool::max_pool(&x, &options, relu) {
         return Ok(Float::new(y));
     }
-    Ok(Float::new(burn_pool::max_pool2d(x, options)))
+    Ok(Float::new(relu_if(relu, burn_pool::max_pool2d(x, options))))
 }
 
 /// 3-D max pooling on the host kernel, or (elsewhere) as 2-D pooling over (H, W) of every frame,
 /// then 1-D pooling over T.
-pub fn max_pool3d(c: &MaxPool3dConfig, inputs: &Inputs) -> Result<Float> {
+pub fn max_pool3d(c: &MaxPool3dConfig, inputs: &Inputs, relu: bool) -> Result<Float> {
     let x = inputs.float(0)?.get::<5>("MaxPool")?;
     let [n, ch, t, h, w] = x.dims();
     let input = [t, h, w];
@@ -127,7 +127,7 @@ pub fn max_pool3d(c: &MaxPool3dConfig, inputs: &Inputs) -> Result<Float> {
         dilation: c.dilation,
         ceil_mode: c.ceil_mode,
     };
-    if let Some(y) = host_pool::max_pool(&x, &on_host) {
+    if let Some(y) = host_pool::max_pool(&x, &on_host, relu) {
         return Ok(Float::new(y));
     }
     let [kt, kh, kw] = c.kernel_size;
@@ -155,7 +155,7 @@ pub fn max_pool3d(c: &MaxPool3dConfig, inputs: &Inputs) -> Result<Float> {
         },
     );
     let t2 = y.dims()[2];
-    Ok(Float::new(y.reshape([n, ch, t2, h2, w2])))
+    Ok(Float::new(relu_if(relu, y.reshape([n, ch, t2, h2, w2]))))
 }
 
 pub fn avg_pool1d(c: &AvgPool1dConfig, inputs: &Inputs) -> Result<Float> {

@@ -203,6 +203,7 @@ pub fn stft(c: &StftConfig, inputs: &Inputs) -> Result<Float> {
         dilation: &[1],
         pads: &[(0, 0)],
         groups: 1,
+        relu: false,
     };
     let y = host_conv::conv(&signal, &kernels, None, &spec)
         .unwrap_or_else(|| conv1d(signal, kernels, None, options));
