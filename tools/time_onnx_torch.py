@@ -1,10 +1,10 @@
 """PyTorch's side of benches/onnx.rs: logits and the cross-entropy input gradient per batch for the
 models tools/make_onnx_fixtures.py exports, eager PyTorch on 2 threads (this machine's cores),
-batch 8, one warm-up then the median of 5, inputs uniform in [-1, 1]. Also exports RawAudioCNN
+batch 8, one warm-up then the median of 5 (or REPS), inputs uniform in [-1, 1]. Also exports RawAudioCNN
 (tests/fixtures/raw_audio_cnn/model.pt) to /tmp/raw_audio_cnn.onnx for the native-versus-export
 comparison, and times it.
 
-    ~/.cache/avfoil-art-venv/bin/python tools/time_onnx_torch.py [BATCH]
+    ~/.cache/avfoil-art-venv/bin/python tools/time_onnx_torch.py [BATCH [REPS]]
 """
 import json
 import os
@@ -21,7 +21,13 @@ from raw_audio_cnn import RawAudioCNN  # noqa: E402
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
-def median_time(f, reps=5):
+# Timed runs per case (after one warm-up), the median reported: `time_onnx_torch.py [N [REPS]]`,
+# as `cargo bench --bench onnx -- N REPS`.
+REPS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+
+
+def median_time(f, reps=None):
+    reps = REPS if reps is None else reps
     f()
     ts = []
     for _ in range(reps):
