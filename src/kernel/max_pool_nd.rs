@@ -166,15 +166,31 @@ fn pool_interior<const K: usize>(
 /// [`relu_after`] stopped it.
 ///
 /// # Panics
-/// When `dy` and `argmax` differ in length or an index lies outside the input.
+/// When `dy` and `argmax` differ in length or an index lies outside its plane of the input.
 pub fn max_pool_input_grad(g: &ConvGeometry, argmax: &[usize], dy: &[f32]) -> Vec<f32> {
     assert_eq!(argmax.len(), dy.len(), "max_pool_input_grad: lengths");
+    assert_eq!(
+        argmax.len(),
+        g.output_len(),
+        "max_pool_input_grad: output length"
+    );
+    let (ivol, ovol) = (g.in_volume(), g.out_volume());
     let mut dx = vec![0f32; g.input_len()];
-    for (&i, &d) in argmax.iter().zip(dy) {
-        if i != NO_INPUT {
-            dx[i & !STOPPED] += if i & STOPPED == 0 { d } else { 0.0 };
-        }
+    if ivol == 0 || ovol == 0 {
+        return dx;
     }
+    // A plane's outputs come from that plane's inputs only, so planes scatter in parallel.
+    dx.par_chunks_mut(ivol)
+        .zip(argmax.par_chunks(ovol).zip(dy.par_chunks(ovol)))
+        .enumerate()
+        .for_each(|(p, (dxp, (ap, dyp)))| {
+            let base = p * ivol;
+            for (&i, &d) in ap.iter().zip(dyp) {
+                if i != NO_INPUT {
+                    dxp[(i & !STOPPED) - base] += if i & STOPPED == 0 { d } else { 0.0 };
+                }
+            }
+        });
     dx
 }
 
