@@ -193,9 +193,7 @@ impl ConvGeometry {
     /// `y_grp += Σ_k w_k · shift_k(x_grp)` for one channel of a [`Self::depthwise`] convolution:
     /// `xg` the input channel, `wg` its kernel, `yg` its output channel.
     fn depthwise_forward(&self, xg: &[f32], wg: &[f32], yg: &mut [f32]) {
-        let ovol = self.out_volume();
-        self.for_each_run(|col, at, len, step| {
-            let (k, p) = (col / ovol, col % ovol);
+        self.for_each_run(|k, p, at, len, step| {
             let (wk, dst) = (wg[k], &mut yg[p..p + len]);
             if step == 1 {
                 for (y, x) in dst.iter_mut().zip(&xg[at..at + len]) {
@@ -211,9 +209,7 @@ impl ConvGeometry {
 
     /// The adjoint of [`Self::depthwise_forward`]: `dx_grp += Σ_k shift_kᵀ(w_k · dy_grp)`.
     fn depthwise_input_grad(&self, wg: &[f32], dyg: &[f32], dxg: &mut [f32]) {
-        let ovol = self.out_volume();
-        self.for_each_run(|col, at, len, step| {
-            let (k, p) = (col / ovol, col % ovol);
+        self.for_each_run(|k, p, at, len, step| {
             let (wk, src) = (wg[k], &dyg[p..p + len]);
             if step == 1 {
                 for (dx, dy) in dxg[at..at + len].iter_mut().zip(src) {
@@ -328,14 +324,14 @@ impl ConvGeometry {
         self.in_per_group() * self.kernel_volume()
     }
 
-    /// Calls `f(col, x, len, x_step)` for every run of the im2col matrix of one group's input
+    /// Calls `f(row, pos, x, len, x_step)` for every run of the im2col matrix of one group's input
     /// `[C / groups, *spatial]` (`[rows, out volume]`, row `(c, kd, kh, kw)`): the `len` entries
-    /// from `col` on are the input's entries from `x` on, `x_step` apart. Entries in the padding
-    /// belong to no run (they are zero).
-    pub(super) fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
+    /// of `row` from output position `pos` on are the input's entries from `x` on, `x_step` apart.
+    /// Entries in the padding belong to no run (they are zero).
+    pub(super) fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
         let [_, ih, iw] = self.input;
         let [_, oh, ow] = self.output;
-        let (kvol, ovol, ivol) = (self.kernel_volume(), self.out_volume(), self.in_volume());
+        let (kvol, ivol) = (self.kernel_volume(), self.in_volume());
         let [kd_n, kh_n, kw_n] = self.kernel;
         for c in 0..self.in_per_group() {
             for kd in 0..kd_n {
@@ -352,11 +348,11 @@ impl ConvGeometry {
                             let id = od * self.stride[0] + d_off - self.pad_begin[0];
                             for oh_i in h_lo..h_hi {
                                 let ih_i = oh_i * self.stride[1] + h_off - self.pad_begin[1];
-                                let col = row * ovol + (od * oh + oh_i) * ow + w_lo;
+                                let pos = (od * oh + oh_i) * ow + w_lo;
                                 let x = c * ivol
                                     + (id * ih + ih_i) * iw
                                     + (w_lo * self.stride[2] + w_off - self.pad_begin[2]);
-                                f(col, x, w_hi - w_lo, self.stride[2]);
+                                f(row, pos, x, w_hi - w_lo, self.stride[2]);
                             }
                         }
                     }
@@ -384,7 +380,9 @@ impl ConvGeometry {
     /// im2col of one group's input `[C / groups, *spatial]` into `cols` `[rows, out volume]`.
     fn im2col(&self, x: &[f32], cols: &mut [f32]) {
         cols.fill(0.0);
-        self.for_each_run(|col, at, len, step| {
+        let ovol = self.out_volume();
+        self.for_each_run(|row, pos, at, len, step| {
+            let col = row * ovol + pos;
             let dst = &mut cols[col..col + len];
             if step == 1 {
                 dst.copy_from_slice(&x[at..at + len]);
@@ -398,7 +396,9 @@ impl ConvGeometry {
 
     /// The adjoint of [`Self::im2col`]: adds every patch entry back onto its input entry.
     fn col2im(&self, cols: &[f32], dx: &mut [f32]) {
-        self.for_each_run(|col, at, len, step| {
+        let ovol = self.out_volume();
+        self.for_each_run(|row, pos, at, len, step| {
+            let col = row * ovol + pos;
             for (i, v) in cols[col..col + len].iter().enumerate() {
                 dx[at + i * step] += v;
             }

@@ -14,6 +14,9 @@ use rayon::prelude::*;
 /// that lies entirely in the padding (its value is −∞ and it has no gradient).
 pub const NO_INPUT: usize = usize::MAX;
 
+/// Input values below which the input gradient is scattered on the calling thread alone.
+const PARALLEL_MIN: usize = 1 << 16;
+
 /// Set in an argmax whose output a ReLU after the pool stopped ([`relu_after`]): that output
 /// passes no gradient. (Input indices never reach this bit.)
 pub const STOPPED: usize = 1 << (usize::BITS - 1);
@@ -56,8 +59,7 @@ pub fn max_pool_forward(g: &ConvGeometry, x: &[f32]) -> (Vec<f32>, Vec<usize>) {
             if let Some((axis, _)) = one_axis {
                 return pool_line(&axis, xp, p * ivol, yp, ap);
             }
-            g.for_each_run(|col, at, len, step| {
-                let pos = col % ovol;
+            g.for_each_run(|_, pos, at, len, step| {
                 for i in 0..len {
                     let v = xp[at + i * step];
                     // strictly greater: the first maximum in window order wins
@@ -179,19 +181,30 @@ pub fn max_pool_input_grad(g: &ConvGeometry, argmax: &[usize], dy: &[f32]) -> Ve
     if ivol == 0 || ovol == 0 {
         return dx;
     }
-    // A plane's outputs come from that plane's inputs only, so planes scatter in parallel.
-    dx.par_chunks_mut(ivol)
-        .zip(argmax.par_chunks(ovol).zip(dy.par_chunks(ovol)))
-        .enumerate()
-        .for_each(|(p, (dxp, (ap, dyp)))| {
-            let base = p * ivol;
-            for (&i, &d) in ap.iter().zip(dyp) {
-                if i != NO_INPUT {
-                    dxp[(i & !STOPPED) - base] += if i & STOPPED == 0 { d } else { 0.0 };
-                }
-            }
-        });
+    // A plane's outputs come from that plane's inputs only, so planes scatter in parallel, when
+    // there are enough of them to pay for waking the workers.
+    if dx.len() < PARALLEL_MIN {
+        dx.chunks_mut(ivol)
+            .zip(argmax.chunks(ovol).zip(dy.chunks(ovol)))
+            .enumerate()
+            .for_each(|(p, (dxp, (ap, dyp)))| scatter_plane(p * ivol, dxp, ap, dyp));
+    } else {
+        dx.par_chunks_mut(ivol)
+            .zip(argmax.par_chunks(ovol).zip(dy.par_chunks(ovol)))
+            .enumerate()
+            .for_each(|(p, (dxp, (ap, dyp)))| scatter_plane(p * ivol, dxp, ap, dyp));
+    }
     dx
+}
+
+/// One plane's share of [`max_pool_input_grad`]: `dx` the plane's inputs, which start at `base`
+/// in the whole input.
+fn scatter_plane(base: usize, dx: &mut [f32], argmax: &[usize], dy: &[f32]) {
+    for (&i, &d) in argmax.iter().zip(dy) {
+        if i != NO_INPUT {
+            dx[(i & !STOPPED) - base] += if i & STOPPED == 0 { d } else { 0.0 };
+        }
+    }
 }
 
 #[cfg(test)]
