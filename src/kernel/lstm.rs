@@ -422,26 +422,13 @@ mod tests {
         let trace = lstm_forward(case.shape, &case.weights(), &case.x, false);
         let dh = values(3 * 2 * 3, 9);
         let dc = vec![0.0; 6];
+        let add_into = |dx: &mut [f32]| {
+            lstm_input_grad(case.shape, &case.weights(), &trace, false, &dh, &dc, dx);
+        };
         let mut once = vec![0.0; case.x.len()];
-        lstm_input_grad(
-            case.shape,
-            &case.weights(),
-            &trace,
-            false,
-            &dh,
-            &dc,
-            &mut once,
-        );
+        add_into(&mut once);
         let mut twice = once.clone();
-        lstm_input_grad(
-            case.shape,
-            &case.weights(),
-            &trace,
-            false,
-            &dh,
-            &dc,
-            &mut twice,
-        );
+        add_into(&mut twice);
         for (a, b) in once.iter().zip(&twice) {
             assert!((2.0 * a - b).abs() < 1e-6);
         }

@@ -62,11 +62,5 @@ fn export(config: &super::ModelConfig, weights: &mut Weights) -> Result<Vec<u8>>
     dims.extend(shape.iter().map(|&s| Some(s)));
     g.input("x", &dims);
     let x = g.node("Flatten", &["x"], &[("axis", Attr::Int(1))]);
-    let w = weights.take_host("weight", &[k, d])?;
-    let b = weights.take_host("bias", &[k])?;
-    let w = g.weight("weight", &[k, d], &w.data)?;
-    let b = g.weight("bias", &[k], &b.data)?;
-    g.node_to("Gemm", &[&x, &w, &b], "logits", &[("transB", Attr::Int(1))]);
-    g.output("logits", &[None, Some(k)]);
-    g.finish()
+    super::export::finish_with_linear_head(g, weights, &x, "", [d, k])
 }

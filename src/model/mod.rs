@@ -40,6 +40,7 @@ pub mod batch_stats;
 pub mod c3d_lite;
 pub mod config;
 pub mod conv_bn;
+pub mod export;
 pub mod linear;
 pub mod network;
 pub mod onnx;

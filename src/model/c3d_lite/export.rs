@@ -11,6 +11,7 @@ use super::{C3dLite, WIDTHS};
 use crate::error::Result;
 use crate::model::ModelConfig;
 use crate::model::conv_bn::BN_EPS;
+use crate::model::export::finish_with_linear_head;
 use crate::model::weights::Weights;
 use crate::onnx::export::{Attr, GraphWriter};
 
@@ -80,19 +81,7 @@ pub fn export(config: &ModelConfig, weights: &mut Weights) -> Result<Vec<u8>> {
             ("keepdims", Attr::Int(0)),
         ],
     );
-    let fc_in = WIDTHS[2];
-    let fw = weights.take_host("fc.weight", &[classes, fc_in])?;
-    let fb = weights.take_host("fc.bias", &[classes])?;
-    let fw = g.weight("fc.weight", &[classes, fc_in], &fw.data)?;
-    let fb = g.weight("fc.bias", &[classes], &fb.data)?;
-    g.node_to(
-        "Gemm",
-        &[&x, &fw, &fb],
-        "logits",
-        &[("transB", Attr::Int(1))],
-    );
-    g.output("logits", &[None, Some(classes)]);
-    g.finish()
+    finish_with_linear_head(g, weights, &x, "fc.", [WIDTHS[2], classes])
 }
 
 /// A MaxPool whose kernel is its stride (floor mode: a remainder is dropped, as the native pool).

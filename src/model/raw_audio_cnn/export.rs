@@ -6,6 +6,7 @@ use super::layout::{BLOCKS, FC_IN, INPUT_LEN};
 use crate::error::Result;
 use crate::model::ModelConfig;
 use crate::model::conv_bn::BN_EPS;
+use crate::model::export::finish_with_linear_head;
 use crate::model::weights::Weights;
 use crate::onnx::export::{Attr, GraphWriter};
 
@@ -47,16 +48,5 @@ pub fn export(config: &ModelConfig, weights: &mut Weights) -> Result<Vec<u8>> {
     }
     let shape = g.ints("flat_shape", &[-1, FC_IN as i64]);
     x = g.node("Reshape", &[&x, &shape], &[]);
-    let fw = weights.take_host("fc.weight", &[classes, FC_IN])?;
-    let fb = weights.take_host("fc.bias", &[classes])?;
-    let fw = g.weight("fc.weight", &[classes, FC_IN], &fw.data)?;
-    let fb = g.weight("fc.bias", &[classes], &fb.data)?;
-    g.node_to(
-        "Gemm",
-        &[&x, &fw, &fb],
-        "logits",
-        &[("transB", Attr::Int(1))],
-    );
-    g.output("logits", &[None, Some(classes)]);
-    g.finish()
+    finish_with_linear_head(g, weights, &x, "fc.", [FC_IN, classes])
 }
