@@ -223,6 +223,13 @@ fn m5_matches_pytorch() {
     check("m5");
 }
 
+/// And on two comparison masks, Where on it, and Size (with Shape, Gather, Div and Cast: the
+/// elements per example) in a mean (onnx.helper; its PyTorch twin gives the references).
+#[test]
+fn and_and_size_match_pytorch() {
+    check("masks17");
+}
+
 /// A MatchboxNet-style keyword spotter: depthwise-separable 1-D blocks with residual branches and
 /// a dilated epilogue, on MFCC-like features.
 #[test]

@@ -728,6 +728,55 @@ def write_melspec17():
     references(name, MelSpec17(window, mel, w, b).eval(), x, path)
 
 
+class Masks17(nn.Module):
+    """PyTorch's twin of the masks17 graph: a mask from two comparisons joined by And, Where on
+    it, and a per-example mean whose divisor is Size(x) / batch."""
+
+    def __init__(self, w, b):
+        super().__init__()
+        self.w, self.b = w, b
+
+    def forward(self, x):
+        both = (x > 0) & (x < 0.5)
+        gated = torch.where(both, x, 0.1 * x)
+        mean = gated.sum(dim=1, keepdim=True) / x[0].numel()
+        return nn.functional.linear(torch.cat([gated, mean], 1), self.w, self.b)
+
+
+def write_masks17():
+    """And on two comparison masks, and Size (with Shape, Gather, Div and Cast: the elements per
+    example), written with onnx.helper: no exporter writes And or Size for a small model."""
+    from onnx import TensorProto, helper
+    name = "masks17"
+    gen = torch.Generator().manual_seed(sum(map(ord, name)))
+    w = torch.randn(4, 17, generator=gen) * 0.3
+    b = torch.randn(4, generator=gen) * 0.1
+    nodes = [
+        helper.make_node("Greater", ["x", "zero"], ["positive"]),
+        helper.make_node("Less", ["x", "half"], ["small"]),
+        helper.make_node("And", ["positive", "small"], ["both"]),
+        helper.make_node("Mul", ["x", "tenth"], ["damped"]),
+        helper.make_node("Where", ["both", "x", "damped"], ["gated"]),
+        helper.make_node("Size", ["x"], ["elements"]),
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "axis0"], ["batch"], axis=0),
+        helper.make_node("Div", ["elements", "batch"], ["per_example"]),
+        helper.make_node("Cast", ["per_example"], ["count"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["gated", "axis1"], ["total"], keepdims=1),
+        helper.make_node("Div", ["total", "count"], ["mean"]),
+        helper.make_node("Concat", ["gated", "mean"], ["features"], axis=1),
+        helper.make_node("Gemm", ["features", "w", "b"], ["logits"], transB=1),
+    ]
+    init = {
+        "zero": np.array(0.0, np.float32), "half": np.array(0.5, np.float32),
+        "tenth": np.array(0.1, np.float32), "axis0": np.array(0, np.int64),
+        "axis1": np.array([1], np.int64), "w": w.numpy(), "b": b.numpy(),
+    }
+    path = helper_model(name, nodes, init, [16], 17)
+    x = torch.rand((2, 16), generator=gen) * 2 - 1
+    references(name, Masks17(w, b).eval(), x, path)
+
+
 class IfConst(nn.Module):
     """PyTorch's twin of the if_const graph: the branches its constant conditions take."""
 
@@ -853,7 +902,7 @@ def write_refused():
 
 
 HELPER_GRAPHS = {"dft17": write_dft17, "melspec17": write_melspec17, "if_const": write_if_const,
-                 "cubic_a": write_cubic_a, "refused": write_refused}
+                 "cubic_a": write_cubic_a, "refused": write_refused, "masks17": write_masks17}
 
 
 def write_softmax(model, x):

@@ -153,6 +153,10 @@ pub enum Op {
     Resize(onnx_ir::node::resize::ResizeConfig),
     Compare(Compare),
     Not,
+    /// Logical and of two masks (0/1 floats or integers), broadcasting.
+    And,
+    /// The number of elements of the input, an integer scalar.
+    Size,
     Where,
     Range(onnx_ir::node::range::RangeConfig),
     Tile(onnx_ir::node::tile::TileConfig),
@@ -298,6 +302,8 @@ impl Op {
             Node::Less(_) => Op::Compare(Compare::Less),
             Node::LessOrEqual(_) => Op::Compare(Compare::LessOrEqual),
             Node::Not(_) => Op::Not,
+            Node::And(_) => Op::And,
+            Node::Size(_) => Op::Size,
             Node::Where(_) => Op::Where,
             Node::Range(n) => Op::Range(n.config.clone()),
             Node::Tile(n) => Op::Tile(n.config.clone()),

@@ -271,6 +271,24 @@ pub fn not(inputs: &Inputs) -> Result<Value> {
     }
 }
 
+/// `And(a, b)` on masks: 1 where both are non-zero, broadcasting as ONNX does. Floats give a
+/// float mask (no gradient flows through a mask), integers an integer one.
+pub fn and(inputs: &Inputs) -> Result<Value> {
+    match (inputs.get(0)?, inputs.get(1)?) {
+        (Value::Float(a), Value::Float(b)) => {
+            check_broadcast(inputs, &a.dims(), &b.dims())?;
+            let rank = a.rank().max(b.rank());
+            let nonzero = |t: &Float| t.t.clone().not_equal_elem(0.0).float();
+            Ok(Value::Float(Float::padded(nonzero(a) * nonzero(b), rank)))
+        }
+        (Value::Int(a), Value::Int(b)) => {
+            let f = |x: i64, y: i64| Some(i64::from(x != 0 && y != 0));
+            int_map(a, b, f, inputs).map(Value::Int)
+        }
+        _ => Err(inputs.error("joins a float mask with an integer one")),
+    }
+}
+
 /// `Where(cond, a, b)`: `a` where the mask is 1, `b` elsewhere, as `cond·a + (1 − cond)·b`, so
 /// gradients reach `a` and `b` where each is chosen.
 pub fn where_(inputs: &Inputs) -> Result<Value> {

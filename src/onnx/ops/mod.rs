@@ -107,6 +107,8 @@ pub(crate) fn eval(op: &Op, inputs: &Inputs, outputs: usize) -> Result<Vec<Value
         Op::Resize(c) => one(resize::resize(c, inputs)?),
         Op::Compare(c) => Ok(vec![elementwise::compare(*c, inputs)?]),
         Op::Not => Ok(vec![elementwise::not(inputs)?]),
+        Op::And => Ok(vec![elementwise::and(inputs)?]),
+        Op::Size => Ok(vec![shape::size(inputs.get(0)?)]),
         Op::Where => Ok(vec![elementwise::where_(inputs)?]),
         Op::Range(c) => Ok(vec![shape::range(c, inputs)?]),
         Op::Tile(c) => one(shape::tile(c, inputs)?),

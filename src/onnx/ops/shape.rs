@@ -243,6 +243,11 @@ pub fn shape_of(start: usize, end: usize, x: &Value) -> Value {
     ))
 }
 
+/// `Size(x)`: the number of elements of `x`, an integer scalar.
+pub fn size(x: &Value) -> Value {
+    Value::Int(Ints::scalar(dims_of(x).iter().product::<usize>() as i64))
+}
+
 /// Gather with constant integer indices: along any axis of a float value (a tensor select), or
 /// from an integer list (shape arithmetic).
 pub fn gather(axis_attr: usize, inputs: &Inputs) -> Result<Value> {
