@@ -105,6 +105,9 @@ pub fn lstm_forward(
     }
     let mut hidden = vec![0.0; rows * h];
     let mut cells = vec![0.0; rows * h];
+    // the step's new states, copied into `hidden` and `cells` once computed (they read the
+    // previous step's from there)
+    let (mut h_next, mut c_next) = (vec![0.0; batch * h], vec![0.0; batch * h]);
     for step in 0..seq {
         let t = shape.time(step, reverse);
         let before = shape.before(t, reverse);
@@ -126,8 +129,6 @@ pub fn lstm_forward(
             [batch, h, 4 * h],
             Threads::One,
         );
-        let mut h_next = vec![0.0; batch * h];
-        let mut c_next = vec![0.0; batch * h];
         for b in 0..batch {
             let row = &mut g[b * 4 * h..(b + 1) * 4 * h];
             for k in 0..h {

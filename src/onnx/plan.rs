@@ -512,34 +512,27 @@ fn constant(data: &TensorData, ty: &ArgType) -> Result<Constant> {
 /// RawAudioCNN's forward time. Pools first: a ReLU after a pool touches fewer values.
 fn fuse_relus(steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
     let relu_then_pool = |a: &Step, b: &Step| {
-        (matches!(a.op, Op::Unary(Unary::Relu)) && b.op.is_max_pool()).then(|| Step {
-            name: format!("{}+{}", a.name, b.name),
-            op: Op::WithRelu(Box::new(b.op.clone())),
-            inputs: a.inputs.iter().chain(&b.inputs[1..]).copied().collect(),
-            outputs: b.outputs.clone(),
-            release: Vec::new(),
+        (matches!(a.op, Op::Unary(Unary::Relu)) && b.op.is_max_pool()).then(|| {
+            let inputs = a.inputs.iter().chain(&b.inputs[1..]).copied().collect();
+            (b.op.clone(), inputs)
         })
     };
     let conv_then_relu = |a: &Step, b: &Step| {
-        (a.op.is_conv() && matches!(b.op, Op::Unary(Unary::Relu))).then(|| Step {
-            name: format!("{}+{}", a.name, b.name),
-            op: Op::WithRelu(Box::new(a.op.clone())),
-            inputs: a.inputs.clone(),
-            outputs: b.outputs.clone(),
-            release: Vec::new(),
-        })
+        (a.op.is_conv() && matches!(b.op, Op::Unary(Unary::Relu)))
+            .then(|| (a.op.clone(), a.inputs.clone()))
     };
     let steps = fuse_pairs(steps, outputs, relu_then_pool);
     fuse_pairs(steps, outputs, conv_then_relu)
 }
 
-/// Replaces each pair of consecutive steps `a`, `b` for which `fuse` gives a step, where `b`
+/// Replaces each pair of consecutive steps `a`, `b` for which `fuse` gives an op and its inputs
+/// with one step, that op followed by a ReLU ([`Op::WithRelu`]) writing `b`'s output, where `b`
 /// reads `a`'s one output as its first input and nothing else (no other step, no graph output)
 /// reads it.
 fn fuse_pairs(
     steps: Vec<Step>,
     outputs: &[usize],
-    fuse: impl Fn(&Step, &Step) -> Option<Step>,
+    fuse: impl Fn(&Step, &Step) -> Option<(Op, Vec<Option<usize>>)>,
 ) -> Vec<Step> {
     let mut readers: HashMap<usize, usize> = HashMap::new();
     for slot in steps.iter().flat_map(|s| s.inputs.iter().flatten()) {
@@ -557,10 +550,16 @@ fn fuse_pairs(
         let pair = steps
             .peek()
             .filter(|b| joined(&a, b))
-            .and_then(|b| fuse(&a, b));
+            .and_then(|b| fuse(&a, b).map(|(op, inputs)| (op, inputs, b)));
         match pair {
-            Some(step) => {
-                fused.push(step);
+            Some((op, inputs, b)) => {
+                fused.push(Step {
+                    name: format!("{}+{}", a.name, b.name),
+                    op: Op::WithRelu(Box::new(op)),
+                    inputs,
+                    outputs: b.outputs.clone(),
+                    release: Vec::new(),
+                });
                 steps.next();
             }
             None => fused.push(a),
